@@ -1,0 +1,81 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Settings every target shares: Swift 6 mode with the upcoming features the project relies on.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
+]
+
+let package = Package(
+    name: "MeshLedger",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MeshLedger", targets: ["MeshLedger"]),
+        .executable(name: "meshledger", targets: ["meshledger"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // Debian's liblmdb (liblmdb-dev), nothing compiled here.
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        // The only module that imports CLMDB. Knows nothing about meshes or events.
+        .target(
+            name: "LMDBKit",
+            dependencies: ["CLMDB"],
+            swiftSettings: strictSettings + [.enableUpcomingFeature("InternalImportsByDefault")]
+        ),
+        // Values of the API: JSON values, manifests, kinds, schemas, object keys.
+        .target(
+            name: "MeshModel",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            resources: [.copy("Resources/crds")],
+            swiftSettings: strictSettings
+        ),
+        // The event envelope, its storage codec, and the append-only log over LMDBKit.
+        .target(
+            name: "EventLog",
+            dependencies: ["LMDBKit", "MeshModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        // The store facade: turning manifests into event batches, queries over the log.
+        .target(
+            name: "MeshLedger",
+            dependencies: ["EventLog", "MeshModel"],
+            swiftSettings: strictSettings
+        ),
+        // The command-line interface as a library, so tests can parse commands without a process.
+        .target(
+            name: "MeshLedgerCLI",
+            dependencies: ["MeshLedger", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "meshledger",
+            dependencies: ["MeshLedgerCLI"],
+            path: "Tools/meshledger",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "LMDBKitTests", dependencies: ["LMDBKit"], swiftSettings: strictSettings),
+        .testTarget(name: "MeshModelTests", dependencies: ["MeshModel"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "EventLogTests",
+            dependencies: ["EventLog", "MeshModel", "LMDBKit"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshLedgerCLITests",
+            dependencies: ["MeshLedgerCLI", "MeshLedger", "EventLog", "MeshModel"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

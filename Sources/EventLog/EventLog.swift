@@ -1,0 +1,496 @@
+import Crypto
+import Glibc
+public import LMDBKit
+public import MeshModel
+
+/// Why the log refused or failed an operation.
+public struct LogError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure.
+    public struct Code: RawRepresentable, Hashable, Sendable {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// A precondition (expected head or resourceVersion) did not hold; nothing was appended.
+        public static let conflict = Code(rawValue: "conflict")
+        /// A delete named an object that does not exist; nothing was appended.
+        public static let notFound = Code(rawValue: "notFound")
+        /// No store at the path (read-only open of a missing store).
+        public static let noStore = Code(rawValue: "noStore")
+        /// The store was written by an incompatible version.
+        public static let formatMismatch = Code(rawValue: "formatMismatch")
+        /// A record failed to decode or verify.
+        public static let corrupted = Code(rawValue: "corrupted")
+        /// A batch that contradicts itself or the command (resync of objects of another cluster).
+        public static let invalidBatch = Code(rawValue: "invalidBatch")
+        /// LMDB failed; `underlying` has its error.
+        public static let storage = Code(rawValue: "storage")
+    }
+
+    /// What kind of failure.
+    public let code: Code
+    /// One line saying what happened.
+    public let message: String
+    /// The lower-level error, if any.
+    public let underlying: (any Error & Sendable)?
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, underlying: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+    }
+
+    public var description: String { message }
+}
+
+/// One change to append: an upsert of a validated manifest or a delete of a key.
+public struct Change: Sendable {
+    /// What to do.
+    public enum Operation: Sendable {
+        /// Create or replace the object.
+        case upsert(Manifest)
+        /// Delete the object; the manifest, when given, is recorded as the deleted object.
+        case delete(ObjectKey, Manifest?)
+    }
+
+    /// What to do.
+    public var operation: Operation
+    /// discovery, user or controller.
+    public var source: EventSource
+    /// Who.
+    public var actor: String
+    /// Precondition: the sequence of the object's last change (its resourceVersion); 0 means the
+    /// object must not exist.
+    public var expectedVersion: UInt64?
+    /// For deletes: a missing object is skipped instead of failing the batch.
+    public var ignoreNotFound: Bool
+
+    /// Creates a change.
+    public init(
+        _ operation: Operation, source: EventSource, actor: String, expectedVersion: UInt64? = nil,
+        ignoreNotFound: Bool = false
+    ) {
+        self.operation = operation
+        self.source = source
+        self.actor = actor
+        self.expectedVersion = expectedVersion
+        self.ignoreNotFound = ignoreNotFound
+    }
+
+    /// The key of the object changed.
+    public var key: ObjectKey {
+        switch operation {
+        case .upsert(let manifest): manifest.key
+        case .delete(let key, _): key
+        }
+    }
+}
+
+/// A full resync of one cluster: existing objects of `kinds` from `cluster` that the batch does not
+/// upsert are deleted, in the same transaction.
+public struct Resync: Sendable {
+    /// The cluster resynced.
+    public var cluster: String
+    /// The kinds it reports (Destination and Mesh).
+    public var kinds: Set<ResourceKind>
+    /// Who deletes the missing objects.
+    public var actor: String
+    /// Creates a resync.
+    public init(cluster: String, kinds: Set<ResourceKind>, actor: String) {
+        self.cluster = cluster
+        self.kinds = kinds
+        self.actor = actor
+    }
+}
+
+/// Changes appended atomically: all or nothing.
+public struct Batch: Sendable {
+    /// The changes, in order.
+    public var changes: [Change]
+    /// Precondition: the log's head must be this sequence.
+    public var expectedHead: UInt64?
+    /// A full resync to fold into the batch.
+    public var resync: Resync?
+
+    /// Creates a batch.
+    public init(_ changes: [Change], expectedHead: UInt64? = nil, resync: Resync? = nil) {
+        self.changes = changes
+        self.expectedHead = expectedHead
+        self.resync = resync
+    }
+}
+
+/// What an append did.
+public struct AppendResult: Sendable {
+    /// What happened to one object.
+    public enum Outcome: String, Sendable {
+        case created, configured, unchanged, deleted, notFound
+    }
+
+    /// Per object, in order: the key, what happened, and the sequence appended (if any).
+    public var outcomes: [(key: ObjectKey, outcome: Outcome, sequence: UInt64?)]
+    /// The sequences appended, or nil when nothing was.
+    public var range: ClosedRange<UInt64>?
+    /// The head after the append.
+    public var head: UInt64
+}
+
+/// What the store knows about an object now (the `objects` index).
+public struct ObjectState: Sendable, Hashable {
+    /// The object's key.
+    public var key: ObjectKey
+    /// The sequence of its last change: its resourceVersion.
+    public var lastSequence: UInt64
+    /// Its current generation (user kinds).
+    public var generation: UInt64
+    /// False once deleted.
+    public var exists: Bool
+    /// SHA-256 of its canonical content (for no-op detection).
+    public var contentHash: Digest
+    /// SHA-256 of its canonical spec (for generation counting).
+    public var specHash: Digest
+    /// The cluster it came from, where known.
+    public var originCluster: String?
+}
+
+/// The append-only event log in LMDB (DOMAIN.md section 3).
+///
+/// Databases: `events` (8-byte big-endian sequence → record, appended with `MDB_APPEND`),
+/// `objects` (object key → `ObjectState`), `history` (object key + sequence, for per-object
+/// history), `bytime` (recorded time + sequence, for `--since/--until`), `meta` (format, counters).
+public final class EventLog: Sendable {
+    /// How to open the log.
+    public struct Options: Sendable {
+        /// Open read-only (for queries, backups, read-only media).
+        public var readOnly = false
+        /// The initial map size; it grows automatically.
+        public var mapSize = 64 << 20
+        /// Skip fsync at commit (benchmarks only).
+        public var noSync = false
+        /// The defaults: read-write, 64 MiB initial map, durable commits.
+        public init() {}
+    }
+
+    /// The storage format of the store as a whole (databases and encodings).
+    public static let storeFormat: UInt8 = 1
+    static let databaseNames = ["events", "objects", "history", "bytime", "meta"]
+
+    /// The LMDB environment (exposed for stats, backups and tools built on the same store).
+    public let environment: Environment
+    let events: Database
+    let objects: Database
+    let history: Database
+    let byTime: Database
+    let meta: Database
+
+    /// Opens the log in directory `path` (created on first write).
+    public static func open(at path: String, options: Options = Options()) throws -> EventLog {
+        if options.readOnly && access(path + "/data.mdb", F_OK) != 0 {
+            throw LogError(.noStore, "no MeshLedger store at \(path)")
+        }
+        var envOptions = Environment.Options()
+        envOptions.databases = databaseNames
+        envOptions.readOnly = options.readOnly
+        envOptions.mapSize = options.mapSize
+        envOptions.noSync = options.noSync
+        let environment: Environment
+        do {
+            environment = try Environment.open(path: path, options: envOptions)
+        } catch let error as LMDBError where error.code == .notFound {
+            throw LogError(.noStore, "\(path) is not a MeshLedger store (databases missing)", underlying: error)
+        } catch let error as LMDBError {
+            throw LogError(.storage, "cannot open store at \(path): \(error.message)", underlying: error)
+        }
+        let log = EventLog(environment: environment)
+        try log.checkFormat(writable: !options.readOnly)
+        return log
+    }
+
+    private init(environment: Environment) {
+        self.environment = environment
+        events = environment.database("events")
+        objects = environment.database("objects")
+        history = environment.database("history")
+        byTime = environment.database("bytime")
+        meta = environment.database("meta")
+    }
+
+    private func checkFormat(writable: Bool) throws {
+        let stored = try environment.read { txn in try txn.get(meta, Array("format".utf8)) }
+        if let stored {
+            guard stored == [EventLog.storeFormat] else {
+                throw LogError(
+                    .formatMismatch,
+                    "store format \(stored.first ?? 0) is not supported by this version (it reads format \(EventLog.storeFormat))")
+            }
+        } else if writable {
+            try environment.write { txn in try txn.put(meta, Array("format".utf8), [EventLog.storeFormat]) }
+        }
+    }
+
+    // MARK: - Appending
+
+    /// Appends a batch atomically and returns what happened. Throws `LogError` (`conflict`,
+    /// `notFound`, `invalidBatch`) without appending anything when a precondition fails.
+    ///
+    /// `clock` gives the recorded time; the log never lets recorded time go backwards.
+    public func append(_ batch: Batch, clock: @Sendable () -> Timestamp = Timestamp.now) throws -> AppendResult {
+        let prepared = batch.changes.map(PreparedChange.init)
+        if let resync = batch.resync {
+            for change in prepared where change.change.source == .discovery {
+                if change.originCluster != resync.cluster {
+                    throw LogError(
+                        .invalidBatch,
+                        "\(change.change.key) belongs to cluster \(change.originCluster ?? "(none)"), not \(resync.cluster); a resync takes one cluster's objects")
+                }
+            }
+        }
+        do {
+            return try environment.write { txn in try appendInTransaction(txn, batch, prepared, clock) }
+        } catch let error as LMDBError {
+            throw LogError(.storage, "append failed: \(error)", underlying: error)
+        }
+    }
+
+    /// A change with what can be computed before the write transaction.
+    struct PreparedChange {
+        let change: Change
+        let contentHash: Digest?
+        let specHash: Digest?
+        let originCluster: String?
+
+        init(_ change: Change) {
+            self.change = change
+            switch change.operation {
+            case .upsert(let manifest):
+                contentHash = Digest(bytes: Array(SHA256.hash(data: JSONText.canonical(manifest.content))))
+                specHash = Digest(bytes: Array(SHA256.hash(data: JSONText.canonical(manifest.spec))))
+                originCluster = manifest.originCluster
+            case .delete(_, let manifest):
+                contentHash = nil
+                specHash = nil
+                originCluster = manifest?.originCluster
+            }
+        }
+    }
+
+    private func appendInTransaction(
+        _ txn: borrowing WriteTransaction, _ batch: Batch, _ prepared: [PreparedChange], _ clock: () -> Timestamp
+    ) throws -> AppendResult {
+        let (head, headDigest, lastTime) = try headInfo(txn)
+        if let expected = batch.expectedHead, expected != head {
+            throw LogError(.conflict, "conflict: expected head \(expected), but the log is at \(head); nothing appended")
+        }
+        let time = max(clock(), lastTime)
+        var sequence = head
+        var previous = headDigest
+        var pending: [ObjectKey: ObjectState] = [:]
+        var outcomes: [(key: ObjectKey, outcome: AppendResult.Outcome, sequence: UInt64?)] = []
+        var kindCounts: [ResourceKind: UInt64] = [:]
+        var sourceCounts: [EventSource: UInt64] = [:]
+
+        func current(_ key: ObjectKey) throws -> ObjectState? {
+            if let state = pending[key] { return state }
+            return try txn.withValue(objects, EventLog.objectKeyBytes(key)) { buffer in
+                try buffer.map { try ObjectStateCodec.decode($0, key: key) }
+            }
+        }
+
+        func emit(_ event: Event, state: ObjectState) throws {
+            let (record, checksum) = EventCodec.encode(event)
+            try txn.put(events, EventLog.sequenceKey(event.sequence), record, flags: .append)
+            try txn.put(history, EventLog.objectKeyBytes(event.key) + [0] + EventLog.sequenceKey(event.sequence), [])
+            try txn.put(byTime, EventLog.timeKey(event.recordedAt, event.sequence), [])
+            pending[event.key] = state
+            previous = checksum
+            kindCounts[event.key.kind, default: 0] += 1
+            sourceCounts[event.source, default: 0] += 1
+        }
+
+        func lastObject(_ state: ObjectState) throws -> JSONValue {
+            try txn.withValue(events, EventLog.sequenceKey(state.lastSequence)) { buffer in
+                guard let buffer else { throw LogError(.corrupted, "event \(state.lastSequence) is missing") }
+                do {
+                    return try EventCodec.decode(buffer).object
+                } catch {
+                    throw LogError(.corrupted, "event \(state.lastSequence) does not decode: \(error)")
+                }
+            }
+        }
+
+        var upserted = Set<ObjectKey>()
+        for item in prepared {
+            let change = item.change
+            let key = change.key
+            let state = try current(key)
+            let live = state?.exists == true ? state : nil
+            if let expected = change.expectedVersion {
+                let actual = live?.lastSequence ?? 0
+                if expected != actual {
+                    let now = live == nil ? "does not exist" : "is at resourceVersion \(actual)"
+                    throw LogError(
+                        .conflict,
+                        "conflict: \(key) was expected at resourceVersion \(expected) but \(now); nothing appended")
+                }
+            }
+            switch change.operation {
+            case .upsert(let manifest):
+                upserted.insert(key)
+                if let live, live.contentHash == item.contentHash {
+                    outcomes.append((key, .unchanged, nil))
+                    continue
+                }
+                var generation: UInt64 = 0
+                if key.kind.hasGeneration {
+                    if let live { generation = live.specHash == item.specHash ? live.generation : live.generation + 1 }
+                    else { generation = 1 }
+                }
+                sequence += 1
+                let event = Event(
+                    sequence: sequence, recordedAt: time, source: change.source, actor: change.actor,
+                    originCluster: item.originCluster, key: key, change: .upsert, generation: generation,
+                    object: manifest.object, previousDigest: previous)
+                try emit(
+                    event,
+                    state: ObjectState(
+                        key: key, lastSequence: sequence, generation: generation, exists: true,
+                        contentHash: item.contentHash!, specHash: item.specHash!, originCluster: item.originCluster))
+                outcomes.append((key, live == nil ? .created : .configured, sequence))
+            case .delete(_, let manifest):
+                guard let live else {
+                    if change.ignoreNotFound {
+                        outcomes.append((key, .notFound, nil))
+                        continue
+                    }
+                    throw LogError(.notFound, "\(key) not found; nothing appended")
+                }
+                sequence += 1
+                let event = Event(
+                    sequence: sequence, recordedAt: time, source: change.source, actor: change.actor,
+                    originCluster: live.originCluster ?? item.originCluster, key: key, change: .delete,
+                    generation: live.generation, object: try manifest?.object ?? lastObject(live),
+                    previousDigest: previous)
+                var gone = live
+                gone.exists = false
+                gone.lastSequence = sequence
+                try emit(event, state: gone)
+                outcomes.append((key, .deleted, sequence))
+            }
+        }
+
+        if let resync = batch.resync {
+            var missing: [ObjectState] = []
+            try txn.scan(objects) { keyBytes, value in
+                guard let key = EventLog.objectKey(from: keyBytes), resync.kinds.contains(key.kind),
+                    !upserted.contains(key), pending[key] == nil
+                else { return true }
+                let state = try ObjectStateCodec.decode(value, key: key)
+                if state.exists && state.originCluster == resync.cluster { missing.append(state) }
+                return true
+            }
+            for state in missing.sorted(by: { $0.key < $1.key }) {
+                sequence += 1
+                let event = Event(
+                    sequence: sequence, recordedAt: time, source: .discovery, actor: resync.actor,
+                    originCluster: state.originCluster, key: state.key, change: .delete, generation: state.generation,
+                    object: try lastObject(state), previousDigest: previous)
+                var gone = state
+                gone.exists = false
+                gone.lastSequence = sequence
+                try emit(event, state: gone)
+                outcomes.append((state.key, .deleted, sequence))
+            }
+        }
+
+        for (key, state) in pending {
+            try txn.put(objects, EventLog.objectKeyBytes(key), ObjectStateCodec.encode(state))
+        }
+        for (kind, count) in kindCounts { try addCounter(txn, "count.kind.\(kind.rawValue)", count) }
+        for (source, count) in sourceCounts { try addCounter(txn, "count.source.\(source.rawValue)", count) }
+        return AppendResult(outcomes: outcomes, range: sequence > head ? (head + 1)...sequence : nil, head: sequence)
+    }
+
+    private func addCounter(_ txn: borrowing WriteTransaction, _ name: String, _ delta: UInt64) throws {
+        let key = Array(name.utf8)
+        let old = try txn.get(meta, key).map(EventLog.decodeUInt64) ?? 0
+        try txn.put(meta, key, EventLog.sequenceKey(old + delta))
+    }
+
+    private func headInfo(_ txn: borrowing WriteTransaction) throws -> (UInt64, Digest, Timestamp) {
+        var result: (UInt64, Digest, Timestamp) = (0, .zero, Timestamp(microseconds: 0))
+        try txn.scan(events, reverse: true) { key, value in
+            result = try EventLog.headFields(key, value)
+            return false
+        }
+        return result
+    }
+
+    static func headFields(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> (UInt64, Digest, Timestamp) {
+        guard key.count == 8, value.count > 50, let checksum = EventCodec.storedChecksum(value) else {
+            throw LogError(.corrupted, "the last event record is malformed")
+        }
+        var micros: UInt64 = 0
+        for i in 9..<17 { micros = micros << 8 | UInt64(value[i]) }
+        return (decodeUInt64(Array(key)), checksum, Timestamp(microseconds: Int64(bitPattern: micros)))
+    }
+
+    // MARK: - Keys
+
+    /// The 8-byte big-endian key of a sequence number.
+    public static func sequenceKey(_ sequence: UInt64) -> [UInt8] {
+        withUnsafeBytes(of: sequence.bigEndian) { Array($0) }
+    }
+
+    static func decodeUInt64<C: Collection<UInt8>>(_ bytes: C) -> UInt64 {
+        bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    static func timeKey(_ time: Timestamp, _ sequence: UInt64) -> [UInt8] {
+        // Flip the sign bit so that negative times (before 1970) sort first.
+        sequenceKey(UInt64(bitPattern: time.microseconds) ^ (1 << 63)) + sequenceKey(sequence)
+    }
+
+    static func objectKeyBytes(_ key: ObjectKey) -> [UInt8] {
+        Array(key.kind.rawValue.utf8) + [0] + Array(key.namespace.utf8) + [0] + Array(key.name.utf8)
+    }
+
+    static func objectKey(from bytes: UnsafeRawBufferPointer) -> ObjectKey? {
+        let parts = bytes.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let kind = ResourceKind(rawValue: String(decoding: parts[0], as: UTF8.self)) else {
+            return nil
+        }
+        return ObjectKey(kind: kind, namespace: String(decoding: parts[1], as: UTF8.self), name: String(decoding: parts[2], as: UTF8.self))
+    }
+}
+
+/// The encoding of `ObjectState` in the `objects` database.
+enum ObjectStateCodec {
+    static func encode(_ state: ObjectState) -> [UInt8] {
+        var out = ByteWriter()
+        out.byte(state.exists ? 1 : 0)
+        out.uint64BE(state.lastSequence)
+        out.varint(state.generation)
+        out.bytes.append(contentsOf: state.contentHash.bytes)
+        out.bytes.append(contentsOf: state.specHash.bytes)
+        if let cluster = state.originCluster {
+            out.varint(UInt64(cluster.utf8.count) + 1)
+            out.bytes.append(contentsOf: cluster.utf8)
+        } else {
+            out.varint(0)
+        }
+        return out.bytes
+    }
+
+    static func decode(_ buffer: UnsafeRawBufferPointer, key: ObjectKey) throws -> ObjectState {
+        var reader = ByteReader(buffer: buffer)
+        let exists = try reader.byte() == 1
+        let last = try reader.uint64BE()
+        let generation = try reader.varint()
+        let content = Digest(bytes: try reader.bytes(32))
+        let spec = Digest(bytes: try reader.bytes(32))
+        let clusterLength = try reader.varint()
+        let cluster: String? = clusterLength == 0 ? nil : try reader.string(length: Int(clusterLength - 1))
+        return ObjectState(
+            key: key, lastSequence: last, generation: generation, exists: exists, contentHash: content,
+            specHash: spec, originCluster: cluster)
+    }
+}

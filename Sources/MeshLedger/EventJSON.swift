@@ -1,0 +1,23 @@
+public import EventLog
+public import MeshModel
+
+/// The JSON shape of an event in `log -o jsonl` (and, later, the HTTP API).
+public enum EventJSON {
+    /// The event as a JSON object: envelope fields and, unless `includeObject` is false, the object.
+    public static func value(of event: Event, includeObject: Bool = true) -> JSONValue {
+        var object = JSONObject()
+        object["sequence"] = .int(Int64(event.sequence))
+        object["recordedAt"] = .string(event.recordedAt.description)
+        object["source"] = .string(event.source.rawValue)
+        object["actor"] = .string(event.actor)
+        object["originCluster"] = event.originCluster.map(JSONValue.string) ?? .null
+        object["kind"] = .string(event.key.kind.rawValue)
+        object["namespace"] = .string(event.key.namespace)
+        object["name"] = .string(event.key.name)
+        object["change"] = .string(event.change.rawValue)
+        if event.key.kind.hasGeneration { object["generation"] = .int(Int64(event.generation)) }
+        object["checksum"] = .string(event.checksum.hex)
+        if includeObject { object["object"] = event.object }
+        return .object(object)
+    }
+}

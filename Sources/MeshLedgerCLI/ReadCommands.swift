@@ -1,0 +1,178 @@
+import ArgumentParser
+import EventLog
+import Foundation
+import MeshLedger
+import MeshModel
+
+/// Output formats of `log`.
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case table
+    case jsonl
+}
+
+extension MeshLedgerCommand {
+    /// `log`: audit queries.
+    struct Log: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Query the event log: who changed what, when.",
+            discussion: """
+                --since and --until take a sequence number, an RFC 3339 time \
+                (2026-11-27T14:02:00Z) or a duration back from now (15m, 2h, 7d); both are inclusive.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Only this kind (virtualdestination, vd, destination, ...).") var kind: String?
+        @Option(help: "Only objects with this name.") var name: String?
+        @Option(name: .shortAndLong, help: "Only this namespace.") var namespace: String?
+        @Option(help: "Only events from this origin cluster.") var cluster: String?
+        @Option(help: "Only this actor.") var actor: String?
+        @Option(help: "Only this source (discovery, user, controller).") var source: String?
+        @Option(help: ArgumentHelp("From this sequence or time on.", valueName: "seq|time")) var since: String?
+        @Option(help: ArgumentHelp("Up to this sequence or time.", valueName: "seq|time")) var until: String?
+        @Option(name: .shortAndLong, help: "Output format: table or jsonl (one JSON object per event, with the object).")
+        var output: LogFormat = .table
+
+        func query() throws -> LogQuery {
+            var query = LogQuery()
+            if let kind {
+                guard let resource = ResourceKind(resourceName: kind) else { throw CLIError("unknown kind \"\(kind)\"") }
+                query.kind = resource
+            }
+            if let source {
+                guard let parsed = EventSource(rawValue: source) else {
+                    throw CLIError("unknown source \"\(source)\" (discovery, user or controller)")
+                }
+                query.source = parsed
+            }
+            query.name = name
+            query.namespace = namespace
+            query.cluster = cluster
+            query.actor = actor
+            for (flag, text) in [("--since", since), ("--until", until)] {
+                guard let text else { continue }
+                guard let bound = LogBound.parse(text) else {
+                    throw CLIError("\(flag) \(text): expected a sequence number, an RFC 3339 time or a duration like 15m")
+                }
+                if flag == "--since" { query.since = bound } else { query.until = bound }
+            }
+            return query
+        }
+
+        func run() throws {
+            let query = try query()
+            let store = try global.openForReading()
+            var table = Table(headers: ["SEQ", "RECORDED", "SOURCE", "ACTOR", "CLUSTER", "KIND", "NAMESPACE", "NAME", "CHANGE", "GEN"])
+            let out = OutputBuffer()
+            try store.query(query) { event in
+                switch output {
+                case .jsonl:
+                    out.write(JSONText.string(EventJSON.value(of: event)) + "\n")
+                case .table:
+                    table.add([
+                        String(event.sequence), event.recordedAt.description, event.source.rawValue, event.actor,
+                        event.originCluster ?? "-", event.key.kind.rawValue, event.key.namespace, event.key.name,
+                        event.change.rawValue, event.key.kind.hasGeneration ? String(event.generation) : "-",
+                    ])
+                }
+                return true
+            }
+            if output == .table {
+                if table.isEmpty { FileHandle.standardError.write(Data("No events found.\n".utf8)) } else { out.write(table.render()) }
+            }
+            out.flush()
+        }
+    }
+
+    /// `verify`: checksums and the hash chain.
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every event's checksum and the hash chain; exit non-zero naming the first bad sequence.")
+
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let store = try global.openForReading()
+            let progress = Progress(label: "verifying")
+            let report = try store.log.verify { done, total in progress.update(done, of: total) }
+            progress.finish()
+            if let failure = report.failure {
+                throw CLIError("verify failed at sequence \(failure.sequence): \(failure.problem) (\(report.checked) events before it are intact)")
+            }
+            print("ok: \(report.checked) events verified, hash chain intact (head \(report.checked), digest \(report.headDigest.hex.prefix(16)))")
+        }
+    }
+
+    /// `backup DIR`.
+    struct Backup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a compact, consistent copy of the store into a new directory while writers run.",
+            discussion: "Every read command works on the copy with --store DIR --read-only.")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: ArgumentHelp("The new directory.", valueName: "dir")) var directory: String
+
+        func run() throws {
+            let store = try global.openForReading()
+            try store.log.backup(to: directory)
+            let copy = try Store(path: directory, readOnly: true)
+            let (head, digest) = try copy.log.head()
+            print("backup written to \(directory): head \(head), digest \(digest.hex.prefix(16))")
+        }
+    }
+
+    /// `stats`.
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the head, event counts by kind and source, and sizes.")
+
+        @OptionGroup var global: GlobalOptions
+        @Option(name: .shortAndLong, help: "Output format: text or json.") var output: String = "text"
+
+        func run() throws {
+            let store = try global.openForReading()
+            let stats = try store.stats()
+            if output == "json" {
+                var kinds = JSONObject()
+                var live = JSONObject()
+                for kind in ResourceKind.allCases {
+                    kinds[kind.rawValue] = .int(Int64(stats.eventsByKind[kind] ?? 0))
+                    live[kind.rawValue] = .int(Int64(stats.liveObjects[kind] ?? 0))
+                }
+                var sources = JSONObject()
+                for source in EventSource.allCases { sources[source.rawValue] = .int(Int64(stats.eventsBySource[source] ?? 0)) }
+                let value: JSONValue = [
+                    "head": .int(Int64(stats.head)), "headDigest": .string(stats.headDigest.hex),
+                    "eventsByKind": .object(kinds), "eventsBySource": .object(sources), "liveObjects": .object(live),
+                    "fileBytes": .int(Int64(stats.fileSize)), "mapBytes": .int(Int64(stats.mapSize)),
+                    "usedBytes": .int(Int64(stats.usedBytes)),
+                ]
+                print(JSONText.string(value, pretty: true))
+                return
+            }
+            guard output == "text" else { throw CLIError("unknown output format \"\(output)\" (text or json)") }
+            print("store:       \(store.path)")
+            print("head:        \(stats.head) (digest \(stats.headDigest.hex.prefix(16)))")
+            print("file size:   \(bytes(stats.fileSize)) (in use \(bytes(stats.usedBytes)), map \(bytes(stats.mapSize)))")
+            var table = Table(headers: ["KIND", "EVENTS", "LIVE OBJECTS"])
+            for kind in ResourceKind.allCases {
+                table.add([kind.rawValue, String(stats.eventsByKind[kind] ?? 0), String(stats.liveObjects[kind] ?? 0)])
+            }
+            print("")
+            print(table.render(), terminator: "")
+            var sources = Table(headers: ["SOURCE", "EVENTS"])
+            for source in EventSource.allCases { sources.add([source.rawValue, String(stats.eventsBySource[source] ?? 0)]) }
+            print("")
+            print(sources.render(), terminator: "")
+        }
+
+        private func bytes(_ count: Int) -> String {
+            let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+            var value = Double(count)
+            var unit = 0
+            while value >= 1024 && unit < units.count - 1 {
+                value /= 1024
+                unit += 1
+            }
+            return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import EventLog
+import MeshLedger
+import MeshModel
+
+/// Options of commands that append: input files and a head precondition.
+struct AppendOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: ArgumentHelp("A manifest file, a directory of them, or - for stdin (repeatable).", valueName: "file"))
+    var filename: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Append only if the log's head is this sequence (else exit 3, nothing appended).", valueName: "seq"))
+    var expectHead: UInt64?
+}
+
+/// Prints what an append did, kubectl style, then the sequence range.
+func report(_ result: AppendResult) {
+    for (key, outcome, sequence) in result.outcomes {
+        let what = outcome == .notFound ? "not found (skipped)" : outcome.rawValue
+        let at = sequence.map { ", seq \($0)" } ?? ""
+        print("\(key.kind.qualifiedName)/\(key.name) \(what) (namespace \(key.namespace)\(at))")
+    }
+    if let range = result.range {
+        let count = range.upperBound - range.lowerBound + 1
+        let span = count == 1 ? "seq \(range.lowerBound)" : "seq \(range.lowerBound)-\(range.upperBound)"
+        print("appended \(count) event\(count == 1 ? "" : "s"): \(span) (head \(result.head))")
+    } else {
+        print("no changes (head \(result.head))")
+    }
+}
+
+extension MeshLedgerCommand {
+    /// `apply -f FILE`: user objects, one atomic batch.
+    struct Apply: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create or update user objects (VirtualMesh, TrafficPolicy, VirtualDestination) as one atomic batch.",
+            discussion: "A metadata.resourceVersion in a manifest is a precondition: the object's last change must be at that sequence.")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var input: AppendOptions
+        @Option(help: "Who is applying (default: the login name).") var actor: String?
+
+        func run() throws {
+            let manifests = try readManifests(input.filename)
+            let store = try global.openForWriting()
+            report(try store.apply(manifests, actor: actor ?? defaultActor(), expectedHead: input.expectHead))
+        }
+    }
+
+    /// `delete -f FILE` or `delete KIND NAME -n NS`.
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete objects named in files, or one object by kind and name, as one atomic batch.")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var input: AppendOptions
+        @Argument(help: ArgumentHelp("The kind, as kubectl spells it (virtualdestination, vd, trafficpolicy, ...).", valueName: "kind"))
+        var kind: String?
+        @Argument(help: ArgumentHelp("The object's name (several allowed).", valueName: "name")) var names: [String] = []
+        @Option(name: .shortAndLong, help: "The namespace of KIND NAME.") var namespace = "default"
+        @Option(help: "Who is deleting (default: the login name).") var actor: String?
+        @Flag(help: "Treat a missing object as deleted instead of failing.") var ignoreNotFound = false
+
+        func validate() throws {
+            if input.filename.isEmpty && kind == nil { throw ValidationError("give -f FILE or KIND NAME") }
+            if !input.filename.isEmpty && kind != nil { throw ValidationError("give either -f FILE or KIND NAME, not both") }
+            if kind != nil && names.isEmpty { throw ValidationError("give the NAME of the \(kind!) to delete") }
+        }
+
+        func run() throws {
+            var targets: [(ObjectKey, Manifest?)] = []
+            if let kind {
+                guard let resource = ResourceKind(resourceName: kind) else {
+                    let known = ResourceKind.allCases.map(\.singular).joined(separator: ", ")
+                    throw CLIError("unknown kind \"\(kind)\"; MeshLedger has \(known)")
+                }
+                targets = names.map { (ObjectKey(kind: resource, namespace: namespace, name: $0), nil) }
+            } else {
+                targets = try readManifests(input.filename).map { ($0.key, $0) }
+            }
+            let store = try global.openForWriting()
+            report(
+                try store.delete(
+                    targets, actor: actor ?? defaultActor(), ignoreNotFound: ignoreNotFound, expectedHead: input.expectHead))
+        }
+    }
+
+    /// `discover -f FILE [--resync --cluster C]`.
+    struct Discover: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record what a discovery agent reports (Destination, Mesh) as one atomic batch.",
+            discussion: "With --resync --cluster C the file is everything cluster C has now: its discovered objects not in the file are deleted in the same batch.")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var input: AppendOptions
+        @Option(help: "The reporting agent's id.") var agent = "discovery"
+        @Flag(help: "A full resync of one cluster (needs --cluster).") var resync = false
+        @Option(help: "The cluster being resynced.") var cluster: String?
+
+        func validate() throws {
+            if resync && cluster == nil { throw ValidationError("--resync needs --cluster C") }
+            if cluster != nil && !resync { throw ValidationError("--cluster goes with --resync") }
+        }
+
+        func run() throws {
+            let manifests = try readManifests(input.filename)
+            let store = try global.openForWriting()
+            report(try store.discover(manifests, agent: agent, resyncCluster: cluster, expectedHead: input.expectHead))
+        }
+    }
+
+    /// `ingest -f FILE`: a Kubernetes watch-event stream.
+    struct Ingest: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record a Kubernetes watch-event stream (kubectl get -w -o json --output-watch-events) as one atomic batch.",
+            discussion: "ADDED and MODIFIED upsert, DELETED deletes (an object already gone is skipped), BOOKMARK is ignored. The source of each event follows its kind.")
+
+        @OptionGroup var global: GlobalOptions
+        @Option(name: .shortAndLong, help: ArgumentHelp("The watch stream file, or - for stdin (repeatable).", valueName: "file"))
+        var filename: [String] = []
+        @Option(help: "Who recorded the stream.") var actor = "watch"
+
+        func run() throws {
+            let events = try readInputs(filename).flatMap { try ManifestReader.watchEvents($0.bytes, name: $0.name) }
+            let store = try global.openForWriting()
+            report(try store.ingest(events, actor: actor))
+        }
+    }
+}

@@ -1,0 +1,194 @@
+/// An input object that passed structural validation: one of the five kinds, with its key.
+///
+/// The full object is kept as given (unknown fields included); `spec` is checked against the
+/// kind's CRD schema, `metadata` against Kubernetes' naming rules.
+public struct Manifest: Sendable, Hashable {
+    /// The object's identity.
+    public let key: ObjectKey
+    /// The whole object as given, with `metadata.namespace` filled in when it was missing.
+    public let object: JSONValue
+
+    /// Validates `object` and builds a manifest; `defaultNamespace` fills a missing namespace.
+    public init(object: JSONValue, defaultNamespace: String = "default") throws(ManifestError) {
+        guard case .object(var root) = object else {
+            throw ManifestError(.schema, "expected an object, found \(object.typeName)")
+        }
+        guard let apiVersion = root["apiVersion"]?.stringValue, !apiVersion.isEmpty else {
+            throw ManifestError(.schema, "missing apiVersion")
+        }
+        guard let kindName = root["kind"]?.stringValue, !kindName.isEmpty else {
+            throw ManifestError(.schema, "missing kind")
+        }
+        guard let kind = ResourceKind(apiVersion: apiVersion, kind: kindName) else {
+            if let known = ResourceKind(rawValue: kindName) {
+                throw ManifestError(
+                    .unknownKind, "unsupported apiVersion \"\(apiVersion)\" for kind \(kindName) (expected \(known.apiVersion))")
+            }
+            let kinds = ResourceKind.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ManifestError(.unknownKind, "unknown kind \"\(kindName)\" (apiVersion \(apiVersion)); MeshLedger takes \(kinds)")
+        }
+        guard case .object(var metadata) = root["metadata"] ?? .null else {
+            throw ManifestError(.schema, "\(kindName): metadata must be an object with a name")
+        }
+        guard let name = metadata["name"]?.stringValue, !name.isEmpty else {
+            throw ManifestError(.schema, "\(kindName): metadata.name is required")
+        }
+        if let problem = Naming.subdomainProblem(name) {
+            throw ManifestError(.schema, "\(kindName) \(name): metadata.name is invalid: \(problem)")
+        }
+        let namespace: String
+        switch metadata["namespace"] {
+        case nil, .null?:
+            namespace = defaultNamespace
+            metadata["namespace"] = .string(namespace)
+        case .string(let value)?:
+            if let problem = Naming.labelProblem(value) {
+                throw ManifestError(.schema, "\(kindName) \(name): metadata.namespace is invalid: \(problem)")
+            }
+            namespace = value
+        case let other?:
+            throw ManifestError(.schema, "\(kindName) \(name): metadata.namespace: expected string, got \(other.typeName)")
+        }
+        for field in ["labels", "annotations"] {
+            guard let value = metadata[field], value != .null else { continue }
+            guard case .object(let map) = value else {
+                throw ManifestError(.schema, "\(kindName) \(name): metadata.\(field): expected object, got \(value.typeName)")
+            }
+            for member in map where member.value.stringValue == nil {
+                throw ManifestError(
+                    .schema,
+                    "\(kindName) \(namespace)/\(name): metadata.\(field).\(member.key): expected string, got \(member.value.typeName)")
+            }
+        }
+        root["metadata"] = .object(metadata)
+        let key = ObjectKey(kind: kind, namespace: namespace, name: name)
+        let problems = CRDSchemas.shared.validate(root["spec"] ?? .null, of: kind, path: "spec")
+        if let first = problems.first {
+            let more = problems.count > 1 ? " (and \(problems.count - 1) more)" : ""
+            throw ManifestError(.schema, "\(kindName) \(namespace)/\(name): \(first)\(more)")
+        }
+        self.key = key
+        self.object = .object(root)
+    }
+
+    /// `spec`, or an empty object.
+    public var spec: JSONValue { object["spec"] ?? .object(JSONObject()) }
+
+    /// `metadata.resourceVersion` as a sequence number, when the manifest carries one.
+    public var resourceVersion: UInt64? {
+        guard let value = object[path: ["metadata", "resourceVersion"]] else { return nil }
+        switch value {
+        case .string(let s): return UInt64(s)
+        case .int(let i): return i >= 0 ? UInt64(i) : nil
+        default: return nil
+        }
+    }
+
+    /// The cluster the object comes from, where the kind says it: a Destination's
+    /// `kubeService.ref.clusterName`, a Mesh's installation cluster, or the
+    /// `metadata.clusterName` of any object.
+    public var originCluster: String? {
+        let spec = self.spec
+        switch key.kind {
+        case .destination:
+            if let cluster = spec[path: ["kubeService", "ref", "clusterName"]]?.stringValue { return cluster }
+        case .mesh:
+            for meshType in ["istio", "linkerd", "consulConnect", "osm"] {
+                if let cluster = spec[path: [meshType, "installation", "cluster"]]?.stringValue { return cluster }
+            }
+            if let cluster = spec[path: ["awsAppMesh", "clusters"]]?.arrayValue?.first?.stringValue { return cluster }
+        default:
+            break
+        }
+        return object[path: ["metadata", "clusterName"]]?.stringValue
+    }
+
+    /// The object without what a server fills in (`status`, `metadata.resourceVersion`,
+    /// `generation`, `uid`, `creationTimestamp`, `managedFields`, `selfLink`): what decides whether
+    /// an upsert changes anything.
+    public var content: JSONValue {
+        guard case .object(var root) = object else { return object }
+        root["status"] = nil
+        if case .object(var metadata)? = root["metadata"] {
+            for field in Manifest.serverMetadata { metadata[field] = nil }
+            root["metadata"] = .object(metadata)
+        }
+        return .object(root)
+    }
+
+    /// Metadata fields a server sets, ignored when comparing content.
+    public static let serverMetadata = [
+        "resourceVersion", "generation", "uid", "creationTimestamp", "managedFields", "selfLink",
+        "deletionTimestamp", "deletionGracePeriodSeconds",
+    ]
+}
+
+/// Kubernetes naming rules (DNS-1123).
+public enum Naming {
+    /// Why `name` is not a DNS-1123 subdomain, or nil if it is one.
+    public static func subdomainProblem(_ name: String) -> String? {
+        if name.utf8.count > 253 { return "must be no more than 253 characters" }
+        for label in name.split(separator: ".", omittingEmptySubsequences: false) {
+            if let problem = labelCharactersProblem(Substring(label)) {
+                return problem
+            }
+        }
+        return nil
+    }
+
+    /// Why `name` is not a DNS-1123 label, or nil if it is one.
+    public static func labelProblem(_ name: String) -> String? {
+        if name.utf8.count > 63 { return "must be no more than 63 characters" }
+        return labelCharactersProblem(Substring(name))
+    }
+
+    private static func labelCharactersProblem(_ label: Substring) -> String? {
+        let bytes = Array(label.utf8)
+        let alnum: (UInt8) -> Bool = { (48...57).contains($0) || (97...122).contains($0) }
+        guard let first = bytes.first, let last = bytes.last else {
+            return "a lowercase RFC 1123 subdomain must not have empty labels"
+        }
+        if !bytes.allSatisfy({ alnum($0) || $0 == UInt8(ascii: "-") }) || !alnum(first) || !alnum(last) {
+            return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                + "and must start and end with an alphanumeric character"
+        }
+        return nil
+    }
+}
+
+/// Why input was refused: one clear line.
+public struct ManifestError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// What kind of problem.
+    public enum Code: String, Sendable {
+        /// Not text: invalid UTF-8 or NUL bytes.
+        case notText
+        /// YAML or JSON syntax.
+        case syntax
+        /// A kind or apiVersion MeshLedger does not take.
+        case unknownKind
+        /// A structurally wrong object (types, oneofs, names).
+        case schema
+        /// A document or input over the size limit.
+        case tooLarge
+        /// A watch event that is not `{"type": ..., "object": ...}`.
+        case watchEvent
+        /// The object is not allowed in this command (a user kind to `discover`, say).
+        case notAllowed
+    }
+
+    /// What kind of problem.
+    public let code: Code
+    /// The message, without location.
+    public let message: String
+    /// Where: `file: document 2`, or empty.
+    public var location: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, location: String = "") {
+        self.code = code
+        self.message = message
+        self.location = location
+    }
+
+    public var description: String { location.isEmpty ? message : "\(location): \(message)" }
+}

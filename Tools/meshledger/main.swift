@@ -1,0 +1,4 @@
+import Foundation
+import MeshLedgerCLI
+
+exit(MeshLedgerCommand.run(arguments: Array(CommandLine.arguments.dropFirst())))
