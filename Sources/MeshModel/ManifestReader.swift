@@ -16,11 +16,14 @@ public enum YAMLText {
     public static func parseDocuments(_ text: String) throws(ManifestError) -> [Document] {
         var documents: [Document] = []
         do {
-            for node in try Yams.compose_all(yaml: text) {
+            var sequence = try Yams.compose_all(yaml: text)
+            while let node = sequence.next() {
                 let line = (node.mark?.line ?? 0) + 1
                 let value = try convert(node, depth: 0)
                 if value != .null { documents.append(Document(value: value, line: line)) }
             }
+            // The sequence keeps a parse error instead of throwing it from next().
+            if let error = sequence.error { throw error }
         } catch let error as ManifestError {
             throw error
         } catch let error as YamlError {
@@ -39,6 +42,9 @@ public enum YAMLText {
             let where_ = "line \(mark.line + 1), column \(mark.column + 1)"
             if let context { return "\(where_): \(problem) (\(context.text))" }
             return "\(where_): \(problem)"
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+            return "line \(context.mark.line + 1): duplicate key \(keys)"
         case .reader(let problem, let offset, _, _):
             return "\(problem)\(offset.map { " at byte \($0)" } ?? "")"
         default:

@@ -1,0 +1,335 @@
+import Foundation
+import LMDBKit
+import MeshModel
+import Testing
+
+@testable import EventLog
+
+func temporaryStore(_ name: String = #function) -> String {
+    FileManager.default.temporaryDirectory.path + "/eventlog-\(name.filter(\.isLetter))-\(UUID().uuidString)"
+}
+
+/// A clock that ticks one second per call from a fixed start: deterministic recorded times.
+func fixedClock(start: Int64 = 1_800_000_000_000_000) -> @Sendable () -> Timestamp {
+    let counter = Counter()
+    return { Timestamp(microseconds: start + counter.next() * 1_000_000) }
+}
+
+final class Counter: @unchecked Sendable {
+    // @unchecked Sendable: guarded by the lock.
+    private let lock = NSLock()
+    private var value: Int64 = 0
+    func next() -> Int64 {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value - 1
+    }
+}
+
+func destination(_ service: String, cluster: String, port: Int64 = 9080, labels: [String: String] = [:]) -> Manifest {
+    var labelObject = JSONObject()
+    for (k, v) in labels { labelObject[k] = .string(v) }
+    let object: JSONValue = [
+        "apiVersion": "discovery.mesh.gloo.solo.io/v1alpha2", "kind": "Destination",
+        "metadata": ["name": .string("\(service)-bookinfo-\(cluster)"), "namespace": "gloo-mesh", "labels": .object(labelObject)],
+        "spec": [
+            "kubeService": [
+                "ref": ["name": .string(service), "namespace": "bookinfo", "clusterName": .string(cluster)],
+                "ports": [["port": .int(port), "name": "http", "protocol": "TCP"]],
+            ],
+            "mesh": ["name": .string("istiod-istio-system-\(cluster)"), "namespace": "gloo-mesh"],
+        ],
+    ]
+    return try! Manifest(object: object)
+}
+
+func virtualDestination(_ name: String, hostname: String, port: Int64 = 9080, labels: [String: String] = [:], extra: JSONValue? = nil) -> Manifest {
+    var labelObject = JSONObject()
+    for (k, v) in labels { labelObject[k] = .string(v) }
+    let specValue: JSONValue = [
+        "hostname": .string(hostname), "port": ["number": .int(port), "protocol": "HTTP"],
+        "static": ["destinations": [["kubeService": ["name": "reviews", "namespace": "bookinfo", "clusterName": "cluster-1"]]]],
+    ]
+    var spec = specValue.objectValue!
+    if let extra { spec["x-unknown"] = extra }
+    let object: JSONValue = [
+        "apiVersion": "networking.enterprise.mesh.gloo.solo.io/v1alpha1", "kind": "VirtualDestination",
+        "metadata": ["name": .string(name), "namespace": "bookinfo", "labels": .object(labelObject)],
+        "spec": .object(spec),
+    ]
+    return try! Manifest(object: object)
+}
+
+func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
+    Change(.upsert(manifest), source: manifest.key.kind.source, actor: "tester", expectedVersion: version)
+}
+
+@Suite struct EventLogTests {
+    @Test func appendsGaplessSequencesFromOneAndReadsThemBack() throws {
+        let log = try EventLog.open(at: temporaryStore())
+        #expect(try log.head().sequence == 0)
+        let first = try log.append(Batch([upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c1"))]))
+        #expect(first.range == 1...2)
+        let second = try log.append(Batch([upsert(virtualDestination("vd", hostname: "vd.global"))]))
+        #expect(second.range == 3...3)
+        var sequences: [UInt64] = []
+        try log.scan(1...100) { event in
+            sequences.append(event.sequence)
+            return true
+        }
+        #expect(sequences == [1, 2, 3])
+        let event = try #require(try log.event(at: 1))
+        #expect(event.key.name == "reviews-bookinfo-c1")
+        #expect(event.source == .discovery)
+        #expect(event.originCluster == "c1")
+        #expect(event.actor == "tester")
+        #expect(event.generation == 0)
+        #expect(try log.event(at: 3)?.generation == 1)
+    }
+
+    @Test func unchangedUpsertsAreNoOpsAndGenerationsFollowTheSpec() throws {
+        let log = try EventLog.open(at: temporaryStore())
+        let vd = virtualDestination("vd", hostname: "vd.global")
+        #expect(try log.append(Batch([upsert(vd)])).outcomes.first?.outcome == .created)
+        let again = try log.append(Batch([upsert(vd)]))
+        #expect(again.range == nil)
+        #expect(again.outcomes.first?.outcome == .unchanged)
+        // A label change appends an event without bumping the generation.
+        let relabelled = virtualDestination("vd", hostname: "vd.global", labels: ["team": "a"])
+        #expect(try log.append(Batch([upsert(relabelled)])).range == 2...2)
+        #expect(try log.state(of: vd.key)?.generation == 1)
+        // A spec change bumps it.
+        try log.append(Batch([upsert(virtualDestination("vd", hostname: "vd.global", port: 9443, labels: ["team": "a"]))]))
+        #expect(try log.state(of: vd.key)?.generation == 2)
+        #expect(try log.event(at: 3)?.generation == 2)
+        // Delete, then re-create: generation starts again at 1.
+        try log.append(Batch([Change(.delete(vd.key, nil), source: .user, actor: "tester")]))
+        let deleted = try #require(try log.event(at: 4))
+        #expect(deleted.change == .delete)
+        #expect(deleted.object[path: ["spec", "port", "number"]] == .int(9443))
+        try log.append(Batch([upsert(vd)]))
+        #expect(try log.state(of: vd.key)?.generation == 1)
+        #expect(try log.history(of: vd.key) == [1, 2, 3, 4, 5])
+    }
+
+    @Test func unknownFieldsSurviveStorage() throws {
+        let log = try EventLog.open(at: temporaryStore())
+        let extra: JSONValue = ["future": [1, 2.5, "three", .null, ["deep": true]]]
+        try log.append(Batch([upsert(virtualDestination("vd", hostname: "vd.global", extra: extra))]))
+        let event = try #require(try log.event(at: 1))
+        #expect(event.object[path: ["spec", "x-unknown"]] == extra)
+    }
+
+    @Test func failedPreconditionsAppendNothing() throws {
+        let log = try EventLog.open(at: temporaryStore())
+        try log.append(Batch([upsert(virtualDestination("a", hostname: "a.global"))]))
+        let headBefore = try log.head()
+
+        let wrongHead = #expect(throws: LogError.self) {
+            try log.append(Batch([upsert(virtualDestination("b", hostname: "b.global"))], expectedHead: 7))
+        }
+        #expect(wrongHead?.code == .conflict)
+
+        // The first change would succeed; the second's resourceVersion is stale: neither lands.
+        let stale = #expect(throws: LogError.self) {
+            try log.append(Batch([
+                upsert(virtualDestination("b", hostname: "b.global")),
+                upsert(virtualDestination("a", hostname: "a2.global"), version: 99),
+            ]))
+        }
+        #expect(stale?.code == .conflict)
+        #expect(stale?.message.contains("resourceVersion 99") == true)
+
+        let missing = #expect(throws: LogError.self) {
+            try log.append(Batch([
+                upsert(virtualDestination("c", hostname: "c.global")),
+                Change(.delete(ObjectKey(kind: .virtualDestination, namespace: "bookinfo", name: "nope"), nil), source: .user, actor: "t"),
+            ]))
+        }
+        #expect(missing?.code == .notFound)
+        #expect(try log.head() == headBefore)
+        #expect(try log.state(of: virtualDestination("b", hostname: "b.global").key) == nil)
+
+        // The right preconditions pass: expected head, current resourceVersion, 0 for "new".
+        let ok = try log.append(Batch([
+            upsert(virtualDestination("a", hostname: "a2.global"), version: 1),
+            upsert(virtualDestination("b", hostname: "b.global"), version: 0),
+        ], expectedHead: 1))
+        #expect(ok.range == 2...3)
+    }
+
+    @Test func aResyncDeletesWhatTheClusterNoLongerHas() throws {
+        let log = try EventLog.open(at: temporaryStore())
+        try log.append(Batch([
+            upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c1")),
+            upsert(destination("reviews", cluster: "c2")),
+        ]))
+        let resync = Resync(cluster: "c1", kinds: [.destination, .mesh], actor: "agent-c1")
+        let result = try log.append(Batch([upsert(destination("reviews", cluster: "c1", port: 9081))], resync: resync))
+        #expect(result.outcomes.map(\.outcome) == [.configured, .deleted])
+        #expect(result.outcomes.last?.key.name == "ratings-bookinfo-c1")
+        #expect(try log.state(of: destination("reviews", cluster: "c2").key)?.exists == true)
+        #expect(try log.event(at: 5)?.actor == "agent-c1")
+        // Objects of another cluster in a resync are refused.
+        #expect(throws: LogError.self) {
+            try log.append(Batch([upsert(destination("reviews", cluster: "c2"))], resync: resync))
+        }
+    }
+
+    @Test func verifyPassesAndCatchesAlteredEvents() throws {
+        let path = temporaryStore()
+        let log = try EventLog.open(at: path)
+        for i in 0..<20 {
+            try log.append(Batch([upsert(destination("svc\(i)", cluster: "c\(i % 3)"))]))
+        }
+        let report = try log.verify()
+        #expect(report.failure == nil)
+        #expect(report.checked == 20)
+        #expect(report.headDigest == (try log.head().digest))
+
+        let events = log.environment.database("events")
+        let original = try #require(try log.environment.read { txn throws in try txn.get(events, EventLog.sequenceKey(7)) })
+        // Flip one byte inside the object: the checksum catches it.
+        var flipped = original
+        flipped[60] ^= 0x01
+        try log.environment.write { txn throws in try txn.put(events, EventLog.sequenceKey(7), flipped) }
+        #expect(try log.verify().failure?.sequence == 7)
+        #expect(try log.verify().failure?.problem == "checksum mismatch")
+
+        // Replace event 7 with a different, self-consistent record: the chain breaks at 8.
+        var forged = try EventCodec.decode(original)
+        forged.actor = "mallory"
+        try log.environment.write { txn throws in try txn.put(events, EventLog.sequenceKey(7), EventCodec.encode(forged).record) }
+        let failure = try #require(try log.verify().failure)
+        #expect(failure.sequence == 8)
+        #expect(failure.problem.contains("hash chain broken"))
+
+        // Remove event 12: a gap.
+        try log.environment.write { txn throws in
+            try txn.put(events, EventLog.sequenceKey(7), original)
+            try txn.delete(events, EventLog.sequenceKey(12))
+        }
+        #expect(try log.verify().failure?.sequence == 12)
+    }
+
+    @Test func theMapGrowsDuringAppendsWithoutLosingAnything() throws {
+        var options = EventLog.Options()
+        options.mapSize = 128 << 10
+        let log = try EventLog.open(at: temporaryStore(), options: options)
+        let blob = JSONValue.string(String(repeating: "z", count: 4000))
+        for batch in 0..<40 {
+            let changes = (0..<25).map { i in upsert(virtualDestination("vd-\(batch)-\(i)", hostname: "h.global", extra: blob)) }
+            try log.append(Batch(changes))
+        }
+        #expect(log.storageInfo.mapSize >= 10 * (128 << 10))
+        #expect(try log.head().sequence == 1000)
+        #expect(try log.verify().failure == nil)
+    }
+
+    @Test func theSameInputGivesTheSameBytesInTwoStores() throws {
+        func build(_ path: String, clock: @escaping @Sendable () -> Timestamp) throws -> [[UInt8]] {
+            let log = try EventLog.open(at: path)
+            try log.append(Batch([upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c2"))]), clock: clock)
+            try log.append(Batch([upsert(virtualDestination("vd", hostname: "vd.global", extra: ["b": 1, "a": [true]]))]), clock: clock)
+            try log.append(Batch([upsert(destination("reviews", cluster: "c1", port: 1))], resync: Resync(cluster: "c1", kinds: [.destination], actor: "a")), clock: clock)
+            var records: [[UInt8]] = []
+            try log.scanRecords(1...100) { _, record in
+                records.append(Array(record))
+                return true
+            }
+            return records
+        }
+        let a = try build(temporaryStore(), clock: fixedClock())
+        let b = try build(temporaryStore(), clock: fixedClock())
+        #expect(a.count == 4)
+        #expect(a == b)
+        // With different clocks only the recorded time (and so the checksums) differ.
+        let c = try build(temporaryStore(), clock: fixedClock(start: 42))
+        let strip: ([UInt8]) throws -> Event = { record in
+            var event = try EventCodec.decode(record)
+            event.recordedAt = Timestamp(microseconds: 0)
+            event.checksum = .zero
+            event.previousDigest = .zero
+            return event
+        }
+        #expect(try a.map(strip) == c.map(strip))
+        #expect(a != c)
+    }
+
+    @Test func recordedTimeNeverGoesBackwardsAndTheTimeIndexFindsRanges() throws {
+        let log = try EventLog.open(at: temporaryStore())
+        let times: [Int64] = [1000, 5000, 3000, 9000]
+        for (i, t) in times.enumerated() {
+            try log.append(Batch([upsert(virtualDestination("vd\(i)", hostname: "h.global"))]), clock: { Timestamp(microseconds: t) })
+        }
+        #expect(try log.event(at: 3)?.recordedAt.microseconds == 5000)
+        #expect(try log.firstSequence(atOrAfter: Timestamp(microseconds: 4000)) == 2)
+        #expect(try log.lastSequence(atOrBefore: Timestamp(microseconds: 5000)) == 3)
+        #expect(try log.lastSequence(atOrBefore: Timestamp(microseconds: 999)) == nil)
+        #expect(try log.firstSequence(atOrAfter: Timestamp(microseconds: 9001)) == nil)
+    }
+
+    @Test func countersTrackKindsAndSources() throws {
+        let log = try EventLog.open(at: temporaryStore())
+        try log.append(Batch([upsert(destination("a", cluster: "c1")), upsert(virtualDestination("v", hostname: "v.global"))]))
+        try log.append(Batch([upsert(destination("b", cluster: "c1"))]))
+        let (byKind, bySource) = try log.counters()
+        #expect(byKind == [.destination: 2, .virtualDestination: 1])
+        #expect(bySource == [.discovery: 2, .user: 1])
+    }
+}
+
+@Suite struct EventCodecTests {
+    @Test func packedValuesRoundTrip() throws {
+        var generator = SplitMix(seed: 7)
+        for _ in 0..<500 {
+            let value = randomValue(&generator, depth: 0)
+            #expect(try PackedValue.decode(PackedValue.encode(value)) == value)
+        }
+    }
+
+    @Test func eventsRoundTripAndTruncationIsAnError() throws {
+        let event = Event(
+            sequence: 42, recordedAt: Timestamp(microseconds: -5), source: .controller, actor: "ctl", originCluster: "",
+            key: ObjectKey(kind: .mesh, namespace: "gloo-mesh", name: "m"), change: .delete, generation: 3,
+            object: ["spec": ["x": 1.25]], previousDigest: Digest(bytes: Array(repeating: 9, count: 32)))
+        let (record, checksum) = EventCodec.encode(event)
+        var expected = event
+        expected.checksum = checksum
+        #expect(try EventCodec.decode(record, verify: true) == expected)
+        for cut in [1, 10, 40, record.count - 33] {
+            #expect(throws: (any Error).self) { try EventCodec.decode(Array(record.prefix(cut)), verify: false) }
+        }
+        var otherFormat = record
+        otherFormat[0] = 9
+        #expect(throws: (any Error).self) { try EventCodec.decode(otherFormat) }
+    }
+}
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+func randomValue(_ g: inout SplitMix, depth: Int) -> JSONValue {
+    switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &g) {
+    case 0: return .null
+    case 1: return .bool(Bool.random(using: &g))
+    case 2: return .int(Int64.random(in: Int64.min...Int64.max, using: &g))
+    case 3: return .double(Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &g)).isNaN ? 0.5 : Double.random(in: -1e300...1e300, using: &g))
+    case 4: return .string(String((0..<Int.random(in: 0..<20, using: &g)).map { _ in "ab\u{0}é😀\n".randomElement(using: &g)! }))
+    case 5: return .array((0..<Int.random(in: 0..<6, using: &g)).map { _ in randomValue(&g, depth: depth + 1) })
+    default:
+        var object = JSONObject()
+        for _ in 0..<Int.random(in: 0..<6, using: &g) { object["k\(Int.random(in: 0..<30, using: &g))"] = randomValue(&g, depth: depth + 1) }
+        return .object(object)
+    }
+}
