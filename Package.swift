@@ -73,8 +73,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshLedgerCLITests",
-            dependencies: ["MeshLedgerCLI", "MeshLedger", "EventLog", "MeshModel"],
-            resources: [.copy("Fixtures")],
+            dependencies: [
+                "MeshLedgerCLI", "MeshLedger", "EventLog", "MeshModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

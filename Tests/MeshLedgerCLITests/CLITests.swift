@@ -1,0 +1,154 @@
+import ArgumentParser
+import EventLog
+import Foundation
+import MeshLedger
+import MeshModel
+@testable import MeshLedgerCLI
+import Testing
+
+@Suite struct ParseTests {
+    @Test func commandsParseKubectlStyleArguments() throws {
+        let delete = try MeshLedgerCommand.parseAsRoot(["delete", "vd", "reviews", "-n", "bookinfo", "--actor", "alice"])
+        #expect(delete is MeshLedgerCommand.Delete)
+        let log = try MeshLedgerCommand.parseAsRoot(["log", "--kind", "vd", "--since", "15m", "-o", "jsonl"])
+        #expect(log is MeshLedgerCommand.Log)
+        #expect(throws: (any Error).self) { try MeshLedgerCommand.parseAsRoot(["discover", "--resync", "-f", "x"]) }
+        #expect(throws: (any Error).self) { try MeshLedgerCommand.parseAsRoot(["delete"]) }
+        #expect(throws: (any Error).self) { try MeshLedgerCommand.parseAsRoot(["log", "-o", "xml"]) }
+    }
+}
+
+@Suite(.serialized) struct BinaryTests {
+    /// A store with the example VirtualMesh and a VirtualDestination, to check that bad input
+    /// leaves its head where it was.
+    func seededStore() throws -> String {
+        let dir = temporaryDirectory()
+        let store = dir + "/store"
+        let file = try write(virtualDestinationYAML("seed"), to: dir, name: "seed.yaml")
+        let result = try meshledger(["apply", "--store", store, "-f", file])
+        #expect(result.status == 0, "\(result.stderr)")
+        return store
+    }
+
+    static let badFiles: [(file: String, command: String, mentions: String)] = [
+        ("malformed.yaml", "apply", "invalid YAML"),
+        ("malformed.json", "apply", "invalid JSON"),
+        ("unknown-kind.yaml", "apply", "unknown kind"),
+        ("wrong-apiversion.yaml", "apply", "unsupported apiVersion"),
+        ("both-oneof.yaml", "apply", "mutually exclusive"),
+        ("both-mesh-oneof.yaml", "apply", "mutually exclusive"),
+        ("wrong-type.yaml", "apply", "expected integer"),
+        ("garbage.bin", "apply", "binary"),
+        ("truncated-watch.json", "ingest", "truncated"),
+        ("garbage.bin", "ingest", "binary"),
+        ("garbage.bin", "discover", "binary"),
+    ]
+
+    @Test(arguments: badFiles)
+    func badInputIsRefusedWithOneLineAndAppendsNothing(_ bad: (file: String, command: String, mentions: String)) throws {
+        let store = try seededStore()
+        let before = try head(of: store)
+        let result = try meshledger([bad.command, "--store", store, "-f", "\(packageRoot)/Examples/bad/\(bad.file)"])
+        #expect(result.status != 0)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(result.stderr)")
+        #expect(result.stderr.hasPrefix("error: "))
+        #expect(result.stderr.contains(bad.mentions), "stderr: \(result.stderr)")
+        #expect(try head(of: store) == before)
+    }
+
+    @Test func aHugeDocumentIsRefused() throws {
+        let store = try seededStore()
+        let dir = temporaryDirectory()
+        let blob = String(repeating: "a", count: 5 << 20)
+        let text = virtualDestinationYAML("huge").replacingOccurrences(of: "  namespace: bookinfo\n", with: "  namespace: bookinfo\n  annotations: {blob: \(blob)}\n")
+        let file = try write(text, to: dir, name: "huge.yaml")
+        let result = try meshledger(["apply", "--store", store, "-f", file])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("limit for one object"))
+        #expect(try head(of: store) == 1)
+    }
+
+    @Test func applyLogVerifyBackupAndReadOnlyQueries() throws {
+        let dir = temporaryDirectory()
+        let store = dir + "/store"
+        let file = try write([virtualDestinationYAML("a"), virtualDestinationYAML("b")].joined(separator: "\n---\n"), to: dir, name: "vds.yaml")
+        let first = try meshledger(["apply", "--store", store, "-f", file, "--actor", "alice"])
+        #expect(first.status == 0)
+        #expect(first.stdout.contains("virtualdestination.networking.enterprise.mesh.gloo.solo.io/a created (namespace bookinfo, seq 1)"))
+        #expect(first.stdout.contains("appended 2 events: seq 1-2 (head 2)"))
+        let again = try meshledger(["apply", "--store", store, "-f", "-"], stdin: Data(virtualDestinationYAML("a").utf8))
+        #expect(again.stdout.contains("a unchanged"))
+        #expect(again.stdout.contains("no changes (head 2)"))
+        let edit = try meshledger(["apply", "--store", store, "-f", "-", "--actor", "bob"], stdin: Data(virtualDestinationYAML("a", port: 9443).utf8))
+        #expect(edit.stdout.contains("a configured (namespace bookinfo, seq 3)"))
+
+        let log = try meshledger(["log", "--store", store, "--name", "a", "--kind", "vd", "-n", "bookinfo"])
+        let rows = log.stdout.split(separator: "\n")
+        #expect(rows.count == 3)
+        #expect(rows[0].hasPrefix("SEQ"))
+        #expect(rows[1].contains("alice") && rows[1].hasSuffix("upsert   1"))
+        #expect(rows[2].contains("bob") && rows[2].hasSuffix("upsert   2"))
+        let jsonl = try meshledger(["log", "--store", store, "--actor", "alice", "-o", "jsonl"])
+        let events = jsonl.stdout.split(separator: "\n").map { try! JSONText.parse(Array($0.utf8)) }
+        #expect(events.map { $0["sequence"] } == [.int(1), .int(2)])
+        #expect(events[0][path: ["object", "spec", "hostname"]] == "a.global")
+        let since = try meshledger(["log", "--store", store, "--since", "2", "--until", "2", "-o", "jsonl"])
+        #expect(since.stdout.split(separator: "\n").count == 1)
+        let none = try meshledger(["log", "--store", store, "--since", "1h", "--until", "2000-01-01T00:00:00Z"])
+        #expect(none.status == 0 && none.stdout.isEmpty)
+
+        #expect(try meshledger(["verify", "--store", store]).stdout.hasPrefix("ok: 3 events verified"))
+        let backup = dir + "/backup"
+        #expect(try meshledger(["backup", "--store", store, backup]).status == 0)
+        let fromBackup = try meshledger(["log", "--store", backup, "--read-only", "-o", "jsonl"])
+        #expect(fromBackup.stdout == (try meshledger(["log", "--store", store, "-o", "jsonl"])).stdout)
+        #expect(try meshledger(["verify", "--store", backup, "--read-only"]).status == 0)
+        let refused = try meshledger(["apply", "--store", backup, "--read-only", "-f", file])
+        #expect(refused.status == 1 && refused.stderr.contains("--read-only"))
+        #expect(try meshledger(["backup", "--store", store, backup]).status == 1)
+    }
+
+    @Test func deletesPreconditionsAndExitCodes() throws {
+        let dir = temporaryDirectory()
+        let store = dir + "/store"
+        let file = try write(virtualDestinationYAML("a"), to: dir, name: "a.yaml")
+        #expect(try meshledger(["apply", "--store", store, "-f", file]).status == 0)
+        let conflict = try meshledger(["apply", "--store", store, "-f", file, "--expect-head", "5"])
+        #expect(conflict.status == 3)
+        #expect(conflict.stderr.contains("expected head 5"))
+        let stale = virtualDestinationYAML("a", port: 1).replacingOccurrences(of: "  namespace: bookinfo\n", with: "  namespace: bookinfo\n  resourceVersion: \"7\"\n")
+        #expect(try meshledger(["apply", "--store", store, "-f", "-"], stdin: Data(stale.utf8)).status == 3)
+        let missing = try meshledger(["delete", "--store", store, "vd", "nope", "-n", "bookinfo"])
+        #expect(missing.status == 1 && missing.stderr.contains("not found"))
+        #expect(try meshledger(["delete", "--store", store, "vd", "nope", "-n", "bookinfo", "--ignore-not-found"]).status == 0)
+        let unknown = try meshledger(["delete", "--store", store, "gateway", "x"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("unknown kind"))
+        let deleted = try meshledger(["delete", "--store", store, "virtualdestinations", "a", "-n", "bookinfo"])
+        #expect(deleted.stdout.contains("a deleted (namespace bookinfo, seq 2)"))
+        #expect(try head(of: store) == 2)
+        let noStore = try meshledger(["log", "--store", dir + "/missing"])
+        #expect(noStore.status == 1 && noStore.stderr.contains("no MeshLedger store"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/missing"))
+    }
+
+    @Test func theExampleFleetTellsItsStory() throws {
+        let store = temporaryDirectory() + "/store"
+        let fleet = packageRoot + "/Examples/fleet"
+        for cluster in ["cluster-1", "cluster-2", "cluster-3"] {
+            let result = try meshledger(["discover", "--store", store, "--agent", "agent-\(cluster)", "-f", "\(fleet)/discovery/\(cluster).yaml"])
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        #expect(try meshledger(["apply", "--store", store, "-f", "\(fleet)/user/virtualmesh.yaml", "-f", "\(fleet)/user/trafficpolicies.yaml", "-f", "\(fleet)/user/virtualdestinations.yaml"]).status == 0)
+        let resync = try meshledger(["discover", "--store", store, "--resync", "--cluster", "cluster-2", "-f", "\(fleet)/discovery/cluster-2-resync.yaml"])
+        #expect(resync.status == 0, "\(resync.stderr)")
+        #expect(resync.stdout.contains("deleted"))
+        let ingest = try meshledger(["ingest", "--store", store, "-f", "\(fleet)/watch/cluster-3-watch.json"])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let verify = try meshledger(["verify", "--store", store])
+        #expect(verify.status == 0)
+        let byCluster = try meshledger(["log", "--store", store, "--cluster", "cluster-2", "-o", "jsonl"])
+        let clusters = Set(byCluster.stdout.split(separator: "\n").map { try! JSONText.parse(Array($0.utf8))["originCluster"] })
+        #expect(clusters == [.string("cluster-2")])
+    }
+}
