@@ -1,5 +1,5 @@
-public import MeshModel
 import Glibc
+public import MeshModel
 
 /// Microseconds since the Unix epoch, UTC: the time an event was recorded.
 public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {

@@ -79,7 +79,9 @@ public enum EventCodec {
         let clusterLength = try reader.varint()
         let originCluster: String? = clusterLength == 0 ? nil : try reader.string(length: Int(clusterLength - 1))
         let kindName = try reader.string()
-        guard let kind = ResourceKind(rawValue: kindName) else { throw DecodeError(problem: "unknown kind \(kindName)") }
+        guard let kind = ResourceKind(rawValue: kindName) else {
+            throw DecodeError(problem: "unknown kind \(kindName)")
+        }
         let namespace = try reader.string()
         let name = try reader.string()
         let object = try PackedValue.read(&reader, depth: 0)
@@ -123,7 +125,14 @@ public enum EventCodec {
 /// The packed binary encoding of `JSONValue` used inside event records.
 public enum PackedValue {
     enum Tag: UInt8 {
-        case null = 0, `false`, `true`, int, double, string, array, object
+        case null = 0
+        case `false` = 1
+        case `true` = 2
+        case int = 3
+        case double = 4
+        case string = 5
+        case array = 6
+        case object = 7
     }
 
     /// Encodes a value.

@@ -123,7 +123,9 @@ extension EventLog {
                 let count = EventLog.decodeUInt64(value)
                 if name.hasPrefix("count.kind."), let kind = ResourceKind(rawValue: String(name.dropFirst(11))) {
                     byKind[kind] = count
-                } else if name.hasPrefix("count.source."), let source = EventSource(rawValue: String(name.dropFirst(13))) {
+                } else if name.hasPrefix("count.source."),
+                    let source = EventSource(rawValue: String(name.dropFirst(13)))
+                {
                     bySource[source] = count
                 }
                 return true

@@ -220,7 +220,8 @@ public final class EventLog: Sendable {
             guard stored == [EventLog.storeFormat] else {
                 throw LogError(
                     .formatMismatch,
-                    "store format \(stored.first ?? 0) is not supported by this version (it reads format \(EventLog.storeFormat))")
+                    "store format \(stored.first ?? 0) is not supported by this version (it reads format \(EventLog.storeFormat))"
+                )
             }
         } else if writable {
             try environment.write { txn in try txn.put(meta, Array("format".utf8), [EventLog.storeFormat]) }
@@ -240,7 +241,8 @@ public final class EventLog: Sendable {
                 if change.originCluster != resync.cluster {
                     throw LogError(
                         .invalidBatch,
-                        "\(change.change.key) belongs to cluster \(change.originCluster ?? "(none)"), not \(resync.cluster); a resync takes one cluster's objects")
+                        "\(change.change.key) belongs to cluster \(change.originCluster ?? "(none)"), not \(resync.cluster); a resync takes one cluster's objects"
+                    )
                 }
             }
         }
@@ -278,7 +280,8 @@ public final class EventLog: Sendable {
     ) throws -> AppendResult {
         let (head, headDigest, lastTime) = try headInfo(txn)
         if let expected = batch.expectedHead, expected != head {
-            throw LogError(.conflict, "conflict: expected head \(expected), but the log is at \(head); nothing appended")
+            throw LogError(
+                .conflict, "conflict: expected head \(expected), but the log is at \(head); nothing appended")
         }
         let time = max(clock(), lastTime)
         var sequence = head
@@ -341,8 +344,11 @@ public final class EventLog: Sendable {
                 }
                 var generation: UInt64 = 0
                 if key.kind.hasGeneration {
-                    if let live { generation = live.specHash == item.specHash ? live.generation : live.generation + 1 }
-                    else { generation = 1 }
+                    if let live {
+                        generation = live.specHash == item.specHash ? live.generation : live.generation + 1
+                    } else {
+                        generation = 1
+                    }
                 }
                 sequence += 1
                 let event = Event(
@@ -424,7 +430,9 @@ public final class EventLog: Sendable {
         return result
     }
 
-    static func headFields(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> (UInt64, Digest, Timestamp) {
+    static func headFields(
+        _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer
+    ) throws -> (UInt64, Digest, Timestamp) {
         guard key.count == 8, value.count > 50, let checksum = EventCodec.storedChecksum(value) else {
             throw LogError(.corrupted, "the last event record is malformed")
         }
@@ -458,7 +466,9 @@ public final class EventLog: Sendable {
         guard parts.count == 3, let kind = ResourceKind(rawValue: String(decoding: parts[0], as: UTF8.self)) else {
             return nil
         }
-        return ObjectKey(kind: kind, namespace: String(decoding: parts[1], as: UTF8.self), name: String(decoding: parts[2], as: UTF8.self))
+        return ObjectKey(
+            kind: kind, namespace: String(decoding: parts[1], as: UTF8.self),
+            name: String(decoding: parts[2], as: UTF8.self))
     }
 }
 

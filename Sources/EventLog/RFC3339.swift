@@ -32,7 +32,8 @@ public enum RFC3339 {
             return value
         }
         guard let year = number(0..<4), bytes[4] == 45, let month = number(5..<7), bytes[7] == 45,
-            let day = number(8..<10), bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t") || bytes[10] == 32,
+            let day = number(8..<10),
+            bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t") || bytes[10] == 32,
             let hour = number(11..<13), bytes[13] == 58, let minute = number(14..<16), bytes[16] == 58,
             let second = number(17..<19), (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60,
             second < 61

@@ -19,7 +19,9 @@ public enum LogBound: Sendable, Hashable {
 
     /// Microseconds in a Go-style duration (`1h30m`, `90s`, `500ms`, `2d`), or nil.
     static func parseDuration(_ text: String) -> Int64? {
-        let units: [(String, Int64)] = [("ms", 1000), ("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000)]
+        let units: [(String, Int64)] = [
+            ("ms", 1000), ("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000),
+        ]
         var rest = Substring(text)
         var total: Int64 = 0
         guard !rest.isEmpty else { return nil }

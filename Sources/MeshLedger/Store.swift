@@ -25,7 +25,8 @@ public final class Store: Sendable {
     /// `apply`: upserts user objects as one atomic batch. A `metadata.resourceVersion` in a
     /// manifest is a precondition (optimistic concurrency, like `kubectl replace`).
     public func apply(
-        _ manifests: [Manifest], actor: String, expectedHead: UInt64? = nil, clock: @Sendable () -> Timestamp = Timestamp.now
+        _ manifests: [Manifest], actor: String, expectedHead: UInt64? = nil,
+        clock: @Sendable () -> Timestamp = Timestamp.now
     ) throws -> AppendResult {
         try refuseDuplicates(manifests.map(\.key))
         for manifest in manifests where manifest.key.kind.source != .user {
@@ -47,7 +48,8 @@ public final class Store: Sendable {
         try refuseDuplicates(targets.map(\.0))
         let changes = targets.map { key, manifest in
             Change(
-                .delete(key, manifest), source: key.kind.source, actor: actor, expectedVersion: manifest?.resourceVersion,
+                .delete(key, manifest), source: key.kind.source, actor: actor,
+                expectedVersion: manifest?.resourceVersion,
                 ignoreNotFound: ignoreNotFound)
         }
         return try log.append(Batch(changes, expectedHead: expectedHead), clock: clock)
@@ -82,7 +84,8 @@ public final class Store: Sendable {
             switch event.type {
             case .added, .modified: changes.append(Change(.upsert(manifest), source: source, actor: actor))
             case .deleted:
-                changes.append(Change(.delete(manifest.key, manifest), source: source, actor: actor, ignoreNotFound: true))
+                changes.append(
+                    Change(.delete(manifest.key, manifest), source: source, actor: actor, ignoreNotFound: true))
             case .bookmark: continue
             }
         }

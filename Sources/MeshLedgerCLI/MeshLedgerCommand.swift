@@ -70,7 +70,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The store directory.", discussion: "Default: $MESHLEDGER_STORE, else ./meshledger-data. Created on first write.",
+            "The store directory.",
+            discussion: "Default: $MESHLEDGER_STORE, else ./meshledger-data. Created on first write.",
             valueName: "dir"))
     var store: String?
 
@@ -105,7 +106,9 @@ struct GlobalOptions: ParsableArguments {
 /// Who is acting, by default: the login name.
 func defaultActor() -> String {
     let environment = ProcessInfo.processInfo.environment
-    return environment["USER"] ?? environment["LOGNAME"] ?? "unknown"
+    if let name = environment["USER"] ?? environment["LOGNAME"], !name.isEmpty { return name }
+    if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+    return "unknown"
 }
 
 /// Reads `-f` arguments: files, `-` for stdin, or directories (their .yaml/.yml/.json files, sorted).

@@ -29,13 +29,16 @@ extension MeshLedgerCommand {
         @Option(help: "Only this source (discovery, user, controller).") var source: String?
         @Option(help: ArgumentHelp("From this sequence or time on.", valueName: "seq|time")) var since: String?
         @Option(help: ArgumentHelp("Up to this sequence or time.", valueName: "seq|time")) var until: String?
-        @Option(name: .shortAndLong, help: "Output format: table or jsonl (one JSON object per event, with the object).")
+        @Option(
+            name: .shortAndLong, help: "Output format: table or jsonl (one JSON object per event, with the object).")
         var output: LogFormat = .table
 
         func query() throws -> LogQuery {
             var query = LogQuery()
             if let kind {
-                guard let resource = ResourceKind(resourceName: kind) else { throw CLIError("unknown kind \"\(kind)\"") }
+                guard let resource = ResourceKind(resourceName: kind) else {
+                    throw CLIError("unknown kind \"\(kind)\"")
+                }
                 query.kind = resource
             }
             if let source {
@@ -51,7 +54,8 @@ extension MeshLedgerCommand {
             for (flag, text) in [("--since", since), ("--until", until)] {
                 guard let text else { continue }
                 guard let bound = LogBound.parse(text) else {
-                    throw CLIError("\(flag) \(text): expected a sequence number, an RFC 3339 time or a duration like 15m")
+                    throw CLIError(
+                        "\(flag) \(text): expected a sequence number, an RFC 3339 time or a duration like 15m")
                 }
                 if flag == "--since" { query.since = bound } else { query.until = bound }
             }
@@ -61,7 +65,9 @@ extension MeshLedgerCommand {
         func run() throws {
             let query = try query()
             let store = try global.openForReading()
-            var table = Table(headers: ["SEQ", "RECORDED", "SOURCE", "ACTOR", "CLUSTER", "KIND", "NAMESPACE", "NAME", "CHANGE", "GEN"])
+            var table = Table(headers: [
+                "SEQ", "RECORDED", "SOURCE", "ACTOR", "CLUSTER", "KIND", "NAMESPACE", "NAME", "CHANGE", "GEN",
+            ])
             let out = OutputBuffer()
             try store.query(query) { event in
                 switch output {
@@ -77,7 +83,11 @@ extension MeshLedgerCommand {
                 return true
             }
             if output == .table {
-                if table.isEmpty { FileHandle.standardError.write(Data("No events found.\n".utf8)) } else { out.write(table.render()) }
+                if table.isEmpty {
+                    FileHandle.standardError.write(Data("No events found.\n".utf8))
+                } else {
+                    out.write(table.render())
+                }
             }
             out.flush()
         }
@@ -96,9 +106,13 @@ extension MeshLedgerCommand {
             let report = try store.log.verify { done, total in progress.update(done, of: total) }
             progress.finish()
             if let failure = report.failure {
-                throw CLIError("verify failed at sequence \(failure.sequence): \(failure.problem) (\(report.checked) events before it are intact)")
+                throw CLIError(
+                    "verify failed at sequence \(failure.sequence): \(failure.problem) (\(report.checked) events before it are intact)"
+                )
             }
-            print("ok: \(report.checked) events verified, hash chain intact (head \(report.checked), digest \(report.headDigest.hex.prefix(16)))")
+            print(
+                "ok: \(report.checked) events verified, hash chain intact (head \(report.checked), digest \(report.headDigest.hex.prefix(16)))"
+            )
         }
     }
 
@@ -122,7 +136,8 @@ extension MeshLedgerCommand {
 
     /// `stats`.
     struct Stats: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the head, event counts by kind and source, and sizes.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show the head, event counts by kind and source, and sizes.")
 
         @OptionGroup var global: GlobalOptions
         @Option(name: .shortAndLong, help: "Output format: text or json.") var output: String = "text"
@@ -138,7 +153,9 @@ extension MeshLedgerCommand {
                     live[kind.rawValue] = .int(Int64(stats.liveObjects[kind] ?? 0))
                 }
                 var sources = JSONObject()
-                for source in EventSource.allCases { sources[source.rawValue] = .int(Int64(stats.eventsBySource[source] ?? 0)) }
+                for source in EventSource.allCases {
+                    sources[source.rawValue] = .int(Int64(stats.eventsBySource[source] ?? 0))
+                }
                 let value: JSONValue = [
                     "head": .int(Int64(stats.head)), "headDigest": .string(stats.headDigest.hex),
                     "eventsByKind": .object(kinds), "eventsBySource": .object(sources), "liveObjects": .object(live),
@@ -151,7 +168,8 @@ extension MeshLedgerCommand {
             guard output == "text" else { throw CLIError("unknown output format \"\(output)\" (text or json)") }
             print("store:       \(store.path)")
             print("head:        \(stats.head) (digest \(stats.headDigest.hex.prefix(16)))")
-            print("file size:   \(bytes(stats.fileSize)) (in use \(bytes(stats.usedBytes)), map \(bytes(stats.mapSize)))")
+            print(
+                "file size:   \(bytes(stats.fileSize)) (in use \(bytes(stats.usedBytes)), map \(bytes(stats.mapSize)))")
             var table = Table(headers: ["KIND", "EVENTS", "LIVE OBJECTS"])
             for kind in ResourceKind.allCases {
                 table.add([kind.rawValue, String(stats.eventsByKind[kind] ?? 0), String(stats.liveObjects[kind] ?? 0)])
@@ -159,7 +177,9 @@ extension MeshLedgerCommand {
             print("")
             print(table.render(), terminator: "")
             var sources = Table(headers: ["SOURCE", "EVENTS"])
-            for source in EventSource.allCases { sources.add([source.rawValue, String(stats.eventsBySource[source] ?? 0)]) }
+            for source in EventSource.allCases {
+                sources.add([source.rawValue, String(stats.eventsBySource[source] ?? 0)])
+            }
             print("")
             print(sources.render(), terminator: "")
         }

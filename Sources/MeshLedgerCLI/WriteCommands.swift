@@ -5,10 +5,15 @@ import MeshModel
 
 /// Options of commands that append: input files and a head precondition.
 struct AppendOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: ArgumentHelp("A manifest file, a directory of them, or - for stdin (repeatable).", valueName: "file"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp("A manifest file, a directory of them, or - for stdin (repeatable).", valueName: "file"))
     var filename: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Append only if the log's head is this sequence (else exit 3, nothing appended).", valueName: "seq"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Append only if the log's head is this sequence (else exit 3, nothing appended).", valueName: "seq"))
     var expectHead: UInt64?
 }
 
@@ -32,8 +37,11 @@ extension MeshLedgerCommand {
     /// `apply -f FILE`: user objects, one atomic batch.
     struct Apply: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create or update user objects (VirtualMesh, TrafficPolicy, VirtualDestination) as one atomic batch.",
-            discussion: "A metadata.resourceVersion in a manifest is a precondition: the object's last change must be at that sequence.")
+            abstract:
+                "Create or update user objects (VirtualMesh, TrafficPolicy, VirtualDestination) as one atomic batch.",
+            discussion:
+                "A metadata.resourceVersion in a manifest is a precondition: the object's last change must be at that sequence."
+        )
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var input: AppendOptions
@@ -53,16 +61,21 @@ extension MeshLedgerCommand {
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var input: AppendOptions
-        @Argument(help: ArgumentHelp("The kind, as kubectl spells it (virtualdestination, vd, trafficpolicy, ...).", valueName: "kind"))
+        @Argument(
+            help: ArgumentHelp(
+                "The kind, as kubectl spells it (virtualdestination, vd, trafficpolicy, ...).", valueName: "kind"))
         var kind: String?
-        @Argument(help: ArgumentHelp("The object's name (several allowed).", valueName: "name")) var names: [String] = []
+        @Argument(help: ArgumentHelp("The object's name (several allowed).", valueName: "name")) var names: [String] =
+            []
         @Option(name: .shortAndLong, help: "The namespace of KIND NAME.") var namespace = "default"
         @Option(help: "Who is deleting (default: the login name).") var actor: String?
         @Flag(help: "Treat a missing object as deleted instead of failing.") var ignoreNotFound = false
 
         func validate() throws {
             if input.filename.isEmpty && kind == nil { throw ValidationError("give -f FILE or KIND NAME") }
-            if !input.filename.isEmpty && kind != nil { throw ValidationError("give either -f FILE or KIND NAME, not both") }
+            if !input.filename.isEmpty && kind != nil {
+                throw ValidationError("give either -f FILE or KIND NAME, not both")
+            }
             if kind != nil && names.isEmpty { throw ValidationError("give the NAME of the \(kind!) to delete") }
         }
 
@@ -80,7 +93,8 @@ extension MeshLedgerCommand {
             let store = try global.openForWriting()
             report(
                 try store.delete(
-                    targets, actor: actor ?? defaultActor(), ignoreNotFound: ignoreNotFound, expectedHead: input.expectHead))
+                    targets, actor: actor ?? defaultActor(), ignoreNotFound: ignoreNotFound,
+                    expectedHead: input.expectHead))
         }
     }
 
@@ -88,7 +102,9 @@ extension MeshLedgerCommand {
     struct Discover: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Record what a discovery agent reports (Destination, Mesh) as one atomic batch.",
-            discussion: "With --resync --cluster C the file is everything cluster C has now: its discovered objects not in the file are deleted in the same batch.")
+            discussion:
+                "With --resync --cluster C the file is everything cluster C has now: its discovered objects not in the file are deleted in the same batch."
+        )
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var input: AppendOptions
@@ -111,11 +127,16 @@ extension MeshLedgerCommand {
     /// `ingest -f FILE`: a Kubernetes watch-event stream.
     struct Ingest: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Record a Kubernetes watch-event stream (kubectl get -w -o json --output-watch-events) as one atomic batch.",
-            discussion: "ADDED and MODIFIED upsert, DELETED deletes (an object already gone is skipped), BOOKMARK is ignored. The source of each event follows its kind.")
+            abstract:
+                "Record a Kubernetes watch-event stream (kubectl get -w -o json --output-watch-events) as one atomic batch.",
+            discussion:
+                "ADDED and MODIFIED upsert, DELETED deletes (an object already gone is skipped), BOOKMARK is ignored. The source of each event follows its kind."
+        )
 
         @OptionGroup var global: GlobalOptions
-        @Option(name: .shortAndLong, help: ArgumentHelp("The watch stream file, or - for stdin (repeatable).", valueName: "file"))
+        @Option(
+            name: .shortAndLong,
+            help: ArgumentHelp("The watch stream file, or - for stdin (repeatable).", valueName: "file"))
         var filename: [String] = []
         @Option(help: "Who recorded the stream.") var actor = "watch"
 

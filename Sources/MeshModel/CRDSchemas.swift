@@ -112,7 +112,8 @@ public final class CRDSchemas: Sendable {
         checkCombinators(value, schema: schema, path: path, problems: &problems)
     }
 
-    private static func checkCombinators(_ value: JSONValue, schema: JSONValue, path: String, problems: inout [String]) {
+    private static func checkCombinators(_ value: JSONValue, schema: JSONValue, path: String, problems: inout [String])
+    {
         if let all = schema["allOf"]?.arrayValue {
             for branch in all { check(value, against: branch, path: path, problems: &problems) }
         }
@@ -133,7 +134,8 @@ public final class CRDSchemas: Sendable {
                         "\(path): \(present.joined(separator: " and ")) are mutually exclusive (a oneof); set only one of \(members.joined(separator: ", "))"
                     )
                 } else {
-                    problems.append("\(path): must match exactly one of its oneOf alternatives, matched \(matching.count)")
+                    problems.append(
+                        "\(path): must match exactly one of its oneOf alternatives, matched \(matching.count)")
                 }
             }
         }

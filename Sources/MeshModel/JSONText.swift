@@ -170,9 +170,15 @@ public enum JSONText {
             case UInt8(ascii: "{"): return try object(depth: depth)
             case UInt8(ascii: "["): return try array(depth: depth)
             case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "t"):
+                try literal("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try literal("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try literal("null")
+                return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
             default: throw error("unexpected \(describeByte(bytes[index])) where a JSON value should start")
             }
@@ -183,7 +189,9 @@ public enum JSONText {
             guard index + expected.count <= bytes.count,
                 bytes[index..<index + expected.count].elementsEqual(expected)
             else {
-                throw error(index + expected.count > bytes.count ? "unexpected end of input (truncated JSON)" : "invalid literal, expected \(word)")
+                throw error(
+                    index + expected.count > bytes.count
+                        ? "unexpected end of input (truncated JSON)" : "invalid literal, expected \(word)")
             }
             index += expected.count
         }
@@ -306,7 +314,7 @@ public enum JSONText {
                 }
                 index += 1
             }
-            throw error("unexpected end of input (unterminated string)", at: start)
+            throw error("unexpected end of input (truncated JSON: unterminated string)", at: start)
         }
 
         mutating func hex4() throws(SyntaxError) -> UInt32 {

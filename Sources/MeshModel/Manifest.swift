@@ -22,10 +22,12 @@ public struct Manifest: Sendable, Hashable {
         guard let kind = ResourceKind(apiVersion: apiVersion, kind: kindName) else {
             if let known = ResourceKind(rawValue: kindName) {
                 throw ManifestError(
-                    .unknownKind, "unsupported apiVersion \"\(apiVersion)\" for kind \(kindName) (expected \(known.apiVersion))")
+                    .unknownKind,
+                    "unsupported apiVersion \"\(apiVersion)\" for kind \(kindName) (expected \(known.apiVersion))")
             }
             let kinds = ResourceKind.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ManifestError(.unknownKind, "unknown kind \"\(kindName)\" (apiVersion \(apiVersion)); MeshLedger takes \(kinds)")
+            throw ManifestError(
+                .unknownKind, "unknown kind \"\(kindName)\" (apiVersion \(apiVersion)); MeshLedger takes \(kinds)")
         }
         guard case .object(var metadata) = root["metadata"] ?? .null else {
             throw ManifestError(.schema, "\(kindName): metadata must be an object with a name")
@@ -47,17 +49,20 @@ public struct Manifest: Sendable, Hashable {
             }
             namespace = value
         case let other?:
-            throw ManifestError(.schema, "\(kindName) \(name): metadata.namespace: expected string, got \(other.typeName)")
+            throw ManifestError(
+                .schema, "\(kindName) \(name): metadata.namespace: expected string, got \(other.typeName)")
         }
         for field in ["labels", "annotations"] {
             guard let value = metadata[field], value != .null else { continue }
             guard case .object(let map) = value else {
-                throw ManifestError(.schema, "\(kindName) \(name): metadata.\(field): expected object, got \(value.typeName)")
+                throw ManifestError(
+                    .schema, "\(kindName) \(name): metadata.\(field): expected object, got \(value.typeName)")
             }
             for member in map where member.value.stringValue == nil {
                 throw ManifestError(
                     .schema,
-                    "\(kindName) \(namespace)/\(name): metadata.\(field).\(member.key): expected string, got \(member.value.typeName)")
+                    "\(kindName) \(namespace)/\(name): metadata.\(field).\(member.key): expected string, got \(member.value.typeName)"
+                )
             }
         }
         root["metadata"] = .object(metadata)

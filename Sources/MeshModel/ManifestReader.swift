@@ -18,7 +18,7 @@ public enum YAMLText {
         do {
             var sequence = try Yams.compose_all(yaml: text)
             while let node = sequence.next() {
-                let line = (node.mark?.line ?? 0) + 1
+                let line = node.mark?.line ?? 1
                 let value = try convert(node, depth: 0)
                 if value != .null { documents.append(Document(value: value, line: line)) }
             }
@@ -39,12 +39,12 @@ public enum YAMLText {
         case .scanner(let context, let problem, let mark, _),
             .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
-            let where_ = "line \(mark.line + 1), column \(mark.column + 1)"
+            let where_ = "line \(mark.line), column \(mark.column)"
             if let context { return "\(where_): \(problem) (\(context.text))" }
             return "\(where_): \(problem)"
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
-            return "line \(context.mark.line + 1): duplicate key \(keys)"
+            return "duplicate key \(keys) in the mapping at line \(context.mark.line)"
         case .reader(let problem, let offset, _, _):
             return "\(problem)\(offset.map { " at byte \($0)" } ?? "")"
         default:
@@ -68,7 +68,9 @@ public enum YAMLText {
             case Tag.Name.float.rawValue:
                 if let value = node.float {
                     guard value.isFinite else {
-                        throw ManifestError(.syntax, "line \((scalar.mark?.line ?? 0) + 1): non-finite number \(scalar.string) is not allowed")
+                        throw ManifestError(
+                            .syntax,
+                            "line \(scalar.mark?.line ?? 1): non-finite number \(scalar.string) is not allowed")
                     }
                     return .double(value)
                 }
@@ -84,10 +86,10 @@ public enum YAMLText {
                 switch keyNode {
                 case .scalar(let scalar): key = scalar.string
                 default:
-                    throw ManifestError(.syntax, "line \((keyNode.mark?.line ?? 0) + 1): mapping keys must be strings")
+                    throw ManifestError(.syntax, "line \(keyNode.mark?.line ?? 1): mapping keys must be strings")
                 }
                 if object[key] != nil {
-                    throw ManifestError(.syntax, "line \((keyNode.mark?.line ?? 0) + 1): duplicate key \"\(key)\"")
+                    throw ManifestError(.syntax, "line \(keyNode.mark?.line ?? 1): duplicate key \"\(key)\"")
                 }
                 object[key] = try convert(valueNode, depth: depth + 1)
             }
@@ -155,7 +157,10 @@ public enum ManifestReader {
                 throw ManifestError(.watchEvent, "expected {\"type\": ..., \"object\": {...}}", location: location)
             }
             guard let type = WatchType(rawValue: typeName) else {
-                throw ManifestError(.watchEvent, "unknown watch event type \"\(typeName)\" (expected ADDED, MODIFIED, DELETED or BOOKMARK)", location: location)
+                throw ManifestError(
+                    .watchEvent,
+                    "unknown watch event type \"\(typeName)\" (expected ADDED, MODIFIED, DELETED or BOOKMARK)",
+                    location: location)
             }
             if type == .bookmark {
                 events.append(WatchEvent(type: type, manifest: nil))
@@ -214,7 +219,8 @@ public enum ManifestReader {
 
     private static func tooLargeMessage(_ bytes: Int) -> String {
         let mib = Double(bytes) / 1_048_576
-        return "document is \(String(format: "%.1f", mib)) MiB; the limit for one object is \(maxDocumentBytes >> 20) MiB"
+        return
+            "document is \(String(format: "%.1f", mib)) MiB; the limit for one object is \(maxDocumentBytes >> 20) MiB"
     }
 
     /// Refuses a YAML document larger than the limit before parsing it.
@@ -229,7 +235,9 @@ public enum ManifestReader {
             }
             size += line.count + 1
             if size > maxDocumentBytes {
-                throw ManifestError(.tooLarge, "over \(maxDocumentBytes >> 20) MiB; that is the limit for one object", location: "\(name): document \(document)")
+                throw ManifestError(
+                    .tooLarge, "over \(maxDocumentBytes >> 20) MiB; that is the limit for one object",
+                    location: "\(name): document \(document)")
             }
         }
     }
@@ -237,7 +245,8 @@ public enum ManifestReader {
     /// Refuses input that is not UTF-8 text (binary files).
     static func checkText(_ bytes: [UInt8], name: String) throws(ManifestError) {
         if let nul = bytes.firstIndex(of: 0) {
-            throw ManifestError(.notText, "input is binary, not YAML or JSON text (NUL byte at offset \(nul))", location: name)
+            throw ManifestError(
+                .notText, "input is binary, not YAML or JSON text (NUL byte at offset \(nul))", location: name)
         }
         if String(validating: bytes, as: UTF8.self) == nil {
             var offset = 0
@@ -250,7 +259,8 @@ public enum ManifestReader {
                 case .error: break loop
                 }
             }
-            throw ManifestError(.notText, "input is not UTF-8 text (invalid byte near offset \(offset))", location: name)
+            throw ManifestError(
+                .notText, "input is not UTF-8 text (invalid byte near offset \(offset))", location: name)
         }
         if bytes.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) {
             throw ManifestError(.syntax, "input is empty", location: name)

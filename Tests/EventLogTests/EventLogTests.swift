@@ -32,7 +32,9 @@ func destination(_ service: String, cluster: String, port: Int64 = 9080, labels:
     for (k, v) in labels { labelObject[k] = .string(v) }
     let object: JSONValue = [
         "apiVersion": "discovery.mesh.gloo.solo.io/v1alpha2", "kind": "Destination",
-        "metadata": ["name": .string("\(service)-bookinfo-\(cluster)"), "namespace": "gloo-mesh", "labels": .object(labelObject)],
+        "metadata": [
+            "name": .string("\(service)-bookinfo-\(cluster)"), "namespace": "gloo-mesh", "labels": .object(labelObject),
+        ],
         "spec": [
             "kubeService": [
                 "ref": ["name": .string(service), "namespace": "bookinfo", "clusterName": .string(cluster)],
@@ -44,12 +46,16 @@ func destination(_ service: String, cluster: String, port: Int64 = 9080, labels:
     return try! Manifest(object: object)
 }
 
-func virtualDestination(_ name: String, hostname: String, port: Int64 = 9080, labels: [String: String] = [:], extra: JSONValue? = nil) -> Manifest {
+func virtualDestination(
+    _ name: String, hostname: String, port: Int64 = 9080, labels: [String: String] = [:], extra: JSONValue? = nil
+) -> Manifest {
     var labelObject = JSONObject()
     for (k, v) in labels { labelObject[k] = .string(v) }
     let specValue: JSONValue = [
         "hostname": .string(hostname), "port": ["number": .int(port), "protocol": "HTTP"],
-        "static": ["destinations": [["kubeService": ["name": "reviews", "namespace": "bookinfo", "clusterName": "cluster-1"]]]],
+        "static": [
+            "destinations": [["kubeService": ["name": "reviews", "namespace": "bookinfo", "clusterName": "cluster-1"]]]
+        ],
     ]
     var spec = specValue.objectValue!
     if let extra { spec["x-unknown"] = extra }
@@ -69,7 +75,8 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     @Test func appendsGaplessSequencesFromOneAndReadsThemBack() throws {
         let log = try EventLog.open(at: temporaryStore())
         #expect(try log.head().sequence == 0)
-        let first = try log.append(Batch([upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c1"))]))
+        let first = try log.append(
+            Batch([upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c1"))]))
         #expect(first.range == 1...2)
         let second = try log.append(Batch([upsert(virtualDestination("vd", hostname: "vd.global"))]))
         #expect(second.range == 3...3)
@@ -100,7 +107,8 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         #expect(try log.append(Batch([upsert(relabelled)])).range == 2...2)
         #expect(try log.state(of: vd.key)?.generation == 1)
         // A spec change bumps it.
-        try log.append(Batch([upsert(virtualDestination("vd", hostname: "vd.global", port: 9443, labels: ["team": "a"]))]))
+        try log.append(
+            Batch([upsert(virtualDestination("vd", hostname: "vd.global", port: 9443, labels: ["team": "a"]))]))
         #expect(try log.state(of: vd.key)?.generation == 2)
         #expect(try log.event(at: 3)?.generation == 2)
         // Delete, then re-create: generation starts again at 1.
@@ -133,38 +141,45 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
 
         // The first change would succeed; the second's resourceVersion is stale: neither lands.
         let stale = #expect(throws: LogError.self) {
-            try log.append(Batch([
-                upsert(virtualDestination("b", hostname: "b.global")),
-                upsert(virtualDestination("a", hostname: "a2.global"), version: 99),
-            ]))
+            try log.append(
+                Batch([
+                    upsert(virtualDestination("b", hostname: "b.global")),
+                    upsert(virtualDestination("a", hostname: "a2.global"), version: 99),
+                ]))
         }
         #expect(stale?.code == .conflict)
         #expect(stale?.message.contains("resourceVersion 99") == true)
 
         let missing = #expect(throws: LogError.self) {
-            try log.append(Batch([
-                upsert(virtualDestination("c", hostname: "c.global")),
-                Change(.delete(ObjectKey(kind: .virtualDestination, namespace: "bookinfo", name: "nope"), nil), source: .user, actor: "t"),
-            ]))
+            try log.append(
+                Batch([
+                    upsert(virtualDestination("c", hostname: "c.global")),
+                    Change(
+                        .delete(ObjectKey(kind: .virtualDestination, namespace: "bookinfo", name: "nope"), nil),
+                        source: .user, actor: "t"),
+                ]))
         }
         #expect(missing?.code == .notFound)
         #expect(try log.head() == headBefore)
         #expect(try log.state(of: virtualDestination("b", hostname: "b.global").key) == nil)
 
         // The right preconditions pass: expected head, current resourceVersion, 0 for "new".
-        let ok = try log.append(Batch([
-            upsert(virtualDestination("a", hostname: "a2.global"), version: 1),
-            upsert(virtualDestination("b", hostname: "b.global"), version: 0),
-        ], expectedHead: 1))
+        let ok = try log.append(
+            Batch(
+                [
+                    upsert(virtualDestination("a", hostname: "a2.global"), version: 1),
+                    upsert(virtualDestination("b", hostname: "b.global"), version: 0),
+                ], expectedHead: 1))
         #expect(ok.range == 2...3)
     }
 
     @Test func aResyncDeletesWhatTheClusterNoLongerHas() throws {
         let log = try EventLog.open(at: temporaryStore())
-        try log.append(Batch([
-            upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c1")),
-            upsert(destination("reviews", cluster: "c2")),
-        ]))
+        try log.append(
+            Batch([
+                upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c1")),
+                upsert(destination("reviews", cluster: "c2")),
+            ]))
         let resync = Resync(cluster: "c1", kinds: [.destination, .mesh], actor: "agent-c1")
         let result = try log.append(Batch([upsert(destination("reviews", cluster: "c1", port: 9081))], resync: resync))
         #expect(result.outcomes.map(\.outcome) == [.configured, .deleted])
@@ -189,7 +204,8 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         #expect(report.headDigest == (try log.head().digest))
 
         let events = log.environment.database("events")
-        let original = try #require(try log.environment.read { txn throws in try txn.get(events, EventLog.sequenceKey(7)) })
+        let original = try #require(
+            try log.environment.read { txn throws in try txn.get(events, EventLog.sequenceKey(7)) })
         // Flip one byte inside the object: the checksum catches it.
         var flipped = original
         flipped[60] ^= 0x01
@@ -200,7 +216,9 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         // Replace event 7 with a different, self-consistent record: the chain breaks at 8.
         var forged = try EventCodec.decode(original)
         forged.actor = "mallory"
-        try log.environment.write { txn throws in try txn.put(events, EventLog.sequenceKey(7), EventCodec.encode(forged).record) }
+        try log.environment.write { txn throws in
+            try txn.put(events, EventLog.sequenceKey(7), EventCodec.encode(forged).record)
+        }
         let failure = try #require(try log.verify().failure)
         #expect(failure.sequence == 8)
         #expect(failure.problem.contains("hash chain broken"))
@@ -219,7 +237,9 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         let log = try EventLog.open(at: temporaryStore(), options: options)
         let blob = JSONValue.string(String(repeating: "z", count: 4000))
         for batch in 0..<40 {
-            let changes = (0..<25).map { i in upsert(virtualDestination("vd-\(batch)-\(i)", hostname: "h.global", extra: blob)) }
+            let changes = (0..<25).map { i in
+                upsert(virtualDestination("vd-\(batch)-\(i)", hostname: "h.global", extra: blob))
+            }
             try log.append(Batch(changes))
         }
         #expect(log.storageInfo.mapSize >= 10 * (128 << 10))
@@ -230,9 +250,16 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     @Test func theSameInputGivesTheSameBytesInTwoStores() throws {
         func build(_ path: String, clock: @escaping @Sendable () -> Timestamp) throws -> [[UInt8]] {
             let log = try EventLog.open(at: path)
-            try log.append(Batch([upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c2"))]), clock: clock)
-            try log.append(Batch([upsert(virtualDestination("vd", hostname: "vd.global", extra: ["b": 1, "a": [true]]))]), clock: clock)
-            try log.append(Batch([upsert(destination("reviews", cluster: "c1", port: 1))], resync: Resync(cluster: "c1", kinds: [.destination], actor: "a")), clock: clock)
+            try log.append(
+                Batch([upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c2"))]),
+                clock: clock)
+            try log.append(
+                Batch([upsert(virtualDestination("vd", hostname: "vd.global", extra: ["b": 1, "a": [true]]))]),
+                clock: clock)
+            try log.append(
+                Batch(
+                    [upsert(destination("reviews", cluster: "c1", port: 1))],
+                    resync: Resync(cluster: "c1", kinds: [.destination], actor: "a")), clock: clock)
             var records: [[UInt8]] = []
             try log.scanRecords(1...100) { _, record in
                 records.append(Array(record))
@@ -261,7 +288,9 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         let log = try EventLog.open(at: temporaryStore())
         let times: [Int64] = [1000, 5000, 3000, 9000]
         for (i, t) in times.enumerated() {
-            try log.append(Batch([upsert(virtualDestination("vd\(i)", hostname: "h.global"))]), clock: { Timestamp(microseconds: t) })
+            try log.append(
+                Batch([upsert(virtualDestination("vd\(i)", hostname: "h.global"))]),
+                clock: { Timestamp(microseconds: t) })
         }
         #expect(try log.event(at: 3)?.recordedAt.microseconds == 5000)
         #expect(try log.firstSequence(atOrAfter: Timestamp(microseconds: 4000)) == 2)
@@ -272,7 +301,8 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
 
     @Test func countersTrackKindsAndSources() throws {
         let log = try EventLog.open(at: temporaryStore())
-        try log.append(Batch([upsert(destination("a", cluster: "c1")), upsert(virtualDestination("v", hostname: "v.global"))]))
+        try log.append(
+            Batch([upsert(destination("a", cluster: "c1")), upsert(virtualDestination("v", hostname: "v.global"))]))
         try log.append(Batch([upsert(destination("b", cluster: "c1"))]))
         let (byKind, bySource) = try log.counters()
         #expect(byKind == [.destination: 2, .virtualDestination: 1])
@@ -324,12 +354,19 @@ func randomValue(_ g: inout SplitMix, depth: Int) -> JSONValue {
     case 0: return .null
     case 1: return .bool(Bool.random(using: &g))
     case 2: return .int(Int64.random(in: Int64.min...Int64.max, using: &g))
-    case 3: return .double(Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &g)).isNaN ? 0.5 : Double.random(in: -1e300...1e300, using: &g))
-    case 4: return .string(String((0..<Int.random(in: 0..<20, using: &g)).map { _ in "ab\u{0}é😀\n".randomElement(using: &g)! }))
+    case 3:
+        return .double(
+            Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &g)).isNaN
+                ? 0.5 : Double.random(in: -1e300...1e300, using: &g))
+    case 4:
+        return .string(
+            String((0..<Int.random(in: 0..<20, using: &g)).map { _ in "ab\u{0}é😀\n".randomElement(using: &g)! }))
     case 5: return .array((0..<Int.random(in: 0..<6, using: &g)).map { _ in randomValue(&g, depth: depth + 1) })
     default:
         var object = JSONObject()
-        for _ in 0..<Int.random(in: 0..<6, using: &g) { object["k\(Int.random(in: 0..<30, using: &g))"] = randomValue(&g, depth: depth + 1) }
+        for _ in 0..<Int.random(in: 0..<6, using: &g) {
+            object["k\(Int.random(in: 0..<30, using: &g))"] = randomValue(&g, depth: depth + 1)
+        }
         return .object(object)
     }
 }

@@ -3,12 +3,15 @@ import EventLog
 import Foundation
 import MeshLedger
 import MeshModel
-@testable import MeshLedgerCLI
 import Testing
+
+@testable import MeshLedgerCLI
 
 @Suite struct ParseTests {
     @Test func commandsParseKubectlStyleArguments() throws {
-        let delete = try MeshLedgerCommand.parseAsRoot(["delete", "vd", "reviews", "-n", "bookinfo", "--actor", "alice"])
+        let delete = try MeshLedgerCommand.parseAsRoot([
+            "delete", "vd", "reviews", "-n", "bookinfo", "--actor", "alice",
+        ])
         #expect(delete is MeshLedgerCommand.Delete)
         let log = try MeshLedgerCommand.parseAsRoot(["log", "--kind", "vd", "--since", "15m", "-o", "jsonl"])
         #expect(log is MeshLedgerCommand.Log)
@@ -45,7 +48,8 @@ import Testing
     ]
 
     @Test(arguments: badFiles)
-    func badInputIsRefusedWithOneLineAndAppendsNothing(_ bad: (file: String, command: String, mentions: String)) throws {
+    func badInputIsRefusedWithOneLineAndAppendsNothing(_ bad: (file: String, command: String, mentions: String)) throws
+    {
         let store = try seededStore()
         let before = try head(of: store)
         let result = try meshledger([bad.command, "--store", store, "-f", "\(packageRoot)/Examples/bad/\(bad.file)"])
@@ -61,7 +65,8 @@ import Testing
         let store = try seededStore()
         let dir = temporaryDirectory()
         let blob = String(repeating: "a", count: 5 << 20)
-        let text = virtualDestinationYAML("huge").replacingOccurrences(of: "  namespace: bookinfo\n", with: "  namespace: bookinfo\n  annotations: {blob: \(blob)}\n")
+        let text = virtualDestinationYAML("huge").replacingOccurrences(
+            of: "  namespace: bookinfo\n", with: "  namespace: bookinfo\n  annotations: {blob: \(blob)}\n")
         let file = try write(text, to: dir, name: "huge.yaml")
         let result = try meshledger(["apply", "--store", store, "-f", file])
         #expect(result.status == 1)
@@ -72,15 +77,22 @@ import Testing
     @Test func applyLogVerifyBackupAndReadOnlyQueries() throws {
         let dir = temporaryDirectory()
         let store = dir + "/store"
-        let file = try write([virtualDestinationYAML("a"), virtualDestinationYAML("b")].joined(separator: "\n---\n"), to: dir, name: "vds.yaml")
+        let file = try write(
+            [virtualDestinationYAML("a"), virtualDestinationYAML("b")].joined(separator: "\n---\n"), to: dir,
+            name: "vds.yaml")
         let first = try meshledger(["apply", "--store", store, "-f", file, "--actor", "alice"])
         #expect(first.status == 0)
-        #expect(first.stdout.contains("virtualdestination.networking.enterprise.mesh.gloo.solo.io/a created (namespace bookinfo, seq 1)"))
+        #expect(
+            first.stdout.contains(
+                "virtualdestination.networking.enterprise.mesh.gloo.solo.io/a created (namespace bookinfo, seq 1)"))
         #expect(first.stdout.contains("appended 2 events: seq 1-2 (head 2)"))
-        let again = try meshledger(["apply", "--store", store, "-f", "-"], stdin: Data(virtualDestinationYAML("a").utf8))
+        let again = try meshledger(
+            ["apply", "--store", store, "-f", "-"], stdin: Data(virtualDestinationYAML("a").utf8))
         #expect(again.stdout.contains("a unchanged"))
         #expect(again.stdout.contains("no changes (head 2)"))
-        let edit = try meshledger(["apply", "--store", store, "-f", "-", "--actor", "bob"], stdin: Data(virtualDestinationYAML("a", port: 9443).utf8))
+        let edit = try meshledger(
+            ["apply", "--store", store, "-f", "-", "--actor", "bob"],
+            stdin: Data(virtualDestinationYAML("a", port: 9443).utf8))
         #expect(edit.stdout.contains("a configured (namespace bookinfo, seq 3)"))
 
         let log = try meshledger(["log", "--store", store, "--name", "a", "--kind", "vd", "-n", "bookinfo"])
@@ -117,11 +129,14 @@ import Testing
         let conflict = try meshledger(["apply", "--store", store, "-f", file, "--expect-head", "5"])
         #expect(conflict.status == 3)
         #expect(conflict.stderr.contains("expected head 5"))
-        let stale = virtualDestinationYAML("a", port: 1).replacingOccurrences(of: "  namespace: bookinfo\n", with: "  namespace: bookinfo\n  resourceVersion: \"7\"\n")
+        let stale = virtualDestinationYAML("a", port: 1).replacingOccurrences(
+            of: "  namespace: bookinfo\n", with: "  namespace: bookinfo\n  resourceVersion: \"7\"\n")
         #expect(try meshledger(["apply", "--store", store, "-f", "-"], stdin: Data(stale.utf8)).status == 3)
         let missing = try meshledger(["delete", "--store", store, "vd", "nope", "-n", "bookinfo"])
         #expect(missing.status == 1 && missing.stderr.contains("not found"))
-        #expect(try meshledger(["delete", "--store", store, "vd", "nope", "-n", "bookinfo", "--ignore-not-found"]).status == 0)
+        #expect(
+            try meshledger(["delete", "--store", store, "vd", "nope", "-n", "bookinfo", "--ignore-not-found"]).status
+                == 0)
         let unknown = try meshledger(["delete", "--store", store, "gateway", "x"])
         #expect(unknown.status == 1 && unknown.stderr.contains("unknown kind"))
         let deleted = try meshledger(["delete", "--store", store, "virtualdestinations", "a", "-n", "bookinfo"])
@@ -136,11 +151,20 @@ import Testing
         let store = temporaryDirectory() + "/store"
         let fleet = packageRoot + "/Examples/fleet"
         for cluster in ["cluster-1", "cluster-2", "cluster-3"] {
-            let result = try meshledger(["discover", "--store", store, "--agent", "agent-\(cluster)", "-f", "\(fleet)/discovery/\(cluster).yaml"])
+            let result = try meshledger([
+                "discover", "--store", store, "--agent", "agent-\(cluster)", "-f", "\(fleet)/discovery/\(cluster).yaml",
+            ])
             #expect(result.status == 0, "\(result.stderr)")
         }
-        #expect(try meshledger(["apply", "--store", store, "-f", "\(fleet)/user/virtualmesh.yaml", "-f", "\(fleet)/user/trafficpolicies.yaml", "-f", "\(fleet)/user/virtualdestinations.yaml"]).status == 0)
-        let resync = try meshledger(["discover", "--store", store, "--resync", "--cluster", "cluster-2", "-f", "\(fleet)/discovery/cluster-2-resync.yaml"])
+        #expect(
+            try meshledger([
+                "apply", "--store", store, "-f", "\(fleet)/user/virtualmesh.yaml", "-f",
+                "\(fleet)/user/trafficpolicies.yaml", "-f", "\(fleet)/user/virtualdestinations.yaml",
+            ]).status == 0)
+        let resync = try meshledger([
+            "discover", "--store", store, "--resync", "--cluster", "cluster-2", "-f",
+            "\(fleet)/discovery/cluster-2-resync.yaml",
+        ])
         #expect(resync.status == 0, "\(resync.stderr)")
         #expect(resync.stdout.contains("deleted"))
         let ingest = try meshledger(["ingest", "--store", store, "-f", "\(fleet)/watch/cluster-3-watch.json"])
@@ -148,7 +172,8 @@ import Testing
         let verify = try meshledger(["verify", "--store", store])
         #expect(verify.status == 0)
         let byCluster = try meshledger(["log", "--store", store, "--cluster", "cluster-2", "-o", "jsonl"])
-        let clusters = Set(byCluster.stdout.split(separator: "\n").map { try! JSONText.parse(Array($0.utf8))["originCluster"] })
+        let clusters = Set(
+            byCluster.stdout.split(separator: "\n").map { try! JSONText.parse(Array($0.utf8))["originCluster"] })
         #expect(clusters == [.string("cluster-2")])
     }
 }

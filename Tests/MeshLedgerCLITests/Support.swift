@@ -13,7 +13,9 @@ let meshledgerBinary: String = {
     let candidates = [
         Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("meshledger").path,
         Bundle.main.bundleURL.appendingPathComponent("meshledger").path,
-        Bundle.main.bundleURL.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("meshledger").path,
+        Bundle.main.bundleURL.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+            "meshledger"
+        ).path,
         packageRoot + "/.build/debug/meshledger",
     ]
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!

@@ -77,7 +77,9 @@ func readError(_ text: String) -> ManifestError? {
     }
 
     @Test func bothMembersOfAOneofAreRefused() throws {
-        let both = virtualDestinationYAML + "\n  localized: {destinationSelectors: [{kubeServiceMatcher: {labels: {app: reviews}}}]}"
+        let both =
+            virtualDestinationYAML
+            + "\n  localized: {destinationSelectors: [{kubeServiceMatcher: {labels: {app: reviews}}}]}"
         let error = try #require(readError(both))
         #expect(error.message.contains("static and localized are mutually exclusive"))
         let meshes = virtualDestinationYAML + "\n  meshList: {meshes: [{name: m, namespace: gloo-mesh}]}"
@@ -91,7 +93,9 @@ func readError(_ text: String) -> ManifestError? {
         #expect(error.message.contains("unknown kind \"Gateway\""))
         let version = virtualDestinationYAML.replacingOccurrences(of: "v1alpha1", with: "v1alpha9")
         let versionError = try #require(readError(version))
-        #expect(versionError.message.contains("unsupported apiVersion \"networking.enterprise.mesh.gloo.solo.io/v1alpha9\""))
+        #expect(
+            versionError.message.contains("unsupported apiVersion \"networking.enterprise.mesh.gloo.solo.io/v1alpha9\"")
+        )
     }
 
     @Test func syntaxErrorsGiveAPosition() throws {
@@ -118,7 +122,8 @@ func readError(_ text: String) -> ManifestError? {
 
     @Test func aHugeDocumentIsRefusedBeforeParsing() throws {
         let big = String(repeating: "x", count: ManifestReader.maxDocumentBytes + 10)
-        let text = virtualDestinationYAML.replacingOccurrences(of: "labels: {team: reviews}", with: "annotations: {blob: \(big)}")
+        let text = virtualDestinationYAML.replacingOccurrences(
+            of: "labels: {team: reviews}", with: "annotations: {blob: \(big)}")
         let error = try #require(readError(text))
         #expect(error.code == .tooLarge)
         let json = "{\"kind\":\"VirtualDestination\",\"blob\":\"\(big)\"}"
@@ -126,7 +131,8 @@ func readError(_ text: String) -> ManifestError? {
     }
 
     @Test func badNamesAndMetadataAreRefused() throws {
-        let upper = virtualDestinationYAML.replacingOccurrences(of: "name: reviews-global", with: "name: Reviews_Global")
+        let upper = virtualDestinationYAML.replacingOccurrences(
+            of: "name: reviews-global", with: "name: Reviews_Global")
         #expect(try #require(readError(upper)).message.contains("metadata.name is invalid"))
         let noName = virtualDestinationYAML.replacingOccurrences(of: "  name: reviews-global\n", with: "")
         #expect(try #require(readError(noName)).message.contains("metadata.name is required"))
@@ -165,7 +171,8 @@ func readError(_ text: String) -> ManifestError? {
 
 @Suite struct JSONTextTests {
     @Test func parsesEscapesNumbersAndNesting() throws {
-        let value = try JSONText.parse(Array(#"{"b":[1,-2,3.5,1e3,true,false,null],"a":"\u00e9\n\ud83d\ude00\"","c":{}}"#.utf8))
+        let value = try JSONText.parse(
+            Array(#"{"b":[1,-2,3.5,1e3,true,false,null],"a":"\u00e9\n\ud83d\ude00\"","c":{}}"#.utf8))
         #expect(value["a"] == .string("é\n😀\""))
         #expect(value["b"] == [1, -2, 3.5, 1000.0, true, false, .null])
         #expect(value.objectValue?.keys == ["a", "b", "c"])
@@ -211,7 +218,9 @@ func randomJSON(_ g: inout SeededGenerator, depth: Int) -> JSONValue {
     case 1: return .bool(Bool.random(using: &g))
     case 2: return .int(Int64.random(in: Int64.min...Int64.max, using: &g))
     case 3: return .double(Double.random(in: -1e12...1e12, using: &g))
-    case 4: return .string(String((0..<Int.random(in: 0..<12, using: &g)).map { _ in "aé\"\\\n😀z09-".randomElement(using: &g)! }))
+    case 4:
+        return .string(
+            String((0..<Int.random(in: 0..<12, using: &g)).map { _ in "aé\"\\\n😀z09-".randomElement(using: &g)! }))
     case 5: return .array((0..<Int.random(in: 0..<5, using: &g)).map { _ in randomJSON(&g, depth: depth + 1) })
     default:
         var object = JSONObject()
