@@ -12,7 +12,7 @@ let package = Package(
     name: "MeshLedger",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "MeshLedger", targets: ["MeshLedger"]),
+        .library(name: "MeshLedger", targets: ["MeshLedger", "EventLog", "MeshModel"]),
         .executable(name: "meshledger", targets: ["meshledger"]),
     ],
     dependencies: [
