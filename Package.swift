@@ -12,7 +12,7 @@ let package = Package(
     name: "MeshLedger",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "MeshLedger", targets: ["MeshLedger", "EventLog", "MeshModel"]),
+        .library(name: "MeshLedger", targets: ["MeshLedger", "EventLog", "MeshModel", "Projection"]),
         .executable(name: "meshledger", targets: ["meshledger"]),
     ],
     dependencies: [
@@ -46,10 +46,16 @@ let package = Package(
             dependencies: ["LMDBKit", "MeshModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
+        // The pure fold from events to derived state: selection, validation, approval, translation.
+        .target(
+            name: "Projection",
+            dependencies: ["EventLog", "MeshModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
         // The store facade: turning manifests into event batches, queries over the log.
         .target(
             name: "MeshLedger",
-            dependencies: ["EventLog", "MeshModel"],
+            dependencies: ["EventLog", "MeshModel", "Projection"],
             swiftSettings: strictSettings
         ),
         // The command-line interface as a library, so tests can parse commands without a process.
@@ -66,6 +72,12 @@ let package = Package(
         ),
         .testTarget(name: "LMDBKitTests", dependencies: ["LMDBKit"], swiftSettings: strictSettings),
         .testTarget(name: "MeshModelTests", dependencies: ["MeshModel"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ProjectionTests",
+            dependencies: ["Projection", "EventLog", "MeshModel"],
+            resources: [.copy("Scenarios")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "EventLogTests",
             dependencies: ["EventLog", "MeshModel", "LMDBKit"],

@@ -17,11 +17,24 @@ public final class CRDSchemas: Sendable {
         case .destination, .mesh: "discovery.mesh.gloo.solo.io_v1alpha2_crds"
         case .virtualMesh, .trafficPolicy: "networking.mesh.gloo.solo.io_v1alpha2_crds"
         case .virtualDestination: "networking.enterprise.mesh.gloo.solo.io_v1alpha1_crds"
+        case .syncResult: ""
         }
     }
 
+    /// The schema of a SyncResult's spec (MeshLedger's own kind, DOMAIN.md 4.6).
+    static let syncResultSchema: JSONValue = [
+        "type": "object",
+        "required": ["cluster", "kind", "name", "namespace", "result"],
+        "properties": [
+            "cluster": ["type": "string"], "kind": ["type": "string"], "name": ["type": "string"],
+            "namespace": ["type": "string"], "result": ["type": "string", "enum": ["applied", "failed"]],
+            "digest": ["type": "string"], "error": ["type": "string"],
+        ],
+    ]
+
     /// The openAPIV3Schema of `spec` for a kind.
     public func specSchema(of kind: ResourceKind) -> JSONValue {
+        if kind == .syncResult { return CRDSchemas.syncResultSchema }
         if let cached = cache.withLock({ $0[kind] }) { return cached }
         let name = CRDSchemas.file(for: kind)
         guard let url = Bundle.module.url(forResource: name, withExtension: "yaml", subdirectory: "crds"),

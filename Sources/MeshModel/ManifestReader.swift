@@ -278,3 +278,33 @@ public enum ManifestReader {
         return [(value, location)]
     }
 }
+
+extension YAMLText {
+    /// YAML text for a value: block style, keys in canonical order, strings quoted wherever a
+    /// plain scalar would read back as something else.
+    public static func emit(_ value: JSONValue) -> String {
+        (try? Yams.serialize(node: node(value), indent: 2, width: -1, allowUnicode: true, sortKeys: false)) ?? ""
+    }
+
+    /// Several documents separated by `---`.
+    public static func emitDocuments(_ values: [JSONValue]) -> String {
+        values.map { "---\n" + emit($0) }.joined()
+    }
+
+    static func node(_ value: JSONValue) -> Node {
+        switch value {
+        case .null: return Node("null", Tag(.null))
+        case .bool(let b): return Node(b ? "true" : "false", Tag(.bool))
+        case .int(let i): return Node(String(i), Tag(.int))
+        case .double(let d): return Node(JSONText.format(d), Tag(.float))
+        case .string(let s):
+            // A string that would resolve to another type as a plain scalar is double-quoted.
+            let resolved = Node(s).tag.description
+            let style: Node.Scalar.Style = resolved == Tag.Name.str.rawValue && !s.isEmpty ? .any : .doubleQuoted
+            return Node(s, Tag(.str), style)
+        case .array(let elements): return Node(elements.map(node), Tag(.seq))
+        case .object(let object):
+            return Node(object.members.map { (Node($0.key, Tag(.str)), node($0.value)) }, Tag(.map))
+        }
+    }
+}

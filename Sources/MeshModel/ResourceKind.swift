@@ -5,13 +5,15 @@ public enum EventSource: String, Sendable, Hashable, CaseIterable, Codable {
     case controller
 }
 
-/// The five input kinds of DOMAIN.md section 2.
+/// The five input kinds of DOMAIN.md section 2, and the controllers' sync results (4.6).
 public enum ResourceKind: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
     case destination = "Destination"
     case mesh = "Mesh"
     case virtualMesh = "VirtualMesh"
     case trafficPolicy = "TrafficPolicy"
     case virtualDestination = "VirtualDestination"
+    /// A controller's report that it applied (or failed to apply) one output object.
+    case syncResult = "SyncResult"
 
     /// The API group.
     public var group: String {
@@ -19,13 +21,14 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable, Codable, Com
         case .destination, .mesh: "discovery.mesh.gloo.solo.io"
         case .virtualMesh, .trafficPolicy: "networking.mesh.gloo.solo.io"
         case .virtualDestination: "networking.enterprise.mesh.gloo.solo.io"
+        case .syncResult: "meshledger.dev"
         }
     }
 
     /// The API version within the group.
     public var version: String {
         switch self {
-        case .virtualDestination: "v1alpha1"
+        case .virtualDestination, .syncResult: "v1alpha1"
         default: "v1alpha2"
         }
     }
@@ -54,6 +57,7 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable, Codable, Com
         case .virtualMesh: ["vm"]
         case .trafficPolicy: ["tp"]
         case .virtualDestination: ["vd"]
+        case .syncResult: []
         }
     }
 
@@ -61,6 +65,7 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable, Codable, Com
     public var source: EventSource {
         switch self {
         case .destination, .mesh: .discovery
+        case .syncResult: .controller
         default: .user
         }
     }

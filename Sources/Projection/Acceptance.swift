@@ -1,0 +1,93 @@
+public import MeshModel
+
+/// Which VirtualDestinations are accepted on one mesh, in the order they were first accepted,
+/// and which are blocked by a hostname an earlier one holds (DOMAIN.md 4.4).
+public struct MeshAcceptance: Sendable, Hashable {
+    /// One accepted VirtualDestination.
+    public struct Entry: Sendable, Hashable {
+        /// The VirtualDestination.
+        public var virtualDestination: ObjectRef
+        /// The sequence at which it was accepted on this mesh (kept while it stays accepted).
+        public var acceptedAt: UInt64
+        /// The hostname it holds.
+        public var hostname: String
+    }
+
+    /// A VirtualDestination that could be accepted on the mesh.
+    public struct Candidate: Sendable, Hashable {
+        /// The VirtualDestination.
+        public var virtualDestination: ObjectRef
+        /// Its hostname.
+        public var hostname: String
+        /// The sequence of its last change (orders new candidates: earlier wins).
+        public var lastSequence: UInt64
+    }
+
+    /// Accepted VirtualDestinations, by `acceptedAt`: the index is the acceptanceOrder.
+    public private(set) var accepted: [Entry] = []
+    /// Blocked candidates and the VirtualDestination holding their hostname.
+    public private(set) var blocked: [ObjectRef: ObjectRef] = [:]
+
+    /// No VirtualDestination accepted.
+    public init() {}
+
+    /// The acceptanceOrder of a VirtualDestination, if accepted.
+    public func order(of vd: ObjectRef) -> Int? {
+        accepted.firstIndex { $0.virtualDestination == vd }
+    }
+
+    /// The next state given every current candidate on the mesh, at event `sequence`.
+    ///
+    /// Accepted candidates keep their place; where two of them now share a hostname the earlier
+    /// keeps it. The others are taken in (last change, name) order: accepted at `sequence` if their
+    /// hostname is free, else blocked by its holder.
+    public func resolved(candidates: [Candidate], at sequence: UInt64) -> MeshAcceptance {
+        var byVD: [ObjectRef: Candidate] = [:]
+        for candidate in candidates { byVD[candidate.virtualDestination] = candidate }
+        var next = MeshAcceptance()
+        var holder: [String: ObjectRef] = [:]
+        for entry in accepted {
+            guard let candidate = byVD[entry.virtualDestination] else { continue }
+            if let taken = holder[candidate.hostname] {
+                next.blocked[candidate.virtualDestination] = taken
+                continue
+            }
+            holder[candidate.hostname] = candidate.virtualDestination
+            next.accepted.append(
+                Entry(
+                    virtualDestination: entry.virtualDestination, acceptedAt: entry.acceptedAt,
+                    hostname: candidate.hostname))
+        }
+        let keptVDs = Set(next.accepted.map(\.virtualDestination))
+        let rest = candidates.filter { !keptVDs.contains($0.virtualDestination) }
+            .sorted { ($0.lastSequence, $0.virtualDestination) < ($1.lastSequence, $1.virtualDestination) }
+        for candidate in rest {
+            if let taken = holder[candidate.hostname] {
+                next.blocked[candidate.virtualDestination] = taken
+            } else {
+                next.blocked[candidate.virtualDestination] = nil
+                holder[candidate.hostname] = candidate.virtualDestination
+                next.accepted.append(
+                    Entry(
+                        virtualDestination: candidate.virtualDestination, acceptedAt: sequence,
+                        hostname: candidate.hostname))
+            }
+        }
+        return next
+    }
+
+    /// The outcome for one VirtualDestination: accepted (with its order), blocked (by whom), or
+    /// neither (not a candidate).
+    public func outcome(of vd: ObjectRef) -> Outcome {
+        if let order = order(of: vd) { return .accepted(order: order) }
+        if let holder = blocked[vd] { return .blocked(by: holder) }
+        return .notCandidate
+    }
+
+    /// The outcome for one VirtualDestination on a mesh.
+    public enum Outcome: Sendable, Hashable {
+        case accepted(order: Int)
+        case blocked(by: ObjectRef)
+        case notCandidate
+    }
+}

@@ -1,0 +1,239 @@
+public import MeshModel
+
+/// What a VirtualDestination is, given the current world, before hostname conflicts between
+/// VirtualDestinations are resolved: its selection, where it is exported, and its errors
+/// (DOMAIN.md 4.1 to 4.3). A pure function of the VirtualDestination and the world.
+public struct Evaluation: Sendable, Hashable {
+    /// The selected backing Destinations, in priority order (static) or sorted (localized).
+    public var selected: [Destination] = []
+    /// The meshes it is exported to, sorted, missing ones included.
+    public var exported: [ObjectRef] = []
+    /// Meshes of the selected Destinations.
+    public var backingMeshes: Set<ObjectRef> = []
+    /// Errors that do not depend on the mesh: in every mesh entry and at the top level.
+    public var errors: [Issue] = []
+    /// Errors only at the top level (an export target that does not exist).
+    public var topLevelErrors: [Issue] = []
+    /// Errors of one mesh entry (that mesh missing or unreachable).
+    public var meshErrors: [ObjectRef: [Issue]] = [:]
+    /// Warnings (a static backing destination skipped).
+    public var warnings: [Issue] = []
+    /// The federation hostname suffix (of the one VirtualMesh involved, else `global`).
+    public var hostnameSuffix = "global"
+    /// The VirtualMeshes this evaluation read (for dependency tracking).
+    public var virtualMeshes: Set<ObjectRef> = []
+
+    /// Whether it may be accepted on `mesh` (if no earlier VirtualDestination holds its hostname).
+    public func isCandidate(on mesh: ObjectRef) -> Bool {
+        errors.isEmpty && (meshErrors[mesh] ?? []).isEmpty && exported.contains(mesh)
+    }
+
+    /// Every mesh this evaluation depends on: exported and backing.
+    public var involvedMeshes: Set<ObjectRef> { backingMeshes.union(exported) }
+}
+
+/// An error or warning, with the input objects it depends on (besides the VirtualDestination
+/// itself), so that `explain` can name the events behind it.
+public struct Issue: Sendable, Hashable {
+    /// The text, as DOMAIN.md 4.3 words it.
+    public var message: String
+    /// The inputs it depends on.
+    public var inputs: [ObjectKey]
+
+    /// Creates an issue.
+    public init(_ message: String, _ inputs: [ObjectKey] = []) {
+        self.message = message
+        self.inputs = inputs
+    }
+}
+
+extension ObjectRef {
+    /// The key of the object this ref names, as a `kind`.
+    func key(_ kind: ResourceKind) -> ObjectKey { ObjectKey(kind: kind, namespace: namespace, name: name) }
+}
+
+/// The protocols a VirtualDestination port may use.
+let allowedProtocols: Set<String> = ["HTTP", "HTTPS", "GRPC", "HTTP2", "MONGO", "TCP", "TLS"]
+
+/// Evaluates one VirtualDestination against the world.
+public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
+    var e = Evaluation()
+    var errors: [Issue] = []
+    let vdKey = vd.ref.key(.virtualDestination)
+
+    if let hostname = vd.hostname {
+        if let problem = Naming.subdomainProblem(hostname) {
+            errors.append(Issue("Invalid hostname \"\(hostname)\": \(problem)", [vdKey]))
+        }
+    } else {
+        errors.append(Issue("Missing required field \"hostname\".", [vdKey]))
+    }
+    if let port = vd.port {
+        if !(1...65535).contains(port.number) {
+            errors.append(Issue("Invalid port number \(port.number): must be between 1 and 65535", [vdKey]))
+        }
+        if !allowedProtocols.contains(port.protocol.uppercased()) {
+            errors.append(Issue("Invalid protocol for port: \(port.protocol)", [vdKey]))
+        }
+    } else {
+        errors.append(Issue("Missing required field \"port\".", [vdKey]))
+    }
+
+    // Selection (4.2).
+    var outlierFromVirtualDestination = false
+    switch vd.backing {
+    case .none:
+        errors.append(Issue("There must be at least one backing destination declared.", [vdKey]))
+    case .staticList(let services):
+        if services.isEmpty {
+            errors.append(Issue("There must be at least one backing destination declared.", [vdKey]))
+        } else {
+            for service in services {
+                if let destination = world.destination(forService: service) {
+                    if !e.selected.contains(destination) { e.selected.append(destination) }
+                } else {
+                    let former = world.formerDestinations[service].map { [$0.key(.destination)] } ?? []
+                    e.warnings.append(
+                        Issue("Backing destination \(service) not found in discovery; skipped", [vdKey] + former))
+                }
+            }
+            if e.selected.isEmpty {
+                errors.append(
+                    Issue(
+                        "None of the backing destinations were found in discovery.",
+                        [vdKey] + e.warnings.flatMap(\.inputs)))
+            }
+        }
+    case .localized(let selectors, _, let outlierDetection):
+        outlierFromVirtualDestination = outlierDetection != nil
+        if selectors.isEmpty {
+            errors.append(Issue("Missing required field \"destinationSelectors\".", [vdKey]))
+        } else {
+            e.selected = world.destinations.values
+                .filter { destination in selectors.contains { $0.matches(destination) } }
+                .sorted { ($0.service, $0.ref) < ($1.service, $1.ref) }
+            if e.selected.isEmpty {
+                errors.append(Issue("None of the backing destinations were found in discovery.", [vdKey]))
+            }
+            var byCluster: [String: [Destination]] = [:]
+            for destination in e.selected {
+                byCluster[destination.service.clusterName, default: []].append(destination)
+            }
+            for (cluster, found) in byCluster.sorted(by: { $0.key < $1.key }) where found.count > 1 {
+                let names = found.map { "\($0.service)" }.joined(separator: ", ")
+                errors.append(
+                    Issue(
+                        "Multiple destinations selected in cluster \(cluster): \(names)",
+                        [vdKey] + found.map { $0.ref.key(.destination) }))
+            }
+        }
+    }
+
+    // Backing meshes exist and are Istio.
+    for destination in e.selected {
+        guard let mesh = world.meshes[destination.mesh] else {
+            errors.append(
+                Issue(
+                    "Mesh \(destination.mesh) for destination \(destination.service) not found",
+                    [destination.ref.key(.destination), destination.mesh.key(.mesh)]))
+            continue
+        }
+        e.backingMeshes.insert(destination.mesh)
+        if !mesh.isIstio {
+            errors.append(
+                Issue(
+                    "Unsupported mesh type \(mesh.type) for mesh \(mesh.ref)",
+                    [mesh.ref.key(.mesh), destination.ref.key(.destination)]))
+        }
+    }
+
+    // Exported meshes (4.1).
+    var exported: [ObjectRef] = []
+    switch vd.export {
+    case .virtualMesh(let ref):
+        e.virtualMeshes.insert(ref)
+        if let vm = world.virtualMeshes[ref]?.spec {
+            exported = vm.meshes
+        } else {
+            e.topLevelErrors.append(Issue("VirtualMesh \(ref) not found", [vdKey, ref.key(.virtualMesh)]))
+        }
+    case .meshList(let refs):
+        exported = refs
+    case .backingMeshes:
+        exported = Array(e.backingMeshes)
+    }
+    e.exported = Array(Set(exported)).sorted { $0.key < $1.key }
+    for ref in e.exported {
+        guard let mesh = world.meshes[ref] else {
+            e.meshErrors[ref, default: []].append(Issue("Mesh \(ref) not found", [vdKey, ref.key(.mesh)]))
+            continue
+        }
+        if !mesh.isIstio {
+            e.meshErrors[ref, default: []].append(
+                Issue("Unsupported mesh type \(mesh.type) for mesh \(ref)", [ref.key(.mesh)]))
+        }
+    }
+
+    // Grouping (more than one mesh involved).
+    let involved = e.backingMeshes.union(e.exported.filter { world.meshes[$0] != nil })
+    var owners = Set<ObjectRef>()
+    if involved.count > 1 {
+        for mesh in involved.sorted(by: { $0.key < $1.key }) {
+            if let owner = world.meshOwner[mesh] {
+                owners.insert(owner)
+            } else {
+                errors.append(
+                    Issue(
+                        "Mesh \(mesh) is not grouped in a VirtualMesh.",
+                        [mesh.key(.mesh)] + world.virtualMeshes.keys.sorted().map { $0.key(.virtualMesh) }))
+            }
+        }
+        if owners.count > 1 {
+            let names = owners.sorted().map(\.description).joined(separator: ", ")
+            errors.append(
+                Issue(
+                    "Destinations belong to multiple different parent VirtualMeshes: [\(names)]",
+                    owners.sorted().map { $0.key(.virtualMesh) }))
+        }
+    } else {
+        for mesh in involved { if let owner = world.meshOwner[mesh] { owners.insert(owner) } }
+    }
+    if case .virtualMesh(let ref) = vd.export, world.virtualMeshes[ref] != nil { owners = [ref] }
+    e.virtualMeshes.formUnion(owners)
+    if owners.count == 1, let vm = world.virtualMeshes[owners.first!]?.spec {
+        e.hostnameSuffix = vm.hostnameSuffix
+        if let hostname = vd.hostname, !hostname.hasSuffix("." + vm.hostnameSuffix) {
+            errors.append(
+                Issue(
+                    "Provided hostname \(hostname) is missing required suffix \"\(vm.hostnameSuffix)\".",
+                    [vdKey, vm.ref.key(.virtualMesh)]))
+        }
+    }
+
+    // Outlier detection.
+    if !outlierFromVirtualDestination {
+        for destination in e.selected where world.outlierPolicies(for: destination).isEmpty {
+            errors.append(
+                Issue(
+                    "Destination \(destination.service) does not have any TrafficPolicies that apply OutlierDetection settings.",
+                    [destination.ref.key(.destination)]
+                        + world.trafficPolicies.keys.sorted().map { $0.key(.trafficPolicy) }))
+        }
+    }
+
+    // Reachability of remote backing destinations from each exported mesh (4.5).
+    for ref in e.exported {
+        guard let mesh = world.meshes[ref], mesh.isIstio else { continue }
+        for destination in e.selected where destination.service.clusterName != mesh.cluster {
+            guard let remote = world.meshes[destination.mesh] else { continue }
+            if remote.ingressGateways.first(where: { !$0.externalAddress.isEmpty }) == nil {
+                e.meshErrors[ref, default: []].append(
+                    Issue(
+                        "Mesh \(remote.ref) has no ingress gateway; destination \(destination.service) is unreachable from \(ref)",
+                        [remote.ref.key(.mesh), destination.ref.key(.destination)]))
+            }
+        }
+    }
+    e.errors = errors
+    return e
+}

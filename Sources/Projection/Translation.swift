@@ -1,0 +1,315 @@
+public import MeshModel
+
+import enum Crypto.Insecure
+import struct Crypto.SHA256
+
+/// The identity of an output object: target cluster, kind, namespace and name.
+public struct OutputKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The cluster the object is written to.
+    public var cluster: String
+    /// `ServiceEntry`, `DestinationRule` or `EnvoyFilter`.
+    public var kind: String
+    /// The mesh's installation namespace.
+    public var namespace: String
+    /// The object's name.
+    public var name: String
+
+    /// Creates a key.
+    public init(cluster: String, kind: String, namespace: String, name: String) {
+        self.cluster = cluster
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+    }
+
+    public static func < (a: OutputKey, b: OutputKey) -> Bool {
+        (a.cluster, a.kind, a.namespace, a.name) < (b.cluster, b.kind, b.namespace, b.name)
+    }
+
+    public var description: String { "\(cluster)/\(kind)/\(namespace)/\(name)" }
+}
+
+/// One output object as one VirtualDestination produces it: key and spec.
+public struct OutputPiece: Sendable, Hashable {
+    /// Where and what.
+    public var key: OutputKey
+    /// The mesh it was produced for (`name.namespace.`).
+    public var mesh: String
+    /// The Istio `spec`.
+    public var spec: JSONValue
+}
+
+/// An output object merged from every VirtualDestination that produces it.
+public struct OutputObject: Sendable, Hashable {
+    /// Where and what.
+    public var key: OutputKey
+    /// The mesh it belongs to.
+    public var mesh: String
+    /// The Istio `spec`.
+    public var spec: JSONValue
+    /// The VirtualDestinations that produced it, sorted.
+    public var parents: [ObjectRef]
+
+    /// The whole `networking.istio.io/v1alpha3` manifest.
+    public var manifest: JSONValue {
+        let parentList = JSONValue.array(parents.map { $0.json })
+        let annotation = JSONText.string([
+            "networking.enterprise.mesh.gloo.solo.io/v1alpha1, Kind=VirtualDestination": parentList
+        ])
+        return [
+            "apiVersion": "networking.istio.io/v1alpha3",
+            "kind": .string(key.kind),
+            "metadata": [
+                "name": .string(key.name), "namespace": .string(key.namespace),
+                "labels": [
+                    "owner.networking.mesh.gloo.solo.io": "gloo-mesh",
+                    "cluster.multicluster.solo.io": .string(key.cluster),
+                ],
+                "annotations": ["parents.networking.mesh.gloo.solo.io": .string(annotation)],
+            ],
+            "spec": spec,
+        ]
+    }
+
+    /// SHA-256 of the canonical manifest: what a controller reports it applied.
+    public var digest: String {
+        hex(SHA256.hash(data: JSONText.canonical(manifest)))
+    }
+}
+
+/// Istio names: DNS labels. `* / . : _` and space become `-`; `[ ] \n " '` are dropped;
+/// lower-cased; over 63 characters: the first 31, `-`, the md5 hex digest, cut to 63.
+public func sanitizeName(_ name: String) -> String {
+    var out = ""
+    for character in name.lowercased() {
+        switch character {
+        case "*", "/", ".", ":", "_", " ": out.append("-")
+        case "[", "]", "\n", "\"", "'": continue
+        default: out.append(character)
+        }
+    }
+    if out.count > 63 {
+        let digest = hex(Insecure.MD5.hash(data: Array(name.utf8)))
+        out = String((String(out.prefix(31)) + "-" + digest).prefix(63))
+    }
+    return out
+}
+
+/// The VIP of a service: FNV-1 (not FNV-1a) 32-bit over name + namespace + cluster + scope, its
+/// bytes little-endian, the first OR 0xF0 (DOMAIN.md 4.5).
+public func virtualIP(name: String, namespace: String, cluster: String, scope: String) -> String {
+    var hash: UInt32 = 0x811C_9DC5
+    for byte in (name + namespace + cluster + scope).utf8 {
+        hash = hash &* 0x0100_0193
+        hash ^= UInt32(byte)
+    }
+    let b0 = UInt8(hash & 0xFF) | 0xF0
+    return "\(b0).\((hash >> 8) & 0xFF).\((hash >> 16) & 0xFF).\(hash >> 24)"
+}
+
+/// Istio OutlierDetection from Gloo's, with the defaults of DOMAIN.md 4.5.
+func istioOutlierDetection(_ o: OutlierDetection) -> JSONValue {
+    [
+        "consecutive5xxErrors": .int(o.consecutiveErrors ?? 5),
+        "interval": .string(o.interval ?? "10s"),
+        "baseEjectionTime": .string(o.baseEjectionTime ?? "30s"),
+        "maxEjectionPercent": .int(o.maxEjectionPercent ?? 100),
+    ]
+}
+
+/// A service port as an Istio port: protocol from appProtocol/protocol, a name always set.
+func istioPort(_ port: Destination.Port) -> JSONValue {
+    let upper = port.protocol.uppercased()
+    let proto = allowedProtocols.contains(upper) ? upper : "TCP"
+    let name = port.name.isEmpty ? "\(proto.lowercased())-\(port.port)" : port.name
+    return ["number": .int(port.port), "protocol": .string(proto), "name": .string(name)]
+}
+
+/// The first ingress gateway with an address, of the mesh of a Destination.
+func gateway(of destination: Destination, in world: World) -> Mesh.IngressGateway? {
+    world.meshes[destination.mesh]?.ingressGateways.first { !$0.externalAddress.isEmpty }
+}
+
+/// Translates a VirtualDestination accepted on `meshRef` into Istio objects for that mesh's
+/// cluster (DOMAIN.md 4.5).
+func translate(
+    _ vd: VirtualDestination, evaluation e: Evaluation, mesh meshRef: ObjectRef, world: World
+) -> [OutputPiece] {
+    guard let mesh = world.meshes[meshRef], let hostname = vd.hostname, let port = vd.port else { return [] }
+    let cluster = mesh.cluster
+    let namespace = mesh.installationNamespace
+    let baseName = sanitizeName("\(vd.ref.name)-\(vd.ref.namespace)")
+    func piece(_ kind: String, _ name: String, _ spec: JSONValue) -> OutputPiece {
+        OutputPiece(
+            key: OutputKey(cluster: cluster, kind: kind, namespace: namespace, name: name), mesh: meshRef.key,
+            spec: spec)
+    }
+    func locality(_ d: Destination) -> String? {
+        d.region.isEmpty ? nil : (d.zone.isEmpty ? d.region : "\(d.region)/\(d.zone)")
+    }
+    let proto = port.protocol.uppercased()
+    var pieces: [OutputPiece] = []
+
+    var serviceEntry: JSONObject = [
+        "hosts": [.string(hostname)],
+        "addresses": [
+            .string(virtualIP(name: vd.ref.name, namespace: vd.ref.namespace, cluster: "", scope: "local-resource"))
+        ],
+        "ports": [["number": .int(port.number), "protocol": .string(proto), "name": .string(proto.lowercased())]],
+        "location": "MESH_INTERNAL",
+        "resolution": "DNS",
+    ]
+    var trafficPolicy: JSONObject = ["tls": ["mode": "ISTIO_MUTUAL"]]
+
+    switch vd.backing {
+    case .localized(_, let failover, let outlier):
+        var endpoints: [JSONValue] = []
+        for d in e.selected {
+            var endpoint = JSONObject()
+            if d.service.clusterName == cluster {
+                endpoint["address"] = .string("\(d.service.name).\(d.service.namespace).svc.cluster.local")
+                if let first = d.ports.first { endpoint["ports"] = [proto.lowercased(): .int(first.port)] }
+            } else if let gw = gateway(of: d, in: world) {
+                endpoint["address"] = .string(gw.externalAddress)
+                endpoint["ports"] = [proto.lowercased(): .int(gw.externalTlsPort)]
+                endpoint["labels"] = ["cluster": .string(d.service.clusterName)]
+            }
+            if let locality = locality(d) { endpoint["locality"] = .string(locality) }
+            endpoints.append(.object(endpoint))
+        }
+        serviceEntry["endpoints"] = .array(endpoints)
+        if let detection = outlier ?? firstOutlierDetection(e.selected, world) {
+            trafficPolicy["outlierDetection"] = istioOutlierDetection(detection)
+        }
+        var rules: [JSONValue] = []
+        for directive in failover {
+            for to in directive.to { rules.append(["from": .string(directive.from), "to": .string(to)]) }
+        }
+        var lb: JSONObject = ["enabled": true]
+        if !rules.isEmpty { lb["failover"] = .array(rules) }
+        trafficPolicy["loadBalancer"] = ["localityLbSetting": .object(lb)]
+    case .staticList:
+        if let detection = firstOutlierDetection(e.selected, world) {
+            trafficPolicy["outlierDetection"] = istioOutlierDetection(detection)
+        }
+        var clusters: [JSONValue] = []
+        for d in e.selected {
+            let local = d.service.clusterName == cluster
+            let fqdn =
+                local
+                ? "\(d.service.name).\(d.service.namespace).svc.cluster.local"
+                : "\(d.service.name).\(d.service.namespace).svc.\(d.service.clusterName).\(e.hostnameSuffix)"
+            for p in d.ports { clusters.append(.string("outbound|\(p.port)||\(fqdn)")) }
+            let name = sanitizeName("\(d.service.name)-\(d.service.namespace)-\(d.service.clusterName)")
+            if !local, let gw = gateway(of: d, in: world) {
+                var ports = JSONObject()
+                for p in d.ports {
+                    if case .string(let portName)? = istioPort(p)["name"] { ports[portName] = .int(gw.externalTlsPort) }
+                }
+                pieces.append(
+                    piece(
+                        "ServiceEntry", name,
+                        [
+                            "hosts": [.string(fqdn)],
+                            "addresses": [
+                                .string(
+                                    virtualIP(
+                                        name: d.service.name, namespace: d.service.namespace,
+                                        cluster: d.service.clusterName, scope: "kube-service"))
+                            ],
+                            "ports": .array(d.ports.map(istioPort)),
+                            "location": "MESH_INTERNAL",
+                            "resolution": "DNS",
+                            "endpoints": [
+                                [
+                                    "address": .string(gw.externalAddress), "ports": .object(ports),
+                                    "labels": ["cluster": .string(d.service.clusterName)],
+                                ]
+                            ],
+                        ]))
+            }
+            if let detection = world.outlierPolicies(for: d).first?.outlierDetection {
+                pieces.append(
+                    piece(
+                        "DestinationRule", name,
+                        [
+                            "host": .string(fqdn),
+                            "trafficPolicy": [
+                                "tls": ["mode": "ISTIO_MUTUAL"], "outlierDetection": istioOutlierDetection(detection),
+                            ],
+                        ]))
+            }
+        }
+        let clusterName = "outbound|\(port.number)||\(hostname)"
+        pieces.append(
+            piece(
+                "EnvoyFilter", baseName,
+                [
+                    "configPatches": [
+                        [
+                            "applyTo": "CLUSTER",
+                            "match": ["context": "ANY", "cluster": ["name": .string(clusterName)]],
+                            "patch": ["operation": "REMOVE"],
+                        ],
+                        [
+                            "applyTo": "CLUSTER", "match": ["context": "ANY"],
+                            "patch": [
+                                "operation": "ADD",
+                                "value": [
+                                    "name": .string(clusterName), "connect_timeout": "1s",
+                                    "lb_policy": "CLUSTER_PROVIDED",
+                                    "cluster_type": [
+                                        "name": "envoy.clusters.aggregate",
+                                        "typed_config": [
+                                            "@type":
+                                                "type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig",
+                                            "clusters": .array(clusters),
+                                        ],
+                                    ],
+                                ],
+                            ],
+                        ],
+                    ]
+                ]))
+    case .none:
+        return []
+    }
+    pieces.append(piece("ServiceEntry", baseName, .object(serviceEntry)))
+    pieces.append(
+        piece("DestinationRule", baseName, ["host": .string(hostname), "trafficPolicy": .object(trafficPolicy)]))
+    return pieces
+}
+
+/// The outlier detection of the first accepted TrafficPolicy (by acceptance) that applies to any of
+/// the Destinations.
+func firstOutlierDetection(_ destinations: [Destination], _ world: World) -> OutlierDetection? {
+    let policies = destinations.flatMap { destination in
+        world.trafficPolicies.values.filter { $0.spec.outlierDetection != nil && $0.spec.selects(destination) }
+    }
+    return policies.min { ($0.createdAt, $0.spec.ref) < ($1.createdAt, $1.spec.ref) }?.spec.outlierDetection
+}
+
+/// Merges pieces from several VirtualDestinations into output objects, sorted by key. Pieces with
+/// the same key merge their parents; the spec is the one of the first parent by name.
+public func mergeOutputs(_ pieces: [(parent: ObjectRef, piece: OutputPiece)]) -> [OutputObject] {
+    var merged: [OutputKey: OutputObject] = [:]
+    for (parent, piece) in pieces.sorted(by: { ($0.piece.key, $0.parent) < ($1.piece.key, $1.parent) }) {
+        if merged[piece.key] == nil {
+            merged[piece.key] = OutputObject(key: piece.key, mesh: piece.mesh, spec: piece.spec, parents: [parent])
+        } else if merged[piece.key]!.parents.last != parent {
+            merged[piece.key]!.parents.append(parent)
+        }
+    }
+    return merged.values.sorted { $0.key < $1.key }
+}
+
+/// Lower-case hex of digest bytes.
+func hex<D: Sequence<UInt8>>(_ bytes: D) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    for byte in bytes {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0xF)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}

@@ -1,0 +1,126 @@
+public import MeshModel
+
+/// A VirtualDestination as stored: its spec, generation, last change and whole object.
+public struct VirtualDestinationRecord: Sendable, Hashable {
+    /// The typed spec.
+    public var spec: VirtualDestination
+    /// `metadata.generation` as the log counts it.
+    public var generation: UInt64
+    /// The sequence of its last change (its resourceVersion).
+    public var lastSequence: UInt64
+    /// The object as applied.
+    public var object: JSONValue
+}
+
+/// The current inputs: every object that exists after the events folded so far, with the lookups
+/// evaluation needs. Pure data; no clock, no randomness.
+public struct World: Sendable {
+    /// Destinations by their object ref.
+    public internal(set) var destinations: [ObjectRef: Destination] = [:]
+    /// Destination object refs by the service they represent (`kubeService.ref`).
+    public internal(set) var destinationsByService: [ClusterObjectRef: Set<ObjectRef>] = [:]
+    /// Meshes by ref.
+    public internal(set) var meshes: [ObjectRef: Mesh] = [:]
+    /// VirtualMeshes by ref, with the sequence each was created at (its acceptance order).
+    public internal(set) var virtualMeshes: [ObjectRef: (spec: VirtualMesh, createdAt: UInt64)] = [:]
+    /// TrafficPolicies by ref, with the sequence each was created at (its acceptance order).
+    public internal(set) var trafficPolicies: [ObjectRef: (spec: TrafficPolicy, createdAt: UInt64)] = [:]
+    /// VirtualDestinations by ref.
+    public internal(set) var virtualDestinations: [ObjectRef: VirtualDestinationRecord] = [:]
+    /// Which VirtualMesh groups each mesh (the earliest-created VirtualMesh that lists it).
+    public internal(set) var meshOwner: [ObjectRef: ObjectRef] = [:]
+    /// Errors of VirtualMeshes that list a mesh already grouped by an earlier one.
+    public internal(set) var virtualMeshErrors: [ObjectRef: [String]] = [:]
+    /// The last Destination object seen for each service, kept after it is deleted (for `explain`).
+    public internal(set) var formerDestinations: [ClusterObjectRef: ObjectRef] = [:]
+    /// Controller feedback: the output object each SyncResult reports on.
+    public internal(set) var syncResultKeys: [ObjectRef: OutputKey] = [:]
+    /// Output objects whose last reported write failed, with the error (DOMAIN.md 4.6).
+    public internal(set) var writeFailures: [OutputKey: String] = [:]
+
+    /// An empty world.
+    public init() {}
+
+    /// The Destination that represents a service, if discovered (the first by object ref when
+    /// several claim the same service).
+    public func destination(forService service: ClusterObjectRef) -> Destination? {
+        guard let refs = destinationsByService[service], let first = refs.min() else { return nil }
+        return destinations[first]
+    }
+
+    /// TrafficPolicies that select a Destination and carry outlier detection, in acceptance order.
+    public func outlierPolicies(for destination: Destination) -> [TrafficPolicy] {
+        trafficPolicies.values
+            .filter { $0.spec.outlierDetection != nil && $0.spec.selects(destination) }
+            .sorted { ($0.createdAt, $0.spec.ref) < ($1.createdAt, $1.spec.ref) }
+            .map(\.spec)
+    }
+
+    /// Recomputes which VirtualMesh groups each mesh: VirtualMeshes in creation order claim their
+    /// meshes; one that lists a mesh already claimed is INVALID and groups none (DOMAIN.md 4.3).
+    mutating func recomputeMeshOwners() {
+        var owner: [ObjectRef: ObjectRef] = [:]
+        var errors: [ObjectRef: [String]] = [:]
+        let ordered = virtualMeshes.values.sorted { ($0.createdAt, $0.spec.ref) < ($1.createdAt, $1.spec.ref) }
+        for (vm, _) in ordered {
+            let taken = vm.meshes.filter { owner[$0] != nil && owner[$0] != vm.ref }
+            if let first = taken.first {
+                errors[vm.ref] = [
+                    "Includes a Mesh (\(first)) that already is grouped in a VirtualMesh (\(owner[first]!))"
+                ]
+                continue
+            }
+            for mesh in vm.meshes { owner[mesh] = vm.ref }
+        }
+        meshOwner = owner
+        virtualMeshErrors = errors
+    }
+
+    /// Applies one change to the inputs. `object` nil means the object is gone.
+    mutating func apply(kind: ResourceKind, ref: ObjectRef, object: JSONValue?, generation: UInt64, sequence: UInt64) {
+        switch kind {
+        case .destination:
+            if let old = destinations[ref] {
+                destinationsByService[old.service]?.remove(ref)
+                if destinationsByService[old.service]?.isEmpty == true { destinationsByService[old.service] = nil }
+            }
+            destinations[ref] = object.map(Destination.init)
+            if let new = destinations[ref] {
+                destinationsByService[new.service, default: []].insert(ref)
+                formerDestinations[new.service] = ref
+            }
+        case .mesh:
+            meshes[ref] = object.map(Mesh.init)
+        case .virtualMesh:
+            if let object {
+                let createdAt = virtualMeshes[ref]?.createdAt ?? sequence
+                virtualMeshes[ref] = (VirtualMesh(object: object), createdAt)
+            } else {
+                virtualMeshes[ref] = nil
+            }
+            recomputeMeshOwners()
+        case .trafficPolicy:
+            if let object {
+                let createdAt = trafficPolicies[ref]?.createdAt ?? sequence
+                trafficPolicies[ref] = (TrafficPolicy(object: object), createdAt)
+            } else {
+                trafficPolicies[ref] = nil
+            }
+        case .syncResult:
+            if let old = syncResultKeys.removeValue(forKey: ref) { writeFailures[old] = nil }
+            guard let spec = object?["spec"] else { return }
+            let key = OutputKey(
+                cluster: spec["cluster"]?.stringValue ?? "", kind: spec["kind"]?.stringValue ?? "",
+                namespace: spec["namespace"]?.stringValue ?? "", name: spec["name"]?.stringValue ?? "")
+            syncResultKeys[ref] = key
+            if spec["result"]?.stringValue == "failed" {
+                writeFailures[key] = spec["error"]?.stringValue ?? "unknown error"
+            }
+        case .virtualDestination:
+            virtualDestinations[ref] = object.map {
+                VirtualDestinationRecord(
+                    spec: VirtualDestination(object: $0), generation: generation, lastSequence: sequence, object: $0)
+            }
+        }
+    }
+}
