@@ -16,7 +16,8 @@ public struct MeshLedgerCommand: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Apply.self, Delete.self, Discover.self, Ingest.self, Log.self, Verify.self, Backup.self, Stats.self,
+            Apply.self, Delete.self, Discover.self, Ingest.self, Get.self, Outputs.self, Explain.self, Report.self,
+            Log.self, Verify.self, Backup.self, Stats.self,
         ]
     )
 

@@ -49,7 +49,7 @@ public struct Issue: Sendable, Hashable {
 
 extension ObjectRef {
     /// The key of the object this ref names, as a `kind`.
-    func key(_ kind: ResourceKind) -> ObjectKey { ObjectKey(kind: kind, namespace: namespace, name: name) }
+    public func objectKey(_ kind: ResourceKind) -> ObjectKey { ObjectKey(kind: kind, namespace: namespace, name: name) }
 }
 
 /// The protocols a VirtualDestination port may use.
@@ -59,7 +59,7 @@ let allowedProtocols: Set<String> = ["HTTP", "HTTPS", "GRPC", "HTTP2", "MONGO", 
 public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
     var e = Evaluation()
     var errors: [Issue] = []
-    let vdKey = vd.ref.key(.virtualDestination)
+    let vdKey = vd.ref.objectKey(.virtualDestination)
 
     if let hostname = vd.hostname {
         if let problem = Naming.subdomainProblem(hostname) {
@@ -92,7 +92,7 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
                 if let destination = world.destination(forService: service) {
                     if !e.selected.contains(destination) { e.selected.append(destination) }
                 } else {
-                    let former = world.formerDestinations[service].map { [$0.key(.destination)] } ?? []
+                    let former = world.formerDestinations[service].map { [$0.objectKey(.destination)] } ?? []
                     e.warnings.append(
                         Issue("Backing destination \(service) not found in discovery; skipped", [vdKey] + former))
                 }
@@ -124,7 +124,7 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
                 errors.append(
                     Issue(
                         "Multiple destinations selected in cluster \(cluster): \(names)",
-                        [vdKey] + found.map { $0.ref.key(.destination) }))
+                        [vdKey] + found.map { $0.ref.objectKey(.destination) }))
             }
         }
     }
@@ -135,7 +135,7 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
             errors.append(
                 Issue(
                     "Mesh \(destination.mesh) for destination \(destination.service) not found",
-                    [destination.ref.key(.destination), destination.mesh.key(.mesh)]))
+                    [destination.ref.objectKey(.destination), destination.mesh.objectKey(.mesh)]))
             continue
         }
         e.backingMeshes.insert(destination.mesh)
@@ -143,7 +143,7 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
             errors.append(
                 Issue(
                     "Unsupported mesh type \(mesh.type) for mesh \(mesh.ref)",
-                    [mesh.ref.key(.mesh), destination.ref.key(.destination)]))
+                    [mesh.ref.objectKey(.mesh), destination.ref.objectKey(.destination)]))
         }
     }
 
@@ -155,7 +155,7 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
         if let vm = world.virtualMeshes[ref]?.spec {
             exported = vm.meshes
         } else {
-            e.topLevelErrors.append(Issue("VirtualMesh \(ref) not found", [vdKey, ref.key(.virtualMesh)]))
+            e.topLevelErrors.append(Issue("VirtualMesh \(ref) not found", [vdKey, ref.objectKey(.virtualMesh)]))
         }
     case .meshList(let refs):
         exported = refs
@@ -165,12 +165,12 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
     e.exported = Array(Set(exported)).sorted { $0.key < $1.key }
     for ref in e.exported {
         guard let mesh = world.meshes[ref] else {
-            e.meshErrors[ref, default: []].append(Issue("Mesh \(ref) not found", [vdKey, ref.key(.mesh)]))
+            e.meshErrors[ref, default: []].append(Issue("Mesh \(ref) not found", [vdKey, ref.objectKey(.mesh)]))
             continue
         }
         if !mesh.isIstio {
             e.meshErrors[ref, default: []].append(
-                Issue("Unsupported mesh type \(mesh.type) for mesh \(ref)", [ref.key(.mesh)]))
+                Issue("Unsupported mesh type \(mesh.type) for mesh \(ref)", [ref.objectKey(.mesh)]))
         }
     }
 
@@ -185,7 +185,7 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
                 errors.append(
                     Issue(
                         "Mesh \(mesh) is not grouped in a VirtualMesh.",
-                        [mesh.key(.mesh)] + world.virtualMeshes.keys.sorted().map { $0.key(.virtualMesh) }))
+                        [mesh.objectKey(.mesh)] + world.virtualMeshes.keys.sorted().map { $0.objectKey(.virtualMesh) }))
             }
         }
         if owners.count > 1 {
@@ -193,7 +193,7 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
             errors.append(
                 Issue(
                     "Destinations belong to multiple different parent VirtualMeshes: [\(names)]",
-                    owners.sorted().map { $0.key(.virtualMesh) }))
+                    owners.sorted().map { $0.objectKey(.virtualMesh) }))
         }
     } else {
         for mesh in involved { if let owner = world.meshOwner[mesh] { owners.insert(owner) } }
@@ -206,7 +206,7 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
             errors.append(
                 Issue(
                     "Provided hostname \(hostname) is missing required suffix \"\(vm.hostnameSuffix)\".",
-                    [vdKey, vm.ref.key(.virtualMesh)]))
+                    [vdKey, vm.ref.objectKey(.virtualMesh)]))
         }
     }
 
@@ -216,8 +216,8 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
             errors.append(
                 Issue(
                     "Destination \(destination.service) does not have any TrafficPolicies that apply OutlierDetection settings.",
-                    [destination.ref.key(.destination)]
-                        + world.trafficPolicies.keys.sorted().map { $0.key(.trafficPolicy) }))
+                    [destination.ref.objectKey(.destination)]
+                        + world.trafficPolicies.keys.sorted().map { $0.objectKey(.trafficPolicy) }))
         }
     }
 
@@ -230,7 +230,7 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
                 e.meshErrors[ref, default: []].append(
                     Issue(
                         "Mesh \(remote.ref) has no ingress gateway; destination \(destination.service) is unreachable from \(ref)",
-                        [remote.ref.key(.mesh), destination.ref.key(.destination)]))
+                        [remote.ref.objectKey(.mesh), destination.ref.objectKey(.destination)]))
             }
         }
     }
