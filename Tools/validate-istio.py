@@ -23,13 +23,18 @@ checks a custom resource, as far as that can be done without an API server:
     is reported here as an error because the field would be lost),
     x-kubernetes-list-type map/set (no duplicate entries);
   * everything else with JSON Schema Draft 7 (types, enums, oneOf, required,
-    minimum/maximum, lengths, patterns), plus the int32/int64 formats.
+    minimum/maximum, lengths, patterns), plus the int32/int64 formats;
+  * the CEL rules in x-kubernetes-validations (e.g. "port must be between 1-65535",
+    "NONE mode cannot set endpoints", durations) through hand-written equivalents
+    of the rules these CRDs contain; any other rule is named in a warning and skipped.
 
-NOT checked: the CEL rules in x-kubernetes-validations (e.g. "port must be between
-1-65535", "NONE mode cannot set endpoints", duration syntax), and Istio's own
-validating-webhook rules. A pass here means schema-valid, not accepted by Istio.
+NOT checked: Istio's own validating-webhook rules (istiod's validation), nor whether
+an EnvoyFilter patch value is a valid Envoy config. A pass means the API server
+would accept the object, not that istiod will act on it as intended.
 
-Output: one line per problem, `FILE: doc N (Kind ns/name): path: message`, then
+Output: one line per problem, `FILE: doc N (Kind ns/name): path: message` (N counts
+the documents of the file from 1, empty ones included; an element of a List is
+`doc N items[I]`, of a top-level JSON array `doc I+1`), then
 `N passed, M failed` (objects). Exit 0 all passed, 1 some failed, 2 usage error,
 unreadable/unparsable file, or no Istio objects found at all.
 """
@@ -231,7 +236,7 @@ def fmt_path(parts):
     for p in parts:
         if isinstance(p, int):
             s += "[%d]" % p
-        elif _SIMPLE_KEY.match(p):
+        elif _SIMPLE_KEY.fullmatch(p):
             s += ("." if s else "") + p
         else:
             s += "[%s]" % json.dumps(p)
@@ -284,10 +289,153 @@ def describe_error(err):
     return msg if len(msg) <= 200 else msg[:197] + "..."
 
 
+# ---------------------------------------------------------------- CEL rules
+# The API server evaluates the CEL rules in x-kubernetes-validations. There is no CEL
+# engine here: each rule that occurs in the Istio v1alpha3 schemas is implemented by
+# hand below, keyed by its exact text. A rule not in this table is reported once on
+# stderr (so a refreshed CRD file cannot silently lose checks) and skipped.
+# A function raises TypeError/AttributeError/KeyError when the value has the wrong
+# type; the rule is then skipped, since the Draft 7 type error is already reported.
+
+def _has(obj, key):
+    if not isinstance(obj, dict):
+        raise TypeError("not an object")
+    return obj.get(key) is not None
+
+
+def _get(obj, key, default):
+    return obj[key] if _has(obj, key) else default
+
+
+def _int(v):
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError("not an integer")
+    return v
+
+
+def _str(v):
+    if not isinstance(v, str):
+        raise TypeError("not a string")
+    return v
+
+
+def _keys(v):
+    if not isinstance(v, dict):
+        raise TypeError("not an object")
+    return list(v.keys())
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_DURATION_NS = {"ns": 1, "us": 1e3, "\u00b5s": 1e3, "\u03bcs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
+
+
+def go_duration_ns(text):
+    """Go time.ParseDuration (what CEL's duration() uses); None if invalid."""
+    s = _str(text)
+    sign = 1
+    if s[:1] in ("+", "-"):
+        sign = -1 if s[0] == "-" else 1
+        s = s[1:]
+    if s == "0":
+        return 0
+    if not s:
+        return None
+    total, pos = 0.0, 0
+    while pos < len(s):
+        m = _DURATION_PART.match(s, pos)
+        if not m:
+            return None
+        total += float(m.group(1)) * _DURATION_NS[m.group(2)]
+        pos = m.end()
+    return sign * total
+
+
+_PORT_NAME = re.compile(r"^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+
+CEL_RULES = {
+    '(has(self.workloadSelector) ? 1 : 0) + (has(self.endpoints) ? 1 : 0) <= 1':
+        lambda o: _has(o, "workloadSelector") + _has(o, "endpoints") <= 1,
+    '!((has(self.addresses) ? self.addresses : []).exists(k, k.contains("/")) && '
+    '!((has(self.resolution) ? self.resolution : "NONE") in ["STATIC", "NONE"]))':
+        lambda o: not (any("/" in _str(k) for k in _get(o, "addresses", []))
+                       and _get(o, "resolution", "NONE") not in ("STATIC", "NONE")),
+    '((has(self.resolution) ? self.resolution : "NONE") == "NONE") ? !has(self.endpoints) : true':
+        lambda o: not _has(o, "endpoints") if _get(o, "resolution", "NONE") == "NONE" else True,
+    '((has(self.resolution) ? self.resolution : "") == "DNS_ROUND_ROBIN") ? '
+    '((has(self.endpoints) ? self.endpoints : []).size() <= 1) : true':
+        lambda o: len(_get(o, "endpoints", [])) <= 1 if _get(o, "resolution", "") == "DNS_ROUND_ROBIN" else True,
+    'has(self.address) || has(self.network)':
+        lambda o: _has(o, "address") or _has(o, "network"),
+    '(has(self.address) ? self.address : "").startsWith("unix://") ? !has(self.ports) : true':
+        lambda o: not _has(o, "ports") if _str(_get(o, "address", "")).startswith("unix://") else True,
+    'self.startsWith("unix://") ? (self.substring(7, 8) == "/" || self.substring(7, 8) == "@") : true':
+        lambda s: _str(s)[7:8] in ("/", "@") if s.startswith("unix://") else True,
+    'self.startsWith("unix://") ? !self.endsWith("/") : true':
+        lambda s: not _str(s).endswith("/") if s.startswith("unix://") else True,
+    'self.all(key, size(key) < 63 && key.matches("^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$"))':
+        lambda m: all(len(k) < 63 and _PORT_NAME.fullmatch(k) for k in _keys(m)),
+    '0 < self && self <= 65535':
+        lambda n: 0 < _int(n) <= 65535,
+    'self != "*"':
+        lambda s: _str(s) != "*",
+    'self.all(l1, self.exists_one(l2, l1.number == l2.number))':
+        lambda lst: all(sum(1 for l2 in lst if l2["number"] == l1["number"]) == 1 for l1 in lst),
+    '!self.contains("*")':
+        lambda s: "*" not in _str(s),
+    "duration(self) >= duration('1ms')":
+        lambda s: (lambda ns: ns is not None and ns >= 1e6)(go_duration_ns(s)),
+    'self.all(key, !key.contains("*"))':
+        lambda m: all("*" not in k for k in _keys(m)),
+    'self.all(key, key.size() != 0)':
+        lambda m: all(len(k) != 0 for k in _keys(m)),
+    '(has(self.workloadSelector) ? 1 : 0) + (has(self.targetRefs) ? 1 : 0) <= 1':
+        lambda o: _has(o, "workloadSelector") + _has(o, "targetRefs") <= 1,
+    'has(self.context) ? ((self.context == "WAYPOINT") ? has(self.waypoint) : !has(self.waypoint)) : '
+    '!has(self.waypoint)':
+        lambda o: (_has(o, "waypoint") if o["context"] == "WAYPOINT" else not _has(o, "waypoint"))
+        if _has(o, "context") else not _has(o, "waypoint"),
+    'self.size() == 0':
+        lambda s: len(_str(s)) == 0,
+}
+
+
+def _norm_rule(rule):
+    return " ".join(rule.split())
+
+
+CEL_RULES = {_norm_rule(k): v for k, v in CEL_RULES.items()}
+
+
+def unimplemented_rules(node, found):
+    if isinstance(node, dict):
+        for r in node.get("x-kubernetes-validations") or []:
+            if isinstance(r, dict) and _norm_rule(str(r.get("rule", ""))) not in CEL_RULES:
+                found.add(r.get("rule"))
+        for v in node.values():
+            unimplemented_rules(v, found)
+    elif isinstance(node, list):
+        for v in node:
+            unimplemented_rules(v, found)
+    return found
+
+
+def cel_problems(value, schema, path, problems):
+    for r in schema.get("x-kubernetes-validations") or []:
+        fn = CEL_RULES.get(_norm_rule(str(r.get("rule", ""))))
+        if fn is None:
+            continue
+        try:
+            ok = fn(value)
+        except (TypeError, AttributeError, KeyError, ValueError):
+            continue
+        if not ok:
+            problems.append((path, "%s (rule: %s)" % (r.get("message") or "failed", " ".join(r["rule"].split()))))
+
+
 # ---------------------------------------------------------------- structural checks
 
 def structural_problems(value, schema, path, problems):
-    """Unknown fields (API-server pruning), non-nullable nulls, list-type map/set."""
+    """Unknown fields (API-server pruning), non-nullable nulls, list-type map/set, CEL."""
     if not isinstance(schema, dict):
         return
     if value is None:
@@ -295,6 +443,7 @@ def structural_problems(value, schema, path, problems):
             problems.append((path, "null is not allowed (field is not nullable; the API server "
                                    "would silently drop it)"))
         return
+    cel_problems(value, schema, path, problems)
     if isinstance(value, dict):
         props = schema.get("properties")
         addl = schema.get("additionalProperties")
@@ -347,12 +496,12 @@ def check_string_map(m, path, problems, what, check_values):
     for k, v in m.items():
         kp = path + [k]
         prefix, _, name = k.rpartition("/")
-        if (prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix))) \
-                or not name or len(name) > 63 or not QUALIFIED_NAME.match(name):
+        if (prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.fullmatch(prefix))) \
+                or not name or len(name) > 63 or not QUALIFIED_NAME.fullmatch(name):
             problems.append((kp, "invalid %s key %s" % (what, json.dumps(k))))
         if not isinstance(v, str):
             problems.append((kp, "%s value must be a string, got %s %s" % (what, json_type(v), short(v))))
-        elif check_values and (len(v) > 63 or not LABEL_VALUE.match(v)):
+        elif check_values and (len(v) > 63 or not LABEL_VALUE.fullmatch(v)):
             problems.append((kp, "invalid label value %s (<=63 chars, alphanumerics, '-', '_', '.', "
                                  "alphanumeric at both ends)" % json.dumps(v)))
 
@@ -368,13 +517,13 @@ def metadata_problems(meta, problems):
     name = meta.get("name")
     if name is None:
         problems.append((path + ["name"], "is missing"))
-    elif not isinstance(name, str) or len(name) > 63 or not DNS1123_LABEL.match(name):
+    elif not isinstance(name, str) or len(name) > 63 or not DNS1123_LABEL.fullmatch(name):
         problems.append((path + ["name"], "%s is not a DNS-1123 label (at most 63 characters, lowercase "
                                           "alphanumerics and '-', alphanumeric at both ends)" % short(name)))
     ns = meta.get("namespace")
     if ns is None or ns == "":
         problems.append((path + ["namespace"], "is not set"))
-    elif not isinstance(ns, str) or len(ns) > 63 or not DNS1123_LABEL.match(ns):
+    elif not isinstance(ns, str) or len(ns) > 63 or not DNS1123_LABEL.fullmatch(ns):
         problems.append((path + ["namespace"], "%s is not a DNS-1123 label" % short(ns)))
     if "labels" in meta and meta["labels"] is not None:
         check_string_map(meta["labels"], path + ["labels"], problems, "label", True)
@@ -465,6 +614,11 @@ def main(argv):
     except InputError as e:
         sys.stderr.write("validate-istio: %s: %s\n" % (args.crds, e))
         return 2
+    unchecked = set()
+    for schema in crds.values():
+        unimplemented_rules(schema, unchecked)
+    for rule in sorted(unchecked):
+        sys.stderr.write("validate-istio: warning: CEL rule not evaluated: %s\n" % " ".join(rule.split()))
     validators = {}
     for kind, schema in crds.items():
         js = k8s_to_jsonschema(copy.deepcopy(schema))
