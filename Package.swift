@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(
             name: "ProjectionTests",
             dependencies: ["Projection", "EventLog", "MeshModel"],
-            resources: [.copy("Scenarios")],
+            exclude: ["Scenarios"],
             swiftSettings: strictSettings
         ),
         .testTarget(

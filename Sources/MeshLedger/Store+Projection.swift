@@ -31,7 +31,9 @@ extension Store {
     }
 
     /// Every object of a kind that exists at `sequence` (default: now), sorted by namespace and name.
-    public func storedObjects(_ kind: ResourceKind, namespace: String? = nil, at sequence: UInt64? = nil) throws -> [JSONValue] {
+    public func storedObjects(
+        _ kind: ResourceKind, namespace: String? = nil, at sequence: UInt64? = nil
+    ) throws -> [JSONValue] {
         var latest: [ObjectKey: Event] = [:]
         if let sequence {
             guard sequence > 0 else { return [] }

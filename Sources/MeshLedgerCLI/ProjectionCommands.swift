@@ -21,7 +21,8 @@ enum ManifestFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// `--at SEQ|TIME`: the point in history to look at.
 struct PointInTime: ParsableArguments {
-    @Option(help: ArgumentHelp("Look at the state after this sequence, or at this RFC 3339 time.", valueName: "seq|time"))
+    @Option(
+        help: ArgumentHelp("Look at the state after this sequence, or at this RFC 3339 time.", valueName: "seq|time"))
     var at: String?
 
     /// The sequence to project to (nil: the head).
@@ -61,11 +62,15 @@ extension MeshLedgerCommand {
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var time: PointInTime
-        @Argument(help: ArgumentHelp("The kind (virtualdestination, vd, destination, mesh, virtualmesh, trafficpolicy, ...).", valueName: "kind"))
+        @Argument(
+            help: ArgumentHelp(
+                "The kind (virtualdestination, vd, destination, mesh, virtualmesh, trafficpolicy, ...).",
+                valueName: "kind"))
         var kind: String
         @Argument(help: ArgumentHelp("One object's name.", valueName: "name")) var name: String?
         @Option(name: .shortAndLong, help: "The namespace.") var namespace: String?
-        @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "List every namespace.") var allNamespaces = false
+        @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "List every namespace.")
+        var allNamespaces = false
         @Option(name: .shortAndLong, help: "table, wide, yaml or json.") var output: GetFormat = .table
 
         func run() throws {
@@ -118,7 +123,9 @@ extension MeshLedgerCommand {
                 if case .int(let i) = value { return String(i) }
                 return value.stringValue ?? ""
             }
-            let generation: (JSONValue) -> String = { o in o[path: ["metadata", "generation"]]?.intValue.map(String.init) ?? "-" }
+            let generation: (JSONValue) -> String = { o in
+                o[path: ["metadata", "generation"]]?.intValue.map(String.init) ?? "-"
+            }
             var headers: [String]
             var rows: [[String]] = []
             switch kind {
@@ -145,7 +152,10 @@ extension MeshLedgerCommand {
                 if wide { headers += ["REGION", "RESOURCEVERSION"] }
                 for o in objects {
                     let d = Destination(object: o)
-                    var row = [meta(o, "name"), meta(o, "namespace"), d.service.clusterName, "\(d.service.namespace)/\(d.service.name)", d.mesh.name]
+                    var row = [
+                        meta(o, "name"), meta(o, "namespace"), d.service.clusterName,
+                        "\(d.service.namespace)/\(d.service.name)", d.mesh.name,
+                    ]
                     if wide { row += [d.region.isEmpty ? "-" : d.region, meta(o, "resourceVersion")] }
                     rows.append(row)
                 }
@@ -153,24 +163,35 @@ extension MeshLedgerCommand {
                 headers = ["NAME", "NAMESPACE", "TYPE", "CLUSTER", "REGION", "GATEWAYS"]
                 for o in objects {
                     let m = Mesh(object: o)
-                    rows.append([meta(o, "name"), meta(o, "namespace"), m.type, m.cluster, m.region.isEmpty ? "-" : m.region, String(m.ingressGateways.count)])
+                    rows.append([
+                        meta(o, "name"), meta(o, "namespace"), m.type, m.cluster, m.region.isEmpty ? "-" : m.region,
+                        String(m.ingressGateways.count),
+                    ])
                 }
             case .virtualMesh:
                 headers = ["NAME", "NAMESPACE", "MESHES", "SUFFIX", "GENERATION"]
                 for o in objects {
                     let vm = VirtualMesh(object: o)
-                    rows.append([meta(o, "name"), meta(o, "namespace"), String(vm.meshes.count), vm.hostnameSuffix, generation(o)])
+                    rows.append([
+                        meta(o, "name"), meta(o, "namespace"), String(vm.meshes.count), vm.hostnameSuffix,
+                        generation(o),
+                    ])
                 }
             case .trafficPolicy:
                 headers = ["NAME", "NAMESPACE", "OUTLIER DETECTION", "GENERATION"]
                 for o in objects {
                     let tp = TrafficPolicy(object: o)
-                    rows.append([meta(o, "name"), meta(o, "namespace"), tp.outlierDetection == nil ? "no" : "yes", generation(o)])
+                    rows.append([
+                        meta(o, "name"), meta(o, "namespace"), tp.outlierDetection == nil ? "no" : "yes", generation(o),
+                    ])
                 }
             case .syncResult:
                 headers = ["NAME", "NAMESPACE", "CLUSTER", "KIND", "OBJECT", "RESULT"]
                 for o in objects {
-                    rows.append([meta(o, "name"), meta(o, "namespace"), spec(o, "cluster"), spec(o, "kind"), spec(o, "name"), spec(o, "result")])
+                    rows.append([
+                        meta(o, "name"), meta(o, "namespace"), spec(o, "cluster"), spec(o, "kind"), spec(o, "name"),
+                        spec(o, "result"),
+                    ])
                 }
             }
             var table = Table(headers: headers)
@@ -182,7 +203,8 @@ extension MeshLedgerCommand {
     /// `outputs`: the Istio objects, grouped by target cluster.
     struct Outputs: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the Istio objects (networking.istio.io/v1alpha3) derived for accepted meshes, grouped by cluster.",
+            abstract:
+                "Print the Istio objects (networking.istio.io/v1alpha3) derived for accepted meshes, grouped by cluster.",
             discussion: "With --cluster the output is ready for `kubectl apply -f -` against that cluster.")
 
         @OptionGroup var global: GlobalOptions
@@ -199,7 +221,9 @@ extension MeshLedgerCommand {
                 .filter { (cluster == nil || $0.key.cluster == cluster) && (meshKey == nil || $0.mesh == meshKey) }
             switch output {
             case .json:
-                print(JSONText.string(["apiVersion": "v1", "kind": "List", "items": .array(objects.map(\.manifest))], pretty: true))
+                print(
+                    JSONText.string(
+                        ["apiVersion": "v1", "kind": "List", "items": .array(objects.map(\.manifest))], pretty: true))
             case .yaml:
                 var current: String?
                 for object in objects {
@@ -217,7 +241,8 @@ extension MeshLedgerCommand {
     /// `explain virtualdestination NAME -n NS`.
     struct Explain: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Explain why a VirtualDestination is in its state: every error and warning and the changes behind it.")
+            abstract:
+                "Explain why a VirtualDestination is in its state: every error and warning and the changes behind it.")
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var time: PointInTime
@@ -234,7 +259,8 @@ extension MeshLedgerCommand {
             let (projection, reached) = try store.project(upTo: at)
             let ref = ObjectRef(name: name, namespace: namespace)
             guard let state = projection.states[ref], let record = projection.world.virtualDestinations[ref] else {
-                throw CLIError("virtualdestination \"\(name)\" not found in namespace \(namespace) at sequence \(reached)")
+                throw CLIError(
+                    "virtualdestination \"\(name)\" not found in namespace \(namespace) at sequence \(reached)")
             }
             let lastChange: (ObjectKey) throws -> String = { key in
                 let history = try store.log.history(of: key).filter { $0 <= reached }
@@ -245,8 +271,12 @@ extension MeshLedgerCommand {
             let status = state.status
             let vdKey = ObjectKey(kind: .virtualDestination, namespace: namespace, name: name)
             print("VirtualDestination \(namespace)/\(name): \(status.state.rawValue) at seq \(reached)")
-            print("  generation \(record.generation), observedGeneration \(status.observedGeneration), \(try lastChange(vdKey))")
-            print("  hostname \(record.spec.hostname ?? "(none)"), selected \(status.selectedDestinations.count) destination(s)")
+            print(
+                "  generation \(record.generation), observedGeneration \(status.observedGeneration), \(try lastChange(vdKey))"
+            )
+            print(
+                "  hostname \(record.spec.hostname ?? "(none)"), selected \(status.selectedDestinations.count) destination(s)"
+            )
             for selected in status.selectedDestinations { print("    - \(selected.service)") }
             print("\nMeshes:")
             if status.meshes.isEmpty { print("  (none)") }
@@ -263,14 +293,20 @@ extension MeshLedgerCommand {
             }
             for mesh in e.exported {
                 if case .blocked(let holder)? = projection.acceptance[mesh]?.outcome(of: ref) {
-                    let message = "Hostname \(record.spec.hostname ?? "") is already used by VirtualDestination \(holder), accepted earlier"
-                    issues.append(("error", "mesh \(mesh.key)", Issue(message, [vdKey, holder.objectKey(.virtualDestination)])))
+                    let message =
+                        "Hostname \(record.spec.hostname ?? "") is already used by VirtualDestination \(holder), accepted earlier"
+                    issues.append(
+                        ("error", "mesh \(mesh.key)", Issue(message, [vdKey, holder.objectKey(.virtualDestination)])))
                 }
             }
             for piece in state.outputs {
                 if let failure = projection.world.writeFailures[piece.key] {
                     let report = projection.world.syncResultKeys.first { $0.value == piece.key }?.key
-                    issues.append(("error", "output \(piece.key)", Issue("write error: \(failure)", report.map { [$0.objectKey(.syncResult)] } ?? [])))
+                    issues.append(
+                        (
+                            "error", "output \(piece.key)",
+                            Issue("write error: \(failure)", report.map { [$0.objectKey(.syncResult)] } ?? [])
+                        ))
                 }
             }
             for issue in e.warnings { issues.append(("warning", "all meshes", issue)) }
@@ -289,7 +325,8 @@ extension MeshLedgerCommand {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Record a controller's result of writing one output object (applied, or failed with an error).",
-            discussion: "A failed write makes every parent VirtualDestination FAILED until the object is reported applied.")
+            discussion:
+                "A failed write makes every parent VirtualDestination FAILED until the object is reported applied.")
 
         enum Result: String, ExpressibleByArgument, CaseIterable {
             case applied
@@ -316,7 +353,9 @@ extension MeshLedgerCommand {
         func run() throws {
             let store = try global.openForWriting()
             let output = OutputKey(cluster: cluster, kind: kind, namespace: namespace, name: name)
-            report(try store.report(applied: result == .applied, output: output, digest: digest, error: error, actor: actor))
+            report(
+                try store.report(
+                    applied: result == .applied, output: output, digest: digest, error: error, actor: actor))
         }
     }
 }

@@ -3,6 +3,7 @@ import EventLog
 import Foundation
 import MeshLedger
 import MeshModel
+import Projection
 
 /// Output formats of `log`.
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
@@ -145,6 +146,7 @@ extension MeshLedgerCommand {
         func run() throws {
             let store = try global.openForReading()
             let stats = try store.stats()
+            let stateDigest = try store.project().projection.digest.hex
             if output == "json" {
                 var kinds = JSONObject()
                 var live = JSONObject()
@@ -160,7 +162,7 @@ extension MeshLedgerCommand {
                     "head": .int(Int64(stats.head)), "headDigest": .string(stats.headDigest.hex),
                     "eventsByKind": .object(kinds), "eventsBySource": .object(sources), "liveObjects": .object(live),
                     "fileBytes": .int(Int64(stats.fileSize)), "mapBytes": .int(Int64(stats.mapSize)),
-                    "usedBytes": .int(Int64(stats.usedBytes)),
+                    "usedBytes": .int(Int64(stats.usedBytes)), "stateDigest": .string(stateDigest),
                 ]
                 print(JSONText.string(value, pretty: true))
                 return

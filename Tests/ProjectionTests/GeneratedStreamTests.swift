@@ -43,47 +43,67 @@ struct StreamGenerator {
         let cluster = pick(clusters)
         let name = "\(service)-bookinfo-\(cluster)"
         if chance(25) {
-            return Change(.delete(ObjectKey(kind: .destination, namespace: "gloo-mesh", name: name), nil), source: .discovery, actor: "agent-\(cluster)", ignoreNotFound: true)
+            return Change(
+                .delete(ObjectKey(kind: .destination, namespace: "gloo-mesh", name: name), nil), source: .discovery,
+                actor: "agent-\(cluster)", ignoreNotFound: true)
         }
-        let yaml = Fleet.destination(service, cluster, region: pick(regions), zone: chance(50) ? "z\(random.next() % 3)" : "", labels: "{app: \(service), tier: \(pick(["a", "b"]))}", port: pick([9080, 8080]))
+        let yaml = Fleet.destination(
+            service, cluster, region: pick(regions), zone: chance(50) ? "z\(random.next() % 3)" : "",
+            labels: "{app: \(service), tier: \(pick(["a", "b"]))}", port: pick([9080, 8080]))
         return Change(.upsert(try manifest(yaml)), source: .discovery, actor: "agent-\(cluster)")
     }
 
     mutating func meshChange() throws -> Change {
         let cluster = pick(clusters)
         if chance(15) {
-            return Change(.delete(ObjectKey(kind: .mesh, namespace: "gloo-mesh", name: "istiod-istio-system-\(cluster)"), nil), source: .discovery, actor: "agent-\(cluster)", ignoreNotFound: true)
+            return Change(
+                .delete(ObjectKey(kind: .mesh, namespace: "gloo-mesh", name: "istiod-istio-system-\(cluster)"), nil),
+                source: .discovery, actor: "agent-\(cluster)", ignoreNotFound: true)
         }
         let gateway = chance(80) ? "gw.\(cluster).example.com" : nil
-        return Change(.upsert(try manifest(Fleet.mesh(cluster, region: pick(regions), gateway: gateway))), source: .discovery, actor: "agent-\(cluster)")
+        return Change(
+            .upsert(try manifest(Fleet.mesh(cluster, region: pick(regions), gateway: gateway))), source: .discovery,
+            actor: "agent-\(cluster)")
     }
 
     mutating func virtualMeshChange() throws -> Change {
         let name = pick(["federation", "federation", "other"])
         if chance(15) {
-            return Change(.delete(ObjectKey(kind: .virtualMesh, namespace: "gloo-mesh", name: name), nil), source: .user, actor: "ops", ignoreNotFound: true)
+            return Change(
+                .delete(ObjectKey(kind: .virtualMesh, namespace: "gloo-mesh", name: name), nil), source: .user,
+                actor: "ops", ignoreNotFound: true)
         }
         let members = clusters.filter { _ in chance(70) }
         let suffix = chance(80) ? nil : "mesh"
-        return Change(.upsert(try manifest(Fleet.virtualMesh(name, meshes: members.isEmpty ? [clusters[0]] : members, suffix: suffix))), source: .user, actor: "ops")
+        return Change(
+            .upsert(
+                try manifest(Fleet.virtualMesh(name, meshes: members.isEmpty ? [clusters[0]] : members, suffix: suffix))
+            ), source: .user, actor: "ops")
     }
 
     mutating func trafficPolicyChange() throws -> Change {
         let name = pick(["outlier", "outlier-reviews", "outlier-b"])
         if chance(20) {
-            return Change(.delete(ObjectKey(kind: .trafficPolicy, namespace: "gloo-mesh", name: name), nil), source: .user, actor: "ops", ignoreNotFound: true)
+            return Change(
+                .delete(ObjectKey(kind: .trafficPolicy, namespace: "gloo-mesh", name: name), nil), source: .user,
+                actor: "ops", ignoreNotFound: true)
         }
         let labels = pick(["{}", "{app: reviews}", "{tier: b}", "{app: ratings}"])
-        return Change(.upsert(try manifest(Fleet.outlierPolicy(name, labels: labels, consecutiveErrors: pick([1, 3, 5])))), source: .user, actor: "ops")
+        return Change(
+            .upsert(try manifest(Fleet.outlierPolicy(name, labels: labels, consecutiveErrors: pick([1, 3, 5])))),
+            source: .user, actor: "ops")
     }
 
     mutating func virtualDestinationChange() throws -> Change {
         let name = "vd-\(random.next() % 12)"
         if chance(12) {
-            return Change(.delete(ObjectKey(kind: .virtualDestination, namespace: "bookinfo", name: name), nil), source: .user, actor: pick(["alice", "bob"]), ignoreNotFound: true)
+            return Change(
+                .delete(ObjectKey(kind: .virtualDestination, namespace: "bookinfo", name: name), nil), source: .user,
+                actor: pick(["alice", "bob"]), ignoreNotFound: true)
         }
         let hostname = chance(85) ? "\(pick(services)).global" : pick(["x.mesh", "Bad_Host.global"])
-        let port = chance(90) ? "{number: 9080, protocol: \(pick(["http", "HTTP", "tcp"]))}" : "{number: 0, protocol: udp}"
+        let port =
+            chance(90) ? "{number: 9080, protocol: \(pick(["http", "HTTP", "tcp"]))}" : "{number: 0, protocol: udp}"
         let export = pick([
             "virtualMesh: {name: federation, namespace: gloo-mesh}",
             "virtualMesh: {name: other, namespace: gloo-mesh}",
@@ -93,7 +113,9 @@ struct StreamGenerator {
         let yaml: String
         if chance(55) {
             let backing = (0..<Int(random.next() % 3 + 1)).map { _ in "\(pick(services))@\(pick(clusters))" }
-            yaml = Fleet.staticVD(name, hostname: hostname, port: port, export: export, backing: Array(NSOrderedSet(array: backing)) as! [String])
+            yaml = Fleet.staticVD(
+                name, hostname: hostname, port: port, export: export,
+                backing: Array(NSOrderedSet(array: backing)) as! [String])
         } else {
             let labels = pick(["{app: reviews}", "{app: ratings, tier: a}", "{tier: b}", "{app: cart}"])
             yaml = Fleet.localizedVD(name, hostname: hostname, labels: labels, outlier: chance(50), export: export)

@@ -6,7 +6,9 @@ import Testing
 @testable import Projection
 
 /// A fleet plus one VirtualDestination, projected; the status JSON of that VirtualDestination.
-func statusOf(_ vd: String, extra: [String] = [], base: String = Fleet.base, name: String? = nil) throws -> (Projection, JSONValue) {
+func statusOf(
+    _ vd: String, extra: [String] = [], base: String = Fleet.base, name: String? = nil
+) throws -> (Projection, JSONValue) {
     let ledger = try Ledger()
     try ledger.apply(base)
     for manifest in extra { try ledger.apply(manifest) }
@@ -18,7 +20,8 @@ func statusOf(_ vd: String, extra: [String] = [], base: String = Fleet.base, nam
 
 func errors(_ status: JSONValue) -> [String] { (status["errors"]?.arrayValue ?? []).compactMap(\.stringValue) }
 func meshErrors(_ status: JSONValue, _ cluster: String) -> [String] {
-    (status[path: ["meshes", "istiod-istio-system-\(cluster).gloo-mesh.", "errors"]]?.arrayValue ?? []).compactMap(\.stringValue)
+    (status[path: ["meshes", "istiod-istio-system-\(cluster).gloo-mesh.", "errors"]]?.arrayValue ?? []).compactMap(
+        \.stringValue)
 }
 func meshState(_ status: JSONValue, _ cluster: String) -> String? {
     status[path: ["meshes", "istiod-istio-system-\(cluster).gloo-mesh.", "state"]]?.stringValue
@@ -27,18 +30,52 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
 @Suite struct ValidationRuleTests {
     /// (what, the VirtualDestination, the error text expected in every mesh entry and at the top).
     static let meshIndependent: [(String, String, String)] = [
-        ("hostname missing", Fleet.staticVD("a", backing: ["reviews@cluster-1"]).replacingOccurrences(of: "  hostname: a.global\n", with: ""), "Missing required field \"hostname\"."),
-        ("hostname not DNS-1123", Fleet.staticVD("a", hostname: "Bad_Host.global", backing: ["reviews@cluster-1"]),
-         "Invalid hostname \"Bad_Host.global\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"),
-        ("hostname suffix", Fleet.staticVD("a", hostname: "reviews.mesh.internal", backing: ["reviews@cluster-1"]), "Provided hostname reviews.mesh.internal is missing required suffix \"global\"."),
-        ("port missing", Fleet.staticVD("a", backing: ["reviews@cluster-1"]).replacingOccurrences(of: "  port: {number: 9080, protocol: http}\n", with: ""), "Missing required field \"port\"."),
-        ("port out of range", Fleet.staticVD("a", port: "{number: 70000, protocol: http}", backing: ["reviews@cluster-1"]), "Invalid port number 70000: must be between 1 and 65535"),
-        ("port zero", Fleet.staticVD("a", port: "{number: 0, protocol: http}", backing: ["reviews@cluster-1"]), "Invalid port number 0: must be between 1 and 65535"),
-        ("protocol", Fleet.staticVD("a", port: "{number: 9080, protocol: udp}", backing: ["reviews@cluster-1"]), "Invalid protocol for port: udp"),
+        (
+            "hostname missing",
+            Fleet.staticVD("a", backing: ["reviews@cluster-1"]).replacingOccurrences(
+                of: "  hostname: a.global\n", with: ""), "Missing required field \"hostname\"."
+        ),
+        (
+            "hostname not DNS-1123", Fleet.staticVD("a", hostname: "Bad_Host.global", backing: ["reviews@cluster-1"]),
+            "Invalid hostname \"Bad_Host.global\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        ),
+        (
+            "hostname suffix", Fleet.staticVD("a", hostname: "reviews.mesh.internal", backing: ["reviews@cluster-1"]),
+            "Provided hostname reviews.mesh.internal is missing required suffix \"global\"."
+        ),
+        (
+            "port missing",
+            Fleet.staticVD("a", backing: ["reviews@cluster-1"]).replacingOccurrences(
+                of: "  port: {number: 9080, protocol: http}\n", with: ""), "Missing required field \"port\"."
+        ),
+        (
+            "port out of range",
+            Fleet.staticVD("a", port: "{number: 70000, protocol: http}", backing: ["reviews@cluster-1"]),
+            "Invalid port number 70000: must be between 1 and 65535"
+        ),
+        (
+            "port zero", Fleet.staticVD("a", port: "{number: 0, protocol: http}", backing: ["reviews@cluster-1"]),
+            "Invalid port number 0: must be between 1 and 65535"
+        ),
+        (
+            "protocol", Fleet.staticVD("a", port: "{number: 9080, protocol: udp}", backing: ["reviews@cluster-1"]),
+            "Invalid protocol for port: udp"
+        ),
         ("static empty", Fleet.staticVD("a", backing: []), "There must be at least one backing destination declared."),
-        ("localized without selectors", Fleet.localizedVD("a", labels: "{}").replacingOccurrences(of: "destinationSelectors: [{kubeServiceMatcher: {labels: {}}}]", with: "destinationSelectors: []"), "Missing required field \"destinationSelectors\"."),
-        ("no backing destination found", Fleet.staticVD("a", backing: ["nothing@cluster-1", "nothing@cluster-2"]), "None of the backing destinations were found in discovery."),
-        ("localized: two per cluster", Fleet.localizedVD("a", labels: "{}"), "Multiple destinations selected in cluster cluster-1: ratings.bookinfo.cluster-1, reviews.bookinfo.cluster-1"),
+        (
+            "localized without selectors",
+            Fleet.localizedVD("a", labels: "{}").replacingOccurrences(
+                of: "destinationSelectors: [{kubeServiceMatcher: {labels: {}}}]", with: "destinationSelectors: []"),
+            "Missing required field \"destinationSelectors\"."
+        ),
+        (
+            "no backing destination found", Fleet.staticVD("a", backing: ["nothing@cluster-1", "nothing@cluster-2"]),
+            "None of the backing destinations were found in discovery."
+        ),
+        (
+            "localized: two per cluster", Fleet.localizedVD("a", labels: "{}"),
+            "Multiple destinations selected in cluster cluster-1: ratings.bookinfo.cluster-1, reviews.bookinfo.cluster-1"
+        ),
     ]
 
     @Test(arguments: meshIndependent)
@@ -54,14 +91,20 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
     }
 
     @Test func exportTargetsThatDoNotExist() throws {
-        let (_, vmMissing) = try statusOf(Fleet.staticVD("a", export: "virtualMesh: {name: nope, namespace: gloo-mesh}", backing: ["reviews@cluster-1"]))
+        let (_, vmMissing) = try statusOf(
+            Fleet.staticVD(
+                "a", export: "virtualMesh: {name: nope, namespace: gloo-mesh}", backing: ["reviews@cluster-1"]))
         #expect(errors(vmMissing).contains("VirtualMesh nope.gloo-mesh not found"))
         #expect(vmMissing["state"] == "INVALID")
 
-        let list = "meshList: {meshes: [{name: istiod-istio-system-cluster-1, namespace: gloo-mesh}, {name: ghost, namespace: gloo-mesh}]}"
+        let list =
+            "meshList: {meshes: [{name: istiod-istio-system-cluster-1, namespace: gloo-mesh}, {name: ghost, namespace: gloo-mesh}]}"
         let (projection, meshMissing) = try statusOf(Fleet.staticVD("a", export: list, backing: ["reviews@cluster-1"]))
         #expect(meshMissing["state"] == "INVALID")
-        #expect((meshMissing[path: ["meshes", "ghost.gloo-mesh.", "errors"]]?.arrayValue ?? []) == ["Mesh ghost.gloo-mesh not found"])
+        #expect(
+            (meshMissing[path: ["meshes", "ghost.gloo-mesh.", "errors"]]?.arrayValue ?? []) == [
+                "Mesh ghost.gloo-mesh not found"
+            ])
         // Decision (Gloo Mesh #1581): the missing mesh does not block the mesh that exists.
         #expect(meshState(meshMissing, "cluster-1") == "ACCEPTED")
         #expect(projection.outputObjects.contains { $0.key.cluster == "cluster-1" && $0.parents.map(\.name) == ["a"] })
@@ -70,7 +113,9 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
     @Test func backingMeshMustExistAndBeIstio() throws {
         let orphan = Fleet.destination("orphan", "cluster-9", labels: "{app: orphan}")
         let (_, missing) = try statusOf(Fleet.staticVD("a", backing: ["orphan@cluster-9"]), extra: [orphan])
-        #expect(errors(missing).contains("Mesh istiod-istio-system-cluster-9.gloo-mesh for destination orphan.bookinfo.cluster-9 not found"))
+        #expect(
+            errors(missing).contains(
+                "Mesh istiod-istio-system-cluster-9.gloo-mesh for destination orphan.bookinfo.cluster-9 not found"))
 
         let linkerd = """
             apiVersion: discovery.mesh.gloo.solo.io/v1alpha2
@@ -78,22 +123,34 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
             metadata: {name: istiod-istio-system-cluster-9, namespace: gloo-mesh}
             spec: {linkerd: {installation: {namespace: linkerd, cluster: cluster-9}}}
             """
-        let (_, unsupported) = try statusOf(Fleet.staticVD("a", backing: ["orphan@cluster-9"]), extra: [orphan, linkerd])
-        #expect(errors(unsupported).contains("Unsupported mesh type linkerd for mesh istiod-istio-system-cluster-9.gloo-mesh"))
+        let (_, unsupported) = try statusOf(
+            Fleet.staticVD("a", backing: ["orphan@cluster-9"]), extra: [orphan, linkerd])
+        #expect(
+            errors(unsupported).contains(
+                "Unsupported mesh type linkerd for mesh istiod-istio-system-cluster-9.gloo-mesh"))
     }
 
     @Test func meshesMustBeGroupedInOneVirtualMesh() throws {
         let base = Fleet.base.replacingOccurrences(
             of: Fleet.virtualMesh(meshes: ["cluster-1", "cluster-2", "cluster-3"]),
-            with: Fleet.virtualMesh(meshes: ["cluster-1", "cluster-2"]) + "\n---\n" + Fleet.virtualMesh("other", meshes: ["cluster-3"]))
+            with: Fleet.virtualMesh(meshes: ["cluster-1", "cluster-2"]) + "\n---\n"
+                + Fleet.virtualMesh("other", meshes: ["cluster-3"]))
         let list = "meshList: {meshes: [{name: istiod-istio-system-cluster-1, namespace: gloo-mesh}]}"
-        let (_, two) = try statusOf(Fleet.staticVD("a", export: list, backing: ["reviews@cluster-1", "reviews@cluster-3"]), base: base)
-        #expect(errors(two).contains("Destinations belong to multiple different parent VirtualMeshes: [federation.gloo-mesh, other.gloo-mesh]"))
+        let (_, two) = try statusOf(
+            Fleet.staticVD("a", export: list, backing: ["reviews@cluster-1", "reviews@cluster-3"]), base: base)
+        #expect(
+            errors(two).contains(
+                "Destinations belong to multiple different parent VirtualMeshes: [federation.gloo-mesh, other.gloo-mesh]"
+            ))
 
         let ungrouped = Fleet.base.replacingOccurrences(
-            of: Fleet.virtualMesh(meshes: ["cluster-1", "cluster-2", "cluster-3"]), with: Fleet.virtualMesh(meshes: ["cluster-1"]))
-        let (_, notGrouped) = try statusOf(Fleet.staticVD("a", export: list, backing: ["reviews@cluster-1", "reviews@cluster-2"]), base: ungrouped)
-        #expect(errors(notGrouped).contains("Mesh istiod-istio-system-cluster-2.gloo-mesh is not grouped in a VirtualMesh."))
+            of: Fleet.virtualMesh(meshes: ["cluster-1", "cluster-2", "cluster-3"]),
+            with: Fleet.virtualMesh(meshes: ["cluster-1"]))
+        let (_, notGrouped) = try statusOf(
+            Fleet.staticVD("a", export: list, backing: ["reviews@cluster-1", "reviews@cluster-2"]), base: ungrouped)
+        #expect(
+            errors(notGrouped).contains("Mesh istiod-istio-system-cluster-2.gloo-mesh is not grouped in a VirtualMesh.")
+        )
     }
 
     @Test func aVirtualMeshThatClaimsAnAlreadyGroupedMeshGroupsNothing() throws {
@@ -101,16 +158,24 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
         try ledger.apply(Fleet.base)
         try ledger.apply(Fleet.virtualMesh("late", meshes: ["cluster-2"]))
         let projection = ledger.project()
-        #expect(projection.world.virtualMeshErrors[ObjectRef(name: "late", namespace: "gloo-mesh")] == [
-            "Includes a Mesh (istiod-istio-system-cluster-2.gloo-mesh) that already is grouped in a VirtualMesh (federation.gloo-mesh)"
-        ])
-        #expect(projection.world.meshOwner[ObjectRef(name: "istiod-istio-system-cluster-2", namespace: "gloo-mesh")]?.name == "federation")
+        #expect(
+            projection.world.virtualMeshErrors[ObjectRef(name: "late", namespace: "gloo-mesh")] == [
+                "Includes a Mesh (istiod-istio-system-cluster-2.gloo-mesh) that already is grouped in a VirtualMesh (federation.gloo-mesh)"
+            ])
+        #expect(
+            projection.world.meshOwner[ObjectRef(name: "istiod-istio-system-cluster-2", namespace: "gloo-mesh")]?.name
+                == "federation")
     }
 
     @Test func everyBackingDestinationNeedsOutlierDetection() throws {
-        let base = Fleet.base.replacingOccurrences(of: Fleet.outlierPolicy(), with: Fleet.outlierPolicy(labels: "{app: ratings}"))
-        let (_, status) = try statusOf(Fleet.staticVD("a", backing: ["reviews@cluster-1", "ratings@cluster-1"]), base: base)
-        #expect(errors(status) == ["Destination reviews.bookinfo.cluster-1 does not have any TrafficPolicies that apply OutlierDetection settings."])
+        let base = Fleet.base.replacingOccurrences(
+            of: Fleet.outlierPolicy(), with: Fleet.outlierPolicy(labels: "{app: ratings}"))
+        let (_, status) = try statusOf(
+            Fleet.staticVD("a", backing: ["reviews@cluster-1", "ratings@cluster-1"]), base: base)
+        #expect(
+            errors(status) == [
+                "Destination reviews.bookinfo.cluster-1 does not have any TrafficPolicies that apply OutlierDetection settings."
+            ])
         // localized.outlierDetection is enough on its own.
         let (_, localized) = try statusOf(Fleet.localizedVD("b", labels: "{app: reviews}"), base: base)
         #expect(localized["state"] == "ACCEPTED", "\(errors(localized))")
@@ -119,9 +184,15 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
     }
 
     @Test func aRemoteDestinationBehindNoGatewayMakesThatMeshInvalid() throws {
-        let base = Fleet.base.replacingOccurrences(of: Fleet.mesh("cluster-2", region: "us-west-2", gateway: "gw2.example.com"), with: Fleet.mesh("cluster-2", region: "us-west-2"))
-        let (projection, status) = try statusOf(Fleet.staticVD("a", backing: ["reviews@cluster-1", "reviews@cluster-2"]), base: base)
-        #expect(meshErrors(status, "cluster-1") == ["Mesh istiod-istio-system-cluster-2.gloo-mesh has no ingress gateway; destination reviews.bookinfo.cluster-2 is unreachable from istiod-istio-system-cluster-1.gloo-mesh"])
+        let base = Fleet.base.replacingOccurrences(
+            of: Fleet.mesh("cluster-2", region: "us-west-2", gateway: "gw2.example.com"),
+            with: Fleet.mesh("cluster-2", region: "us-west-2"))
+        let (projection, status) = try statusOf(
+            Fleet.staticVD("a", backing: ["reviews@cluster-1", "reviews@cluster-2"]), base: base)
+        #expect(
+            meshErrors(status, "cluster-1") == [
+                "Mesh istiod-istio-system-cluster-2.gloo-mesh has no ingress gateway; destination reviews.bookinfo.cluster-2 is unreachable from istiod-istio-system-cluster-1.gloo-mesh"
+            ])
         #expect(meshState(status, "cluster-1") == "INVALID")
         #expect(meshState(status, "cluster-3") == "INVALID")
         #expect(meshState(status, "cluster-2") == "ACCEPTED")
@@ -137,7 +208,8 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
         try ledger.delete(.destination, "gloo-mesh", "reviews-bookinfo-cluster-1")
         let status = try #require(ledger.project().status("a"))
         #expect(status["state"] == "ACCEPTED")
-        #expect(status["warnings"] == ["Backing destination reviews.bookinfo.cluster-1 not found in discovery; skipped"])
+        #expect(
+            status["warnings"] == ["Backing destination reviews.bookinfo.cluster-1 not found in discovery; skipped"])
         #expect(status["selectedDestinations"]?.arrayValue?.count == 1)
         try ledger.delete(.destination, "gloo-mesh", "reviews-bookinfo-cluster-2")
         let none = try #require(ledger.project().status("a"))
@@ -160,14 +232,16 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
     @Test func aWellFormedButInvalidVirtualDestinationIsRecorded() throws {
         let ledger = try Ledger()
         try ledger.apply(Fleet.base)
-        let events = try ledger.apply(Fleet.staticVD("bad", port: "{number: 0, protocol: carrier-pigeon}", backing: ["nope@cluster-1"]))
+        let events = try ledger.apply(
+            Fleet.staticVD("bad", port: "{number: 0, protocol: carrier-pigeon}", backing: ["nope@cluster-1"]))
         #expect(events.count == 1)
         let status = try #require(ledger.project().status("bad"))
         #expect(status["state"] == "INVALID")
-        #expect(errors(status) == [
-            "Invalid port number 0: must be between 1 and 65535", "Invalid protocol for port: carrier-pigeon",
-            "None of the backing destinations were found in discovery.",
-        ])
+        #expect(
+            errors(status) == [
+                "Invalid port number 0: must be between 1 and 65535", "Invalid protocol for port: carrier-pigeon",
+                "None of the backing destinations were found in discovery.",
+            ])
     }
 }
 
@@ -181,19 +255,32 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
         var projection = ledger.project()
         let second = try #require(projection.status("second"))
         #expect(second["state"] == "INVALID")
-        #expect(meshErrors(second, "cluster-1") == ["Hostname shared.global is already used by VirtualDestination first.bookinfo, accepted earlier"])
-        #expect(projection.status("first")?[path: ["meshes", "istiod-istio-system-cluster-1.gloo-mesh.", "acceptanceOrder"]] == 0)
-        #expect(projection.status("other")?[path: ["meshes", "istiod-istio-system-cluster-1.gloo-mesh.", "acceptanceOrder"]] == 1)
+        #expect(
+            meshErrors(second, "cluster-1") == [
+                "Hostname shared.global is already used by VirtualDestination first.bookinfo, accepted earlier"
+            ])
+        #expect(
+            projection.status("first")?[path: ["meshes", "istiod-istio-system-cluster-1.gloo-mesh.", "acceptanceOrder"]]
+                == 0)
+        #expect(
+            projection.status("other")?[path: ["meshes", "istiod-istio-system-cluster-1.gloo-mesh.", "acceptanceOrder"]]
+                == 1)
         #expect(projection.outputObjects.allSatisfy { !$0.parents.map(\.name).contains("second") })
 
         // When the earlier one becomes invalid, the later is accepted at that event.
-        let events = try ledger.apply(Fleet.staticVD("first", hostname: "shared.global", port: "{number: 0, protocol: http}", backing: ["reviews@cluster-1"]))
+        let events = try ledger.apply(
+            Fleet.staticVD(
+                "first", hostname: "shared.global", port: "{number: 0, protocol: http}", backing: ["reviews@cluster-1"])
+        )
         projection = ledger.project()
         #expect(projection.status("second")?["state"] == "ACCEPTED")
-        let entry = try #require(projection.acceptance[ObjectRef(name: "istiod-istio-system-cluster-1", namespace: "gloo-mesh")])
+        let entry = try #require(
+            projection.acceptance[ObjectRef(name: "istiod-istio-system-cluster-1", namespace: "gloo-mesh")])
         #expect(entry.accepted.map(\.virtualDestination.name) == ["other", "second"])
         #expect(entry.accepted.last?.acceptedAt == events.first?.sequence)
-        #expect(projection.status("other")?[path: ["meshes", "istiod-istio-system-cluster-1.gloo-mesh.", "acceptanceOrder"]] == 0)
+        #expect(
+            projection.status("other")?[path: ["meshes", "istiod-istio-system-cluster-1.gloo-mesh.", "acceptanceOrder"]]
+                == 0)
 
         // Fixed again, the first one is now the later one and stays out.
         try ledger.apply(Fleet.staticVD("first", hostname: "shared.global", backing: ["reviews@cluster-1"]))
@@ -216,7 +303,8 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
         try ledger.apply(Fleet.staticVD("c", backing: ["reviews@cluster-3"]))
         let after = ledger.project()
         #expect(after.status("b") == before)
-        #expect(after.status("c")?[path: ["meshes", "istiod-istio-system-cluster-1.gloo-mesh.", "acceptanceOrder"]] == 2)
+        #expect(
+            after.status("c")?[path: ["meshes", "istiod-istio-system-cluster-1.gloo-mesh.", "acceptanceOrder"]] == 2)
     }
 }
 
@@ -228,11 +316,16 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
         try ledger.apply(Fleet.staticVD("b", backing: ["reviews@cluster-2"]))
         var projection = ledger.project()
         // The federated ServiceEntry for reviews in cluster-2, written to cluster-1, has both parents.
-        let shared = try #require(projection.outputObjects.first { $0.key.cluster == "cluster-1" && $0.key.name == "reviews-bookinfo-cluster-2" && $0.key.kind == "ServiceEntry" })
+        let shared = try #require(
+            projection.outputObjects.first {
+                $0.key.cluster == "cluster-1" && $0.key.name == "reviews-bookinfo-cluster-2"
+                    && $0.key.kind == "ServiceEntry"
+            })
         #expect(shared.parents.map(\.name) == ["a", "b"])
         func report(_ result: String, error: String? = nil) throws {
             let errorLine = error.map { "\n  error: \"\($0)\"" } ?? ""
-            try ledger.apply("""
+            try ledger.apply(
+                """
                 apiVersion: meshledger.dev/v1alpha1
                 kind: SyncResult
                 metadata: {name: cluster-1.serviceentry.reviews-bookinfo-cluster-2, namespace: istio-system}
@@ -260,7 +353,10 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
 
 @Suite struct TranslationTests {
     @Test func theVirtualIPMatchesTheKnownVector() {
-        #expect(virtualIP(name: "failover-service", namespace: "failover-service-namespace", cluster: "", scope: "failover-service") == "247.153.147.39")
+        #expect(
+            virtualIP(
+                name: "failover-service", namespace: "failover-service-namespace", cluster: "",
+                scope: "failover-service") == "247.153.147.39")
     }
 
     @Test func namesAreSanitizedIntoDNSLabels() {
@@ -277,16 +373,33 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
         try ledger.apply(Fleet.staticVD("reviews-global", backing: ["reviews@cluster-2", "reviews@cluster-1"]))
         let objects = ledger.project().outputObjects.filter { $0.key.cluster == "cluster-1" }
         let filter = try #require(objects.first { $0.key.kind == "EnvoyFilter" })
-        let clusters = filter.spec[path: ["configPatches"]]?.arrayValue?[1][path: ["patch", "value", "cluster_type", "typed_config", "clusters"]]
-        #expect(clusters == ["outbound|9080||reviews.bookinfo.svc.cluster-2.global", "outbound|9080||reviews.bookinfo.svc.cluster.local"])
-        let federated = try #require(objects.first { $0.key.kind == "ServiceEntry" && $0.key.name == "reviews-bookinfo-cluster-2" })
+        let clusters = filter.spec[path: ["configPatches"]]?.arrayValue?[1][path: [
+            "patch", "value", "cluster_type", "typed_config", "clusters",
+        ]]
+        #expect(
+            clusters == [
+                "outbound|9080||reviews.bookinfo.svc.cluster-2.global",
+                "outbound|9080||reviews.bookinfo.svc.cluster.local",
+            ])
+        let federated = try #require(
+            objects.first { $0.key.kind == "ServiceEntry" && $0.key.name == "reviews-bookinfo-cluster-2" })
         #expect(federated.spec["hosts"] == ["reviews.bookinfo.svc.cluster-2.global"])
         #expect(federated.spec["endpoints"]?.arrayValue?.first?["address"] == "gw2.example.com")
-        #expect(federated.spec["addresses"] == [.string(virtualIP(name: "reviews", namespace: "bookinfo", cluster: "cluster-2", scope: "kube-service"))])
-        let entry = try #require(objects.first { $0.key.kind == "ServiceEntry" && $0.key.name == "reviews-global-bookinfo" })
-        #expect(entry.spec["addresses"] == [.string(virtualIP(name: "reviews-global", namespace: "bookinfo", cluster: "", scope: "local-resource"))])
+        #expect(
+            federated.spec["addresses"] == [
+                .string(virtualIP(name: "reviews", namespace: "bookinfo", cluster: "cluster-2", scope: "kube-service"))
+            ])
+        let entry = try #require(
+            objects.first { $0.key.kind == "ServiceEntry" && $0.key.name == "reviews-global-bookinfo" })
+        #expect(
+            entry.spec["addresses"] == [
+                .string(virtualIP(name: "reviews-global", namespace: "bookinfo", cluster: "", scope: "local-resource"))
+            ])
         #expect(entry.manifest[path: ["metadata", "labels", "cluster.multicluster.solo.io"]] == "cluster-1")
-        #expect(entry.manifest[path: ["metadata", "annotations", "parents.networking.mesh.gloo.solo.io"]] == #"{"networking.enterprise.mesh.gloo.solo.io/v1alpha1, Kind=VirtualDestination":[{"name":"reviews-global","namespace":"bookinfo"}]}"#)
+        #expect(
+            entry.manifest[path: ["metadata", "annotations", "parents.networking.mesh.gloo.solo.io"]]
+                == #"{"networking.enterprise.mesh.gloo.solo.io/v1alpha1, Kind=VirtualDestination":[{"name":"reviews-global","namespace":"bookinfo"}]}"#
+        )
     }
 
     @Test func localizedFailoverBecomesEndpointsAndLocalityRules() throws {
@@ -296,17 +409,30 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
         let objects = ledger.project().outputObjects.filter { $0.key.cluster == "cluster-1" }
         let entry = try #require(objects.first { $0.key.kind == "ServiceEntry" })
         #expect(entry.spec["resolution"] == "DNS")
-        #expect(entry.spec["endpoints"] == [
-            ["address": "reviews.bookinfo.svc.cluster.local", "ports": ["http": 9080], "locality": "us-east-1/us-east-1a"],
-            ["address": "gw2.example.com", "ports": ["http": 15443], "labels": ["cluster": "cluster-2"], "locality": "us-west-2"],
-            ["address": "gw3.example.com", "ports": ["http": 15443], "labels": ["cluster": "cluster-3"], "locality": "eu-west-1"],
-        ])
+        #expect(
+            entry.spec["endpoints"] == [
+                [
+                    "address": "reviews.bookinfo.svc.cluster.local", "ports": ["http": 9080],
+                    "locality": "us-east-1/us-east-1a",
+                ],
+                [
+                    "address": "gw2.example.com", "ports": ["http": 15443], "labels": ["cluster": "cluster-2"],
+                    "locality": "us-west-2",
+                ],
+                [
+                    "address": "gw3.example.com", "ports": ["http": 15443], "labels": ["cluster": "cluster-3"],
+                    "locality": "eu-west-1",
+                ],
+            ])
         let rule = try #require(objects.first { $0.key.kind == "DestinationRule" })
-        #expect(rule.spec[path: ["trafficPolicy", "loadBalancer", "localityLbSetting"]] == [
-            "enabled": true, "failover": [["from": "us-east-1", "to": "us-west-2"], ["from": "us-east-1", "to": "eu-west-1"]],
-        ])
-        #expect(rule.spec[path: ["trafficPolicy", "outlierDetection"]] == [
-            "consecutive5xxErrors": 2, "interval": "10s", "baseEjectionTime": "30s", "maxEjectionPercent": 100,
-        ])
+        #expect(
+            rule.spec[path: ["trafficPolicy", "loadBalancer", "localityLbSetting"]] == [
+                "enabled": true,
+                "failover": [["from": "us-east-1", "to": "us-west-2"], ["from": "us-east-1", "to": "eu-west-1"]],
+            ])
+        #expect(
+            rule.spec[path: ["trafficPolicy", "outlierDetection"]] == [
+                "consecutive5xxErrors": 2, "interval": "10s", "baseEjectionTime": "30s", "maxEjectionPercent": 100,
+            ])
     }
 }

@@ -26,6 +26,37 @@ final class Ledger {
         return try append(manifests.map { Change(.upsert($0), source: $0.key.kind.source, actor: actor) })
     }
 
+    /// A full resync of one cluster's discovered objects.
+    @discardableResult
+    func resync(cluster: String, _ yaml: String) throws -> [Event] {
+        let manifests = try ManifestReader.manifests(Array(yaml.utf8), name: "resync")
+        return try append(
+            manifests.map { Change(.upsert($0), source: .discovery, actor: "agent-\(cluster)") },
+            resync: Resync(cluster: cluster, kinds: [.destination, .mesh], actor: "agent-\(cluster)"))
+    }
+
+    /// A watch stream, as `ingest` records it.
+    @discardableResult
+    func watch(_ json: String) throws -> [Event] {
+        let changes = try ManifestReader.watchEvents(Array(json.utf8), name: "watch").compactMap { event -> Change? in
+            guard let manifest = event.manifest else { return nil }
+            if event.type == .deleted {
+                return Change(
+                    .delete(manifest.key, manifest), source: manifest.key.kind.source, actor: "watch",
+                    ignoreNotFound: true)
+            }
+            return Change(.upsert(manifest), source: manifest.key.kind.source, actor: "watch")
+        }
+        return try append(changes)
+    }
+
+    /// Deletes every object of the manifests in `yaml`.
+    @discardableResult
+    func delete(_ yaml: String) throws -> [Event] {
+        let manifests = try ManifestReader.manifests(Array(yaml.utf8), name: "delete")
+        return try append(manifests.map { Change(.delete($0.key, $0), source: $0.key.kind.source, actor: "test") })
+    }
+
     /// Deletes an object.
     @discardableResult
     func delete(_ kind: ResourceKind, _ namespace: String, _ name: String) throws -> [Event] {
@@ -36,10 +67,10 @@ final class Ledger {
         ])
     }
 
-    func append(_ changes: [Change]) throws -> [Event] {
+    func append(_ changes: [Change], resync: Resync? = nil) throws -> [Event] {
         clock += 1_000_000
         let time = clock
-        let result = try log.append(Batch(changes), clock: { Timestamp(microseconds: time) })
+        let result = try log.append(Batch(changes, resync: resync), clock: { Timestamp(microseconds: time) })
         guard let range = result.range else { return [] }
         var new: [Event] = []
         try log.scan(range) { event in
