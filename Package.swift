@@ -12,7 +12,7 @@ let package = Package(
     name: "MeshLedger",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "MeshLedger", targets: ["MeshLedger", "EventLog", "MeshModel", "Projection"]),
+        .library(name: "MeshLedger", targets: ["MeshLedger", "EventLog", "MeshModel", "Projection", "Workload"]),
         .executable(name: "meshledger", targets: ["meshledger"]),
     ],
     dependencies: [
@@ -52,6 +52,12 @@ let package = Package(
             dependencies: ["EventLog", "MeshModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
+        // Seeded generators of fleets and event streams, for tests, benchmarks and `fleetgen`.
+        .target(
+            name: "Workload",
+            dependencies: ["EventLog", "MeshModel"],
+            swiftSettings: strictSettings
+        ),
         // The store facade: turning manifests into event batches, queries over the log.
         .target(
             name: "MeshLedger",
@@ -74,13 +80,21 @@ let package = Package(
         .testTarget(name: "MeshModelTests", dependencies: ["MeshModel"], swiftSettings: strictSettings),
         .testTarget(
             name: "ProjectionTests",
-            dependencies: ["Projection", "EventLog", "MeshModel"],
+            dependencies: ["Projection", "EventLog", "MeshModel", "Workload"],
             exclude: ["Scenarios"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "EventLogTests",
             dependencies: ["EventLog", "MeshModel", "LMDBKit"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshLedgerTests",
+            dependencies: [
+                "MeshLedger", "Projection", "EventLog", "MeshModel", "Workload",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

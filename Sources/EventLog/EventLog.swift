@@ -172,7 +172,7 @@ public final class EventLog: Sendable {
 
     /// The storage format of the store as a whole (databases and encodings).
     public static let storeFormat: UInt8 = 1
-    static let databaseNames = ["events", "objects", "history", "bytime", "meta"]
+    static let databaseNames = ["events", "objects", "history", "bytime", "meta", "snapshots"]
 
     /// The LMDB environment (exposed for stats, backups and tools built on the same store).
     public let environment: Environment
@@ -181,6 +181,7 @@ public final class EventLog: Sendable {
     let history: Database
     let byTime: Database
     let meta: Database
+    let snapshots: Database
 
     /// Opens the log in directory `path` (created on first write).
     public static func open(at path: String, options: Options = Options()) throws -> EventLog {
@@ -212,6 +213,7 @@ public final class EventLog: Sendable {
         history = environment.database("history")
         byTime = environment.database("bytime")
         meta = environment.database("meta")
+        snapshots = environment.database("snapshots")
     }
 
     private func checkFormat(writable: Bool) throws {

@@ -3,19 +3,131 @@ public import MeshModel
 public import Projection
 
 extension Store {
-    /// The projection folded over the log up to `sequence` (the head when nil), and the sequence
-    /// it reached.
-    public func project(upTo sequence: UInt64? = nil) throws -> (projection: Projection, sequence: UInt64) {
+    /// How a projection was obtained.
+    public struct ProjectionOrigin: Sendable {
+        /// The snapshot it started from (nil: event 1).
+        public var snapshot: UInt64?
+        /// Snapshots passed over, with why (altered bytes, unknown format, wrong digest).
+        public var skipped: [(sequence: UInt64, reason: String)] = []
+    }
+
+    /// The projection at `sequence` (the head when nil): from the newest usable snapshot at or
+    /// before it plus the events after, or from event 1 when `useSnapshots` is false or no
+    /// snapshot is usable. Also returns the sequence reached and where it started.
+    public func project(
+        upTo sequence: UInt64? = nil, useSnapshots: Bool = true, progress: ((UInt64, UInt64) -> Void)? = nil
+    ) throws -> (projection: Projection, sequence: UInt64, origin: ProjectionOrigin) {
         let (head, _) = try log.head()
         let target = min(sequence ?? head, head)
         var projection = Projection()
+        var origin = ProjectionOrigin()
+        if useSnapshots && target > 0 {
+            for (info, payload) in try log.snapshots(atOrBefore: target) {
+                guard let payload else {
+                    origin.skipped.append((info.sequence, "checksum mismatch (altered bytes)"))
+                    continue
+                }
+                guard info.format == Projection.snapshotFormat else {
+                    origin.skipped.append(
+                        (info.sequence, "format \(info.format), this version reads \(Projection.snapshotFormat)"))
+                    continue
+                }
+                do {
+                    projection = try Projection.restore(payload: payload, expectedDigest: info.digest)
+                    origin.snapshot = info.sequence
+                    break
+                } catch {
+                    origin.skipped.append((info.sequence, "\(error)"))
+                }
+            }
+        }
+        let start = projection.sequence + 1
+        if start <= target {
+            try log.scan(start...target) { event in
+                projection.apply(event)
+                if event.sequence % 4096 == 0 { progress?(event.sequence - start + 1, target - start + 1) }
+                return true
+            }
+            progress?(target - start + 1, target - start + 1)
+        }
+        return (projection, target, origin)
+    }
+
+    /// Takes a snapshot at `sequence` (default: the head) and returns its header.
+    @discardableResult
+    public func createSnapshot(at sequence: UInt64? = nil) throws -> EventLog.SnapshotInfo {
+        let (projection, reached, _) = try project(upTo: sequence)
+        try log.writeSnapshot(
+            sequence: reached, format: Projection.snapshotFormat, digest: projection.digest,
+            payload: projection.snapshotPayload())
+        guard let info = try log.snapshotInfos().first(where: { $0.sequence == reached }) else {
+            throw LogError(.corrupted, "snapshot at \(reached) was not stored")
+        }
+        return info
+    }
+
+    /// The snapshot policy: a snapshot every `snapshotInterval` events (0: never automatically).
+    /// `$MESHLEDGER_SNAPSHOT_EVERY` overrides the default.
+    public static let defaultSnapshotInterval: UInt64 = 10_000
+
+    /// Takes a snapshot when the head is `interval` or more events past the newest one. Runs after
+    /// an append's transaction has committed, so the append itself is never held up by it.
+    @discardableResult
+    public func snapshotIfDue(interval: UInt64 = Store.defaultSnapshotInterval) throws -> EventLog.SnapshotInfo? {
+        guard interval > 0 else { return nil }
+        let (head, _) = try log.head()
+        let newest = try log.snapshotInfos().last?.sequence ?? 0
+        guard head >= newest + interval else { return nil }
+        return try createSnapshot(at: head)
+    }
+
+    /// Deletes all but the newest `keep` snapshots; returns the sequences deleted.
+    public func pruneSnapshots(keep: Int) throws -> [UInt64] {
+        let infos = try log.snapshotInfos()
+        let doomed = infos.dropLast(max(keep, 0)).map(\.sequence)
+        for sequence in doomed { try log.deleteSnapshot(sequence) }
+        return doomed
+    }
+
+    /// Replays from event 1 without snapshots; with `verifySnapshots`, checks every stored
+    /// snapshot's digest against the replay at its sequence. Returns the digest at `sequence` and
+    /// the snapshot problems found.
+    public func replay(
+        to sequence: UInt64? = nil, verifySnapshots: Bool = false, progress: ((UInt64, UInt64) -> Void)? = nil
+    ) throws -> (digest: Digest, sequence: UInt64, snapshotProblems: [(sequence: UInt64, problem: String)]) {
+        let (head, _) = try log.head()
+        let target = min(sequence ?? head, head)
+        var checks: [UInt64: EventLog.SnapshotInfo] = [:]
+        if verifySnapshots {
+            for info in try log.snapshotInfos() where info.sequence <= target { checks[info.sequence] = info }
+        }
+        var problems: [(UInt64, String)] = []
+        for info in checks.values where !info.intact {
+            problems.append((info.sequence, "checksum mismatch (altered bytes)"))
+        }
+        var projection = Projection()
+        func check(_ s: UInt64) {
+            if let info = checks[s], info.intact, info.format == Projection.snapshotFormat,
+                info.digest != projection.digest
+            {
+                problems.append(
+                    (
+                        s,
+                        "digest \(info.digest.hex.prefix(16)) differs from the replay's \(projection.digest.hex.prefix(16))"
+                    ))
+            }
+        }
+        check(0)
         if target > 0 {
             try log.scan(1...target) { event in
                 projection.apply(event)
+                check(event.sequence)
+                if event.sequence % 4096 == 0 { progress?(event.sequence, target) }
                 return true
             }
+            progress?(target, target)
         }
-        return (projection, target)
+        return (projection.digest, target, problems.sorted { $0.0 < $1.0 }.map { (sequence: $0.0, problem: $0.1) })
     }
 
     /// A stored object as `get` shows it: the object as last applied, with `metadata.generation`

@@ -215,7 +215,7 @@ extension MeshLedgerCommand {
 
         func run() throws {
             let store = try global.openForReading()
-            let (projection, _) = try store.project(upTo: time.sequence(in: store))
+            let (projection, _, _) = try store.project(upTo: time.sequence(in: store))
             let meshKey = mesh.map { $0.hasSuffix(".") ? $0 : $0 + "." }
             let objects = mergeOutputs(projection.states.flatMap { ref, state in state.outputs.map { (ref, $0) } })
                 .filter { (cluster == nil || $0.key.cluster == cluster) && (meshKey == nil || $0.mesh == meshKey) }
@@ -256,7 +256,7 @@ extension MeshLedgerCommand {
             }
             let store = try global.openForReading()
             let at = try time.sequence(in: store)
-            let (projection, reached) = try store.project(upTo: at)
+            let (projection, reached, _) = try store.project(upTo: at)
             let ref = ObjectRef(name: name, namespace: namespace)
             guard let state = projection.states[ref], let record = projection.world.virtualDestinations[ref] else {
                 throw CLIError(
@@ -353,9 +353,9 @@ extension MeshLedgerCommand {
         func run() throws {
             let store = try global.openForWriting()
             let output = OutputKey(cluster: cluster, kind: kind, namespace: namespace, name: name)
-            report(
-                try store.report(
-                    applied: result == .applied, output: output, digest: digest, error: error, actor: actor))
+            let appended = try store.report(
+                applied: result == .applied, output: output, digest: digest, error: error, actor: actor)
+            try finish(appended, store)
         }
     }
 }

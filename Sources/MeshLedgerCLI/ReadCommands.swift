@@ -114,6 +114,17 @@ extension MeshLedgerCommand {
             print(
                 "ok: \(report.checked) events verified, hash chain intact (head \(report.checked), digest \(report.headDigest.hex.prefix(16)))"
             )
+            let snapshots = try store.log.snapshotInfos()
+            guard !snapshots.isEmpty else { return }
+            let replayProgress = Progress(label: "checking snapshots")
+            let replay = try store.replay(verifySnapshots: true) { replayProgress.update($0, of: $1) }
+            replayProgress.finish()
+            if let problem = replay.snapshotProblems.first {
+                throw CLIError(
+                    "snapshot at seq \(problem.sequence): \(problem.problem) (replays skip it; `snapshot create` writes a good one)"
+                )
+            }
+            print("ok: \(snapshots.count) snapshot\(snapshots.count == 1 ? "" : "s") agree with a full replay")
         }
     }
 

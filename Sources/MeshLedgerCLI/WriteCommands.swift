@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventLog
+import Foundation
 import MeshLedger
 import MeshModel
 
@@ -15,6 +16,14 @@ struct AppendOptions: ParsableArguments {
         help: ArgumentHelp(
             "Append only if the log's head is this sequence (else exit 3, nothing appended).", valueName: "seq"))
     var expectHead: UInt64?
+}
+
+/// Prints what an append did, then takes a snapshot if one is due (after the append committed).
+func finish(_ result: AppendResult, _ store: Store) throws {
+    report(result)
+    if result.range != nil, let info = try store.snapshotIfDue(interval: snapshotInterval()) {
+        FileHandle.standardError.write(Data("snapshot taken at seq \(info.sequence)\n".utf8))
+    }
 }
 
 /// Prints what an append did, kubectl style, then the sequence range.
@@ -50,7 +59,8 @@ extension MeshLedgerCommand {
         func run() throws {
             let manifests = try readManifests(input.filename)
             let store = try global.openForWriting()
-            report(try store.apply(manifests, actor: actor ?? defaultActor(), expectedHead: input.expectHead))
+            try finish(
+                try store.apply(manifests, actor: actor ?? defaultActor(), expectedHead: input.expectHead), store)
         }
     }
 
@@ -91,10 +101,9 @@ extension MeshLedgerCommand {
                 targets = try readManifests(input.filename).map { ($0.key, $0) }
             }
             let store = try global.openForWriting()
-            report(
-                try store.delete(
-                    targets, actor: actor ?? defaultActor(), ignoreNotFound: ignoreNotFound,
-                    expectedHead: input.expectHead))
+            let result = try store.delete(
+                targets, actor: actor ?? defaultActor(), ignoreNotFound: ignoreNotFound, expectedHead: input.expectHead)
+            try finish(result, store)
         }
     }
 
@@ -120,7 +129,9 @@ extension MeshLedgerCommand {
         func run() throws {
             let manifests = try readManifests(input.filename)
             let store = try global.openForWriting()
-            report(try store.discover(manifests, agent: agent, resyncCluster: cluster, expectedHead: input.expectHead))
+            try finish(
+                try store.discover(manifests, agent: agent, resyncCluster: cluster, expectedHead: input.expectHead),
+                store)
         }
     }
 
@@ -143,7 +154,7 @@ extension MeshLedgerCommand {
         func run() throws {
             let events = try readInputs(filename).flatMap { try ManifestReader.watchEvents($0.bytes, name: $0.name) }
             let store = try global.openForWriting()
-            report(try store.ingest(events, actor: actor))
+            try finish(try store.ingest(events, actor: actor), store)
         }
     }
 }

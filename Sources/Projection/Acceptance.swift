@@ -31,6 +31,12 @@ public struct MeshAcceptance: Sendable, Hashable {
     /// No VirtualDestination accepted.
     public init() {}
 
+    /// A state restored from a snapshot.
+    init(accepted: [Entry], blocked: [ObjectRef: ObjectRef]) {
+        self.accepted = accepted
+        self.blocked = blocked
+    }
+
     /// The acceptanceOrder of a VirtualDestination, if accepted.
     public func order(of vd: ObjectRef) -> Int? {
         accepted.firstIndex { $0.virtualDestination == vd }

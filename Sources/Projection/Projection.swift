@@ -142,6 +142,21 @@ public struct Projection: Sendable {
         for vd in restatus.sorted() { rebuild(vd) }
     }
 
+    /// Replaces the whole state by one computed from inputs and acceptance (a snapshot restore).
+    mutating func rebuildAll(world: World, acceptance: [ObjectRef: MeshAcceptance], sequence: UInt64) {
+        self = Projection()
+        self.world = world
+        self.acceptance = acceptance
+        self.sequence = sequence
+        for vd in world.virtualDestinations.keys.sorted() {
+            let record = world.virtualDestinations[vd]!
+            let evaluation = evaluate(record.spec, in: world)
+            index(vd, record.spec, evaluation)
+            states[vd] = VirtualDestinationState(status: placeholderStatus, evaluation: evaluation, outputs: [])
+        }
+        for vd in world.virtualDestinations.keys.sorted() { rebuild(vd) }
+    }
+
     private static let placeholderStatus = VirtualDestinationStatus(
         observedGeneration: 0, state: .pending, meshes: [], selectedDestinations: [], errors: [], warnings: [])
     private var placeholderStatus: VirtualDestinationStatus { Projection.placeholderStatus }

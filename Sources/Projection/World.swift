@@ -37,6 +37,9 @@ public struct World: Sendable {
     public internal(set) var syncResultKeys: [ObjectRef: OutputKey] = [:]
     /// Output objects whose last reported write failed, with the error (DOMAIN.md 4.6).
     public internal(set) var writeFailures: [OutputKey: String] = [:]
+    /// Every input object that exists, as applied, with its generation and last sequence (what a
+    /// snapshot stores).
+    public internal(set) var inputs: [ObjectKey: (object: JSONValue, generation: UInt64, sequence: UInt64)] = [:]
 
     /// An empty world.
     public init() {}
@@ -78,6 +81,7 @@ public struct World: Sendable {
 
     /// Applies one change to the inputs. `object` nil means the object is gone.
     mutating func apply(kind: ResourceKind, ref: ObjectRef, object: JSONValue?, generation: UInt64, sequence: UInt64) {
+        inputs[ref.objectKey(kind)] = object.map { ($0, generation, sequence) }
         switch kind {
         case .destination:
             if let old = destinations[ref] {

@@ -2,6 +2,7 @@ import EventLog
 import Foundation
 import MeshModel
 import Testing
+import Workload
 
 @testable import Projection
 

@@ -1,0 +1,153 @@
+import Crypto
+public import EventLog
+public import MeshModel
+public import Projection
+
+/// What `history` compares between events: a VirtualDestination's derived status in short.
+public struct StatusView: Sendable, Hashable {
+    /// The overall state.
+    public var state: String
+    /// Per mesh key: state and acceptance order.
+    public var meshes: [String: String]
+    /// Selected services (`name.namespace.cluster`), in order.
+    public var selected: [String]
+    /// Top-level and per-mesh errors, deduplicated, in order.
+    public var errors: [String]
+    /// Warnings.
+    public var warnings: [String]
+    /// SHA-256 (hex, 16 characters) of its outputs.
+    public var outputsDigest: String
+    /// The generation it observed.
+    public var observedGeneration: UInt64
+
+    /// The view of a VirtualDestination's derived state.
+    public init(_ state: VirtualDestinationState) {
+        let status = state.status
+        self.state = status.state.rawValue
+        var meshes: [String: String] = [:]
+        var errors: [String] = status.errors
+        for (key, entry) in status.meshes {
+            meshes[key] = entry.state.rawValue + (entry.acceptanceOrder.map { " (order \($0))" } ?? "")
+            for error in entry.errors where !errors.contains(error) { errors.append(error) }
+        }
+        self.meshes = meshes
+        self.selected = status.selectedDestinations.map { "\($0.service)" }
+        self.errors = errors
+        self.warnings = status.warnings
+        let outputs = JSONValue.array(
+            state.outputs.sorted { $0.key < $1.key }.map { ["key": .string($0.key.description), "spec": $0.spec] })
+        self.outputsDigest = String(Digest(bytes: Array(SHA256.hash(data: JSONText.canonical(outputs)))).hex.prefix(16))
+        self.observedGeneration = status.observedGeneration
+    }
+
+    /// As JSON.
+    public var json: JSONValue {
+        var meshObject = JSONObject()
+        for (key, value) in meshes { meshObject[key] = .string(value) }
+        return [
+            "state": .string(state), "meshes": .object(meshObject), "selected": .array(selected.map(JSONValue.string)),
+            "errors": .array(errors.map(JSONValue.string)), "warnings": .array(warnings.map(JSONValue.string)),
+            "outputsDigest": .string(outputsDigest), "observedGeneration": .int(Int64(observedGeneration)),
+        ]
+    }
+
+    /// What changed from `old` (nil: did not exist) to `new` (nil: deleted), one line each.
+    public static func changes(from old: StatusView?, to new: StatusView?) -> [String] {
+        switch (old, new) {
+        case (nil, nil): return []
+        case (nil, let new?): return ["created: \(new.state)"]
+        case (_?, nil): return ["deleted"]
+        case (let old?, let new?):
+            var lines: [String] = []
+            if old.state != new.state { lines.append("state: \(old.state) → \(new.state)") }
+            if old.observedGeneration != new.observedGeneration {
+                lines.append("observedGeneration: \(old.observedGeneration) → \(new.observedGeneration)")
+            }
+            for key in Set(old.meshes.keys).union(new.meshes.keys).sorted() where old.meshes[key] != new.meshes[key] {
+                lines.append(
+                    "mesh \(key): \(old.meshes[key] ?? "(not exported)") → \(new.meshes[key] ?? "(not exported)")")
+            }
+            for removed in old.selected where !new.selected.contains(removed) { lines.append("selected −\(removed)") }
+            for added in new.selected where !old.selected.contains(added) { lines.append("selected +\(added)") }
+            if old.selected != new.selected && Set(old.selected) == Set(new.selected) {
+                lines.append("selected order: \(new.selected.joined(separator: ", "))")
+            }
+            for error in old.errors where !new.errors.contains(error) { lines.append("error resolved: \(error)") }
+            for error in new.errors where !old.errors.contains(error) { lines.append("error: \(error)") }
+            for warning in old.warnings where !new.warnings.contains(warning) {
+                lines.append("warning resolved: \(warning)")
+            }
+            for warning in new.warnings where !old.warnings.contains(warning) { lines.append("warning: \(warning)") }
+            if old.outputsDigest != new.outputsDigest {
+                lines.append("outputs: \(old.outputsDigest) → \(new.outputsDigest)")
+            }
+            return lines
+        }
+    }
+}
+
+/// One transition of a VirtualDestination's derived status, with the event that caused it.
+public struct StatusTransition: Sendable {
+    /// The event whose fold changed the status (it may have touched another object).
+    public var cause: Event
+    /// Before (nil: did not exist).
+    public var before: StatusView?
+    /// After (nil: deleted).
+    public var after: StatusView?
+    /// What changed, one line each.
+    public var changes: [String]
+
+    /// As JSON: the cause's envelope, before, after and the changes.
+    public var json: JSONValue {
+        [
+            "cause": EventJSON.value(of: cause, includeObject: false), "before": before?.json ?? .null,
+            "after": after?.json ?? .null, "changes": .array(changes.map(JSONValue.string)),
+        ]
+    }
+}
+
+extension Store {
+    /// Every transition of a VirtualDestination's derived status between two sequences
+    /// (inclusive), each with its causing event. Starts from the newest snapshot before `since`.
+    public func history(
+        of vd: ObjectRef, since: UInt64 = 1, until: UInt64? = nil, progress: ((UInt64, UInt64) -> Void)? = nil
+    ) throws -> [StatusTransition] {
+        let (head, _) = try log.head()
+        let last = min(until ?? head, head)
+        let first = max(since, 1)
+        guard first <= last else { return [] }
+        var (projection, _, _) = try project(upTo: first - 1)
+        var previous = projection.states[vd].map(StatusView.init)
+        var transitions: [StatusTransition] = []
+        try log.scan(first...last) { event in
+            projection.apply(event)
+            let current = projection.states[vd].map(StatusView.init)
+            if current != previous {
+                transitions.append(
+                    StatusTransition(
+                        cause: event, before: previous, after: current,
+                        changes: StatusView.changes(from: previous, to: current)))
+                previous = current
+            }
+            if event.sequence % 4096 == 0 { progress?(event.sequence - first + 1, last - first + 1) }
+            return true
+        }
+        return transitions
+    }
+
+    /// The text `diff` compares at one point: statuses (YAML) and outputs (YAML), optionally
+    /// limited to a cluster and to one VirtualDestination.
+    public func diffText(at sequence: UInt64, cluster: String?, virtualDestination: ObjectRef?) throws -> String {
+        let (projection, _, _) = try project(upTo: sequence)
+        var statuses = JSONObject()
+        for (ref, state) in projection.states where virtualDestination == nil || ref == virtualDestination {
+            statuses["\(ref.namespace)/\(ref.name)"] = state.status.json
+        }
+        let outputs = mergeOutputs(projection.states.flatMap { ref, state in state.outputs.map { (ref, $0) } })
+            .filter { cluster == nil || $0.key.cluster == cluster }
+            .filter { virtualDestination == nil || $0.parents.contains(virtualDestination!) }
+        var text = "# statuses\n" + YAMLText.emit(.object(statuses))
+        text += "# outputs\n" + YAMLText.emitDocuments(outputs.map(\.manifest))
+        return text
+    }
+}

@@ -1,0 +1,116 @@
+public import EventLog
+public import MeshModel
+
+/// Snapshots of the projection: everything needed to continue folding from sequence N without
+/// the events before it (DOMAIN.md section 5).
+///
+/// A snapshot holds the inputs that exist at N (objects as applied, generations, sequences),
+/// the creation order of VirtualMeshes and TrafficPolicies, the per-mesh acceptance (which
+/// history decides) and the last Destination seen per service. Statuses, outputs and indexes are
+/// recomputed from those on restore: they are a function of them. The bytes are a packed JSON
+/// value (the event codec's value encoding).
+extension Projection {
+    /// The snapshot format this version writes and reads; any other is skipped.
+    public static let snapshotFormat: UInt8 = 1
+
+    /// Why a snapshot was not used.
+    public struct SnapshotError: Error, Sendable, CustomStringConvertible {
+        /// What is wrong.
+        public let problem: String
+        public var description: String { problem }
+    }
+
+    /// The snapshot payload of the current state.
+    public func snapshotPayload() -> [UInt8] {
+        func ref(_ r: ObjectRef) -> JSONValue { r.json }
+        let inputs = world.inputs.sorted { $0.key < $1.key }.map { key, entry -> JSONValue in
+            [
+                "kind": .string(key.kind.rawValue), "namespace": .string(key.namespace), "name": .string(key.name),
+                "generation": .int(Int64(entry.generation)), "sequence": .int(Int64(entry.sequence)),
+                "object": entry.object,
+            ]
+        }
+        var createdAt: [JSONValue] = []
+        for (r, vm) in world.virtualMeshes.sorted(by: { $0.key < $1.key }) {
+            createdAt.append(["kind": "VirtualMesh", "ref": ref(r), "at": .int(Int64(vm.createdAt))])
+        }
+        for (r, tp) in world.trafficPolicies.sorted(by: { $0.key < $1.key }) {
+            createdAt.append(["kind": "TrafficPolicy", "ref": ref(r), "at": .int(Int64(tp.createdAt))])
+        }
+        let former = world.formerDestinations.sorted { $0.key < $1.key }.map { service, destination -> JSONValue in
+            ["service": service.json, "destination": ref(destination)]
+        }
+        let meshes = acceptance.sorted { $0.key.key < $1.key.key }.map { mesh, state -> JSONValue in
+            [
+                "mesh": ref(mesh),
+                "accepted": .array(
+                    state.accepted.map {
+                        [
+                            "vd": ref($0.virtualDestination), "at": .int(Int64($0.acceptedAt)),
+                            "hostname": .string($0.hostname),
+                        ]
+                    }),
+                "blocked": .array(
+                    state.blocked.sorted { $0.key < $1.key }.map { ["vd": ref($0.key), "by": ref($0.value)] }),
+            ]
+        }
+        let value: JSONValue = [
+            "sequence": .int(Int64(sequence)), "inputs": .array(inputs), "createdAt": .array(createdAt),
+            "formerDestinations": .array(former), "acceptance": .array(meshes),
+        ]
+        return PackedValue.encode(value)
+    }
+
+    /// Restores a projection from a snapshot payload; its digest must equal `expectedDigest`.
+    public static func restore(payload: [UInt8], expectedDigest: Digest) throws -> Projection {
+        let value: JSONValue
+        do {
+            value = try PackedValue.decode(payload)
+        } catch {
+            throw SnapshotError(problem: "payload does not decode: \(error)")
+        }
+        guard let sequence = value["sequence"]?.intValue, let inputs = value["inputs"]?.arrayValue else {
+            throw SnapshotError(problem: "payload lacks sequence or inputs")
+        }
+        var world = World()
+        for input in inputs {
+            guard let kindName = input["kind"]?.stringValue, let kind = ResourceKind(rawValue: kindName),
+                let object = input["object"]
+            else { throw SnapshotError(problem: "malformed input entry") }
+            let ref = ObjectRef(
+                name: input["name"]?.stringValue ?? "", namespace: input["namespace"]?.stringValue ?? "")
+            world.apply(
+                kind: kind, ref: ref, object: object, generation: UInt64(input["generation"]?.intValue ?? 0),
+                sequence: UInt64(input["sequence"]?.intValue ?? 0))
+        }
+        for entry in value["createdAt"]?.arrayValue ?? [] {
+            let r = ObjectRef(json: entry["ref"])
+            let at = UInt64(entry["at"]?.intValue ?? 0)
+            if entry["kind"] == "VirtualMesh" { world.virtualMeshes[r]?.createdAt = at }
+            if entry["kind"] == "TrafficPolicy" { world.trafficPolicies[r]?.createdAt = at }
+        }
+        world.recomputeMeshOwners()
+        world.formerDestinations = [:]
+        for entry in value["formerDestinations"]?.arrayValue ?? [] {
+            world.formerDestinations[ClusterObjectRef(json: entry["service"])] = ObjectRef(json: entry["destination"])
+        }
+        var acceptance: [ObjectRef: MeshAcceptance] = [:]
+        for entry in value["acceptance"]?.arrayValue ?? [] {
+            let accepted = (entry["accepted"]?.arrayValue ?? []).map {
+                MeshAcceptance.Entry(
+                    virtualDestination: ObjectRef(json: $0["vd"]), acceptedAt: UInt64($0["at"]?.intValue ?? 0),
+                    hostname: $0["hostname"]?.stringValue ?? "")
+            }
+            var blocked: [ObjectRef: ObjectRef] = [:]
+            for b in entry["blocked"]?.arrayValue ?? [] { blocked[ObjectRef(json: b["vd"])] = ObjectRef(json: b["by"]) }
+            acceptance[ObjectRef(json: entry["mesh"])] = MeshAcceptance(accepted: accepted, blocked: blocked)
+        }
+        var projection = Projection()
+        projection.rebuildAll(world: world, acceptance: acceptance, sequence: UInt64(sequence))
+        guard projection.digest == expectedDigest else {
+            throw SnapshotError(
+                problem: "restored state digest \(projection.digest.hex.prefix(16)) does not match the snapshot's")
+        }
+        return projection
+    }
+}

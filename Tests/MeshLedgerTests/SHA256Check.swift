@@ -1,0 +1,6 @@
+import Crypto
+
+/// SHA-256 for tests that forge records.
+enum SHA256Check {
+    static func hash(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+}

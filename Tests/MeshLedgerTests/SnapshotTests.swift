@@ -1,0 +1,113 @@
+import EventLog
+import Foundation
+import MeshModel
+import Projection
+import Testing
+import Workload
+
+@testable import MeshLedger
+
+func temporaryStore(_ name: String = #function) throws -> Store {
+    var options = EventLog.Options()
+    options.noSync = true
+    let path =
+        FileManager.default.temporaryDirectory.path + "/meshledger-\(name.filter(\.isLetter))-\(UUID().uuidString)"
+    return try Store(path: path, options: options)
+}
+
+/// A store holding a generated stream of `batches` batches.
+func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {
+    let store = try temporaryStore()
+    var stream = ChaosStream(seed: seed, clusters: clusters)
+    var time: Int64 = 1_800_000_000_000_000
+    for _ in 0..<batches {
+        time += 1_000_000
+        let now = time
+        _ = try store.log.append(Batch(try stream.next()), clock: { Timestamp(microseconds: now) })
+    }
+    return store
+}
+
+@Suite struct SnapshotTests {
+    @Test(arguments: [UInt64(11), 12])
+    func snapshotPlusTailEqualsAFullReplayAtRandomPoints(seed: UInt64) throws {
+        let store = try generatedStore(seed: seed, clusters: 4, batches: 3000)
+        let head = try store.log.head().sequence
+        #expect(head > 2500)
+        var random = SplitMix64(seed: seed * 7)
+        let placements = (0..<6).map { _ in random.next() % head + 1 }.sorted()
+        for placement in placements { try store.createSnapshot(at: placement) }
+        #expect(try store.log.snapshotInfos().map(\.sequence) == Array(Set(placements)).sorted())
+        for _ in 0..<12 {
+            let m = random.next() % head + 1
+            let fast = try store.project(upTo: m)
+            let full = try store.project(upTo: m, useSnapshots: false)
+            #expect(full.origin.snapshot == nil)
+            #expect(fast.origin.snapshot == placements.last { $0 <= m })
+            #expect(canonicalState(fast.projection.states) == canonicalState(full.projection.states), "at \(m)")
+            #expect(fast.projection.digest == full.projection.digest)
+            // Folding on from the restored state stays equal too.
+            var a = fast.projection
+            var b = full.projection
+            try store.log.scan((m + 1)...min(m + 200, head)) { event in
+                a.apply(event)
+                b.apply(event)
+                return true
+            }
+            #expect(canonicalState(a.states) == canonicalState(b.states))
+        }
+        #expect(try store.replay(verifySnapshots: true).snapshotProblems.isEmpty)
+    }
+
+    @Test func alteredOrUnknownSnapshotsAreSkippedAndTheAnswerStaysRight() throws {
+        let store = try generatedStore(seed: 5, clusters: 3, batches: 600)
+        let head = try store.log.head().sequence
+        let truth = try store.project(upTo: head, useSnapshots: false).projection
+        try store.createSnapshot(at: 100)
+        try store.createSnapshot(at: 300)
+        try store.createSnapshot(at: 500)
+
+        // 500: one payload byte flipped (the record's checksum catches it).
+        try store.log.replaceSnapshotRecord(500) { record in
+            var altered = record
+            altered[record.count / 2] ^= 0x40
+            return altered
+        }
+        // 300: a format this version does not know, with a checksum that holds.
+        try store.log.replaceSnapshotRecord(300) { record in
+            var body = Array(record.dropLast(32))
+            body[0] = 9
+            return body + Array(SHA256Check.hash(body))
+        }
+        let answer = try store.project(upTo: head)
+        #expect(answer.origin.snapshot == 100)
+        #expect(answer.origin.skipped.map(\.sequence) == [500, 300])
+        #expect(answer.origin.skipped[0].reason.contains("altered"))
+        #expect(answer.origin.skipped[1].reason.contains("format 9"))
+        #expect(canonicalState(answer.projection.states) == canonicalState(truth.states))
+
+        // 100: intact bytes, current format, but a digest that does not match the restored state.
+        try store.log.replaceSnapshotRecord(100) { record in
+            var body = Array(record.dropLast(32))
+            body[9] ^= 0xFF
+            return body + Array(SHA256Check.hash(body))
+        }
+        let fromScratch = try store.project(upTo: head)
+        #expect(fromScratch.origin.snapshot == nil)
+        #expect(fromScratch.origin.skipped.count == 3)
+        #expect(fromScratch.projection.digest == truth.digest)
+        let problems = try store.replay(verifySnapshots: true).snapshotProblems
+        #expect(problems.map(\.sequence) == [100, 500])
+    }
+
+    @Test func theSnapshotPolicyTakesOneEveryIntervalEvents() throws {
+        let store = try generatedStore(seed: 3, clusters: 2, batches: 50)
+        let head = try store.log.head().sequence
+        #expect(try store.snapshotIfDue(interval: head + 1) == nil)
+        let taken = try #require(try store.snapshotIfDue(interval: head))
+        #expect(taken.sequence == head)
+        #expect(try store.snapshotIfDue(interval: 1) == nil)
+        #expect(try store.pruneSnapshots(keep: 0) == [head])
+        #expect(try store.log.snapshotInfos().isEmpty)
+    }
+}
