@@ -68,7 +68,7 @@ extension Store {
 
     /// The snapshot policy: a snapshot every `snapshotInterval` events (0: never automatically).
     /// `$MESHLEDGER_SNAPSHOT_EVERY` overrides the default.
-    public static let defaultSnapshotInterval: UInt64 = 10_000
+    public static let defaultSnapshotInterval: UInt64 = 5_000
 
     /// Takes a snapshot when the head is `interval` or more events past the newest one. Runs after
     /// an append's transaction has committed, so the append itself is never held up by it.

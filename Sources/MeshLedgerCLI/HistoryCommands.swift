@@ -27,7 +27,7 @@ extension MeshLedgerCommand {
     struct Snapshot: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Manage snapshots of the derived state (taken automatically every $MESHLEDGER_SNAPSHOT_EVERY events, default 10000).",
+                "Manage snapshots of the derived state (taken automatically every $MESHLEDGER_SNAPSHOT_EVERY events, default 5000).",
             subcommands: [Create.self, List.self, Prune.self])
 
         struct Create: ParsableCommand {

@@ -27,6 +27,8 @@ public struct MeshAcceptance: Sendable, Hashable {
     public private(set) var accepted: [Entry] = []
     /// Blocked candidates and the VirtualDestination holding their hostname.
     public private(set) var blocked: [ObjectRef: ObjectRef] = [:]
+    /// The index of each accepted VirtualDestination in `accepted`.
+    private var positions: [ObjectRef: Int] = [:]
 
     /// No VirtualDestination accepted.
     public init() {}
@@ -35,12 +37,20 @@ public struct MeshAcceptance: Sendable, Hashable {
     init(accepted: [Entry], blocked: [ObjectRef: ObjectRef]) {
         self.accepted = accepted
         self.blocked = blocked
+        for (index, entry) in accepted.enumerated() { positions[entry.virtualDestination] = index }
+    }
+
+    public static func == (a: MeshAcceptance, b: MeshAcceptance) -> Bool {
+        a.accepted == b.accepted && a.blocked == b.blocked
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(accepted)
+        hasher.combine(blocked)
     }
 
     /// The acceptanceOrder of a VirtualDestination, if accepted.
-    public func order(of vd: ObjectRef) -> Int? {
-        accepted.firstIndex { $0.virtualDestination == vd }
-    }
+    public func order(of vd: ObjectRef) -> Int? { positions[vd] }
 
     /// The next state given every current candidate on the mesh, at event `sequence`.
     ///
@@ -59,6 +69,7 @@ public struct MeshAcceptance: Sendable, Hashable {
                 continue
             }
             holder[candidate.hostname] = candidate.virtualDestination
+            next.positions[entry.virtualDestination] = next.accepted.count
             next.accepted.append(
                 Entry(
                     virtualDestination: entry.virtualDestination, acceptedAt: entry.acceptedAt,
@@ -73,6 +84,7 @@ public struct MeshAcceptance: Sendable, Hashable {
             } else {
                 next.blocked[candidate.virtualDestination] = nil
                 holder[candidate.hostname] = candidate.virtualDestination
+                next.positions[candidate.virtualDestination] = next.accepted.count
                 next.accepted.append(
                     Entry(
                         virtualDestination: candidate.virtualDestination, acceptedAt: sequence,

@@ -109,8 +109,7 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
         if selectors.isEmpty {
             errors.append(Issue("Missing required field \"destinationSelectors\".", [vdKey]))
         } else {
-            e.selected = world.destinations.values
-                .filter { destination in selectors.contains { $0.matches(destination) } }
+            e.selected = world.destinations(matching: selectors)
                 .sorted { ($0.service, $0.ref) < ($1.service, $1.ref) }
             if e.selected.isEmpty {
                 errors.append(Issue("None of the backing destinations were found in discovery.", [vdKey]))

@@ -28,6 +28,9 @@ public struct Projection: Sendable {
     public private(set) var acceptance: [ObjectRef: MeshAcceptance] = [:]
     private var digestAccumulator = DigestAccumulator()
     private var contributions: [ObjectRef: [UInt8]] = [:]
+    /// VirtualDestinations whose digest contribution is not yet in the accumulator: hashing is
+    /// deferred until a digest is asked for, so a replay hashes each changed state once.
+    private var pendingContributions: Set<ObjectRef> = []
 
     // Dependency indexes: which VirtualDestinations read which inputs.
     private var byService: [ClusterObjectRef: Set<ObjectRef>] = [:]
@@ -37,13 +40,44 @@ public struct Projection: Sendable {
     private var byVirtualMesh: [ObjectRef: Set<ObjectRef>] = [:]
     private var byOutput: [OutputKey: Set<ObjectRef>] = [:]
     private var localized: Set<ObjectRef> = []
+    /// What each VirtualDestination was indexed under, to unindex it exactly.
+    private var indexed: [ObjectRef: IndexEntry] = [:]
+
+    /// The index keys of one VirtualDestination, and its candidacy per exported mesh.
+    private struct IndexEntry: Sendable {
+        var services: [ClusterObjectRef] = []
+        var selected: [(destination: ObjectRef, mesh: ObjectRef)] = []
+        var exported: [ObjectRef] = []
+        var virtualMeshes: Set<ObjectRef> = []
+        var candidacy: [ObjectRef: MeshAcceptance.Candidate] = [:]
+    }
 
     /// An empty projection (before event 1).
     public init() {}
 
     /// The digest of the whole derived state: an order-independent sum of the SHA-256 of each
     /// VirtualDestination's canonical state, so it is updated in O(changed) per event.
-    public var digest: Digest { digestAccumulator.digest }
+    public var digest: Digest {
+        var accumulator = digestAccumulator
+        for vd in pendingContributions {
+            if let old = contributions[vd] { accumulator.subtract(old) }
+            if let state = states[vd] { accumulator.add(contributionDigest(vd, state)) }
+        }
+        return accumulator.digest
+    }
+
+    /// Folds the pending digest contributions into the accumulator (makes `digest` cheap again).
+    public mutating func settleDigest() {
+        for vd in pendingContributions.sorted() {
+            if let old = contributions.removeValue(forKey: vd) { digestAccumulator.subtract(old) }
+            if let state = states[vd] {
+                let contribution = contributionDigest(vd, state)
+                contributions[vd] = contribution
+                digestAccumulator.add(contribution)
+            }
+        }
+        pendingContributions = []
+    }
 
     /// Folds one event.
     public mutating func apply(_ event: Event) {
@@ -95,7 +129,9 @@ public struct Projection: Sendable {
                 sequence: event.sequence)
             affected.insert(ref)
         }
-        refresh(affected)
+        // A Destination reaches statuses and outputs only through evaluations (selection, ports,
+        // regions, meshes): where the evaluation is unchanged, nothing derived from it is.
+        refresh(affected, evaluationDecides: event.key.kind == .destination)
     }
 
     private func selects(_ vd: ObjectRef, _ destination: Destination) -> Bool {
@@ -105,25 +141,32 @@ public struct Projection: Sendable {
 
     /// Re-evaluates the affected VirtualDestinations, resolves acceptance on the meshes they touch
     /// and rebuilds the statuses and outputs that changed.
-    private mutating func refresh(_ affected: Set<ObjectRef>) {
+    private mutating func refresh(_ affected: Set<ObjectRef>, evaluationDecides: Bool = false) {
         var meshesToResolve = Set<ObjectRef>()
+        var unchanged = Set<ObjectRef>()
         for vd in affected.sorted() {
-            if let old = states[vd]?.evaluation {
-                meshesToResolve.formUnion(old.exported)
-                unindex(vd, old)
-            }
-            localized.remove(vd)
+            let oldCandidacy = unindex(vd)
             guard let record = world.virtualDestinations[vd] else {
+                for piece in states[vd]?.outputs ?? [] { byOutput[piece.key]?.remove(vd) }
                 states[vd] = nil
+                meshesToResolve.formUnion(oldCandidacy.keys)
                 continue
             }
             let evaluation = evaluate(record.spec, in: world)
-            meshesToResolve.formUnion(evaluation.exported)
-            index(vd, record.spec, evaluation)
-            states[vd] = VirtualDestinationState(
-                status: states[vd]?.status ?? placeholderStatus, evaluation: evaluation, outputs: [])
+            let newCandidacy = index(vd, record, evaluation)
+            // A mesh's acceptance depends only on its candidates: resolve it again only where this
+            // VirtualDestination's candidacy (hostname, last change) changed.
+            for mesh in Set(oldCandidacy.keys).union(newCandidacy.keys) where oldCandidacy[mesh] != newCandidacy[mesh] {
+                meshesToResolve.insert(mesh)
+            }
+            if states[vd] == nil {
+                states[vd] = VirtualDestinationState(status: placeholderStatus, evaluation: evaluation, outputs: [])
+            } else {
+                if evaluationDecides && states[vd]!.evaluation == evaluation { unchanged.insert(vd) }
+                states[vd]!.evaluation = evaluation
+            }
         }
-        var restatus = affected
+        var restatus = affected.subtracting(unchanged)
         for mesh in meshesToResolve.sorted(by: { $0.key < $1.key }) {
             let old = acceptance[mesh] ?? MeshAcceptance()
             let candidates = (byExport[mesh] ?? []).compactMap { vd -> MeshAcceptance.Candidate? in
@@ -151,10 +194,11 @@ public struct Projection: Sendable {
         for vd in world.virtualDestinations.keys.sorted() {
             let record = world.virtualDestinations[vd]!
             let evaluation = evaluate(record.spec, in: world)
-            index(vd, record.spec, evaluation)
+            _ = index(vd, record, evaluation)
             states[vd] = VirtualDestinationState(status: placeholderStatus, evaluation: evaluation, outputs: [])
         }
         for vd in world.virtualDestinations.keys.sorted() { rebuild(vd) }
+        settleDigest()
     }
 
     private static let placeholderStatus = VirtualDestinationStatus(
@@ -164,7 +208,7 @@ public struct Projection: Sendable {
     /// Rebuilds one VirtualDestination's status, outputs and digest contribution.
     private mutating func rebuild(_ vd: ObjectRef) {
         for piece in states[vd]?.outputs ?? [] { byOutput[piece.key]?.remove(vd) }
-        if let old = contributions.removeValue(forKey: vd) { digestAccumulator.subtract(old) }
+        pendingContributions.insert(vd)
         guard let record = world.virtualDestinations[vd], var state = states[vd] else { return }
         let derived = derive(
             record: record, evaluation: state.evaluation, world: world,
@@ -174,44 +218,54 @@ public struct Projection: Sendable {
         state.outputs = derived.outputs
         states[vd] = state
         for piece in state.outputs { byOutput[piece.key, default: []].insert(vd) }
-        let contribution = contributionDigest(vd, state)
-        contributions[vd] = contribution
-        digestAccumulator.add(contribution)
     }
 
-    private mutating func index(_ vd: ObjectRef, _ spec: VirtualDestination, _ e: Evaluation) {
-        if case .staticList(let services) = spec.backing {
-            for service in services { byService[service, default: []].insert(vd) }
+    /// Indexes a VirtualDestination under what its evaluation read; returns its candidacy per mesh.
+    private mutating func index(
+        _ vd: ObjectRef, _ record: VirtualDestinationRecord, _ e: Evaluation
+    ) -> [ObjectRef: MeshAcceptance.Candidate] {
+        var entry = IndexEntry()
+        if case .staticList(let services) = record.spec.backing { entry.services = services }
+        if case .localized = record.spec.backing { localized.insert(vd) }
+        entry.selected = e.selected.map { ($0.ref, $0.mesh) }
+        entry.exported = e.exported
+        entry.virtualMeshes = e.virtualMeshes
+        if case .virtualMesh(let vm) = record.spec.export { entry.virtualMeshes.insert(vm) }
+        if let hostname = record.spec.hostname {
+            for mesh in e.exported where e.isCandidate(on: mesh) {
+                entry.candidacy[mesh] = MeshAcceptance.Candidate(
+                    virtualDestination: vd, hostname: hostname, lastSequence: record.lastSequence)
+            }
         }
-        if case .localized = spec.backing { localized.insert(vd) }
-        for destination in e.selected {
-            bySelected[destination.ref, default: []].insert(vd)
-            byMesh[destination.mesh, default: []].insert(vd)
+        for service in entry.services { byService[service, default: []].insert(vd) }
+        for (destination, mesh) in entry.selected {
+            bySelected[destination, default: []].insert(vd)
+            byMesh[mesh, default: []].insert(vd)
         }
-        for mesh in e.exported {
+        for mesh in entry.exported {
             byExport[mesh, default: []].insert(vd)
             byMesh[mesh, default: []].insert(vd)
         }
-        for vm in e.virtualMeshes { byVirtualMesh[vm, default: []].insert(vd) }
-        if case .virtualMesh(let vm) = spec.export { byVirtualMesh[vm, default: []].insert(vd) }
+        for vm in entry.virtualMeshes { byVirtualMesh[vm, default: []].insert(vd) }
+        indexed[vd] = entry
+        return entry.candidacy
     }
 
-    private mutating func unindex(_ vd: ObjectRef, _ e: Evaluation) {
-        if let spec = world.virtualDestinations[vd]?.spec ?? nil as VirtualDestination?,
-            case .staticList(let services) = spec.backing
-        {
-            for service in services { byService[service]?.remove(vd) }
+    /// Removes a VirtualDestination from the indexes; returns its former candidacy per mesh.
+    private mutating func unindex(_ vd: ObjectRef) -> [ObjectRef: MeshAcceptance.Candidate] {
+        localized.remove(vd)
+        guard let entry = indexed.removeValue(forKey: vd) else { return [:] }
+        for service in entry.services { byService[service]?.remove(vd) }
+        for (destination, mesh) in entry.selected {
+            bySelected[destination]?.remove(vd)
+            byMesh[mesh]?.remove(vd)
         }
-        for (service, set) in byService where set.contains(vd) { byService[service]?.remove(vd) }
-        for destination in e.selected {
-            bySelected[destination.ref]?.remove(vd)
-            byMesh[destination.mesh]?.remove(vd)
-        }
-        for mesh in e.exported {
+        for mesh in entry.exported {
             byExport[mesh]?.remove(vd)
             byMesh[mesh]?.remove(vd)
         }
-        for (vm, set) in byVirtualMesh where set.contains(vd) { byVirtualMesh[vm]?.remove(vd) }
+        for vm in entry.virtualMeshes { byVirtualMesh[vm]?.remove(vd) }
+        return entry.candidacy
     }
 }
 

@@ -19,6 +19,12 @@ public struct World: Sendable {
     public internal(set) var destinations: [ObjectRef: Destination] = [:]
     /// Destination object refs by the service they represent (`kubeService.ref`).
     public internal(set) var destinationsByService: [ClusterObjectRef: Set<ObjectRef>] = [:]
+    /// Destination refs by `key=value` service label, by service namespace, cluster and name: the
+    /// candidates a localized selector is tested against.
+    var destinationsByLabel: [String: Set<ObjectRef>] = [:]
+    var destinationsByNamespace: [String: Set<ObjectRef>] = [:]
+    var destinationsByCluster: [String: Set<ObjectRef>] = [:]
+    var destinationsByName: [String: Set<ObjectRef>] = [:]
     /// Meshes by ref.
     public internal(set) var meshes: [ObjectRef: Mesh] = [:]
     /// VirtualMeshes by ref, with the sequence each was created at (its acceptance order).
@@ -49,6 +55,46 @@ public struct World: Sendable {
     public func destination(forService service: ClusterObjectRef) -> Destination? {
         guard let refs = destinationsByService[service], let first = refs.min() else { return nil }
         return destinations[first]
+    }
+
+    /// The Destinations a selector could match (a superset, from the indexes), or nil for "any".
+    func candidates(for selector: DestinationSelector) -> Set<ObjectRef>? {
+        var result = Set<ObjectRef>()
+        if let matcher = selector.matcher {
+            if let (key, value) = matcher.labels.min(by: { $0.key < $1.key }) {
+                result.formUnion(destinationsByLabel["\(key)=\(value)"] ?? [])
+            } else if !matcher.namespaces.isEmpty {
+                for namespace in matcher.namespaces { result.formUnion(destinationsByNamespace[namespace] ?? []) }
+            } else if !matcher.clusters.isEmpty {
+                for cluster in matcher.clusters { result.formUnion(destinationsByCluster[cluster] ?? []) }
+            } else {
+                return nil
+            }
+        }
+        for ref in selector.refs ?? [] {
+            if !ref.name.isEmpty {
+                result.formUnion(destinationsByName[ref.name] ?? [])
+            } else if !ref.namespace.isEmpty {
+                result.formUnion(destinationsByNamespace[ref.namespace] ?? [])
+            } else if !ref.clusterName.isEmpty {
+                result.formUnion(destinationsByCluster[ref.clusterName] ?? [])
+            } else {
+                return nil
+            }
+        }
+        return result
+    }
+
+    /// The Destinations any of the selectors match.
+    public func destinations(matching selectors: [DestinationSelector]) -> [Destination] {
+        var candidates = Set<ObjectRef>()
+        for selector in selectors {
+            guard let found = self.candidates(for: selector) else {
+                return destinations.values.filter { d in selectors.contains { $0.matches(d) } }
+            }
+            candidates.formUnion(found)
+        }
+        return candidates.compactMap { destinations[$0] }.filter { d in selectors.contains { $0.matches(d) } }
     }
 
     /// TrafficPolicies that select a Destination and carry outlier detection, in acceptance order.
@@ -87,10 +133,18 @@ public struct World: Sendable {
             if let old = destinations[ref] {
                 destinationsByService[old.service]?.remove(ref)
                 if destinationsByService[old.service]?.isEmpty == true { destinationsByService[old.service] = nil }
+                for (key, value) in old.labels { destinationsByLabel["\(key)=\(value)"]?.remove(ref) }
+                destinationsByNamespace[old.service.namespace]?.remove(ref)
+                destinationsByCluster[old.service.clusterName]?.remove(ref)
+                destinationsByName[old.service.name]?.remove(ref)
             }
             destinations[ref] = object.map(Destination.init)
             if let new = destinations[ref] {
                 destinationsByService[new.service, default: []].insert(ref)
+                for (key, value) in new.labels { destinationsByLabel["\(key)=\(value)", default: []].insert(ref) }
+                destinationsByNamespace[new.service.namespace, default: []].insert(ref)
+                destinationsByCluster[new.service.clusterName, default: []].insert(ref)
+                destinationsByName[new.service.name, default: []].insert(ref)
                 formerDestinations[new.service] = ref
             }
         case .mesh:

@@ -137,7 +137,7 @@ public struct ChaosStream {
 }
 
 /// SplitMix64: a small seeded generator.
-public struct SplitMix64: RandomNumberGenerator {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
     /// A generator with this seed.
     public init(seed: UInt64) { state = seed }

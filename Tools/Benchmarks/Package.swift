@@ -12,6 +12,16 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [.package(path: "../..")],
     targets: [
+        // Raw liblmdb and SQLite (WAL) baselines in plain C: Debian's liblmdb-dev and libsqlite3-dev.
+        .target(
+            name: "CBaselines",
+            linkerSettings: [.linkedLibrary("lmdb"), .linkedLibrary("sqlite3")]
+        ),
+        .executableTarget(
+            name: "Bench",
+            dependencies: [.product(name: "MeshLedger", package: rootIdentity), "CBaselines"],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
+        ),
         .executableTarget(
             name: "CodecBenchmark",
             dependencies: [.product(name: "MeshLedger", package: rootIdentity)],

@@ -1,0 +1,345 @@
+// MeshLedger's benchmark harness: `swift run -c release --package-path Tools/Benchmarks Bench <benchmark> [options]`.
+// Each benchmark measures MeshLedger next to its baseline in the same run and prints ratios.
+import CBaselines
+import EventLog
+import Foundation
+import MeshLedger
+import MeshModel
+import Projection
+import Workload
+
+/// Monotonic seconds.
+func now() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// Reads `--name value` options.
+struct Options {
+    let values: [String: String]
+    init(_ arguments: [String]) {
+        var values: [String: String] = [:]
+        var i = 0
+        while i < arguments.count {
+            if arguments[i].hasPrefix("--"), i + 1 < arguments.count {
+                values[String(arguments[i].dropFirst(2))] = arguments[i + 1]
+                i += 2
+            } else {
+                i += 1
+            }
+        }
+        self.values = values
+    }
+    func int(_ name: String, _ fallback: Int) -> Int { values[name].flatMap(Int.init) ?? fallback }
+}
+
+/// Builds a store of at least `events` events from a fleet workload, snapshotting every `interval`.
+func buildStore(_ parameters: FleetWorkload.Parameters, events: Int, interval: UInt64, path: String) throws -> Store {
+    var options = EventLog.Options()
+    options.noSync = true
+    let store = try Store(path: path, options: options)
+    var workload = FleetWorkload(parameters)
+    var time: Int64 = 1_800_000_000_000_000
+    func append(_ changes: [Change], resync: Resync? = nil) throws {
+        time += 1_000
+        let stamp = time
+        _ = try store.log.append(Batch(changes, resync: resync), clock: { Timestamp(microseconds: stamp) })
+    }
+    for batch in workload.initialBatches() { try append(batch) }
+    var head = try store.log.head().sequence
+    var lastSnapshot: UInt64 = 0
+    var projection = try store.project().projection
+    var batchIndex = 0
+    while head < UInt64(events) {
+        batchIndex += 1
+        if batchIndex % 5000 == 0 {
+            let (changes, resync) = workload.resync(Int(head) % parameters.clusters)
+            try append(changes, resync: resync)
+        } else {
+            try append(workload.nextBatch())
+        }
+        let newHead = try store.log.head().sequence
+        if newHead > head {
+            try store.log.scan((head + 1)...newHead) { event in
+                projection.apply(event)
+                return true
+            }
+            head = newHead
+        }
+        if interval > 0 && head >= lastSnapshot + interval {
+            try store.log.writeSnapshot(
+                sequence: head, format: Projection.snapshotFormat, digest: projection.digest,
+                payload: projection.snapshotPayload())
+            lastSnapshot = head
+        }
+        if head % 50_000 == 0 { FileHandle.standardError.write(Data("  built \(head) events\n".utf8)) }
+    }
+    return store
+}
+
+func pastStatus(_ options: Options) throws {
+    let parameters = FleetWorkload.Parameters(
+        clusters: options.int("clusters", 6), servicesPerCluster: options.int("services", 50),
+        virtualDestinations: options.int("vds", 100), seed: UInt64(options.int("seed", 1)))
+    let events = options.int("events", 200_000)
+    let interval = UInt64(options.int("interval", Int(Store.defaultSnapshotInterval)))
+    let samples = options.int("samples", 10)
+    let path = FileManager.default.temporaryDirectory.path + "/meshledger-bench-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    FileHandle.standardError.write(Data("building a log of \(events) events (snapshot every \(interval))...\n".utf8))
+    let store = try buildStore(parameters, events: events, interval: interval, path: path)
+    let head = try store.log.head().sequence
+    var random = SplitMix64(seed: 99)
+    var withSnapshots: [Double] = []
+    var fullReplay: [Double] = []
+    for _ in 0..<samples {
+        let m = head / 2 + random.next() % (head / 2)
+        var t = now()
+        let fast = try store.project(upTo: m)
+        withSnapshots.append(now() - t)
+        t = now()
+        let full = try store.project(upTo: m, useSnapshots: false)
+        fullReplay.append(now() - t)
+        precondition(fast.projection.digest == full.projection.digest, "snapshot and replay disagree at \(m)")
+    }
+    // What sets the interval: restoring a snapshot against folding events.
+    let (snapshotted, _, _) = try store.project(upTo: head)
+    let payload = snapshotted.snapshotPayload()
+    var t = now()
+    _ = try Projection.restore(payload: payload, expectedDigest: snapshotted.digest)
+    let restore = now() - t
+    t = now()
+    var folded = 0
+    var projection = Projection()
+    try store.log.scan(1...min(head, 50_000)) { event in
+        projection.apply(event)
+        folded += 1
+        return true
+    }
+    let foldRate = Double(folded) / (now() - t)
+    let mean = { (xs: [Double]) in xs.reduce(0, +) / Double(xs.count) }
+    print("status at a random past sequence (\(samples) samples, second half of a \(head)-event log)")
+    print(
+        "fleet: \(parameters.clusters) clusters x \(parameters.servicesPerCluster) services, \(parameters.virtualDestinations) VirtualDestinations; snapshot every \(interval)"
+    )
+    print(String(format: "  with snapshots:   %8.1f ms", mean(withSnapshots) * 1000))
+    print(String(format: "  full replay:      %8.1f ms", mean(fullReplay) * 1000))
+    print(String(format: "  ratio:            %8.1fx faster with snapshots", mean(fullReplay) / mean(withSnapshots)))
+    print(
+        String(
+            format:
+                "  fold rate:        %8.0f events/s; restore of one snapshot (%d bytes): %.1f ms (= %.0f events of folding)",
+            foldRate, payload.count, restore * 1000, restore * foldRate))
+}
+
+/// Peak resident memory of this process so far, in MiB.
+func peakMemoryMiB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+/// A fresh temporary path.
+func scratch(_ name: String) -> String {
+    FileManager.default.temporaryDirectory.path + "/meshledger-bench-\(name)-\(UUID().uuidString)"
+}
+
+/// The fleet workload's change stream: the initial fleet, then churn, flattened to single changes.
+func workloadChanges(_ parameters: FleetWorkload.Parameters, count: Int) -> [Change] {
+    var workload = FleetWorkload(parameters)
+    var changes = workload.initialBatches().flatMap { $0 }
+    while changes.count < count { changes += workload.nextBatch() }
+    return Array(changes.prefix(count))
+}
+
+/// One row of the results table.
+struct Row {
+    let measure: String
+    let value: String
+    let ratio: String
+    let target: String
+}
+
+func printTable(_ rows: [Row]) {
+    let widths = [
+        max(7, rows.map(\.measure.count).max() ?? 0), max(5, rows.map(\.value.count).max() ?? 0),
+        max(5, rows.map(\.ratio.count).max() ?? 0),
+    ]
+    func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
+    print("| \(pad("measure", widths[0])) | \(pad("value", widths[1])) | \(pad("ratio", widths[2])) | target |")
+    print("|\(String(repeating: "-", count: widths[0] + 2))|\(String(repeating: "-", count: widths[1] + 2))|\(String(repeating: "-", count: widths[2] + 2))|---|")
+    for row in rows {
+        print("| \(pad(row.measure, widths[0])) | \(pad(row.value, widths[1])) | \(pad(row.ratio, widths[2])) | \(row.target) |")
+    }
+}
+
+func rate(_ count: Int, _ seconds: Double) -> String { String(format: "%.0f ev/s", Double(count) / seconds) }
+
+/// 1-4: append throughput of the log, raw liblmdb, SQLite WAL, and the log with the projection.
+func append(_ options: Options, rows: inout [Row]) throws {
+    let parameters = FleetWorkload.Parameters(clusters: options.int("clusters", 6), servicesPerCluster: options.int("services", 50), virtualDestinations: options.int("vds", 100))
+    for (batch, count) in [(1, options.int("n1", 2000)), (100, options.int("n100", 50_000)), (1000, options.int("n1000", 100_000))] {
+        let changes = workloadChanges(parameters, count: count)
+        // 1. the event log alone, durable commits.
+        let logPath = scratch("log")
+        let log = try EventLog.open(at: logPath)
+        var start = now()
+        var index = 0
+        while index < changes.count {
+            let slice = Array(changes[index..<min(index + batch, changes.count)])
+            _ = try log.append(Batch(slice))
+            index += batch
+        }
+        let logSeconds = now() - start
+        let appended = Int(try log.head().sequence)
+        // The same record bytes for the baselines.
+        var data: [UInt8] = []
+        var lengths: [Int] = []
+        try log.scanRecords(1...UInt64(appended)) { _, record in
+            data.append(contentsOf: record)
+            lengths.append(record.count)
+            return true
+        }
+        // 2. raw liblmdb, 3. SQLite WAL.
+        let rawPath = scratch("raw")
+        let rawSeconds = data.withUnsafeBufferPointer { d in lengths.withUnsafeBufferPointer { l in
+            raw_lmdb_append(rawPath, d.baseAddress, l.baseAddress, lengths.count, batch) } }
+        let sqlitePath = scratch("sqlite") + ".db"
+        let sqliteSeconds = data.withUnsafeBufferPointer { d in lengths.withUnsafeBufferPointer { l in
+            sqlite_wal_append(sqlitePath, d.baseAddress, l.baseAddress, lengths.count, batch) } }
+        precondition(rawSeconds > 0 && sqliteSeconds > 0, "baseline failed: \(rawSeconds) \(sqliteSeconds)")
+        // 4. the log with the projection maintained incrementally.
+        let projectedLog = try EventLog.open(at: scratch("projected"))
+        var projection = Projection()
+        start = now()
+        index = 0
+        while index < changes.count {
+            let slice = Array(changes[index..<min(index + batch, changes.count)])
+            let result = try projectedLog.append(Batch(slice))
+            if let range = result.range {
+                try projectedLog.scan(range) { event in
+                    projection.apply(event)
+                    return true
+                }
+            }
+            index += batch
+        }
+        let projectedSeconds = now() - start
+        let bytes = data.count / max(appended, 1)
+        rows.append(Row(measure: "append, batch \(batch): raw liblmdb (\(bytes) B/event)", value: rate(appended, rawSeconds), ratio: "1.00", target: "the limit"))
+        rows.append(Row(measure: "append, batch \(batch): MeshLedger log", value: rate(appended, logSeconds), ratio: String(format: "%.2f of raw", rawSeconds / logSeconds), target: batch == 1000 ? ">= 0.60 of raw" : "-"))
+        rows.append(Row(measure: "append, batch \(batch): SQLite WAL", value: rate(appended, sqliteSeconds), ratio: String(format: "log is %.2fx SQLite", sqliteSeconds / logSeconds), target: "log faster"))
+        rows.append(Row(measure: "append, batch \(batch): log + projection", value: rate(appended, projectedSeconds), ratio: String(format: "%.2f of raw", rawSeconds / projectedSeconds), target: batch == 1000 ? ">= 0.25 of raw" : "-"))
+        for path in [logPath, rawPath] { try? FileManager.default.removeItem(atPath: path) }
+        try? FileManager.default.removeItem(atPath: sqlitePath)
+        FileHandle.standardError.write(Data("  append batch \(batch) done\n".utf8))
+    }
+}
+
+/// 5 and 8: full replay of a large log against a raw cursor scan of the same records; peak memory.
+func replay(_ options: Options, rows: inout [Row]) throws {
+    let events = options.int("replay-events", 1_000_000)
+    let parameters = FleetWorkload.Parameters(clusters: options.int("clusters", 6), servicesPerCluster: options.int("services", 50), virtualDestinations: options.int("vds", 100))
+    let path = scratch("replay")
+    var logOptions = EventLog.Options()
+    logOptions.noSync = true
+    let log = try EventLog.open(at: path, options: logOptions)
+    var workload = FleetWorkload(parameters)
+    for batch in workload.initialBatches() { _ = try log.append(Batch(batch)) }
+    var pending: [Change] = []
+    while try log.head().sequence < UInt64(events) {
+        pending += workload.nextBatch()
+        if pending.count == 1000 {
+            _ = try log.append(Batch(pending))
+            pending = []
+        }
+    }
+    try log.environment.sync()
+    let head = try log.head().sequence
+    FileHandle.standardError.write(Data("  built \(head) events for replay\n".utf8))
+    var records = 0
+    var bytes = 0
+    let scanSeconds = raw_lmdb_scan(path, &records, &bytes)
+    var start = now()
+    var decoded = 0
+    try log.scan(1...head) { _ in
+        decoded += 1
+        return true
+    }
+    let decodeSeconds = now() - start
+    let memoryBefore = peakMemoryMiB()
+    start = now()
+    var projection = Projection()
+    try log.scan(1...head) { event in
+        projection.apply(event)
+        return true
+    }
+    projection.settleDigest()
+    let replaySeconds = now() - start
+    rows.append(Row(measure: "replay \(head) events: raw cursor scan", value: rate(records, scanSeconds), ratio: "1.00", target: "the limit"))
+    rows.append(Row(measure: "replay \(head) events: decode only", value: rate(decoded, decodeSeconds), ratio: String(format: "1/%.0f of scan", decodeSeconds / scanSeconds), target: "-"))
+    rows.append(Row(measure: "replay \(head) events: full projection", value: rate(Int(head), replaySeconds), ratio: String(format: "1/%.0f of scan", replaySeconds / scanSeconds), target: ">= 1/20 of scan"))
+    rows.append(Row(measure: "peak memory after full replay", value: String(format: "%.0f MiB", peakMemoryMiB()), ratio: String(format: "+%.0f MiB over the log scan", peakMemoryMiB() - memoryBefore), target: "-"))
+    try? FileManager.default.removeItem(atPath: path)
+}
+
+/// 7: the incremental projection's cost per churn event as the fleet grows 10x, and the
+/// reference's on the same stream.
+func scaling(_ options: Options, rows: inout [Row]) throws {
+    var perEvent: [Double] = []
+    for factor in [1, 10] {
+        let parameters = FleetWorkload.Parameters(clusters: 6, servicesPerCluster: 10 * factor, virtualDestinations: 20 * factor)
+        let path = scratch("scale")
+        var logOptions = EventLog.Options()
+        logOptions.noSync = true
+        let log = try EventLog.open(at: path, options: logOptions)
+        var workload = FleetWorkload(parameters)
+        for batch in workload.initialBatches() { _ = try log.append(Batch(batch)) }
+        let fleetHead = try log.head().sequence
+        for _ in 0..<options.int("churn", 3000) { _ = try log.append(Batch(workload.nextBatch())) }
+        let head = try log.head().sequence
+        var projection = Projection()
+        var reference = ReferenceProjection()
+        try log.scan(1...fleetHead) { event in
+            projection.apply(event)
+            reference.apply(event)
+            return true
+        }
+        var start = now()
+        try log.scan((fleetHead + 1)...head) { event in
+            projection.apply(event)
+            return true
+        }
+        let incremental = (now() - start) / Double(head - fleetHead)
+        let sample = min(head, fleetHead + UInt64(options.int("reference-events", 200)))
+        start = now()
+        try log.scan((fleetHead + 1)...sample) { event in
+            reference.apply(event)
+            return true
+        }
+        let full = (now() - start) / Double(sample - fleetHead)
+        perEvent.append(incremental)
+        rows.append(Row(measure: "per churn event, fleet \(factor)x (\(6 * 10 * factor) services, \(20 * factor) VDs): incremental", value: String(format: "%.1f µs", incremental * 1e6), ratio: String(format: "%.0fx cheaper than reference (%.0f µs)", full / incremental, full * 1e6), target: "-"))
+        try? FileManager.default.removeItem(atPath: path)
+    }
+    rows.append(Row(measure: "incremental cost growth for a 10x fleet", value: String(format: "%.2fx", perEvent[1] / perEvent[0]), ratio: "-", target: "< 2x"))
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let options = Options(Array(arguments.dropFirst()))
+var rows: [Row] = []
+switch arguments.first {
+case "past-status": try pastStatus(options)
+case "append": try append(options, rows: &rows)
+case "replay": try replay(options, rows: &rows)
+case "scaling": try scaling(options, rows: &rows)
+case "all":
+    try append(options, rows: &rows)
+    try scaling(options, rows: &rows)
+    try replay(options, rows: &rows)
+default:
+    print("usage: Bench all|append|replay|scaling|past-status [--name value ...]")
+    exit(2)
+}
+if !rows.isEmpty { printTable(rows) }
