@@ -31,7 +31,8 @@ public enum EventCodec {
     }
 
     /// Encodes `event` (its `checksum` is ignored) and returns the record bytes and the checksum.
-    public static func encode(_ event: Event) -> (record: [UInt8], checksum: Digest) {
+    /// `packedObject`, when given, must be `PackedValue.encode(event.object)` (saves encoding twice).
+    public static func encode(_ event: Event, packedObject: [UInt8]? = nil) -> (record: [UInt8], checksum: Digest) {
         var out = ByteWriter()
         out.bytes.reserveCapacity(512)
         out.byte(format)
@@ -50,7 +51,11 @@ public enum EventCodec {
         out.string(event.key.kind.rawValue)
         out.string(event.key.namespace)
         out.string(event.key.name)
-        PackedValue.write(event.object, into: &out)
+        if let packedObject {
+            out.bytes.append(contentsOf: packedObject)
+        } else {
+            PackedValue.write(event.object, into: &out)
+        }
         out.bytes.append(contentsOf: event.previousDigest.bytes)
         let checksum = Digest(bytes: Array(SHA256.hash(data: out.bytes)))
         out.bytes.append(contentsOf: checksum.bytes)

@@ -261,18 +261,26 @@ public final class EventLog: Sendable {
         let contentHash: Digest?
         let specHash: Digest?
         let originCluster: String?
+        /// The object's packed encoding, reused by the record (it is encoded once).
+        let packedObject: [UInt8]?
 
         init(_ change: Change) {
             self.change = change
             switch change.operation {
             case .upsert(let manifest):
-                contentHash = Digest(bytes: Array(SHA256.hash(data: JSONText.canonical(manifest.content))))
-                specHash = Digest(bytes: Array(SHA256.hash(data: JSONText.canonical(manifest.spec))))
+                // Hashes are over the packed encoding (canonical: members in key order). When the
+                // object carries no server-set fields, its content is the object itself.
+                let packed = PackedValue.encode(manifest.object)
+                let contentBytes = manifest.hasServerFields ? PackedValue.encode(manifest.content) : packed
+                contentHash = Digest(bytes: Array(SHA256.hash(data: contentBytes)))
+                specHash = Digest(bytes: Array(SHA256.hash(data: PackedValue.encode(manifest.spec))))
                 originCluster = manifest.originCluster
+                packedObject = packed
             case .delete(_, let manifest):
                 contentHash = nil
                 specHash = nil
                 originCluster = manifest?.originCluster
+                packedObject = nil
             }
         }
     }
@@ -300,8 +308,8 @@ public final class EventLog: Sendable {
             }
         }
 
-        func emit(_ event: Event, state: ObjectState) throws {
-            let (record, checksum) = EventCodec.encode(event)
+        func emit(_ event: Event, state: ObjectState, packedObject: [UInt8]? = nil) throws {
+            let (record, checksum) = EventCodec.encode(event, packedObject: packedObject)
             try txn.put(events, EventLog.sequenceKey(event.sequence), record, flags: .append)
             try txn.put(history, EventLog.objectKeyBytes(event.key) + [0] + EventLog.sequenceKey(event.sequence), [])
             try txn.put(byTime, EventLog.timeKey(event.recordedAt, event.sequence), [])
@@ -361,7 +369,8 @@ public final class EventLog: Sendable {
                     event,
                     state: ObjectState(
                         key: key, lastSequence: sequence, generation: generation, exists: true,
-                        contentHash: item.contentHash!, specHash: item.specHash!, originCluster: item.originCluster))
+                        contentHash: item.contentHash!, specHash: item.specHash!, originCluster: item.originCluster),
+                    packedObject: item.packedObject)
                 outcomes.append((key, live == nil ? .created : .configured, sequence))
             case .delete(_, let manifest):
                 guard let live else {

@@ -121,6 +121,13 @@ public struct Manifest: Sendable, Hashable {
         return .object(root)
     }
 
+    /// Whether the object carries `status` or server-set metadata (else `content == object`).
+    public var hasServerFields: Bool {
+        if object["status"] != nil { return true }
+        guard let metadata = object["metadata"]?.objectValue else { return false }
+        return Manifest.serverMetadata.contains { metadata[$0] != nil }
+    }
+
     /// Metadata fields a server sets, ignored when comparing content.
     public static let serverMetadata = [
         "resourceVersion", "generation", "uid", "creationTimestamp", "managedFields", "selfLink",

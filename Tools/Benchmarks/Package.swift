@@ -26,6 +26,6 @@ let package = Package(
             name: "CodecBenchmark",
             dependencies: [.product(name: "MeshLedger", package: rootIdentity)],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
-        )
+        ),
     ]
 )
