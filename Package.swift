@@ -76,6 +76,12 @@ let package = Package(
             path: "Tools/meshledger",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "fleetgen",
+            dependencies: ["Workload", "MeshModel", "EventLog"],
+            path: "Tools/fleetgen",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "LMDBKitTests", dependencies: ["LMDBKit"], swiftSettings: strictSettings),
         .testTarget(name: "MeshModelTests", dependencies: ["MeshModel"], swiftSettings: strictSettings),
         .testTarget(

@@ -177,3 +177,76 @@ import Testing
         #expect(clusters == [.string("cluster-2")])
     }
 }
+
+@Suite(.serialized) struct FleetgenTests {
+    @Test func aGeneratedFleetIsIngestedByTheCLI() throws {
+        let dir = temporaryDirectory()
+        let fleetgen = URL(fileURLWithPath: meshledgerBinary).deletingLastPathComponent().appendingPathComponent("fleetgen").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: fleetgen)
+        process.arguments = ["--clusters", "3", "--services", "4", "--vds", "6", "--churn", "200", "-o", dir + "/fleet"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let store = dir + "/store"
+        for cluster in ["cluster-1", "cluster-2", "cluster-3"] {
+            let result = try meshledger(["discover", "--store", store, "-f", "\(dir)/fleet/discovery/\(cluster).yaml"])
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        #expect(try meshledger(["apply", "--store", store, "-f", "\(dir)/fleet/user/fleet.yaml"]).status == 0)
+        let ingest = try meshledger(["ingest", "--store", store, "-f", "\(dir)/fleet/watch/churn.json"])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let table = try meshledger(["get", "vd", "-A", "--store", store])
+        #expect(table.stdout.split(separator: "\n").count == 7)
+        #expect(table.stdout.contains("ACCEPTED"))
+        // Deterministic: the same seed writes the same files.
+        let again = Process()
+        again.executableURL = URL(fileURLWithPath: fleetgen)
+        again.arguments = ["--clusters", "3", "--services", "4", "--vds", "6", "--churn", "200", "-o", dir + "/again"]
+        try again.run()
+        again.waitUntilExit()
+        for file in ["discovery/cluster-2.yaml", "user/fleet.yaml", "watch/churn.json"] {
+            #expect(FileManager.default.contents(atPath: "\(dir)/fleet/\(file)") == FileManager.default.contents(atPath: "\(dir)/again/\(file)"))
+        }
+    }
+}
+
+/// Runs a shell command; returns its exit status.
+@discardableResult
+func shell(_ command: String) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus
+}
+
+/// Whether this machine lets the tests bind-mount a directory read-only (root with mount rights).
+let canMountReadOnly: Bool = {
+    let dir = temporaryDirectory("mountprobe")
+    defer { _ = try? shell("umount '\(dir)/m'") }
+    return (try? shell("mkdir -p '\(dir)/s' '\(dir)/m' && mount --bind '\(dir)/s' '\(dir)/m' && mount -o remount,bind,ro '\(dir)/m'")) == 0
+}()
+
+@Suite(.serialized) struct ReadOnlyMediaTests {
+    @Test(.enabled(if: canMountReadOnly, "needs root with mount rights to make read-only media"))
+    func aBackupOnReadOnlyMediaAnswersQueries() throws {
+        let dir = temporaryDirectory()
+        let store = dir + "/store"
+        let file = try write(virtualDestinationYAML("a"), to: dir, name: "a.yaml")
+        #expect(try meshledger(["apply", "--store", store, "-f", file]).status == 0)
+        #expect(try meshledger(["backup", "--store", store, dir + "/copy"]).status == 0)
+        try FileManager.default.createDirectory(atPath: dir + "/media", withIntermediateDirectories: true)
+        #expect(try shell("mount --bind '\(dir)/copy' '\(dir)/media' && mount -o remount,bind,ro '\(dir)/media'") == 0)
+        defer { _ = try? shell("umount '\(dir)/media'") }
+        #expect(try shell("touch '\(dir)/media/probe'") != 0, "the medium is not read-only")
+        let log = try meshledger(["log", "--store", dir + "/media", "--read-only", "-o", "jsonl"])
+        #expect(log.status == 0, "\(log.stderr)")
+        #expect(log.stdout.split(separator: "\n").count == 1)
+        #expect(try meshledger(["verify", "--store", dir + "/media", "--read-only"]).status == 0)
+        #expect(try meshledger(["get", "vd", "a", "-n", "bookinfo", "--store", dir + "/media", "--read-only"]).status == 0)
+    }
+}

@@ -330,6 +330,7 @@ func replay(_ options: Options, rows: inout [Row]) throws {
 /// reference's on the same stream.
 func scaling(_ options: Options, rows: inout [Row]) throws {
     var perEvent: [Double] = []
+    var perKind: [[ResourceKind: Double]] = []
     for factor in [1, 10] {
         let parameters = FleetWorkload.Parameters(
             clusters: 6, servicesPerCluster: 10 * factor, virtualDestinations: 20 * factor)
@@ -349,12 +350,19 @@ func scaling(_ options: Options, rows: inout [Row]) throws {
             reference.apply(event)
             return true
         }
+        var byKind: [ResourceKind: (count: Int, seconds: Double)] = [:]
         var start = now()
         try log.scan((fleetHead + 1)...head) { event in
+            let t = now()
             projection.apply(event)
+            byKind[event.key.kind, default: (0, 0)].count += 1
+            byKind[event.key.kind, default: (0, 0)].seconds += now() - t
             return true
         }
         let incremental = (now() - start) / Double(head - fleetHead)
+        perKind.append(byKind.mapValues { $0.seconds / Double(max($0.count, 1)) })
+        let mix = byKind.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value.count)" }.joined(separator: ", ")
+        FileHandle.standardError.write(Data("  fleet \(factor)x churn mix: \(mix)\n".utf8))
         let sample = min(head, fleetHead + UInt64(options.int("reference-events", 200)))
         start = now()
         try log.scan((fleetHead + 1)...sample) { event in
@@ -374,8 +382,16 @@ func scaling(_ options: Options, rows: inout [Row]) throws {
     }
     rows.append(
         Row(
-            measure: "incremental cost growth for a 10x fleet",
+            measure: "incremental cost growth for a 10x fleet, whole mix",
             value: String(format: "%.2fx", perEvent[1] / perEvent[0]), ratio: "-", target: "< 2x"))
+    for kind in [ResourceKind.destination, .virtualDestination, .trafficPolicy] {
+        guard let small = perKind[0][kind], let large = perKind[1][kind] else { continue }
+        let span = String(format: "%.0f → %.0f µs", small * 1e6, large * 1e6)
+        rows.append(
+            Row(
+                measure: "  growth for \(kind.rawValue) events (\(span))", value: String(format: "%.2fx", large / small),
+                ratio: "-", target: "< 2x"))
+    }
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
