@@ -181,10 +181,14 @@ import Testing
 @Suite(.serialized) struct FleetgenTests {
     @Test func aGeneratedFleetIsIngestedByTheCLI() throws {
         let dir = temporaryDirectory()
-        let fleetgen = URL(fileURLWithPath: meshledgerBinary).deletingLastPathComponent().appendingPathComponent("fleetgen").path
+        let fleetgen = URL(fileURLWithPath: meshledgerBinary).deletingLastPathComponent().appendingPathComponent(
+            "fleetgen"
+        ).path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: fleetgen)
-        process.arguments = ["--clusters", "3", "--services", "4", "--vds", "6", "--churn", "200", "-o", dir + "/fleet"]
+        process.arguments = [
+            "--clusters", "3", "--services", "4", "--vds", "6", "--churn", "200", "-o", dir + "/fleet",
+        ]
         try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
@@ -206,7 +210,9 @@ import Testing
         try again.run()
         again.waitUntilExit()
         for file in ["discovery/cluster-2.yaml", "user/fleet.yaml", "watch/churn.json"] {
-            #expect(FileManager.default.contents(atPath: "\(dir)/fleet/\(file)") == FileManager.default.contents(atPath: "\(dir)/again/\(file)"))
+            #expect(
+                FileManager.default.contents(atPath: "\(dir)/fleet/\(file)")
+                    == FileManager.default.contents(atPath: "\(dir)/again/\(file)"))
         }
     }
 }
@@ -228,7 +234,10 @@ func shell(_ command: String) throws -> Int32 {
 let canMountReadOnly: Bool = {
     let dir = temporaryDirectory("mountprobe")
     defer { _ = try? shell("umount '\(dir)/m'") }
-    return (try? shell("mkdir -p '\(dir)/s' '\(dir)/m' && mount --bind '\(dir)/s' '\(dir)/m' && mount -o remount,bind,ro '\(dir)/m'")) == 0
+    return
+        (try? shell(
+            "mkdir -p '\(dir)/s' '\(dir)/m' && mount --bind '\(dir)/s' '\(dir)/m' && mount -o remount,bind,ro '\(dir)/m'"
+        )) == 0
 }()
 
 @Suite(.serialized) struct ReadOnlyMediaTests {
@@ -247,6 +256,7 @@ let canMountReadOnly: Bool = {
         #expect(log.status == 0, "\(log.stderr)")
         #expect(log.stdout.split(separator: "\n").count == 1)
         #expect(try meshledger(["verify", "--store", dir + "/media", "--read-only"]).status == 0)
-        #expect(try meshledger(["get", "vd", "a", "-n", "bookinfo", "--store", dir + "/media", "--read-only"]).status == 0)
+        #expect(
+            try meshledger(["get", "vd", "a", "-n", "bookinfo", "--store", dir + "/media", "--read-only"]).status == 0)
     }
 }

@@ -15,7 +15,8 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 while let flag = arguments.first {
     arguments.removeFirst()
     guard let value = arguments.first, flag.hasPrefix("-") else {
-        FileHandle.standardError.write(Data("usage: fleetgen [--clusters C] [--services S] [--vds V] [--churn N] [--seed N] [-o DIR]\n".utf8))
+        FileHandle.standardError.write(
+            Data("usage: fleetgen [--clusters C] [--services S] [--vds V] [--churn N] [--seed N] [-o DIR]\n".utf8))
         exit(2)
     }
     arguments.removeFirst()
@@ -51,7 +52,8 @@ for batch in batches {
     let objects = batch.compactMap(object)
     if batch.first?.source == .discovery, let first = batch.first {
         let cluster = first.actor.replacingOccurrences(of: "agent-", with: "")
-        try YAMLText.emitDocuments(objects).write(toFile: "\(directory)/discovery/\(cluster).yaml", atomically: true, encoding: .utf8)
+        try YAMLText.emitDocuments(objects).write(
+            toFile: "\(directory)/discovery/\(cluster).yaml", atomically: true, encoding: .utf8)
     } else {
         user += objects
     }
@@ -76,5 +78,8 @@ for _ in 0..<int("churn", 1000) {
         }
     }
 }
-try (lines.joined(separator: "\n") + "\n").write(toFile: "\(directory)/watch/churn.json", atomically: true, encoding: .utf8)
-print("wrote \(directory): \(parameters.clusters) clusters x \(parameters.servicesPerCluster) services, \(parameters.virtualDestinations) VirtualDestinations, \(lines.count) watch events")
+try (lines.joined(separator: "\n") + "\n").write(
+    toFile: "\(directory)/watch/churn.json", atomically: true, encoding: .utf8)
+print(
+    "wrote \(directory): \(parameters.clusters) clusters x \(parameters.servicesPerCluster) services, \(parameters.virtualDestinations) VirtualDestinations, \(lines.count) watch events"
+)

@@ -361,7 +361,8 @@ func scaling(_ options: Options, rows: inout [Row]) throws {
         }
         let incremental = (now() - start) / Double(head - fleetHead)
         perKind.append(byKind.mapValues { $0.seconds / Double(max($0.count, 1)) })
-        let mix = byKind.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value.count)" }.joined(separator: ", ")
+        let mix = byKind.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value.count)" }.joined(
+            separator: ", ")
         FileHandle.standardError.write(Data("  fleet \(factor)x churn mix: \(mix)\n".utf8))
         let sample = min(head, fleetHead + UInt64(options.int("reference-events", 200)))
         start = now()
@@ -389,7 +390,8 @@ func scaling(_ options: Options, rows: inout [Row]) throws {
         let span = String(format: "%.0f → %.0f µs", small * 1e6, large * 1e6)
         rows.append(
             Row(
-                measure: "  growth for \(kind.rawValue) events (\(span))", value: String(format: "%.2fx", large / small),
+                measure: "  growth for \(kind.rawValue) events (\(span))",
+                value: String(format: "%.2fx", large / small),
                 ratio: "-", target: "< 2x"))
     }
 }
