@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Debian's liblmdb (liblmdb-dev), nothing compiled here.
@@ -64,10 +67,23 @@ let package = Package(
             dependencies: ["EventLog", "MeshModel", "Projection"],
             swiftSettings: strictSettings
         ),
+        // The controller API: HTTP on Hummingbird, kept in its own module (the heavy dependency).
+        .target(
+            name: "MeshLedgerHTTP",
+            dependencies: [
+                "MeshLedger", "Projection", "EventLog", "MeshModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The command-line interface as a library, so tests can parse commands without a process.
         .target(
             name: "MeshLedgerCLI",
-            dependencies: ["MeshLedger", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "MeshLedger", "MeshLedgerHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -238,20 +238,48 @@ public final class EventLog: Sendable {
     /// `clock` gives the recorded time; the log never lets recorded time go backwards.
     public func append(_ batch: Batch, clock: @Sendable () -> Timestamp = Timestamp.now) throws -> AppendResult {
         let prepared = batch.changes.map(PreparedChange.init)
-        if let resync = batch.resync {
-            for change in prepared where change.change.source == .discovery {
-                if change.originCluster != resync.cluster {
-                    throw LogError(
-                        .invalidBatch,
-                        "\(change.change.key) belongs to cluster \(change.originCluster ?? "(none)"), not \(resync.cluster); a resync takes one cluster's objects"
-                    )
-                }
-            }
-        }
+        try checkResync(batch, prepared)
         do {
             return try environment.write { txn in try appendInTransaction(txn, batch, prepared, clock) }
         } catch let error as LMDBError {
             throw LogError(.storage, "append failed: \(error)", underlying: error)
+        }
+    }
+
+    /// Appends several independent batches in one write transaction (group commit): each batch is
+    /// all or nothing in a nested transaction, and a batch whose precondition fails does not
+    /// affect the others. Returns one result per batch, in order.
+    public func appendGroup(
+        _ batches: [Batch], clock: @Sendable () -> Timestamp = Timestamp.now
+    ) throws -> [Result<AppendResult, LogError>] {
+        let prepared = batches.map { $0.changes.map(PreparedChange.init) }
+        do {
+            return try environment.write { txn in
+                var results: [Result<AppendResult, LogError>] = []
+                for (batch, changes) in zip(batches, prepared) {
+                    do {
+                        try checkResync(batch, changes)
+                        let result = try txn.nested { child in try appendInTransaction(child, batch, changes, clock) }
+                        results.append(.success(result))
+                    } catch let error as LogError {
+                        results.append(.failure(error))
+                    }
+                }
+                return results
+            }
+        } catch let error as LMDBError {
+            throw LogError(.storage, "append failed: \(error)", underlying: error)
+        }
+    }
+
+    /// Refuses a resync batch that names objects of another cluster.
+    private func checkResync(_ batch: Batch, _ prepared: [PreparedChange]) throws {
+        guard let resync = batch.resync else { return }
+        for change in prepared where change.change.source == .discovery && change.originCluster != resync.cluster {
+            throw LogError(
+                .invalidBatch,
+                "\(change.change.key) belongs to cluster \(change.originCluster ?? "(none)"), not \(resync.cluster); a resync takes one cluster's objects"
+            )
         }
     }
 

@@ -92,6 +92,23 @@ public struct WriteTransaction: ~Copyable {
         }
     }
 
+    /// Runs `body` in a nested write transaction: committed into this one when `body` returns,
+    /// aborted (leaving this one as it was) when it throws. Lets one write transaction carry
+    /// several independent batches, each all or nothing.
+    public func nested<T>(_ body: (borrowing WriteTransaction) throws -> T) throws -> T {
+        var child: OpaquePointer?
+        try check(mdb_txn_begin(mdb_txn_env(txn), txn, 0, &child), "mdb_txn_begin(nested)")
+        let result: T
+        do {
+            result = try body(WriteTransaction(txn: child!))
+        } catch {
+            mdb_txn_abort(child)
+            throw error
+        }
+        try check(mdb_txn_commit(child), "mdb_txn_commit(nested)")
+        return result
+    }
+
     /// Removes every entry of a database, keeping the database.
     public func clear(_ db: Database) throws {
         try check(mdb_drop(txn, db.dbi, 0), "mdb_drop(\(db.name))")

@@ -24,6 +24,8 @@ public struct Projection: Sendable {
     public private(set) var sequence: UInt64 = 0
     /// Per VirtualDestination: status, evaluation, outputs.
     public private(set) var states: [ObjectRef: VirtualDestinationState] = [:]
+    /// The VirtualDestinations whose status or outputs the last event rebuilt (or removed).
+    public private(set) var lastChanged: Set<ObjectRef> = []
     /// Per mesh: accepted and blocked VirtualDestinations.
     public private(set) var acceptance: [ObjectRef: MeshAcceptance] = [:]
     private var digestAccumulator = DigestAccumulator()
@@ -183,6 +185,7 @@ public struct Projection: Sendable {
             acceptance[mesh] = new.accepted.isEmpty && new.blocked.isEmpty ? nil : new
         }
         for vd in restatus.sorted() { rebuild(vd) }
+        lastChanged = restatus
     }
 
     /// Replaces the whole state by one computed from inputs and acceptance (a snapshot restore).

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import MeshLedger
+import MeshLedgerHTTP
+
+extension MeshLedgerCommand {
+    /// `serve`: the controller API.
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Serve the controller API over HTTP: append, list, get, watch, outputs, history, feedback, metrics.",
+            discussion: """
+                Endpoints (JSON; watch and log are JSON lines): POST /v1/events?op=apply|delete|discover|resync|ingest, \
+                GET /v1/<kinds>[/<namespace>/<name>][?at=], GET /v1/outputs?cluster=, GET /v1/log?..., \
+                GET /v1/watch?from=SEQ, GET /v1/virtualdestinations/<ns>/<name>/history|explain, POST /v1/feedback, \
+                GET /healthz, GET /metrics. Stops on SIGINT or SIGTERM after the requests in flight.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @Option(help: ArgumentHelp("Address to listen on (port 0: any free port).", valueName: "host:port"))
+        var listen = "127.0.0.1:7480"
+        @Option(help: ArgumentHelp("A file holding the bearer token every request must carry.", valueName: "file"))
+        var tokenFile: String?
+        @Flag(inversion: .prefixedNo, help: "Coalesce concurrent appends into one write transaction (default on).")
+        var groupCommit = true
+        @Option(help: "Watch starts older than this many events get 410 Gone.") var watchRetention: UInt64 = 100_000
+
+        func run() throws {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
+                throw CLIError("--listen \(listen): expected host:port")
+            }
+            var configuration = ServerConfiguration()
+            configuration.host = String(listen[..<colon])
+            configuration.port = port
+            configuration.readOnly = global.readOnly
+            configuration.groupCommit = groupCommit
+            configuration.watchRetention = watchRetention
+            if let tokenFile {
+                guard let data = FileManager.default.contents(atPath: tokenFile),
+                    let token = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+                    !token.isEmpty
+                else { throw CLIError("\(tokenFile): cannot read a token from it") }
+                configuration.token = token
+            }
+            let store = try global.readOnly ? global.openForReading() : global.openForWriting()
+            let server = MeshLedgerServer(store: store, configuration: configuration)
+            let done = DispatchSemaphore(value: 0)
+            let failure = ErrorBox()
+            Task {
+                do {
+                    try await server.run { address in
+                        FileHandle.standardOutput.write(Data("listening on \(address)\n".utf8))
+                    }
+                } catch {
+                    failure.error = error
+                }
+                done.signal()
+            }
+            done.wait()
+            if let error = failure.error { throw CLIError("server stopped: \(error)") }
+        }
+    }
+}
+
+/// Carries an error out of the server task.
+final class ErrorBox: @unchecked Sendable {
+    // @unchecked Sendable: written once by the server task before the semaphore is signalled.
+    var error: (any Error)?
+}

@@ -1,0 +1,183 @@
+import EventLog
+import Foundation
+import MeshLedger
+import MeshModel
+import Projection
+import Prometheus
+
+/// The server's single writer. Concurrent append requests are coalesced into one LMDB write
+/// transaction (group commit, bounded by `maxBatchRequests` and `maxDelay`), each in its own
+/// nested transaction so that a failed precondition fails only its own request. After every
+/// commit the live projection folds the new events and records which statuses each one changed,
+/// for watchers.
+actor Committer {
+    /// One status change caused by an event: the VirtualDestination and its new status (nil: deleted).
+    struct StatusChange: Sendable {
+        let virtualDestination: ObjectRef
+        let status: JSONValue?
+    }
+
+    private struct Pending {
+        let batch: Batch
+        let continuation: CheckedContinuation<Result<AppendResult, LogError>, Never>
+        let started: ContinuousClock.Instant
+    }
+
+    let store: Store
+    let groupCommit: Bool
+    let maxBatchRequests: Int
+    let maxDelay: Duration
+    let retention: UInt64
+    let metrics: Metrics
+    private var pending: [Pending] = []
+    private var flushing = false
+    private(set) var projection = Projection()
+    private var statuses: [ObjectRef: JSONValue] = [:]
+    /// Status changes per sequence, for the last `retention` sequences.
+    private var changes: [UInt64: [StatusChange]] = [:]
+    private var stopped = false
+
+    init(
+        store: Store, groupCommit: Bool, maxBatchRequests: Int, maxDelay: Duration, retention: UInt64, metrics: Metrics
+    ) throws {
+        self.store = store
+        self.groupCommit = groupCommit
+        self.maxBatchRequests = maxBatchRequests
+        self.maxDelay = maxDelay
+        self.retention = retention
+        self.metrics = metrics
+        let (projection, _, _) = try store.project()
+        self.projection = projection
+        for (ref, state) in projection.states { statuses[ref] = state.status.json }
+    }
+
+    /// Appends a batch (through the group when group commit is on) and returns its outcome.
+    func submit(_ batch: Batch) async -> Result<AppendResult, LogError> {
+        if stopped { return .failure(LogError(.storage, "the server is shutting down")) }
+        let started = ContinuousClock.now
+        if !groupCommit {
+            let result: Result<AppendResult, LogError>
+            do {
+                result = .success(try store.log.append(batch))
+            } catch let error as LogError {
+                result = .failure(error)
+            } catch {
+                result = .failure(LogError(.storage, "\(error)"))
+            }
+            metrics.appendLatency.record(ContinuousClock.now - started)
+            metrics.batchSize.record(Int64(1))
+            foldNewEvents()
+            return result
+        }
+        return await withCheckedContinuation { continuation in
+            pending.append(Pending(batch: batch, continuation: continuation, started: started))
+            if !flushing {
+                flushing = true
+                Task { await self.flushLoop() }
+            }
+        }
+    }
+
+    /// Commits pending requests in groups until none is left.
+    private func flushLoop() async {
+        while !pending.isEmpty {
+            if pending.count < maxBatchRequests { try? await Task.sleep(for: maxDelay) }
+            let group = Array(pending.prefix(maxBatchRequests))
+            pending.removeFirst(group.count)
+            let results: [Result<AppendResult, LogError>]
+            do {
+                results = try store.log.appendGroup(group.map(\.batch))
+            } catch let error as LogError {
+                results = Array(repeating: .failure(error), count: group.count)
+            } catch {
+                results = Array(repeating: .failure(LogError(.storage, "\(error)")), count: group.count)
+            }
+            metrics.batchSize.record(Int64(group.count))
+            foldNewEvents()
+            let now = ContinuousClock.now
+            for (request, result) in zip(group, results) {
+                metrics.appendLatency.record(now - request.started)
+                request.continuation.resume(returning: result)
+            }
+        }
+        flushing = false
+    }
+
+    /// Folds events appended since the projection's sequence (by this server or anyone else).
+    func foldNewEvents() {
+        guard let head = try? store.log.head().sequence, head > projection.sequence else { return }
+        try? store.log.scan((projection.sequence + 1)...head) { event in
+            projection.apply(event)
+            metrics.events(event.key.kind).increment()
+            var list: [StatusChange] = []
+            for ref in projection.lastChanged.sorted() {
+                let status = projection.states[ref]?.status.json
+                if statuses[ref] != status {
+                    statuses[ref] = status
+                    list.append(StatusChange(virtualDestination: ref, status: status))
+                }
+            }
+            if !list.isEmpty { changes[event.sequence] = list }
+            if event.sequence > retention { changes[event.sequence - retention] = nil }
+            return true
+        }
+        metrics.head.set(Double(projection.sequence))
+    }
+
+    /// The status changes recorded for a sequence (nil when older than the retention window).
+    func statusChanges(at sequence: UInt64) -> [StatusChange]? {
+        let head = projection.sequence
+        if sequence + retention <= head { return nil }
+        return changes[sequence] ?? []
+    }
+
+    /// The oldest sequence a watch may start from (older ones are gone: 410).
+    func oldestWatchable() -> UInt64 {
+        projection.sequence > retention ? projection.sequence - retention + 1 : 1
+    }
+
+    /// The current projection (a value: later folds do not change it).
+    func current() -> Projection {
+        foldNewEvents()
+        return projection
+    }
+
+    /// Stops taking requests after the ones in flight.
+    func stop() async {
+        stopped = true
+        while flushing { try? await Task.sleep(for: .milliseconds(5)) }
+    }
+}
+
+/// The server's Prometheus metrics.
+final class Metrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let appendLatency: DurationHistogram
+    let batchSize: ValueHistogram
+    let head: Gauge
+    let watchers: Gauge
+    private let eventCounters: [ResourceKind: Counter]
+
+    init() {
+        appendLatency = registry.makeDurationHistogram(
+            name: "meshledger_append_latency_seconds",
+            buckets: [
+                .microseconds(200), .milliseconds(1), .milliseconds(5), .milliseconds(20), .milliseconds(100),
+                .seconds(1),
+            ],
+            help: "Time from an append request's arrival to its commit.")
+        batchSize = registry.makeValueHistogram(
+            name: "meshledger_commit_requests", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+            help: "Append requests per write transaction (group commit).")
+        head = registry.makeGauge(name: "meshledger_head", help: "The log's head sequence.")
+        watchers = registry.makeGauge(name: "meshledger_watchers", help: "Open watch streams.")
+        var counters: [ResourceKind: Counter] = [:]
+        for kind in ResourceKind.allCases {
+            counters[kind] = registry.makeCounter(
+                name: "meshledger_events_total", labels: [("kind", kind.rawValue)], help: "Events folded, by kind.")
+        }
+        eventCounters = counters
+    }
+
+    func events(_ kind: ResourceKind) -> Counter { eventCounters[kind]! }
+}
