@@ -8,6 +8,10 @@ import MeshModel
 import Projection
 import Workload
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
 /// Monotonic seconds.
 func now() -> Double {
     var t = timespec()
@@ -396,6 +400,111 @@ func scaling(_ options: Options, rows: inout [Row]) throws {
     }
 }
 
+/// A `meshledger serve` process on a free port.
+func startServer(binary: String, store: String, extra: [String]) throws -> (Process, Int) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = ["serve", "--store", store, "--listen", "127.0.0.1:0"] + extra
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    var text = ""
+    while true {
+        let data = out.fileHandleForReading.availableData
+        if data.isEmpty {
+            throw NSError(domain: "bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "server did not start"])
+        }
+        text += String(decoding: data, as: UTF8.self)
+        if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
+            let port = Int(line.split(separator: ":").last ?? "")
+        {
+            return (process, port)
+        }
+    }
+}
+
+/// 9 (issue 5): a bounded load from this process against the real server on loopback: `clients`
+/// concurrent clients each append `requests` one-object batches; then the head, every client's
+/// sequences and a watch stream are checked to agree (nothing lost or duplicated). Run with and
+/// without group commit.
+func serverLoad(_ options: Options) async throws -> [Row] {
+    var rows: [Row] = []
+    let binary = options.values["binary"] ?? "../../.build/release/meshledger"
+    let clients = options.int("clients", 32)
+    let requests = options.int("requests", 40)
+    var rates: [String: Double] = [:]
+    for mode in ["--group-commit", "--no-group-commit"] {
+        let store = scratch("server")
+        let (server, port) = try startServer(binary: binary, store: store, extra: [mode])
+        defer {
+            server.interrupt()
+            server.waitUntilExit()
+        }
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = clients
+        let session = URLSession(configuration: configuration)
+        let started = now()
+        let sequences = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    var mine: [Int64] = []
+                    for i in 0..<requests {
+                        var request = URLRequest(
+                            url: URL(string: "http://127.0.0.1:\(port)/v1/events?actor=client-\(client)")!)
+                        request.httpMethod = "POST"
+                        request.httpBody = Data(
+                            """
+                            apiVersion: networking.enterprise.mesh.gloo.solo.io/v1alpha1
+                            kind: VirtualDestination
+                            metadata: {name: c\(client)-\(i), namespace: load}
+                            spec: {hostname: c\(client)-\(i).global, port: {number: 80, protocol: http}}
+                            """.utf8)
+                        let (data, response) = try await session.data(for: request)
+                        guard (response as? HTTPURLResponse)?.statusCode == 200,
+                            let sequence = try JSONText.parse(Array(data))[path: ["range", "from"]]?.intValue
+                        else {
+                            throw NSError(
+                                domain: "bench", code: 2,
+                                userInfo: [NSLocalizedDescriptionKey: String(decoding: data, as: UTF8.self)])
+                        }
+                        mine.append(sequence)
+                    }
+                    return mine
+                }
+            }
+            var all: [Int64] = []
+            for try await mine in group { all += mine }
+            return all
+        }
+        let seconds = now() - started
+        let total = clients * requests
+        precondition(
+            Set(sequences).count == total && sequences.min() == 1 && sequences.max() == Int64(total),
+            "lost or duplicated appends")
+        let (watchData, _) = try await session.data(
+            from: URL(string: "http://127.0.0.1:\(port)/v1/watch?from=0&timeoutSeconds=1")!)
+        let watched = String(decoding: watchData, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONText.parse(Array($0.utf8))
+        }
+        .filter { $0["type"] == "EVENT" }.compactMap { $0["sequence"]?.intValue }
+        precondition(watched == Array(1...Int64(total)), "the watch stream disagrees with the appends")
+        let (healthData, _) = try await session.data(from: URL(string: "http://127.0.0.1:\(port)/healthz")!)
+        let reportedHead = try JSONText.parse(Array(healthData))["head"]?.intValue
+        precondition(reportedHead == Int64(total), "the head disagrees")
+        rates[mode] = Double(total) / seconds
+        rows.append(
+            Row(
+                measure: "server, \(clients) clients x \(requests) appends, \(mode.dropFirst(2))",
+                value: rate(total, seconds),
+                ratio: mode == "--group-commit"
+                    ? "1.00" : String(format: "%.2f of group commit", rates[mode]! / rates["--group-commit"]!),
+                target: "group commit faster"))
+        try? FileManager.default.removeItem(atPath: store)
+    }
+    return rows
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let options = Options(Array(arguments.dropFirst()))
 var rows: [Row] = []
@@ -404,12 +513,13 @@ case "past-status": try pastStatus(options)
 case "append": try append(options, rows: &rows)
 case "replay": try replay(options, rows: &rows)
 case "scaling": try scaling(options, rows: &rows)
+case "server-load": rows = try await serverLoad(options)
 case "all":
     try append(options, rows: &rows)
     try scaling(options, rows: &rows)
     try replay(options, rows: &rows)
 default:
-    print("usage: Bench all|append|replay|scaling|past-status [--name value ...]")
+    print("usage: Bench all|append|replay|scaling|past-status|server-load [--name value ...]")
     exit(2)
 }
 if !rows.isEmpty { printTable(rows) }
