@@ -99,7 +99,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "LMDBKitTests", dependencies: ["LMDBKit"], swiftSettings: strictSettings),
-        .testTarget(name: "MeshModelTests", dependencies: ["MeshModel"], swiftSettings: strictSettings),
+        .testTarget(name: "MeshModelTests", dependencies: ["MeshModel", "Workload"], swiftSettings: strictSettings),
         .testTarget(
             name: "ProjectionTests",
             dependencies: ["Projection", "EventLog", "MeshModel", "Workload"],
@@ -108,7 +108,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EventLogTests",
-            dependencies: ["EventLog", "MeshModel", "LMDBKit"],
+            dependencies: ["EventLog", "MeshModel", "LMDBKit", "Workload"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import Foundation
 import LMDBKit
 import MeshModel
 import Testing
+import Workload
 
 @testable import EventLog
 
@@ -312,9 +313,9 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
 
 @Suite struct EventCodecTests {
     @Test func packedValuesRoundTrip() throws {
-        var generator = SplitMix(seed: 7)
+        var generator = SplitMix64(seed: 7)
         for _ in 0..<500 {
-            let value = randomValue(&generator, depth: 0)
+            let value = RandomJSON.value(&generator, alphabet: "ab\u{0}é😀\n", doubles: -1e300...1e300)
             #expect(try PackedValue.decode(PackedValue.encode(value)) == value)
         }
     }
@@ -334,39 +335,5 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         var otherFormat = record
         otherFormat[0] = 9
         #expect(throws: (any Error).self) { try EventCodec.decode(otherFormat) }
-    }
-}
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func randomValue(_ g: inout SplitMix, depth: Int) -> JSONValue {
-    switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &g) {
-    case 0: return .null
-    case 1: return .bool(Bool.random(using: &g))
-    case 2: return .int(Int64.random(in: Int64.min...Int64.max, using: &g))
-    case 3:
-        return .double(
-            Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &g)).isNaN
-                ? 0.5 : Double.random(in: -1e300...1e300, using: &g))
-    case 4:
-        return .string(
-            String((0..<Int.random(in: 0..<20, using: &g)).map { _ in "ab\u{0}é😀\n".randomElement(using: &g)! }))
-    case 5: return .array((0..<Int.random(in: 0..<6, using: &g)).map { _ in randomValue(&g, depth: depth + 1) })
-    default:
-        var object = JSONObject()
-        for _ in 0..<Int.random(in: 0..<6, using: &g) {
-            object["k\(Int.random(in: 0..<30, using: &g))"] = randomValue(&g, depth: depth + 1)
-        }
-        return .object(object)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Workload
 
 @testable import MeshModel
 
@@ -189,44 +190,12 @@ func readError(_ text: String) -> ManifestError? {
     }
 
     @Test func canonicalFormRoundTrips() throws {
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for _ in 0..<300 {
-            let value = randomJSON(&generator, depth: 0)
+            let value = RandomJSON.value(&generator)
             let text = JSONText.canonical(value)
             #expect(try JSONText.parse(text) == value)
             #expect(JSONText.canonical(try JSONText.parse(text)) == text)
         }
-    }
-}
-
-/// A small deterministic generator (SplitMix64) for seeded property tests.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func randomJSON(_ g: inout SeededGenerator, depth: Int) -> JSONValue {
-    switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &g) {
-    case 0: return .null
-    case 1: return .bool(Bool.random(using: &g))
-    case 2: return .int(Int64.random(in: Int64.min...Int64.max, using: &g))
-    case 3: return .double(Double.random(in: -1e12...1e12, using: &g))
-    case 4:
-        return .string(
-            String((0..<Int.random(in: 0..<12, using: &g)).map { _ in "aé\"\\\n😀z09-".randomElement(using: &g)! }))
-    case 5: return .array((0..<Int.random(in: 0..<5, using: &g)).map { _ in randomJSON(&g, depth: depth + 1) })
-    default:
-        var object = JSONObject()
-        for _ in 0..<Int.random(in: 0..<5, using: &g) {
-            object["k\(Int.random(in: 0..<20, using: &g))"] = randomJSON(&g, depth: depth + 1)
-        }
-        return .object(object)
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+import Workload
 
 @testable import MeshModel
 
@@ -12,10 +13,10 @@ import Testing
         let text = YAMLText.emit(value)
         let back = try YAMLText.parseDocuments(text)
         #expect(back.first?.value == value, "\(text)")
-        var generator = SeededGenerator(seed: 9)
+        var generator = SplitMix64(seed: 9)
         for _ in 0..<200 {
             var object = JSONObject()
-            object["v"] = randomJSON(&generator, depth: 0)
+            object["v"] = RandomJSON.value(&generator)
             let text = YAMLText.emit(.object(object))
             #expect(try YAMLText.parseDocuments(text).first?.value == .object(object), "\(text)")
         }
