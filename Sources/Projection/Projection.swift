@@ -156,9 +156,12 @@ public struct Projection: Sendable {
             }
             let evaluation = evaluate(record.spec, in: world)
             let newCandidacy = index(vd, record, evaluation)
-            // A mesh's acceptance depends only on its candidates: resolve it again only where this
-            // VirtualDestination's candidacy (hostname, last change) changed.
-            for mesh in Set(oldCandidacy.keys).union(newCandidacy.keys) where oldCandidacy[mesh] != newCandidacy[mesh] {
+            // A mesh's acceptance depends only on its candidates and their hostnames: resolve it
+            // again only where this VirtualDestination became or stopped being a candidate, or
+            // changed hostname. (A candidate's last-change sequence only orders newcomers to a
+            // freed hostname, and no hostname is freed unless one of those happened.)
+            for mesh in Set(oldCandidacy.keys).union(newCandidacy.keys)
+            where oldCandidacy[mesh]?.hostname != newCandidacy[mesh]?.hostname {
                 meshesToResolve.insert(mesh)
             }
             if states[vd] == nil {
