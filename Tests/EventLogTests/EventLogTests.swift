@@ -174,6 +174,34 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         #expect(ok.range == 2...3)
     }
 
+    @Test func aGroupCommitKeepsEachBatchAllOrNothingOnItsOwn() throws {
+        let log = try EventLog.open(at: temporaryStore())
+        try log.append(Batch([upsert(virtualDestination("a", hostname: "a.global"))]))
+        let results = try log.appendGroup([
+            Batch([
+                upsert(virtualDestination("b", hostname: "b.global")),
+                upsert(virtualDestination("c", hostname: "c.global")),
+            ]),
+            Batch([upsert(virtualDestination("d", hostname: "d.global"))], expectedHead: 1),  // stale: the head is 3 by now
+            Batch([
+                upsert(virtualDestination("e", hostname: "e.global")),
+                Change(
+                    .delete(ObjectKey(kind: .virtualDestination, namespace: "bookinfo", name: "nope"), nil),
+                    source: .user, actor: "t"),
+            ]),
+            Batch([upsert(virtualDestination("a", hostname: "a2.global"), version: 1)]),
+        ])
+        #expect(results.count == 4)
+        #expect(try results[0].get().range == 2...3)
+        #expect(throws: LogError.self) { try results[1].get() }
+        #expect(throws: LogError.self) { try results[2].get() }
+        #expect(try results[3].get().range == 4...4)
+        #expect(try log.head().sequence == 4)
+        #expect(try log.state(of: virtualDestination("d", hostname: "d.global").key) == nil)
+        #expect(try log.state(of: virtualDestination("e", hostname: "e.global").key) == nil)
+        #expect(try log.verify().failure == nil)
+    }
+
     @Test func aResyncDeletesWhatTheClusterNoLongerHas() throws {
         let log = try EventLog.open(at: temporaryStore())
         try log.append(

@@ -323,10 +323,22 @@ func replay(_ options: Options, rows: inout [Row]) throws {
         Row(
             measure: "replay \(head) events: full projection", value: rate(Int(head), replaySeconds),
             ratio: String(format: "1/%.0f of scan", replaySeconds / scanSeconds), target: ">= 1/20 of scan"))
-    rows.append(
-        Row(
-            measure: "peak memory after full replay", value: String(format: "%.0f MiB", peakMemoryMiB()),
-            ratio: String(format: "+%.0f MiB over the log scan", peakMemoryMiB() - memoryBefore), target: "-"))
+    _ = memoryBefore
+    // Peak memory of a replay alone: `meshledger replay` in its own process.
+    if let binary = options.values["binary"] {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: binary)
+        child.arguments = ["replay", "--store", path]
+        child.standardOutput = FileHandle.nullDevice
+        try child.run()
+        child.waitUntilExit()
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        rows.append(
+            Row(
+                measure: "peak memory of `meshledger replay` over the \(head)-event log",
+                value: String(format: "%.0f MiB", Double(usage.ru_maxrss) / 1024), ratio: "-", target: "-"))
+    }
     try? FileManager.default.removeItem(atPath: path)
 }
 
@@ -441,6 +453,12 @@ func serverLoad(_ options: Options) async throws -> [Row] {
             server.interrupt()
             server.waitUntilExit()
         }
+        func serverPeakMiB() -> Double {
+            let status =
+                (try? String(contentsOfFile: "/proc/\(server.processIdentifier)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+            return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+        }
         let configuration = URLSessionConfiguration.ephemeral
         configuration.httpMaximumConnectionsPerHost = clients
         let session = URLSession(configuration: configuration)
@@ -493,6 +511,10 @@ func serverLoad(_ options: Options) async throws -> [Row] {
         let reportedHead = try JSONText.parse(Array(healthData))["head"]?.intValue
         precondition(reportedHead == Int64(total), "the head disagrees")
         rates[mode] = Double(total) / seconds
+        rows.append(
+            Row(
+                measure: "server peak memory after \(total) appends and a watch, \(mode.dropFirst(2))",
+                value: String(format: "%.0f MiB", serverPeakMiB()), ratio: "-", target: "-"))
         rows.append(
             Row(
                 measure: "server, \(clients) clients x \(requests) appends, \(mode.dropFirst(2))",
