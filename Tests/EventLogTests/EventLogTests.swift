@@ -182,7 +182,8 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
                 upsert(virtualDestination("b", hostname: "b.global")),
                 upsert(virtualDestination("c", hostname: "c.global")),
             ]),
-            Batch([upsert(virtualDestination("d", hostname: "d.global"))], expectedHead: 1),  // stale: the head is 3 by now
+            // Stale: the head is 3 by the time this batch runs.
+            Batch([upsert(virtualDestination("d", hostname: "d.global"))], expectedHead: 1),
             Batch([
                 upsert(virtualDestination("e", hostname: "e.global")),
                 Change(
