@@ -28,18 +28,22 @@ func finish(_ result: AppendResult, _ store: Store) throws {
 
 /// Prints what an append did, kubectl style, then the sequence range.
 func report(_ result: AppendResult) {
+    var out = ""
     for (key, outcome, sequence) in result.outcomes {
         let what = outcome == .notFound ? "not found (skipped)" : outcome.rawValue
         let at = sequence.map { ", seq \($0)" } ?? ""
-        print("\(key.kind.qualifiedName)/\(key.name) \(what) (namespace \(key.namespace)\(at))")
+        out += "\(key.kind.qualifiedName)/\(key.name) \(what) (namespace \(key.namespace)\(at))\n"
     }
     if let range = result.range {
         let count = range.upperBound - range.lowerBound + 1
         let span = count == 1 ? "seq \(range.lowerBound)" : "seq \(range.lowerBound)-\(range.upperBound)"
-        print("appended \(count) event\(count == 1 ? "" : "s"): \(span) (head \(result.head))")
+        out += "appended \(count) event\(count == 1 ? "" : "s"): \(span) (head \(result.head))\n"
     } else {
-        print("no changes (head \(result.head))")
+        out += "no changes (head \(result.head))\n"
     }
+    // Written straight to the file descriptor, so that `ingest --follow` reports each commit
+    // as it happens even when stdout is a pipe.
+    FileHandle.standardOutput.write(Data(out.utf8))
 }
 
 extension MeshLedgerCommand {
@@ -150,11 +154,53 @@ extension MeshLedgerCommand {
             help: ArgumentHelp("The watch stream file, or - for stdin (repeatable).", valueName: "file"))
         var filename: [String] = []
         @Option(help: "Who recorded the stream.") var actor = "watch"
+        @Flag(
+            help: """
+                Follow a stream that does not end (kubectl get -w ... | meshledger ingest --follow -f -): \
+                commit the complete events of each arrival as one batch, until the input closes.
+                """)
+        var follow = false
+
+        func validate() throws {
+            if follow && filename != ["-"] { throw ValidationError("--follow reads standard input: give -f -") }
+        }
 
         func run() throws {
+            if follow { return try followStandardInput() }
             let events = try readInputs(filename).flatMap { try ManifestReader.watchEvents($0.bytes, name: $0.name) }
             let store = try global.openForWriting()
             try finish(try store.ingest(events, actor: actor), store)
+        }
+
+        /// Reads standard input as it arrives; every read's complete events are one atomic batch.
+        /// A bad event stops the command (what came before it stays committed, as reported).
+        func followStandardInput() throws {
+            let store = try global.openForWriting()
+            var buffer: [UInt8] = []
+            var count = 0
+            while true {
+                let chunk = FileHandle.standardInput.availableData
+                if chunk.isEmpty { break }
+                buffer += chunk
+                let parsed: (values: [JSONValue], consumed: Int)
+                do {
+                    parsed = try JSONText.parseCompleteValues(buffer)
+                } catch {
+                    throw CLIError("stdin: invalid JSON in watch stream after event \(count): \(error)")
+                }
+                guard !parsed.values.isEmpty else { continue }
+                buffer.removeFirst(parsed.consumed)
+                var events: [ManifestReader.WatchEvent] = []
+                for value in parsed.values {
+                    count += 1
+                    events.append(try ManifestReader.watchEvent(value, location: "stdin: watch event \(count)"))
+                }
+                try finish(try store.ingest(events, actor: actor), store)
+            }
+            if buffer.contains(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) {
+                throw CLIError(
+                    "stdin: the stream ended inside watch event \(count + 1) (truncated); it was not recorded")
+            }
         }
     }
 }

@@ -47,6 +47,27 @@ public enum JSONText {
         return values
     }
 
+    /// Parses the complete values at the start of a growing stream: returns them and how many
+    /// bytes they used. A value cut off by the end of `bytes` is left for later (not an error);
+    /// any other syntax error throws.
+    public static func parseCompleteValues(_ bytes: [UInt8]) throws(SyntaxError) -> (values: [JSONValue], consumed: Int)
+    {
+        var reader = Reader(bytes: bytes)
+        var values: [JSONValue] = []
+        reader.skipWhitespace()
+        var consumed = reader.index
+        while reader.index < bytes.count {
+            do {
+                values.append(try reader.value(depth: 0))
+            } catch  where error.offset >= bytes.count || error.problem.hasPrefix("unexpected end of input") {
+                break
+            }
+            reader.skipWhitespace()
+            consumed = reader.index
+        }
+        return (values, consumed)
+    }
+
     /// The canonical compact serialization.
     public static func canonical(_ value: JSONValue) -> [UInt8] {
         var out: [UInt8] = []

@@ -150,33 +150,31 @@ public enum ManifestReader {
         } catch {
             throw ManifestError(.syntax, "invalid JSON in watch stream: \(error)", location: name)
         }
-        var events: [WatchEvent] = []
-        for (index, entry) in values.enumerated() {
-            let location = "\(name): watch event \(index + 1)"
-            guard case .object(let object) = entry.value, let typeName = object["type"]?.stringValue else {
-                throw ManifestError(.watchEvent, "expected {\"type\": ..., \"object\": {...}}", location: location)
-            }
-            guard let type = WatchType(rawValue: typeName) else {
-                throw ManifestError(
-                    .watchEvent,
-                    "unknown watch event type \"\(typeName)\" (expected ADDED, MODIFIED, DELETED or BOOKMARK)",
-                    location: location)
-            }
-            if type == .bookmark {
-                events.append(WatchEvent(type: type, manifest: nil))
-                continue
-            }
-            guard let object = object["object"] else {
-                throw ManifestError(.watchEvent, "\(typeName) event without an object", location: location)
-            }
-            do {
-                events.append(WatchEvent(type: type, manifest: try Manifest(object: object)))
-            } catch var error {
-                error.location = location
-                throw error
-            }
+        return try values.enumerated().map { index, entry throws(ManifestError) in
+            try watchEvent(entry.value, location: "\(name): watch event \(index + 1)")
         }
-        return events
+    }
+
+    /// One watch event from its JSON value.
+    public static func watchEvent(_ value: JSONValue, location: String) throws(ManifestError) -> WatchEvent {
+        guard case .object(let object) = value, let typeName = object["type"]?.stringValue else {
+            throw ManifestError(.watchEvent, "expected {\"type\": ..., \"object\": {...}}", location: location)
+        }
+        guard let type = WatchType(rawValue: typeName) else {
+            throw ManifestError(
+                .watchEvent, "unknown watch event type \"\(typeName)\" (expected ADDED, MODIFIED, DELETED or BOOKMARK)",
+                location: location)
+        }
+        if type == .bookmark { return WatchEvent(type: type, manifest: nil) }
+        guard let object = object["object"] else {
+            throw ManifestError(.watchEvent, "\(typeName) event without an object", location: location)
+        }
+        do {
+            return WatchEvent(type: type, manifest: try Manifest(object: object))
+        } catch var error {
+            error.location = location
+            throw error
+        }
     }
 
     /// Splits input into documents: JSON (one value, a stream of values) when it starts with `{`

@@ -260,3 +260,55 @@ let canMountReadOnly: Bool = {
             try meshledger(["get", "vd", "a", "-n", "bookinfo", "--store", dir + "/media", "--read-only"]).status == 0)
     }
 }
+
+@Suite(.serialized) struct FollowTests {
+    /// A watch event line for a VirtualDestination.
+    func event(_ type: String, _ name: String) throws -> String {
+        let object = try ManifestReader.manifests(Array(virtualDestinationYAML(name).utf8), name: "x")[0].object
+        return JSONText.string(["type": .string(type), "object": object])
+    }
+
+    @Test func followCommitsEachArrivalAndRefusesATruncatedTail() throws {
+        let store = temporaryDirectory() + "/store"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: meshledgerBinary)
+        process.arguments = ["ingest", "--follow", "-f", "-", "--store", store]
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        func readLine() -> String {
+            var line = ""
+            while !line.hasSuffix("\n") {
+                let byte = output.fileHandleForReading.readData(ofLength: 1)
+                if byte.isEmpty { break }
+                line += String(decoding: byte, as: UTF8.self)
+            }
+            return line
+        }
+        // First arrival: two events, and half of a third.
+        let third = try event("ADDED", "c")
+        input.fileHandleForWriting.write(
+            Data((try event("ADDED", "a") + "\n" + event("ADDED", "b") + "\n" + third.prefix(40)).utf8))
+        var lines: [String] = []
+        while !(lines.last ?? "").hasPrefix("appended") { lines.append(readLine()) }
+        #expect(lines.last == "appended 2 events: seq 1-2 (head 2)\n")
+        #expect(try head(of: store) == 2)
+        // The rest of the third, then a delete: one more batch.
+        input.fileHandleForWriting.write(Data((third.dropFirst(40) + "\n" + (try event("DELETED", "a")) + "\n").utf8))
+        lines = []
+        while !(lines.last ?? "").hasPrefix("appended") { lines.append(readLine()) }
+        #expect(lines.last == "appended 2 events: seq 3-4 (head 4)\n")
+        // A truncated tail at the end of input is refused; what came before stays.
+        input.fileHandleForWriting.write(Data(try event("ADDED", "d").prefix(30).utf8))
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(stderr.contains("truncated"))
+        #expect(try head(of: store) == 4)
+    }
+}
