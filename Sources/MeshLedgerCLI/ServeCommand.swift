@@ -24,6 +24,9 @@ extension MeshLedgerCommand {
         @Flag(inversion: .prefixedNo, help: "Coalesce concurrent appends into one write transaction (default on).")
         var groupCommit = true
         @Option(help: "Watch starts older than this many events get 410 Gone.") var watchRetention: UInt64 = 100_000
+        @Option(help: "Most watch streams open at once (more get 429).") var maxWatchers = 256
+        @Option(help: "Longest a watch stream stays open, in seconds (clients resume from a bookmark).")
+        var maxWatchSeconds = 3600.0
 
         func run() throws {
             guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
@@ -35,6 +38,8 @@ extension MeshLedgerCommand {
             configuration.readOnly = global.readOnly
             configuration.groupCommit = groupCommit
             configuration.watchRetention = watchRetention
+            configuration.maxWatchers = maxWatchers
+            configuration.maxWatchSeconds = maxWatchSeconds
             if let tokenFile {
                 guard let data = FileManager.default.contents(atPath: tokenFile),
                     let token = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),

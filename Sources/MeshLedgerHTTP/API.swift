@@ -338,7 +338,14 @@ struct API: Sendable {
                     "watch from \(from) is older than the retention window (oldest start \(oldest - 1)); list again",
                 code: "Expired")
         }
-        let timeout = query(request, "timeoutSeconds").flatMap(Double.init)
+        let timeout = min(
+            query(request, "timeoutSeconds").flatMap(Double.init) ?? .infinity, configuration.maxWatchSeconds)
+        guard await committer.openWatch(limit: configuration.maxWatchers) else {
+            throw APIError(
+                status: .tooManyRequests,
+                message: "\(configuration.maxWatchers) watch streams are open already; retry later",
+                code: "TooManyWatches")
+        }
         let bookmarkEvery = query(request, "bookmarkSeconds").flatMap(Double.init) ?? configuration.bookmarkSeconds
         let store = self.store
         let committer = self.committer
@@ -347,7 +354,10 @@ struct API: Sendable {
             status: .ok, headers: [.contentType: "application/x-ndjson"],
             body: ResponseBody { writer in
                 metrics.watchers.increment()
-                defer { metrics.watchers.decrement() }
+                defer {
+                    metrics.watchers.decrement()
+                    Task { await committer.closeWatch() }
+                }
                 let started = ContinuousClock.now
                 var lastBookmark = ContinuousClock.now
                 var cursor = from
@@ -389,7 +399,7 @@ struct API: Sendable {
                         try await writer.write(ByteBuffer(bytes: line))
                         lastBookmark = now
                     }
-                    if let timeout, now - started >= .seconds(timeout) {
+                    if now - started >= .seconds(timeout) {
                         var line = JSONText.canonical(["type": "BOOKMARK", "sequence": .int(Int64(cursor))])
                         line.append(UInt8(ascii: "\n"))
                         try await writer.write(ByteBuffer(bytes: line))

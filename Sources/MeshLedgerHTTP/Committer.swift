@@ -36,6 +36,17 @@ actor Committer {
     /// Status changes per sequence, for the last `retention` sequences.
     private var changes: [UInt64: [StatusChange]] = [:]
     private var stopped = false
+    private var watchers = 0
+
+    /// Takes a watch slot; false when `limit` streams are open already.
+    func openWatch(limit: Int) -> Bool {
+        guard watchers < limit else { return false }
+        watchers += 1
+        return true
+    }
+
+    /// Gives a watch slot back.
+    func closeWatch() { watchers -= 1 }
 
     init(
         store: Store, groupCommit: Bool, maxBatchRequests: Int, maxDelay: Duration, retention: UInt64, metrics: Metrics

@@ -28,6 +28,10 @@ public struct ServerConfiguration: Sendable {
     public var watchRetention: UInt64 = 100_000
     /// Default seconds between watch bookmarks.
     public var bookmarkSeconds = 5.0
+    /// Most watch streams open at once; more get 429.
+    public var maxWatchers = 256
+    /// Longest a watch stream stays open (a client resumes from its last bookmark).
+    public var maxWatchSeconds = 3600.0
     /// Creates the defaults.
     public init() {}
 }

@@ -220,6 +220,22 @@ func events(_ lines: [JSONValue]) -> [UInt64] {
         let huge = String(repeating: "#", count: 9 << 20)
         #expect(try server.json("POST", "/v1/events", body: huge, token: "s3cret").status == 413)
 
+        let limited = try ServerProcess(store: dir + "/store-watch", arguments: ["--max-watchers", "1"])
+        let open = Process()
+        open.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        open.arguments = [
+            "curl", "-s", "-o", "/dev/null", "http://127.0.0.1:\(limited.port)/v1/watch?timeoutSeconds=3",
+        ]
+        try open.run()
+        var refused = 0
+        for _ in 0..<20 where refused == 0 {
+            usleep(100_000)
+            if try limited.json("GET", "/v1/watch?timeoutSeconds=0.2").status == 429 { refused += 1 }
+        }
+        #expect(refused == 1, "a second watch beyond --max-watchers 1 gets 429")
+        open.waitUntilExit()
+        #expect(try limited.request("GET", "/v1/watch?timeoutSeconds=0.2").status == 200, "the slot is given back")
+
         let readOnly = try ServerProcess(store: dir + "/store-ro-source", arguments: [])
         _ = try readOnly.json("POST", "/v1/events", body: virtualDestinationYAML("x"))
         let ro = try ServerProcess(store: dir + "/store", arguments: ["--read-only", "--token-file", tokenFile])
