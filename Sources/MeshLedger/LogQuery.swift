@@ -37,6 +37,17 @@ public enum LogBound: Sendable, Hashable {
     }
 }
 
+extension Store {
+    /// The sequence a point names: the sequence itself, or the last one recorded at or before a
+    /// time (0 before the first event).
+    public func sequence(at bound: LogBound) throws -> UInt64 {
+        switch bound {
+        case .sequence(let s): return s
+        case .time(let t): return try log.lastSequence(atOrBefore: t) ?? 0
+        }
+    }
+}
+
 /// An audit query over the log: filters and bounds, all optional.
 public struct LogQuery: Sendable {
     /// Only this kind.

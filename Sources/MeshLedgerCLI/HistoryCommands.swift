@@ -15,11 +15,10 @@ func snapshotInterval() -> UInt64 {
 
 /// Resolves `SEQ|TIME` to a sequence.
 func sequence(_ text: String, flag: String, in store: Store) throws -> UInt64 {
-    switch LogBound.parse(text) {
-    case .sequence(let s)?: return s
-    case .time(let t)?: return try store.log.lastSequence(atOrBefore: t) ?? 0
-    case nil: throw CLIError("\(flag) \(text): expected a sequence number or an RFC 3339 time")
+    guard let bound = LogBound.parse(text) else {
+        throw CLIError("\(flag) \(text): expected a sequence number or an RFC 3339 time")
     }
+    return try store.sequence(at: bound)
 }
 
 extension MeshLedgerCommand {

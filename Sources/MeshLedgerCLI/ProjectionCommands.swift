@@ -27,12 +27,7 @@ struct PointInTime: ParsableArguments {
 
     /// The sequence to project to (nil: the head).
     func sequence(in store: Store) throws -> UInt64? {
-        guard let at else { return nil }
-        switch LogBound.parse(at) {
-        case .sequence(let s)?: return s
-        case .time(let t)?: return try store.log.lastSequence(atOrBefore: t) ?? 0
-        case nil: throw CLIError("--at \(at): expected a sequence number or an RFC 3339 time")
-        }
+        try at.map { try MeshLedgerCLI.sequence($0, flag: "--at", in: store) }
     }
 }
 

@@ -51,8 +51,7 @@ struct API: Sendable {
     func sequence(_ request: Request, _ name: String) throws -> UInt64? {
         guard let text = query(request, name) else { return nil }
         switch LogBound.parse(text) {
-        case .sequence(let s)?: return s
-        case .time(let t)?: return try store.log.lastSequence(atOrBefore: t) ?? 0
+        case let bound?: return try store.sequence(at: bound)
         case nil:
             throw APIError(
                 status: .badRequest, message: "\(name)=\(text): expected a sequence or an RFC 3339 time",
