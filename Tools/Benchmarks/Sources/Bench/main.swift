@@ -36,6 +36,14 @@ struct Options {
         self.values = values
     }
     func int(_ name: String, _ fallback: Int) -> Int { values[name].flatMap(Int.init) ?? fallback }
+
+    /// The fleet the benchmarks generate: `--clusters` (6), `--services` per cluster (50),
+    /// `--vds` (100), `--seed` (1).
+    var fleet: FleetWorkload.Parameters {
+        FleetWorkload.Parameters(
+            clusters: int("clusters", 6), servicesPerCluster: int("services", 50), virtualDestinations: int("vds", 100),
+            seed: UInt64(int("seed", 1)))
+    }
 }
 
 /// Builds a store of at least `events` events from a fleet workload, snapshotting every `interval`.
@@ -83,9 +91,7 @@ func buildStore(_ parameters: FleetWorkload.Parameters, events: Int, interval: U
 }
 
 func pastStatus(_ options: Options) throws {
-    let parameters = FleetWorkload.Parameters(
-        clusters: options.int("clusters", 6), servicesPerCluster: options.int("services", 50),
-        virtualDestinations: options.int("vds", 100), seed: UInt64(options.int("seed", 1)))
+    let parameters = options.fleet
     let events = options.int("events", 200_000)
     let interval = UInt64(options.int("interval", Int(Store.defaultSnapshotInterval)))
     let samples = options.int("samples", 10)
@@ -186,9 +192,7 @@ func rate(_ count: Int, _ seconds: Double) -> String { String(format: "%.0f ev/s
 
 /// 1-4: append throughput of the log, raw liblmdb, SQLite WAL, and the log with the projection.
 func append(_ options: Options, rows: inout [Row]) throws {
-    let parameters = FleetWorkload.Parameters(
-        clusters: options.int("clusters", 6), servicesPerCluster: options.int("services", 50),
-        virtualDestinations: options.int("vds", 100))
+    let parameters = options.fleet
     for (batch, count) in [
         (1, options.int("n1", 2000)), (100, options.int("n100", 50_000)), (1000, options.int("n1000", 100_000)),
     ] {
@@ -272,9 +276,7 @@ func append(_ options: Options, rows: inout [Row]) throws {
 /// 5 and 8: full replay of a large log against a raw cursor scan of the same records; peak memory.
 func replay(_ options: Options, rows: inout [Row]) throws {
     let events = options.int("replay-events", 1_000_000)
-    let parameters = FleetWorkload.Parameters(
-        clusters: options.int("clusters", 6), servicesPerCluster: options.int("services", 50),
-        virtualDestinations: options.int("vds", 100))
+    let parameters = options.fleet
     let path = scratch("replay")
     var logOptions = EventLog.Options()
     logOptions.noSync = true
