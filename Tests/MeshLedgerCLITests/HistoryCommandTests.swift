@@ -3,20 +3,6 @@ import Foundation
 import MeshModel
 import Testing
 
-/// Runs a program to completion and returns its exit status and standard output.
-func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [executable] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 @Suite(.serialized) struct HistoryCommandTests {
     @Test func historyListsTransitionsWithTheirCauses() throws {
         let store = try fleetStore()

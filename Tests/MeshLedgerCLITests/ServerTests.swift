@@ -70,24 +70,6 @@ struct CLIFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Runs a program with optional stdin; returns status and stdout.
-func run(_ executable: String, _ arguments: [String], stdin: String?) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [executable] + arguments
-    let out = Pipe()
-    let input = Pipe()
-    process.standardOutput = out
-    process.standardInput = input
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try input.fileHandleForWriting.close()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 func events(_ lines: [JSONValue]) -> [UInt64] {
     lines.filter { $0["type"] == "EVENT" }.compactMap { $0["sequence"]?.intValue.map(UInt64.init) }
 }

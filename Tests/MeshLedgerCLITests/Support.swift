@@ -93,3 +93,22 @@ func virtualDestinationYAML(_ name: String, port: Int = 9080) -> String {
         - kubeService: {name: reviews, namespace: bookinfo, clusterName: cluster-1}
     """
 }
+
+/// Runs a program found on PATH to completion, with optional stdin; returns its exit status and
+/// standard output (standard error is discarded).
+func run(_ executable: String, _ arguments: [String], stdin: String? = nil) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [executable] + arguments
+    let out = Pipe()
+    let input = Pipe()
+    process.standardOutput = out
+    process.standardInput = input
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
