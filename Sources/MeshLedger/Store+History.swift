@@ -117,11 +117,12 @@ extension Store {
         let first = max(since, 1)
         guard first <= last else { return [] }
         var (projection, _, _) = try project(upTo: first - 1)
-        var previous = projection.states[vd].map(StatusView.init)
+        var previous = projection.state(of: vd).map(StatusView.init)
         var transitions: [StatusTransition] = []
         try log.scan(first...last) { event in
             projection.apply(event)
-            let current = projection.states[vd].map(StatusView.init)
+            // Only what the event rebuilt can differ (and only that needs translating).
+            let current = projection.lastChanged.contains(vd) ? projection.state(of: vd).map(StatusView.init) : previous
             if current != previous {
                 transitions.append(
                     StatusTransition(

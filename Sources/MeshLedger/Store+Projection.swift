@@ -50,6 +50,7 @@ extension Store {
             }
             progress?(target - start + 1, target - start + 1)
         }
+        projection.settleOutputs()
         return (projection, target, origin)
     }
 

@@ -122,7 +122,7 @@ actor Committer {
             metrics.events(event.key.kind).increment()
             var list: [StatusChange] = []
             for ref in projection.lastChanged.sorted() {
-                let status = projection.states[ref]?.status.json
+                let status = projection.status(of: ref)?.json
                 if statuses[ref] != status {
                     statuses[ref] = status
                     list.append(StatusChange(virtualDestination: ref, status: status))
@@ -150,6 +150,7 @@ actor Committer {
     /// The current projection (a value: later folds do not change it).
     func current() -> Projection {
         foldNewEvents()
+        projection.settleOutputs()  // readers look at many states: translate the pending outputs once
         return projection
     }
 

@@ -22,8 +22,21 @@ public struct Projection: Sendable {
     public private(set) var world = World()
     /// The last sequence folded.
     public private(set) var sequence: UInt64 = 0
-    /// Per VirtualDestination: status, evaluation, outputs.
-    public private(set) var states: [ObjectRef: VirtualDestinationState] = [:]
+    /// Per VirtualDestination: status, evaluation, outputs. Outputs are translated lazily (see
+    /// `staleOutputs`); this view translates the pending ones, `settleOutputs()` stores them.
+    public var states: [ObjectRef: VirtualDestinationState] {
+        guard !staleOutputs.isEmpty else { return storedStates }
+        var result = storedStates
+        for vd in staleOutputs { result[vd]?.outputs = translatedOutputs(vd) }
+        return result
+    }
+    private var storedStates: [ObjectRef: VirtualDestinationState] = [:]
+    /// VirtualDestinations whose outputs are not translated yet. Translation is the costly part
+    /// of a fold and nothing else in the fold reads it while no write failure is reported (a
+    /// status depends on its outputs only through `writeFailures`), so it waits until outputs or
+    /// a digest are asked for: a replay translates each changed VirtualDestination once, and a
+    /// TrafficPolicy edit costs a mark per VirtualDestination instead of a translation.
+    private var staleOutputs: Set<ObjectRef> = []
     /// The VirtualDestinations whose status or outputs the last event rebuilt (or removed).
     public private(set) var lastChanged: Set<ObjectRef> = []
     /// Per mesh: accepted and blocked VirtualDestinations.
@@ -57,10 +70,47 @@ public struct Projection: Sendable {
     /// An empty projection (before event 1).
     public init() {}
 
+    /// The status of one VirtualDestination (cheap: no outputs are translated).
+    public func status(of vd: ObjectRef) -> VirtualDestinationStatus? { storedStates[vd]?.status }
+
+    /// The derived state of one VirtualDestination, its outputs translated if pending.
+    public func state(of vd: ObjectRef) -> VirtualDestinationState? {
+        guard var state = storedStates[vd] else { return nil }
+        if staleOutputs.contains(vd) { state.outputs = translatedOutputs(vd) }
+        return state
+    }
+
+    /// Translates and stores the outputs still pending, so that `states` is cheap to read again.
+    public mutating func settleOutputs() {
+        for vd in staleOutputs.sorted() {
+            guard storedStates[vd] != nil else { continue }
+            let outputs = translatedOutputs(vd)
+            storedStates[vd]!.outputs = outputs
+            for piece in outputs { byOutput[piece.key, default: []].insert(vd) }
+        }
+        staleOutputs = []
+    }
+
+    /// The outputs of a VirtualDestination as its stored status and evaluation give them.
+    private func translatedOutputs(_ vd: ObjectRef) -> [OutputPiece] {
+        guard let state = storedStates[vd], let record = world.virtualDestinations[vd] else { return [] }
+        return acceptedOutputs(record: record, evaluation: state.evaluation, status: state.status, world: world)
+    }
+
+    /// Marks a VirtualDestination's outputs for translation (its status is unchanged).
+    private mutating func invalidateOutputs(_ vd: ObjectRef) {
+        guard let outputs = storedStates[vd]?.outputs else { return }
+        for piece in outputs { byOutput[piece.key]?.remove(vd) }
+        storedStates[vd]!.outputs = []
+        staleOutputs.insert(vd)
+        pendingContributions.insert(vd)
+    }
+
     /// The digest of the whole derived state: an order-independent sum of the SHA-256 of each
     /// VirtualDestination's canonical state, so it is updated in O(changed) per event.
     public var digest: Digest {
         var accumulator = digestAccumulator
+        let states = pendingContributions.isEmpty ? [:] : self.states
         for vd in pendingContributions {
             if let old = contributions[vd] { accumulator.subtract(old) }
             if let state = states[vd] { accumulator.add(contributionDigest(vd, state)) }
@@ -70,9 +120,10 @@ public struct Projection: Sendable {
 
     /// Folds the pending digest contributions into the accumulator (makes `digest` cheap again).
     public mutating func settleDigest() {
+        settleOutputs()
         for vd in pendingContributions.sorted() {
             if let old = contributions.removeValue(forKey: vd) { digestAccumulator.subtract(old) }
-            if let state = states[vd] {
+            if let state = storedStates[vd] {
                 let contribution = contributionDigest(vd, state)
                 contributions[vd] = contribution
                 digestAccumulator.add(contribution)
@@ -95,6 +146,10 @@ public struct Projection: Sendable {
             world.apply(
                 kind: .destination, ref: ref, object: object, generation: event.generation, sequence: event.sequence)
             let new = world.destinations[ref]
+            if old != nil && old == new {  // endpoints moved: nothing evaluation reads changed
+                lastChanged = []
+                return
+            }
             affected.formUnion(bySelected[ref] ?? [])
             for destination in [old, new].compactMap({ $0 }) {
                 affected.formUnion(byService[destination.service] ?? [])
@@ -116,14 +171,29 @@ public struct Projection: Sendable {
             world.apply(
                 kind: .trafficPolicy, ref: ref, object: object, generation: event.generation, sequence: event.sequence)
             let new = world.trafficPolicies[ref]?.spec
-            for (destinationRef, destination) in world.destinations
-            where old?.selects(destination) == true || new?.selects(destination) == true {
+            // Evaluation reads only whether a Destination has an outlier-detecting policy.
+            var evaluationInputChanged = false
+            for (destinationRef, destination) in world.destinations {
+                let before = old?.selects(destination) == true
+                let after = new?.selects(destination) == true
+                guard before || after else { continue }
                 affected.formUnion(bySelected[destinationRef] ?? [])
+                if (before && old?.outlierDetection != nil) != (after && new?.outlierDetection != nil) {
+                    evaluationInputChanged = true
+                }
+            }
+            // Otherwise evaluations, acceptance and statuses are unchanged: only outputs are
+            // (and a status through them only when a write failure is reported).
+            if !evaluationInputChanged && world.writeFailures.isEmpty {
+                for vd in affected { invalidateOutputs(vd) }
+                lastChanged = affected
+                return
             }
         case .syncResult:
             let old = world.syncResultKeys[ref]
             world.apply(
                 kind: .syncResult, ref: ref, object: object, generation: event.generation, sequence: event.sequence)
+            settleOutputs()  // byOutput must know every output's key
             for key in [old, world.syncResultKeys[ref]].compactMap({ $0 }) { affected.formUnion(byOutput[key] ?? []) }
         case .virtualDestination:
             world.apply(
@@ -149,8 +219,10 @@ public struct Projection: Sendable {
         for vd in affected.sorted() {
             let oldCandidacy = unindex(vd)
             guard let record = world.virtualDestinations[vd] else {
-                for piece in states[vd]?.outputs ?? [] { byOutput[piece.key]?.remove(vd) }
-                states[vd] = nil
+                for piece in storedStates[vd]?.outputs ?? [] { byOutput[piece.key]?.remove(vd) }
+                storedStates[vd] = nil
+                staleOutputs.remove(vd)
+                pendingContributions.insert(vd)
                 meshesToResolve.formUnion(oldCandidacy.keys)
                 continue
             }
@@ -164,18 +236,19 @@ public struct Projection: Sendable {
             where oldCandidacy[mesh]?.hostname != newCandidacy[mesh]?.hostname {
                 meshesToResolve.insert(mesh)
             }
-            if states[vd] == nil {
-                states[vd] = VirtualDestinationState(status: placeholderStatus, evaluation: evaluation, outputs: [])
+            if storedStates[vd] == nil {
+                storedStates[vd] = VirtualDestinationState(
+                    status: placeholderStatus, evaluation: evaluation, outputs: [])
             } else {
-                if evaluationDecides && states[vd]!.evaluation == evaluation { unchanged.insert(vd) }
-                states[vd]!.evaluation = evaluation
+                if evaluationDecides && storedStates[vd]!.evaluation == evaluation { unchanged.insert(vd) }
+                storedStates[vd]!.evaluation = evaluation
             }
         }
         var restatus = affected.subtracting(unchanged)
         for mesh in meshesToResolve.sorted(by: { $0.key < $1.key }) {
             let old = acceptance[mesh] ?? MeshAcceptance()
             let candidates = (byExport[mesh] ?? []).compactMap { vd -> MeshAcceptance.Candidate? in
-                guard let state = states[vd], state.evaluation.isCandidate(on: mesh),
+                guard let state = storedStates[vd], state.evaluation.isCandidate(on: mesh),
                     let record = world.virtualDestinations[vd], let hostname = record.spec.hostname
                 else { return nil }
                 return MeshAcceptance.Candidate(
@@ -201,7 +274,8 @@ public struct Projection: Sendable {
             let record = world.virtualDestinations[vd]!
             let evaluation = evaluate(record.spec, in: world)
             _ = index(vd, record, evaluation)
-            states[vd] = VirtualDestinationState(status: placeholderStatus, evaluation: evaluation, outputs: [])
+            storedStates[vd] = VirtualDestinationState(
+                status: placeholderStatus, evaluation: evaluation, outputs: [])
         }
         for vd in world.virtualDestinations.keys.sorted() { rebuild(vd) }
         settleDigest()
@@ -211,19 +285,32 @@ public struct Projection: Sendable {
         observedGeneration: 0, state: .pending, meshes: [], selectedDestinations: [], errors: [], warnings: [])
     private var placeholderStatus: VirtualDestinationStatus { Projection.placeholderStatus }
 
-    /// Rebuilds one VirtualDestination's status, outputs and digest contribution.
+    /// Rebuilds one VirtualDestination's status and marks its outputs and digest contribution
+    /// for rebuilding; with write failures reported, translates at once (they decide the status).
     private mutating func rebuild(_ vd: ObjectRef) {
-        for piece in states[vd]?.outputs ?? [] { byOutput[piece.key]?.remove(vd) }
+        for piece in storedStates[vd]?.outputs ?? [] { byOutput[piece.key]?.remove(vd) }
         pendingContributions.insert(vd)
-        guard let record = world.virtualDestinations[vd], var state = states[vd] else { return }
-        let derived = derive(
-            record: record, evaluation: state.evaluation, world: world,
-            acceptance: { self.acceptance[$0]?.outcome(of: vd) ?? .notCandidate },
-            writeFailures: world.writeFailures)
-        state.status = derived.status
-        state.outputs = derived.outputs
-        states[vd] = state
-        for piece in state.outputs { byOutput[piece.key, default: []].insert(vd) }
+        guard let record = world.virtualDestinations[vd], var state = storedStates[vd] else {
+            staleOutputs.remove(vd)
+            return
+        }
+        let outcome = { (mesh: ObjectRef) in self.acceptance[mesh]?.outcome(of: vd) ?? .notCandidate }
+        if world.writeFailures.isEmpty {
+            state.status = buildStatus(
+                generation: record.generation, evaluation: state.evaluation, acceptance: outcome,
+                hostname: record.spec.hostname, writeErrors: [])
+            state.outputs = []
+            staleOutputs.insert(vd)
+        } else {
+            let derived = derive(
+                record: record, evaluation: state.evaluation, world: world, acceptance: outcome,
+                writeFailures: world.writeFailures)
+            state.status = derived.status
+            state.outputs = derived.outputs
+            staleOutputs.remove(vd)
+            for piece in state.outputs { byOutput[piece.key, default: []].insert(vd) }
+        }
+        storedStates[vd] = state
     }
 
     /// Indexes a VirtualDestination under what its evaluation read; returns its candidacy per mesh.
@@ -280,22 +367,29 @@ func derive(
     record: VirtualDestinationRecord, evaluation: Evaluation, world: World,
     acceptance: (ObjectRef) -> MeshAcceptance.Outcome, writeFailures: [OutputKey: String]
 ) -> (status: VirtualDestinationStatus, outputs: [OutputPiece]) {
-    var outputs: [OutputPiece] = []
-    var accepted: [ObjectRef] = []
     let provisional = buildStatus(
         generation: record.generation, evaluation: evaluation, acceptance: acceptance, hostname: record.spec.hostname,
         writeErrors: [])
-    for (mesh, (key, status)) in zip(evaluation.exported, provisional.meshes) where status.state == .accepted {
-        precondition(mesh.key == key)
-        accepted.append(mesh)
-        outputs += translate(record.spec, evaluation: evaluation, mesh: mesh, world: world)
-    }
+    let outputs = acceptedOutputs(record: record, evaluation: evaluation, status: provisional, world: world)
     let failures = Set(outputs.compactMap { writeFailures[$0.key].map { "write error: \($0)" } }).sorted()
     if failures.isEmpty { return (provisional, outputs) }
     let status = buildStatus(
         generation: record.generation, evaluation: evaluation, acceptance: acceptance, hostname: record.spec.hostname,
         writeErrors: failures)
     return (status, outputs)
+}
+
+/// The output pieces of a VirtualDestination on each mesh its status accepts it on (a mesh's
+/// state does not depend on write failures, so a status with or without them gives the same).
+func acceptedOutputs(
+    record: VirtualDestinationRecord, evaluation: Evaluation, status: VirtualDestinationStatus, world: World
+) -> [OutputPiece] {
+    var outputs: [OutputPiece] = []
+    for (mesh, (key, meshStatus)) in zip(evaluation.exported, status.meshes) where meshStatus.state == .accepted {
+        precondition(mesh.key == key)
+        outputs += translate(record.spec, evaluation: evaluation, mesh: mesh, world: world)
+    }
+    return outputs
 }
 
 /// SHA-256 of a VirtualDestination's canonical derived state.

@@ -130,6 +130,11 @@ public struct World: Sendable {
         inputs[ref.objectKey(kind)] = object.map { ($0, generation, sequence) }
         switch kind {
         case .destination:
+            let typed = object.map(Destination.init)
+            if let typed, typed == destinations[ref] {  // the same service as before (endpoints moved)
+                formerDestinations[typed.service] = ref
+                return
+            }
             if let old = destinations[ref] {
                 destinationsByService[old.service]?.remove(ref)
                 if destinationsByService[old.service]?.isEmpty == true { destinationsByService[old.service] = nil }
@@ -138,7 +143,7 @@ public struct World: Sendable {
                 destinationsByCluster[old.service.clusterName]?.remove(ref)
                 destinationsByName[old.service.name]?.remove(ref)
             }
-            destinations[ref] = object.map(Destination.init)
+            destinations[ref] = typed
             if let new = destinations[ref] {
                 destinationsByService[new.service, default: []].insert(ref)
                 for (key, value) in new.labels { destinationsByLabel["\(key)=\(value)", default: []].insert(ref) }
