@@ -143,8 +143,27 @@ public enum PackedValue {
     /// Encodes a value.
     public static func encode(_ value: JSONValue) -> [UInt8] {
         var out = ByteWriter()
+        out.bytes.reserveCapacity(1024)
         write(value, into: &out)
         return out.bytes
+    }
+
+    /// Encodes an object and also returns where its top-level member `member` is encoded (nil
+    /// when absent): the bytes there are that member's own encoding, so one pass gives both.
+    static func encode(_ value: JSONValue, locating member: String) -> (bytes: [UInt8], member: Range<Int>?) {
+        guard case .object(let object) = value else { return (encode(value), nil) }
+        var out = ByteWriter()
+        out.bytes.reserveCapacity(1024)
+        out.byte(Tag.object.rawValue)
+        out.varint(UInt64(object.count))
+        var range: Range<Int>?
+        for element in object {
+            out.string(element.key)
+            let start = out.bytes.count
+            write(element.value, into: &out)
+            if element.key == member { range = start..<out.bytes.count }
+        }
+        return (out.bytes, range)
     }
 
     /// Decodes a value encoded by `encode`.
@@ -241,8 +260,11 @@ struct ByteWriter {
     }
 
     mutating func string(_ value: String) {
-        varint(UInt64(value.utf8.count))
-        bytes.append(contentsOf: value.utf8)
+        var value = value
+        value.withUTF8 { utf8 in
+            varint(UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
     }
 }
 

@@ -292,16 +292,21 @@ public final class EventLog: Sendable {
         /// The object's packed encoding, reused by the record (it is encoded once).
         let packedObject: [UInt8]?
 
+        /// The encoding of an absent spec (an empty object).
+        static let emptySpec = PackedValue.encode(.object(JSONObject()))
+
         init(_ change: Change) {
             self.change = change
             switch change.operation {
             case .upsert(let manifest):
-                // Hashes are over the packed encoding (canonical: members in key order). When the
-                // object carries no server-set fields, its content is the object itself.
-                let packed = PackedValue.encode(manifest.object)
+                // Hashes are over the packed encoding (canonical: members in key order), taken in
+                // one pass: the spec's encoding is a range of the object's. When the object
+                // carries no server-set fields, its content is the object itself.
+                let (packed, specRange) = PackedValue.encode(manifest.object, locating: "spec")
                 let contentBytes = manifest.hasServerFields ? PackedValue.encode(manifest.content) : packed
                 contentHash = Digest(bytes: Array(SHA256.hash(data: contentBytes)))
-                specHash = Digest(bytes: Array(SHA256.hash(data: PackedValue.encode(manifest.spec))))
+                specHash = Digest(
+                    bytes: Array(SHA256.hash(data: specRange.map { packed[$0] } ?? PreparedChange.emptySpec[...])))
                 originCluster = manifest.originCluster
                 packedObject = packed
             case .delete(_, let manifest):
@@ -340,7 +345,8 @@ public final class EventLog: Sendable {
             let (record, checksum) = EventCodec.encode(event, packedObject: packedObject)
             try txn.put(events, EventLog.sequenceKey(event.sequence), record, flags: .append)
             try txn.put(history, EventLog.objectKeyBytes(event.key) + [0] + EventLog.sequenceKey(event.sequence), [])
-            try txn.put(byTime, EventLog.timeKey(event.recordedAt, event.sequence), [])
+            // Recorded times never go backwards, so (time, sequence) keys arrive in order.
+            try txn.put(byTime, EventLog.timeKey(event.recordedAt, event.sequence), [], flags: .append)
             pending[event.key] = state
             previous = checksum
             kindCounts[event.key.kind, default: 0] += 1
