@@ -193,13 +193,18 @@ public enum PackedValue {
         case .array(let elements):
             out.byte(Tag.array.rawValue)
             out.varint(UInt64(elements.count))
-            for element in elements { write(element, into: &out) }
+            // Element by element through the buffer: no copy (retain/release) of each element.
+            elements.withUnsafeBufferPointer { buffer in
+                for i in buffer.indices { write(buffer[i], into: &out) }
+            }
         case .object(let object):
             out.byte(Tag.object.rawValue)
             out.varint(UInt64(object.count))
-            for member in object {
-                out.string(member.key)
-                write(member.value, into: &out)
+            object.members.withUnsafeBufferPointer { buffer in
+                for i in buffer.indices {
+                    out.string(buffer[i].key)
+                    write(buffer[i].value, into: &out)
+                }
             }
         }
     }
@@ -260,10 +265,13 @@ struct ByteWriter {
     }
 
     mutating func string(_ value: String) {
-        var value = value
-        value.withUTF8 { utf8 in
+        let appended = value.utf8.withContiguousStorageIfAvailable { utf8 in
             varint(UInt64(utf8.count))
             bytes.append(contentsOf: utf8)
+        }
+        if appended == nil {
+            varint(UInt64(value.utf8.count))
+            bytes.append(contentsOf: value.utf8)
         }
     }
 }

@@ -78,20 +78,72 @@ double raw_lmdb_scan(const char *path, size_t *records, size_t *bytes) {
     return elapsed;
 }
 
-double sqlite_wal_append(const char *path, const uint8_t *data, const size_t *lengths, size_t count, size_t batch) {
+static const uint8_t *read_varint(const uint8_t *p, uint64_t *value) {
+    int shift = 0;
+    *value = 0;
+    while (*p & 0x80) { *value |= (uint64_t)(*p++ & 0x7f) << shift; shift += 7; }
+    *value |= (uint64_t)*p++ << shift;
+    return p;
+}
+
+/// The recorded time and the object key (kind, namespace and name as the record encodes them) of
+/// a MeshLedger record (format 1, EventCodec.swift).
+static void record_key(const uint8_t *record, int64_t *time, const uint8_t **key, size_t *key_length) {
+    uint64_t t = 0, n;
+    for (int i = 9; i < 17; i++) t = t << 8 | record[i];
+    *time = (int64_t)t;
+    const uint8_t *p = read_varint(record + 19, &n);  /* generation */
+    p = read_varint(p, &n); p += n;                    /* actor */
+    p = read_varint(p, &n); if (n) p += n - 1;         /* origin cluster */
+    *key = p;
+    for (int i = 0; i < 3; i++) { p = read_varint(p, &n); p += n; }
+    *key_length = (size_t)(p - *key);
+}
+
+double sqlite_wal_append(
+    const char *path, const uint8_t *data, const size_t *lengths, size_t count, size_t batch, int indexed) {
     sqlite3 *db;
-    sqlite3_stmt *insert;
+    sqlite3_stmt *insert, *upsert = NULL;
     if (sqlite3_open(path, &db) != SQLITE_OK) return -1;
     sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, NULL);
-    sqlite3_exec(db, "CREATE TABLE events(seq INTEGER PRIMARY KEY, record BLOB NOT NULL)", NULL, NULL, NULL);
-    if (sqlite3_prepare_v2(db, "INSERT INTO events(seq, record) VALUES (?, ?)", -1, &insert, NULL) != SQLITE_OK) return -2;
+    if (indexed) {
+        sqlite3_exec(db,
+            "CREATE TABLE events(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, object BLOB NOT NULL, record BLOB NOT NULL);"
+            "CREATE INDEX history ON events(object, seq); CREATE INDEX bytime ON events(time, seq);"
+            "CREATE TABLE objects(object BLOB PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;",
+            NULL, NULL, NULL);
+        if (sqlite3_prepare_v2(db, "INSERT INTO events(seq, time, object, record) VALUES (?, ?, ?, ?)", -1, &insert, NULL)
+            != SQLITE_OK) return -2;
+        if (sqlite3_prepare_v2(db,
+                "INSERT INTO objects(object, last) VALUES (?, ?) ON CONFLICT(object) DO UPDATE SET last = excluded.last",
+                -1, &upsert, NULL) != SQLITE_OK) return -2;
+    } else {
+        sqlite3_exec(db, "CREATE TABLE events(seq INTEGER PRIMARY KEY, record BLOB NOT NULL)", NULL, NULL, NULL);
+        if (sqlite3_prepare_v2(db, "INSERT INTO events(seq, record) VALUES (?, ?)", -1, &insert, NULL) != SQLITE_OK)
+            return -2;
+    }
     double start = seconds();
     size_t offset = 0;
     for (size_t i = 0; i < count;) {
         sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
         for (size_t j = 0; j < batch && i < count; j++, i++) {
+            const uint8_t *record = data + offset;
             sqlite3_bind_int64(insert, 1, (sqlite3_int64)(i + 1));
-            sqlite3_bind_blob(insert, 2, data + offset, (int)lengths[i], SQLITE_STATIC);
+            if (indexed) {
+                int64_t time;
+                const uint8_t *key;
+                size_t key_length;
+                record_key(record, &time, &key, &key_length);
+                sqlite3_bind_int64(insert, 2, time);
+                sqlite3_bind_blob(insert, 3, key, (int)key_length, SQLITE_STATIC);
+                sqlite3_bind_blob(insert, 4, record, (int)lengths[i], SQLITE_STATIC);
+                sqlite3_bind_blob(upsert, 1, key, (int)key_length, SQLITE_STATIC);
+                sqlite3_bind_int64(upsert, 2, (sqlite3_int64)(i + 1));
+                if (sqlite3_step(upsert) != SQLITE_DONE) return -3;
+                sqlite3_reset(upsert);
+            } else {
+                sqlite3_bind_blob(insert, 2, record, (int)lengths[i], SQLITE_STATIC);
+            }
             if (sqlite3_step(insert) != SQLITE_DONE) return -3;
             sqlite3_reset(insert);
             offset += lengths[i];
@@ -100,6 +152,7 @@ double sqlite_wal_append(const char *path, const uint8_t *data, const size_t *le
     }
     double elapsed = seconds() - start;
     sqlite3_finalize(insert);
+    if (upsert) sqlite3_finalize(upsert);
     sqlite3_close(db);
     return elapsed;
 }

@@ -14,7 +14,11 @@ double raw_lmdb_scan(const char *path, size_t *records, size_t *bytes);
 
 /// Appends the same records to a new SQLite database in WAL mode (synchronous=FULL, so each
 /// commit is durable like LMDB's), `batch` records per transaction, into
-/// `events(seq INTEGER PRIMARY KEY, record BLOB)`. Returns seconds taken, or a negative value on error.
-double sqlite_wal_append(const char *path, const uint8_t *data, const size_t *lengths, size_t count, size_t batch);
+/// `events(seq INTEGER PRIMARY KEY, record BLOB)`. With `indexed`, the table also has what the
+/// log keeps besides its records: an index by object and sequence (history), one by time and
+/// sequence, and an `objects` table of each object's last sequence, filled from the record's header.
+/// Returns seconds taken, or a negative value on error.
+double sqlite_wal_append(
+    const char *path, const uint8_t *data, const size_t *lengths, size_t count, size_t batch, int indexed);
 
 #endif
