@@ -146,7 +146,7 @@ public struct ObjectState: Sendable, Hashable {
     public var exists: Bool
     /// SHA-256 of its canonical content (for no-op detection).
     public var contentHash: Digest
-    /// SHA-256 of its canonical spec (for generation counting).
+    /// SHA-256 of its canonical spec (for generation counting; zeros for kinds without one).
     public var specHash: Digest
     /// The cluster it came from, where known.
     public var originCluster: String?
@@ -291,12 +291,15 @@ public final class EventLog: Sendable {
         let originCluster: String?
         /// The object's packed encoding, reused by the record (it is encoded once).
         let packedObject: [UInt8]?
+        /// The object's key in the `objects` and `history` databases.
+        let keyBytes: [UInt8]
 
         /// The encoding of an absent spec (an empty object).
         static let emptySpec = PackedValue.encode(.object(JSONObject()))
 
         init(_ change: Change) {
             self.change = change
+            keyBytes = EventLog.objectKeyBytes(change.key)
             switch change.operation {
             case .upsert(let manifest):
                 // Hashes are over the packed encoding (canonical: members in key order), taken in
@@ -305,8 +308,12 @@ public final class EventLog: Sendable {
                 let (packed, specRange) = PackedValue.encode(manifest.object, locating: "spec")
                 let contentBytes = manifest.hasServerFields ? PackedValue.encode(manifest.content) : packed
                 contentHash = Digest(bytes: Array(SHA256.hash(data: contentBytes)))
-                specHash = Digest(
-                    bytes: Array(SHA256.hash(data: specRange.map { packed[$0] } ?? PreparedChange.emptySpec[...])))
+                // Only kinds with a generation read the spec hash (discovery kinds store zeros).
+                specHash =
+                    change.key.kind.hasGeneration
+                    ? Digest(
+                        bytes: Array(SHA256.hash(data: specRange.map { packed[$0] } ?? PreparedChange.emptySpec[...])))
+                    : .zero
                 originCluster = manifest.originCluster
                 packedObject = packed
             case .delete(_, let manifest):
@@ -329,25 +336,25 @@ public final class EventLog: Sendable {
         let time = max(clock(), lastTime)
         var sequence = head
         var previous = headDigest
-        var pending: [ObjectKey: ObjectState] = [:]
+        var pending: [ObjectKey: (state: ObjectState, keyBytes: [UInt8])] = [:]
         var outcomes: [(key: ObjectKey, outcome: AppendResult.Outcome, sequence: UInt64?)] = []
         var kindCounts: [ResourceKind: UInt64] = [:]
         var sourceCounts: [EventSource: UInt64] = [:]
 
-        func current(_ key: ObjectKey) throws -> ObjectState? {
-            if let state = pending[key] { return state }
-            return try txn.withValue(objects, EventLog.objectKeyBytes(key)) { buffer in
+        func current(_ key: ObjectKey, _ keyBytes: [UInt8]) throws -> ObjectState? {
+            if let state = pending[key]?.state { return state }
+            return try txn.withValue(objects, keyBytes) { buffer in
                 try buffer.map { try ObjectStateCodec.decode($0, key: key) }
             }
         }
 
-        func emit(_ event: Event, state: ObjectState, packedObject: [UInt8]? = nil) throws {
+        func emit(_ event: Event, keyBytes: [UInt8], state: ObjectState, packedObject: [UInt8]? = nil) throws {
             let (record, checksum) = EventCodec.encode(event, packedObject: packedObject)
             try txn.put(events, EventLog.sequenceKey(event.sequence), record, flags: .append)
-            try txn.put(history, EventLog.objectKeyBytes(event.key) + [0] + EventLog.sequenceKey(event.sequence), [])
+            try txn.put(history, keyBytes + [0] + EventLog.sequenceKey(event.sequence), [])
             // Recorded times never go backwards, so (time, sequence) keys arrive in order.
             try txn.put(byTime, EventLog.timeKey(event.recordedAt, event.sequence), [], flags: .append)
-            pending[event.key] = state
+            pending[event.key] = (state, keyBytes)
             previous = checksum
             kindCounts[event.key.kind, default: 0] += 1
             sourceCounts[event.source, default: 0] += 1
@@ -368,7 +375,7 @@ public final class EventLog: Sendable {
         for item in prepared {
             let change = item.change
             let key = change.key
-            let state = try current(key)
+            let state = try current(key, item.keyBytes)
             let live = state?.exists == true ? state : nil
             if let expected = change.expectedVersion {
                 let actual = live?.lastSequence ?? 0
@@ -400,7 +407,7 @@ public final class EventLog: Sendable {
                     originCluster: item.originCluster, key: key, change: .upsert, generation: generation,
                     object: manifest.object, previousDigest: previous)
                 try emit(
-                    event,
+                    event, keyBytes: item.keyBytes,
                     state: ObjectState(
                         key: key, lastSequence: sequence, generation: generation, exists: true,
                         contentHash: item.contentHash!, specHash: item.specHash!, originCluster: item.originCluster),
@@ -423,7 +430,7 @@ public final class EventLog: Sendable {
                 var gone = live
                 gone.exists = false
                 gone.lastSequence = sequence
-                try emit(event, state: gone)
+                try emit(event, keyBytes: item.keyBytes, state: gone)
                 outcomes.append((key, .deleted, sequence))
             }
         }
@@ -447,13 +454,13 @@ public final class EventLog: Sendable {
                 var gone = state
                 gone.exists = false
                 gone.lastSequence = sequence
-                try emit(event, state: gone)
+                try emit(event, keyBytes: EventLog.objectKeyBytes(state.key), state: gone)
                 outcomes.append((state.key, .deleted, sequence))
             }
         }
 
-        for (key, state) in pending {
-            try txn.put(objects, EventLog.objectKeyBytes(key), ObjectStateCodec.encode(state))
+        for (state, keyBytes) in pending.values {
+            try txn.put(objects, keyBytes, ObjectStateCodec.encode(state))
         }
         for (kind, count) in kindCounts { try addCounter(txn, "count.kind.\(kind.rawValue)", count) }
         for (source, count) in sourceCounts { try addCounter(txn, "count.source.\(source.rawValue)", count) }
