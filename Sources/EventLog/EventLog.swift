@@ -132,6 +132,9 @@ public struct AppendResult: Sendable {
     public var range: ClosedRange<UInt64>?
     /// The head after the append.
     public var head: UInt64
+    /// The events appended, as stored (a caller maintaining a projection folds these instead of
+    /// reading them back).
+    public var events: [Event] = []
 }
 
 /// What the store knows about an object now (the `objects` index).
@@ -340,6 +343,7 @@ public final class EventLog: Sendable {
         var outcomes: [(key: ObjectKey, outcome: AppendResult.Outcome, sequence: UInt64?)] = []
         var kindCounts: [ResourceKind: UInt64] = [:]
         var sourceCounts: [EventSource: UInt64] = [:]
+        var appended: [Event] = []
 
         func current(_ key: ObjectKey, _ keyBytes: [UInt8]) throws -> ObjectState? {
             if let state = pending[key]?.state { return state }
@@ -351,6 +355,9 @@ public final class EventLog: Sendable {
         func emit(_ event: Event, keyBytes: [UInt8], state: ObjectState, packedObject: [UInt8]? = nil) throws {
             let (record, checksum) = EventCodec.encode(event, packedObject: packedObject)
             try txn.put(events, EventLog.sequenceKey(event.sequence), record, flags: .append)
+            var stored = event
+            stored.checksum = checksum
+            appended.append(stored)
             try txn.put(history, keyBytes + [0] + EventLog.sequenceKey(event.sequence), [])
             // Recorded times never go backwards, so (time, sequence) keys arrive in order.
             try txn.put(byTime, EventLog.timeKey(event.recordedAt, event.sequence), [], flags: .append)
@@ -464,7 +471,8 @@ public final class EventLog: Sendable {
         }
         for (kind, count) in kindCounts { try addCounter(txn, "count.kind.\(kind.rawValue)", count) }
         for (source, count) in sourceCounts { try addCounter(txn, "count.source.\(source.rawValue)", count) }
-        return AppendResult(outcomes: outcomes, range: sequence > head ? (head + 1)...sequence : nil, head: sequence)
+        return AppendResult(
+            outcomes: outcomes, range: sequence > head ? (head + 1)...sequence : nil, head: sequence, events: appended)
     }
 
     private func addCounter(_ txn: borrowing WriteTransaction, _ name: String, _ delta: UInt64) throws {

@@ -77,7 +77,7 @@ actor Committer {
             }
             metrics.appendLatency.record(ContinuousClock.now - started)
             metrics.batchSize.record(Int64(1))
-            foldNewEvents()
+            foldNewEvents(appended: (try? result.get())?.events ?? [])
             return result
         }
         return await withCheckedContinuation { continuation in
@@ -104,7 +104,7 @@ actor Committer {
                 results = Array(repeating: .failure(LogError(.storage, "\(error)")), count: group.count)
             }
             metrics.batchSize.record(Int64(group.count))
-            foldNewEvents()
+            foldNewEvents(appended: results.flatMap { (try? $0.get())?.events ?? [] })
             let now = ContinuousClock.now
             for (request, result) in zip(group, results) {
                 metrics.appendLatency.record(now - request.started)
@@ -114,25 +114,34 @@ actor Committer {
         flushing = false
     }
 
-    /// Folds events appended since the projection's sequence (by this server or anyone else).
-    func foldNewEvents() {
-        guard let head = try? store.log.head().sequence, head > projection.sequence else { return }
-        try? store.log.scan((projection.sequence + 1)...head) { event in
-            projection.apply(event)
-            metrics.events(event.key.kind).increment()
-            var list: [StatusChange] = []
-            for ref in projection.lastChanged.sorted() {
-                let status = projection.status(of: ref)?.json
-                if statuses[ref] != status {
-                    statuses[ref] = status
-                    list.append(StatusChange(virtualDestination: ref, status: status))
-                }
+    /// Folds events appended since the projection's sequence (by this server or anyone else):
+    /// first those this server just appended and holds (`appended`, no read back), then whatever
+    /// else the log has.
+    func foldNewEvents(appended: [Event] = []) {
+        for event in appended where event.sequence == projection.sequence + 1 { fold(event) }
+        if let head = try? store.log.head().sequence, head > projection.sequence {
+            try? store.log.scan((projection.sequence + 1)...head) { event in
+                fold(event)
+                return true
             }
-            if !list.isEmpty { changes[event.sequence] = list }
-            if event.sequence > retention { changes[event.sequence - retention] = nil }
-            return true
         }
         metrics.head.set(Double(projection.sequence))
+    }
+
+    /// Folds one event and records the status changes it made.
+    private func fold(_ event: Event) {
+        projection.apply(event)
+        metrics.events(event.key.kind).increment()
+        var list: [StatusChange] = []
+        for ref in projection.lastChanged.sorted() {
+            let status = projection.status(of: ref)?.json
+            if statuses[ref] != status {
+                statuses[ref] = status
+                list.append(StatusChange(virtualDestination: ref, status: status))
+            }
+        }
+        if !list.isEmpty { changes[event.sequence] = list }
+        if event.sequence > retention { changes[event.sequence - retention] = nil }
     }
 
     /// The status changes recorded for a sequence (nil when older than the retention window).

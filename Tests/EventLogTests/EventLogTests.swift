@@ -87,6 +87,16 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
             return true
         }
         #expect(sequences == [1, 2, 3])
+        // The events an append returns are the events stored (a projection folds them directly).
+        var stored: [Event] = []
+        try log.scan(1...3) { event in
+            stored.append(event)
+            return true
+        }
+        #expect(first.events + second.events == stored)
+        let deleted = try log.append(Batch([Change(.delete(stored[0].key, nil), source: .discovery, actor: "tester")]))
+        #expect(deleted.events.count == 1)
+        #expect(try deleted.events == [#require(try log.event(at: 4))])
         let event = try #require(try log.event(at: 1))
         #expect(event.key.name == "reviews-bookinfo-c1")
         #expect(event.source == .discovery)

@@ -253,13 +253,7 @@ func append(_ options: Options, rows: inout [Row]) throws {
         index = 0
         while index < changes.count {
             let slice = Array(changes[index..<min(index + batch, changes.count)])
-            let result = try projectedLog.append(Batch(slice))
-            if let range = result.range {
-                try projectedLog.scan(range) { event in
-                    projection.apply(event)
-                    return true
-                }
-            }
+            for event in try projectedLog.append(Batch(slice)).events { projection.apply(event) }
             index += batch
         }
         let projectedSeconds = now() - start
