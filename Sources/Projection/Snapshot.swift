@@ -10,8 +10,9 @@ public import MeshModel
 /// recomputed from those on restore: they are a function of them. The bytes are a packed JSON
 /// value (the event codec's value encoding).
 extension Projection {
-    /// The snapshot format this version writes and reads; any other is skipped.
-    public static let snapshotFormat: UInt8 = 1
+    /// The snapshot format this version writes and reads; any other is skipped. Format 2: the
+    /// state digest hashes packed encodings (format 1 hashed canonical JSON text).
+    public static let snapshotFormat: UInt8 = 2
 
     /// Why a snapshot was not used.
     public struct SnapshotError: Error, Sendable, CustomStringConvertible {
