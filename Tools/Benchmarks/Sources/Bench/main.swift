@@ -90,7 +90,7 @@ func buildStore(_ parameters: FleetWorkload.Parameters, events: Int, interval: U
     return store
 }
 
-func pastStatus(_ options: Options) throws {
+func pastStatus(_ options: Options, rows: inout [Row]) throws {
     let parameters = options.fleet
     let events = options.int("events", 200_000)
     let interval = UInt64(options.int("interval", Int(Store.defaultSnapshotInterval)))
@@ -129,18 +129,21 @@ func pastStatus(_ options: Options) throws {
     }
     let foldRate = Double(folded) / (now() - t)
     let mean = { (xs: [Double]) in xs.reduce(0, +) / Double(xs.count) }
-    print("status at a random past sequence (\(samples) samples, second half of a \(head)-event log)")
-    print(
-        "fleet: \(parameters.clusters) clusters x \(parameters.servicesPerCluster) services, \(parameters.virtualDestinations) VirtualDestinations; snapshot every \(interval)"
-    )
-    print(String(format: "  with snapshots:   %8.1f ms", mean(withSnapshots) * 1000))
-    print(String(format: "  full replay:      %8.1f ms", mean(fullReplay) * 1000))
-    print(String(format: "  ratio:            %8.1fx faster with snapshots", mean(fullReplay) / mean(withSnapshots)))
-    print(
-        String(
-            format:
-                "  fold rate:        %8.0f events/s; restore of one snapshot (%d bytes): %.1f ms (= %.0f events of folding)",
-            foldRate, payload.count, restore * 1000, restore * foldRate))
+    rows.append(
+        Row(
+            measure:
+                "status at a past sequence (\(samples) samples, second half of a \(head)-event log): snapshot + tail",
+            value: String(format: "%.1f ms", mean(withSnapshots) * 1000),
+            ratio: String(
+                format: "%.1fx faster than full replay (%.1f ms)", mean(fullReplay) / mean(withSnapshots),
+                mean(fullReplay) * 1000),
+            target: ">= 100x"))
+    rows.append(
+        Row(
+            measure: "  restore of one snapshot (\(payload.count) bytes; one every \(interval) events)",
+            value: String(format: "%.1f ms", restore * 1000),
+            ratio: String(format: "= %.0f events of folding (%.0f events/s)", restore * foldRate, foldRate),
+            target: "-"))
 }
 
 /// Peak resident memory of this process so far, in MiB.
@@ -589,7 +592,7 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 let options = Options(Array(arguments.dropFirst()))
 var rows: [Row] = []
 switch arguments.first {
-case "past-status": try pastStatus(options)
+case "past-status": try pastStatus(options, rows: &rows)
 case "append": try append(options, rows: &rows)
 case "replay": try replay(options, rows: &rows)
 case "scaling": try scaling(options, rows: &rows)
@@ -598,6 +601,8 @@ case "all":
     try append(options, rows: &rows)
     try scaling(options, rows: &rows)
     try replay(options, rows: &rows)
+    try pastStatus(options, rows: &rows)
+    if options.values["binary"] != nil { rows += try await serverLoad(options) }
 default:
     print("usage: Bench all|append|replay|scaling|past-status|server-load [--name value ...]")
     exit(2)
