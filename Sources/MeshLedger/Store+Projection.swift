@@ -77,7 +77,9 @@ extension Store {
     public func snapshotIfDue(interval: UInt64 = Store.defaultSnapshotInterval) throws -> EventLog.SnapshotInfo? {
         guard interval > 0 else { return nil }
         let (head, _) = try log.head()
-        let newest = try log.snapshotInfos().last?.sequence ?? 0
+        // Only snapshots this version can use count (an upgrade must not wait on older formats).
+        let newest =
+            try log.snapshotInfos().last { $0.intact && $0.format == Projection.snapshotFormat }?.sequence ?? 0
         guard head >= newest + interval else { return nil }
         return try createSnapshot(at: head)
     }
@@ -108,9 +110,9 @@ extension Store {
         }
         var projection = Projection()
         func check(_ s: UInt64) {
-            if let info = checks[s], info.intact, info.format == Projection.snapshotFormat,
-                info.digest != projection.digest
-            {
+            guard let info = checks[s], info.intact, info.format == Projection.snapshotFormat else { return }
+            projection.settleDigest()  // translates what is pending once, instead of in every digest read
+            if info.digest != projection.digest {
                 problems.append(
                     (
                         s,

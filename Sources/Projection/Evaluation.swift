@@ -184,7 +184,11 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
                 errors.append(
                     Issue(
                         "Mesh \(mesh) is not grouped in a VirtualMesh.",
-                        [mesh.objectKey(.mesh)] + world.virtualMeshes.keys.sorted().map { $0.objectKey(.virtualMesh) }))
+                        // The VirtualMeshes that list it (and failed to group it), if any.
+                        [mesh.objectKey(.mesh)]
+                            + world.virtualMeshes.filter { $0.value.spec.meshes.contains(mesh) }.keys.sorted().map {
+                                $0.objectKey(.virtualMesh)
+                            }))
             }
         }
         if owners.count > 1 {
@@ -215,8 +219,11 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
             errors.append(
                 Issue(
                     "Destination \(destination.service) does not have any TrafficPolicies that apply OutlierDetection settings.",
+                    // The TrafficPolicies that select it (none with outlier detection), if any.
                     [destination.ref.objectKey(.destination)]
-                        + world.trafficPolicies.keys.sorted().map { $0.objectKey(.trafficPolicy) }))
+                        + world.trafficPolicies.filter { $0.value.spec.selects(destination) }.keys.sorted().map {
+                            $0.objectKey(.trafficPolicy)
+                        }))
         }
     }
 

@@ -160,9 +160,14 @@ public struct Projection: Sendable {
             affected.formUnion(byMesh[ref] ?? [])
         case .virtualMesh:
             let oldOwners = world.meshOwner
+            let oldMeshes = world.virtualMeshes[ref]?.spec.meshes ?? []
             world.apply(
                 kind: .virtualMesh, ref: ref, object: object, generation: event.generation, sequence: event.sequence)
             affected.formUnion(byVirtualMesh[ref] ?? [])
+            // An ungrouped mesh's error names the VirtualMeshes that list it.
+            for mesh in oldMeshes + (world.virtualMeshes[ref]?.spec.meshes ?? []) {
+                affected.formUnion(byMesh[mesh] ?? [])
+            }
             for mesh in Set(oldOwners.keys).union(world.meshOwner.keys) where oldOwners[mesh] != world.meshOwner[mesh] {
                 affected.formUnion(byMesh[mesh] ?? [])
             }
@@ -171,14 +176,15 @@ public struct Projection: Sendable {
             world.apply(
                 kind: .trafficPolicy, ref: ref, object: object, generation: event.generation, sequence: event.sequence)
             let new = world.trafficPolicies[ref]?.spec
-            // Evaluation reads only whether a Destination has an outlier-detecting policy.
+            // Evaluation reads which policies select a Destination and whether one of them
+            // detects outliers (the "no TrafficPolicies that apply OutlierDetection" error).
             var evaluationInputChanged = false
             for (destinationRef, destination) in world.destinations {
                 let before = old?.selects(destination) == true
                 let after = new?.selects(destination) == true
                 guard before || after else { continue }
                 affected.formUnion(bySelected[destinationRef] ?? [])
-                if (before && old?.outlierDetection != nil) != (after && new?.outlierDetection != nil) {
+                if before != after || (old?.outlierDetection != nil) != (new?.outlierDetection != nil) {
                     evaluationInputChanged = true
                 }
             }

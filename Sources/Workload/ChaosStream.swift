@@ -87,9 +87,13 @@ public struct ChaosStream {
                 actor: "ops", ignoreNotFound: true)
         }
         let labels = pick(["{}", "{app: reviews}", "{tier: b}", "{app: ratings}"])
-        return Change(
-            .upsert(try manifest(Fleet.outlierPolicy(name, labels: labels, consecutiveErrors: pick([1, 3, 5])))),
-            source: .user, actor: "ops")
+        // Now and then a policy without outlier detection: it selects Destinations without
+        // lifting their "no outlier detection" error (which names it).
+        let yaml =
+            chance(25)
+            ? Fleet.retryPolicy(name, labels: labels, attempts: pick([2, 3]))
+            : Fleet.outlierPolicy(name, labels: labels, consecutiveErrors: pick([1, 3, 5]))
+        return Change(.upsert(try manifest(yaml)), source: .user, actor: "ops")
     }
 
     mutating func virtualDestinationChange() throws -> Change {

@@ -63,6 +63,19 @@ public enum Fleet {
         """
     }
 
+    /// A TrafficPolicy without outlier detection (retries only).
+    public static func retryPolicy(_ name: String, labels: String = "{}", attempts: Int = 3) -> String {
+        """
+        apiVersion: networking.mesh.gloo.solo.io/v1alpha2
+        kind: TrafficPolicy
+        metadata: {name: \(name), namespace: gloo-mesh}
+        spec:
+          destinationSelector: [{kubeServiceMatcher: {labels: \(labels)}}]
+          policy:
+            retries: {attempts: \(attempts), perTryTimeout: 1s}
+        """
+    }
+
     public static func staticVD(
         _ name: String, hostname: String? = nil, port: String = "{number: 9080, protocol: http}",
         export: String = "virtualMesh: {name: federation, namespace: gloo-mesh}", backing: [String]

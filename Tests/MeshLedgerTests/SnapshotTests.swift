@@ -109,5 +109,10 @@ func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {
         #expect(try store.snapshotIfDue(interval: 1) == nil)
         #expect(try store.pruneSnapshots(keep: 0) == [head])
         #expect(try store.log.snapshotInfos().isEmpty)
+        // A snapshot this version cannot use (another format) does not hold the next one back.
+        try store.log.writeSnapshot(
+            sequence: head, format: Projection.snapshotFormat &+ 1, digest: .zero, payload: [1, 2, 3])
+        #expect(try store.snapshotIfDue(interval: head)?.sequence == head)
+        #expect(try store.log.snapshotInfos().map(\.format) == [Projection.snapshotFormat])
     }
 }

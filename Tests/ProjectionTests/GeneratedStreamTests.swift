@@ -28,7 +28,10 @@ func generatedLedger(seed: UInt64, clusters: Int, batches: Int) throws -> Ledger
             reference.apply(event)
             // Outputs are translated lazily: read them both pending and settled (stored).
             if event.sequence % 3 == 0 { incremental.settleDigest() }
-            if canonicalState(incremental.states) != canonicalState(reference.states) {
+            // Statuses and outputs, and the evaluations `explain` shows (issues and their inputs).
+            if canonicalState(incremental.states) != canonicalState(reference.states)
+                || incremental.states.mapValues(\.evaluation) != reference.states.mapValues(\.evaluation)
+            {
                 mismatches += 1
                 if mismatches == 1 { Issue.record("first mismatch after event \(event.sequence) (\(event.key))") }
             }

@@ -184,6 +184,31 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
         #expect(errors(without).count == 3)
     }
 
+    /// The outlier error names the policies that select the Destination without detecting
+    /// outliers; creating, editing and narrowing such a policy must re-trace it (the incremental
+    /// projection skips re-evaluation for TrafficPolicy edits that change only outputs).
+    @Test func theOutlierErrorNamesThePoliciesThatSelectTheDestination() throws {
+        let ledger = try Ledger()
+        try ledger.apply(
+            Fleet.base.replacingOccurrences(
+                of: Fleet.outlierPolicy(), with: Fleet.outlierPolicy(labels: "{app: ratings}")))
+        try ledger.apply(Fleet.staticVD("a", backing: ["reviews@cluster-1"]))
+        let vd = ObjectRef(name: "a", namespace: "bookinfo")
+        let reviews = ObjectKey(kind: .destination, namespace: "gloo-mesh", name: "reviews-bookinfo-cluster-1")
+        let retries = ObjectKey(kind: .trafficPolicy, namespace: "gloo-mesh", name: "retries")
+        func outlierInputs() throws -> [ObjectKey] {
+            let evaluation = try #require(ledger.project().states[vd]?.evaluation)
+            return evaluation.errors.first { $0.message.contains("OutlierDetection") }?.inputs ?? []
+        }
+        #expect(try outlierInputs() == [reviews])
+        try ledger.apply(Fleet.retryPolicy("retries", labels: "{app: reviews}"))
+        #expect(try outlierInputs() == [reviews, retries])
+        try ledger.apply(Fleet.retryPolicy("retries", labels: "{app: reviews}", attempts: 5))
+        #expect(try outlierInputs() == [reviews, retries])
+        try ledger.apply(Fleet.retryPolicy("retries", labels: "{app: details}"))
+        #expect(try outlierInputs() == [reviews])
+    }
+
     @Test func aRemoteDestinationBehindNoGatewayMakesThatMeshInvalid() throws {
         let base = Fleet.base.replacingOccurrences(
             of: Fleet.mesh("cluster-2", region: "us-west-2", gateway: "gw2.example.com"),

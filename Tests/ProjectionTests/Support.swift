@@ -91,6 +91,8 @@ final class Ledger {
             reference.apply(event)
         }
         #expect(canonicalState(incremental.states) == canonicalState(reference.states))
+        // And the evaluations behind them (the issues `explain` traces, with their inputs).
+        #expect(incremental.states.mapValues(\.evaluation) == reference.states.mapValues(\.evaluation))
         return incremental
     }
 }
@@ -98,7 +100,7 @@ final class Ledger {
 extension Projection {
     /// The status of a VirtualDestination as JSON.
     func status(_ name: String, _ namespace: String = "bookinfo") -> JSONValue? {
-        states[ObjectRef(name: name, namespace: namespace)]?.status.json
+        status(of: ObjectRef(name: name, namespace: namespace))?.json
     }
 
     /// Every merged output object.

@@ -80,6 +80,7 @@ func buildStore(_ parameters: FleetWorkload.Parameters, events: Int, interval: U
             head = newHead
         }
         if interval > 0 && head >= lastSnapshot + interval {
+            projection.settleDigest()
             try store.log.writeSnapshot(
                 sequence: head, format: Projection.snapshotFormat, digest: projection.digest,
                 payload: projection.snapshotPayload())
