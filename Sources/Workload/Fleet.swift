@@ -52,19 +52,17 @@ public enum Fleet {
     public static func outlierPolicy(
         _ name: String = "outlier", labels: String = "{}", consecutiveErrors: Int = 3
     ) -> String {
-        """
-        apiVersion: networking.mesh.gloo.solo.io/v1alpha2
-        kind: TrafficPolicy
-        metadata: {name: \(name), namespace: gloo-mesh}
-        spec:
-          destinationSelector: [{kubeServiceMatcher: {labels: \(labels)}}]
-          policy:
-            outlierDetection: {consecutiveErrors: \(consecutiveErrors), interval: 5s}
-        """
+        trafficPolicy(
+            name, labels: labels, policy: "outlierDetection: {consecutiveErrors: \(consecutiveErrors), interval: 5s}")
     }
 
     /// A TrafficPolicy without outlier detection (retries only).
     public static func retryPolicy(_ name: String, labels: String = "{}", attempts: Int = 3) -> String {
+        trafficPolicy(name, labels: labels, policy: "retries: {attempts: \(attempts), perTryTimeout: 1s}")
+    }
+
+    /// A TrafficPolicy selecting Destinations by labels, with one policy field (a YAML flow line).
+    static func trafficPolicy(_ name: String, labels: String, policy: String) -> String {
         """
         apiVersion: networking.mesh.gloo.solo.io/v1alpha2
         kind: TrafficPolicy
@@ -72,7 +70,7 @@ public enum Fleet {
         spec:
           destinationSelector: [{kubeServiceMatcher: {labels: \(labels)}}]
           policy:
-            retries: {attempts: \(attempts), perTryTimeout: 1s}
+            \(policy)
         """
     }
 
