@@ -99,21 +99,25 @@ public struct Projection: Sendable {
 
     /// Marks a VirtualDestination's outputs for translation (its status is unchanged).
     private mutating func invalidateOutputs(_ vd: ObjectRef) {
-        guard let outputs = storedStates[vd]?.outputs else { return }
-        for piece in outputs { byOutput[piece.key]?.remove(vd) }
+        guard storedStates[vd] != nil else { return }
+        unindexOutputs(vd)
         storedStates[vd]!.outputs = []
         staleOutputs.insert(vd)
         pendingContributions.insert(vd)
+    }
+
+    /// Removes a VirtualDestination's stored output pieces from the output-key index.
+    private mutating func unindexOutputs(_ vd: ObjectRef) {
+        for piece in storedStates[vd]?.outputs ?? [] { byOutput[piece.key]?.remove(vd) }
     }
 
     /// The digest of the whole derived state: an order-independent sum of the SHA-256 of each
     /// VirtualDestination's canonical state, so it is updated in O(changed) per event.
     public var digest: Digest {
         var accumulator = digestAccumulator
-        let states = pendingContributions.isEmpty ? [:] : self.states
         for vd in pendingContributions {
             if let old = contributions[vd] { accumulator.subtract(old) }
-            if let state = states[vd] { accumulator.add(contributionDigest(vd, state)) }
+            if let state = state(of: vd) { accumulator.add(contributionDigest(vd, state)) }
         }
         return accumulator.digest
     }
@@ -143,13 +147,15 @@ public struct Projection: Sendable {
         switch event.key.kind {
         case .destination:
             let old = world.destinations[ref]
-            world.apply(
-                kind: .destination, ref: ref, object: object, generation: event.generation, sequence: event.sequence)
-            let new = world.destinations[ref]
-            if old != nil && old == new {  // endpoints moved: nothing evaluation reads changed
+            guard
+                world.apply(
+                    kind: .destination, ref: ref, object: object, generation: event.generation,
+                    sequence: event.sequence)
+            else {  // endpoints moved: nothing evaluation reads changed
                 lastChanged = []
                 return
             }
+            let new = world.destinations[ref]
             affected.formUnion(bySelected[ref] ?? [])
             for destination in [old, new].compactMap({ $0 }) {
                 affected.formUnion(byService[destination.service] ?? [])
@@ -225,10 +231,8 @@ public struct Projection: Sendable {
         for vd in affected.sorted() {
             let oldCandidacy = unindex(vd)
             guard let record = world.virtualDestinations[vd] else {
-                for piece in storedStates[vd]?.outputs ?? [] { byOutput[piece.key]?.remove(vd) }
+                unindexOutputs(vd)  // before the state goes; `rebuild` below does the rest
                 storedStates[vd] = nil
-                staleOutputs.remove(vd)
-                pendingContributions.insert(vd)
                 meshesToResolve.formUnion(oldCandidacy.keys)
                 continue
             }
@@ -294,7 +298,7 @@ public struct Projection: Sendable {
     /// Rebuilds one VirtualDestination's status and marks its outputs and digest contribution
     /// for rebuilding; with write failures reported, translates at once (they decide the status).
     private mutating func rebuild(_ vd: ObjectRef) {
-        for piece in storedStates[vd]?.outputs ?? [] { byOutput[piece.key]?.remove(vd) }
+        unindexOutputs(vd)
         pendingContributions.insert(vd)
         guard let record = world.virtualDestinations[vd], var state = storedStates[vd] else {
             staleOutputs.remove(vd)

@@ -125,16 +125,18 @@ public struct World: Sendable {
         virtualMeshErrors = errors
     }
 
-    /// Applies one change to the inputs. `object` nil means the object is gone.
-    mutating func apply(kind: ResourceKind, ref: ObjectRef, object: JSONValue?, generation: UInt64, sequence: UInt64) {
+    /// Applies one change to the inputs. `object` nil means the object is gone. Returns false when
+    /// a Destination's typed view is unchanged (only its endpoints moved), true otherwise.
+    @discardableResult
+    mutating func apply(
+        kind: ResourceKind, ref: ObjectRef, object: JSONValue?, generation: UInt64, sequence: UInt64
+    ) -> Bool {
         inputs[ref.objectKey(kind)] = object.map { ($0, generation, sequence) }
         switch kind {
         case .destination:
             let typed = object.map(Destination.init)
-            if let typed, typed == destinations[ref] {  // the same service as before (endpoints moved)
-                formerDestinations[typed.service] = ref
-                return
-            }
+            if let typed { formerDestinations[typed.service] = ref }
+            guard typed != destinations[ref] else { return false }  // the indexes stay as they are
             if let old = destinations[ref] {
                 destinationsByService[old.service]?.remove(ref)
                 if destinationsByService[old.service]?.isEmpty == true { destinationsByService[old.service] = nil }
@@ -150,7 +152,6 @@ public struct World: Sendable {
                 destinationsByNamespace[new.service.namespace, default: []].insert(ref)
                 destinationsByCluster[new.service.clusterName, default: []].insert(ref)
                 destinationsByName[new.service.name, default: []].insert(ref)
-                formerDestinations[new.service] = ref
             }
         case .mesh:
             meshes[ref] = object.map(Mesh.init)
@@ -171,7 +172,7 @@ public struct World: Sendable {
             }
         case .syncResult:
             if let old = syncResultKeys.removeValue(forKey: ref) { writeFailures[old] = nil }
-            guard let spec = object?["spec"] else { return }
+            guard let spec = object?["spec"] else { return true }
             let key = OutputKey(
                 cluster: spec["cluster"]?.stringValue ?? "", kind: spec["kind"]?.stringValue ?? "",
                 namespace: spec["namespace"]?.stringValue ?? "", name: spec["name"]?.stringValue ?? "")
@@ -185,5 +186,6 @@ public struct World: Sendable {
                     spec: VirtualDestination(object: $0), generation: generation, lastSequence: sequence, object: $0)
             }
         }
+        return true
     }
 }

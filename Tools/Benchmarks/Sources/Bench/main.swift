@@ -96,7 +96,7 @@ func pastStatus(_ options: Options, rows: inout [Row]) throws {
     let events = options.int("events", 200_000)
     let interval = UInt64(options.int("interval", Int(Store.defaultSnapshotInterval)))
     let samples = options.int("samples", 10)
-    let path = FileManager.default.temporaryDirectory.path + "/meshledger-bench-\(UUID().uuidString)"
+    let path = scratch("past")
     defer { try? FileManager.default.removeItem(atPath: path) }
     FileHandle.standardError.write(Data("building a log of \(events) events (snapshot every \(interval))...\n".utf8))
     let store = try buildStore(parameters, events: events, interval: interval, path: path)
@@ -145,13 +145,6 @@ func pastStatus(_ options: Options, rows: inout [Row]) throws {
             value: String(format: "%.1f ms", restore * 1000),
             ratio: String(format: "= %.0f events of folding (%.0f events/s)", restore * foldRate, foldRate),
             target: "-"))
-}
-
-/// Peak resident memory of this process so far, in MiB.
-func peakMemoryMiB() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
 }
 
 /// A memory field (kB) of /proc/<pid>/status in MiB, 0 when the process is gone.
@@ -324,7 +317,6 @@ func replay(_ options: Options, rows: inout [Row]) throws {
         return true
     }
     let decodeSeconds = now() - start
-    let memoryBefore = peakMemoryMiB()
     start = now()
     var projection = Projection()
     try log.scan(1...head) { event in
@@ -345,7 +337,6 @@ func replay(_ options: Options, rows: inout [Row]) throws {
         Row(
             measure: "replay \(head) events: full projection", value: rate(Int(head), replaySeconds),
             ratio: String(format: "1/%.0f of scan", replaySeconds / scanSeconds), target: ">= 1/20 of scan"))
-    _ = memoryBefore
     // Peak memory of a replay alone: `meshledger replay` in its own process.
     if let binary = options.values["binary"] {
         let child = Process()
