@@ -79,7 +79,7 @@ extension Store {
         let (head, _) = try log.head()
         // Only snapshots this version can use count (an upgrade must not wait on older formats).
         let newest =
-            try log.snapshotInfos().last { $0.intact && $0.format == Projection.snapshotFormat }?.sequence ?? 0
+            try log.snapshotInfos().last(where: \.isUsable)?.sequence ?? 0
         guard head >= newest + interval else { return nil }
         return try createSnapshot(at: head)
     }
@@ -110,7 +110,7 @@ extension Store {
         }
         var projection = Projection()
         func check(_ s: UInt64) {
-            guard let info = checks[s], info.intact, info.format == Projection.snapshotFormat else { return }
+            guard let info = checks[s], info.isUsable else { return }
             projection.settleDigest()  // translates what is pending once, instead of in every digest read
             if info.digest != projection.digest {
                 problems.append(
@@ -204,4 +204,9 @@ extension Store {
         }
         return try log.append(Batch([Change(.upsert(manifest), source: .controller, actor: actor)]), clock: clock)
     }
+}
+
+extension EventLog.SnapshotInfo {
+    /// Whether this version can restore from it: intact and in the format it reads.
+    public var isUsable: Bool { intact && format == Projection.snapshotFormat }
 }
