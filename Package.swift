@@ -12,7 +12,10 @@ let package = Package(
     name: "MeshLedger",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "MeshLedger", targets: ["MeshLedger", "EventLog", "MeshModel", "Projection", "Workload"]),
+        .library(name: "MeshLedger", targets: ["MeshLedger", "EventLog", "MeshModel", "Projection"]),
+        // Not part of the library: seeded generators and test support, for the benchmarks package.
+        .library(name: "MeshLedgerWorkload", targets: ["Workload"]),
+        .library(name: "MeshLedgerTesting", targets: ["MeshLedgerTesting"]),
         .executable(name: "meshledger", targets: ["meshledger"]),
     ],
     dependencies: [
@@ -36,7 +39,8 @@ let package = Package(
             dependencies: ["CLMDB"],
             swiftSettings: strictSettings + [.enableUpcomingFeature("InternalImportsByDefault")]
         ),
-        // Values of the API: JSON values, manifests, kinds, schemas, object keys.
+        // Values of the API: JSON values, manifests, kinds, schemas, object keys; the event value,
+        // digests and the packed value encoding that the log and the fold share.
         .target(
             name: "MeshModel",
             dependencies: [.product(name: "Yams", package: "Yams")],
@@ -50,9 +54,10 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // The pure fold from events to derived state: selection, validation, approval, translation.
+        // It does not link LMDB: events come in as values.
         .target(
             name: "Projection",
-            dependencies: ["EventLog", "MeshModel", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["MeshModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         // Seeded generators of fleets and event streams, for tests, benchmarks and `fleetgen`.
@@ -98,23 +103,34 @@ let package = Package(
             path: "Tools/fleetgen",
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "LMDBKitTests", dependencies: ["LMDBKit"], swiftSettings: strictSettings),
-        .testTarget(name: "MeshModelTests", dependencies: ["MeshModel", "Workload"], swiftSettings: strictSettings),
+        // What every test target shares: temporary stores, fixed clocks, running the built binary
+        // and external programs, starting `meshledger serve`. Also used by the benchmarks package.
+        .target(
+            name: "MeshLedgerTesting",
+            dependencies: ["MeshLedger", "EventLog", "MeshModel"],
+            path: "Tests/MeshLedgerTesting",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LMDBKitTests", dependencies: ["LMDBKit", "MeshLedgerTesting"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "MeshModelTests", dependencies: ["MeshModel", "Workload", "MeshLedgerTesting"],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "ProjectionTests",
-            dependencies: ["Projection", "EventLog", "MeshModel", "Workload"],
+            dependencies: ["Projection", "EventLog", "MeshLedger", "MeshModel", "Workload", "MeshLedgerTesting"],
             exclude: ["Scenarios"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "EventLogTests",
-            dependencies: ["EventLog", "MeshModel", "LMDBKit", "Workload"],
+            dependencies: ["EventLog", "MeshModel", "LMDBKit", "Workload", "MeshLedgerTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "MeshLedgerTests",
             dependencies: [
-                "MeshLedger", "Projection", "EventLog", "MeshModel", "Workload",
+                "MeshLedger", "Projection", "EventLog", "MeshModel", "Workload", "MeshLedgerTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
@@ -122,8 +138,18 @@ let package = Package(
         .testTarget(
             name: "MeshLedgerCLITests",
             dependencies: [
-                "MeshLedgerCLI", "MeshLedger", "EventLog", "MeshModel",
+                "MeshLedgerCLI", "MeshLedger", "EventLog", "MeshModel", "MeshLedgerTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // In-process tests of every endpoint on Hummingbird's own testing library.
+        .testTarget(
+            name: "MeshLedgerHTTPTests",
+            dependencies: [
+                "MeshLedgerHTTP", "MeshLedger", "EventLog", "MeshModel", "Projection", "MeshLedgerTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,7 +1,8 @@
-import Crypto
 import Glibc
-import LMDBKit
+internal import LMDBKit
 public import MeshModel
+
+import struct Crypto.SHA256
 
 extension EventLog {
     /// The head: the last sequence (0 for an empty log) and its checksum.

@@ -1,5 +1,7 @@
-import Crypto
-import LMDBKit
+internal import LMDBKit
+public import MeshModel
+
+import struct Crypto.SHA256
 
 /// Snapshot storage: opaque payloads of the projection state at a sequence, in the `snapshots`
 /// database (key: 8-byte big-endian sequence). A record is

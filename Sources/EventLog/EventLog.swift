@@ -1,7 +1,8 @@
-import Crypto
 import Glibc
-public import LMDBKit
+package import LMDBKit
 public import MeshModel
+
+import struct Crypto.SHA256
 
 /// Why the log refused or failed an operation.
 public struct LogError: Error, Sendable, CustomStringConvertible {
@@ -155,7 +156,7 @@ public struct ObjectState: Sendable, Hashable {
     public var originCluster: String?
 }
 
-/// The append-only event log in LMDB (DOMAIN.md section 3).
+/// The append-only event log in LMDB (docs/domain.md section 3).
 ///
 /// Databases: `events` (8-byte big-endian sequence → record, appended with `MDB_APPEND`),
 /// `objects` (object key → `ObjectState`), `history` (object key + sequence, for per-object
@@ -177,8 +178,8 @@ public final class EventLog: Sendable {
     public static let storeFormat: UInt8 = 1
     static let databaseNames = ["events", "objects", "history", "bytime", "meta", "snapshots"]
 
-    /// The LMDB environment (exposed for stats, backups and tools built on the same store).
-    public let environment: Environment
+    /// The LMDB environment (for this package's tests and tools; other modules see only the log).
+    package let environment: Environment
     let events: Database
     let objects: Database
     let history: Database
@@ -231,263 +232,6 @@ public final class EventLog: Sendable {
         } else if writable {
             try environment.write { txn in try txn.put(meta, Array("format".utf8), [EventLog.storeFormat]) }
         }
-    }
-
-    // MARK: - Appending
-
-    /// Appends a batch atomically and returns what happened. Throws `LogError` (`conflict`,
-    /// `notFound`, `invalidBatch`) without appending anything when a precondition fails.
-    ///
-    /// `clock` gives the recorded time; the log never lets recorded time go backwards.
-    public func append(_ batch: Batch, clock: @Sendable () -> Timestamp = Timestamp.now) throws -> AppendResult {
-        let prepared = batch.changes.map(PreparedChange.init)
-        try checkResync(batch, prepared)
-        do {
-            return try environment.write { txn in try appendInTransaction(txn, batch, prepared, clock) }
-        } catch let error as LMDBError {
-            throw LogError(.storage, "append failed: \(error)", underlying: error)
-        }
-    }
-
-    /// Appends several independent batches in one write transaction (group commit): each batch is
-    /// all or nothing in a nested transaction, and a batch whose precondition fails does not
-    /// affect the others. Returns one result per batch, in order.
-    public func appendGroup(
-        _ batches: [Batch], clock: @Sendable () -> Timestamp = Timestamp.now
-    ) throws -> [Result<AppendResult, LogError>] {
-        let prepared = batches.map { $0.changes.map(PreparedChange.init) }
-        do {
-            return try environment.write { txn in
-                var results: [Result<AppendResult, LogError>] = []
-                for (batch, changes) in zip(batches, prepared) {
-                    do {
-                        try checkResync(batch, changes)
-                        let result = try txn.nested { child in try appendInTransaction(child, batch, changes, clock) }
-                        results.append(.success(result))
-                    } catch let error as LogError {
-                        results.append(.failure(error))
-                    }
-                }
-                return results
-            }
-        } catch let error as LMDBError {
-            throw LogError(.storage, "append failed: \(error)", underlying: error)
-        }
-    }
-
-    /// Refuses a resync batch that names objects of another cluster.
-    private func checkResync(_ batch: Batch, _ prepared: [PreparedChange]) throws {
-        guard let resync = batch.resync else { return }
-        for change in prepared where change.change.source == .discovery && change.originCluster != resync.cluster {
-            throw LogError(
-                .invalidBatch,
-                "\(change.change.key) belongs to cluster \(change.originCluster ?? "(none)"), not \(resync.cluster); a resync takes one cluster's objects"
-            )
-        }
-    }
-
-    /// A change with what can be computed before the write transaction.
-    struct PreparedChange {
-        let change: Change
-        let contentHash: Digest?
-        let specHash: Digest?
-        let originCluster: String?
-        /// The object's packed encoding, reused by the record (it is encoded once).
-        let packedObject: [UInt8]?
-        /// The object's key in the `objects` and `history` databases.
-        let keyBytes: [UInt8]
-
-        /// The encoding of an absent spec (an empty object).
-        static let emptySpec = PackedValue.encode(.object(JSONObject()))
-
-        init(_ change: Change) {
-            self.change = change
-            keyBytes = EventLog.objectKeyBytes(change.key)
-            switch change.operation {
-            case .upsert(let manifest):
-                // Hashes are over the packed encoding (canonical: members in key order), taken in
-                // one pass: the spec's encoding is a range of the object's. When the object
-                // carries no server-set fields, its content is the object itself.
-                let (packed, specRange) = PackedValue.encode(manifest.object, locating: "spec")
-                let contentBytes = manifest.hasServerFields ? PackedValue.encode(manifest.content) : packed
-                contentHash = Digest(bytes: Array(SHA256.hash(data: contentBytes)))
-                // Only kinds with a generation read the spec hash (discovery kinds store zeros).
-                specHash =
-                    change.key.kind.hasGeneration
-                    ? Digest(
-                        bytes: Array(SHA256.hash(data: specRange.map { packed[$0] } ?? PreparedChange.emptySpec[...])))
-                    : .zero
-                originCluster = manifest.originCluster
-                packedObject = packed
-            case .delete(_, let manifest):
-                contentHash = nil
-                specHash = nil
-                originCluster = manifest?.originCluster
-                packedObject = nil
-            }
-        }
-    }
-
-    private func appendInTransaction(
-        _ txn: borrowing WriteTransaction, _ batch: Batch, _ prepared: [PreparedChange], _ clock: () -> Timestamp
-    ) throws -> AppendResult {
-        let (head, headDigest, lastTime) = try headInfo(txn)
-        if let expected = batch.expectedHead, expected != head {
-            throw LogError(
-                .conflict, "conflict: expected head \(expected), but the log is at \(head); nothing appended")
-        }
-        let time = max(clock(), lastTime)
-        var sequence = head
-        var previous = headDigest
-        var pending: [ObjectKey: (state: ObjectState, keyBytes: [UInt8])] = [:]
-        var outcomes: [(key: ObjectKey, outcome: AppendResult.Outcome, sequence: UInt64?)] = []
-        var kindCounts: [ResourceKind: UInt64] = [:]
-        var sourceCounts: [EventSource: UInt64] = [:]
-        var appended: [Event] = []
-
-        func current(_ key: ObjectKey, _ keyBytes: [UInt8]) throws -> ObjectState? {
-            if let state = pending[key]?.state { return state }
-            return try txn.withValue(objects, keyBytes) { buffer in
-                try buffer.map { try ObjectStateCodec.decode($0, key: key) }
-            }
-        }
-
-        func emit(_ event: Event, keyBytes: [UInt8], state: ObjectState, packedObject: [UInt8]? = nil) throws {
-            let (record, checksum) = EventCodec.encode(event, packedObject: packedObject)
-            try txn.put(events, EventLog.sequenceKey(event.sequence), record, flags: .append)
-            var stored = event
-            stored.checksum = checksum
-            appended.append(stored)
-            try txn.put(history, keyBytes + [0] + EventLog.sequenceKey(event.sequence), [])
-            // Recorded times never go backwards, so (time, sequence) keys arrive in order.
-            try txn.put(byTime, EventLog.timeKey(event.recordedAt, event.sequence), [], flags: .append)
-            pending[event.key] = (state, keyBytes)
-            previous = checksum
-            kindCounts[event.key.kind, default: 0] += 1
-            sourceCounts[event.source, default: 0] += 1
-        }
-
-        func lastObject(_ state: ObjectState) throws -> JSONValue {
-            try txn.withValue(events, EventLog.sequenceKey(state.lastSequence)) { buffer in
-                guard let buffer else { throw LogError(.corrupted, "event \(state.lastSequence) is missing") }
-                do {
-                    return try EventCodec.decode(buffer).object
-                } catch {
-                    throw LogError(.corrupted, "event \(state.lastSequence) does not decode: \(error)")
-                }
-            }
-        }
-
-        var upserted = Set<ObjectKey>()
-        for item in prepared {
-            let change = item.change
-            let key = change.key
-            let state = try current(key, item.keyBytes)
-            let live = state?.exists == true ? state : nil
-            if let expected = change.expectedVersion {
-                let actual = live?.lastSequence ?? 0
-                if expected != actual {
-                    let now = live == nil ? "does not exist" : "is at resourceVersion \(actual)"
-                    throw LogError(
-                        .conflict,
-                        "conflict: \(key) was expected at resourceVersion \(expected) but \(now); nothing appended")
-                }
-            }
-            switch change.operation {
-            case .upsert(let manifest):
-                upserted.insert(key)
-                if let live, live.contentHash == item.contentHash {
-                    outcomes.append((key, .unchanged, nil))
-                    continue
-                }
-                var generation: UInt64 = 0
-                if key.kind.hasGeneration {
-                    if let live {
-                        generation = live.specHash == item.specHash ? live.generation : live.generation + 1
-                    } else {
-                        generation = 1
-                    }
-                }
-                sequence += 1
-                let event = Event(
-                    sequence: sequence, recordedAt: time, source: change.source, actor: change.actor,
-                    originCluster: item.originCluster, key: key, change: .upsert, generation: generation,
-                    object: manifest.object, previousDigest: previous)
-                try emit(
-                    event, keyBytes: item.keyBytes,
-                    state: ObjectState(
-                        key: key, lastSequence: sequence, generation: generation, exists: true,
-                        contentHash: item.contentHash!, specHash: item.specHash!, originCluster: item.originCluster),
-                    packedObject: item.packedObject)
-                outcomes.append((key, live == nil ? .created : .configured, sequence))
-            case .delete(_, let manifest):
-                guard let live else {
-                    if change.ignoreNotFound {
-                        outcomes.append((key, .notFound, nil))
-                        continue
-                    }
-                    throw LogError(.notFound, "\(key) not found; nothing appended")
-                }
-                sequence += 1
-                let event = Event(
-                    sequence: sequence, recordedAt: time, source: change.source, actor: change.actor,
-                    originCluster: live.originCluster ?? item.originCluster, key: key, change: .delete,
-                    generation: live.generation, object: try manifest?.object ?? lastObject(live),
-                    previousDigest: previous)
-                var gone = live
-                gone.exists = false
-                gone.lastSequence = sequence
-                try emit(event, keyBytes: item.keyBytes, state: gone)
-                outcomes.append((key, .deleted, sequence))
-            }
-        }
-
-        if let resync = batch.resync {
-            var missing: [ObjectState] = []
-            try txn.scan(objects) { keyBytes, value in
-                guard let key = EventLog.objectKey(from: keyBytes), resync.kinds.contains(key.kind),
-                    !upserted.contains(key), pending[key] == nil
-                else { return true }
-                let state = try ObjectStateCodec.decode(value, key: key)
-                if state.exists && state.originCluster == resync.cluster { missing.append(state) }
-                return true
-            }
-            for state in missing.sorted(by: { $0.key < $1.key }) {
-                sequence += 1
-                let event = Event(
-                    sequence: sequence, recordedAt: time, source: .discovery, actor: resync.actor,
-                    originCluster: state.originCluster, key: state.key, change: .delete, generation: state.generation,
-                    object: try lastObject(state), previousDigest: previous)
-                var gone = state
-                gone.exists = false
-                gone.lastSequence = sequence
-                try emit(event, keyBytes: EventLog.objectKeyBytes(state.key), state: gone)
-                outcomes.append((state.key, .deleted, sequence))
-            }
-        }
-
-        for (state, keyBytes) in pending.values {
-            try txn.put(objects, keyBytes, ObjectStateCodec.encode(state))
-        }
-        for (kind, count) in kindCounts { try addCounter(txn, "count.kind.\(kind.rawValue)", count) }
-        for (source, count) in sourceCounts { try addCounter(txn, "count.source.\(source.rawValue)", count) }
-        return AppendResult(
-            outcomes: outcomes, range: sequence > head ? (head + 1)...sequence : nil, head: sequence, events: appended)
-    }
-
-    private func addCounter(_ txn: borrowing WriteTransaction, _ name: String, _ delta: UInt64) throws {
-        let key = Array(name.utf8)
-        let old = try txn.get(meta, key).map(EventLog.decodeUInt64) ?? 0
-        try txn.put(meta, key, EventLog.sequenceKey(old + delta))
-    }
-
-    private func headInfo(_ txn: borrowing WriteTransaction) throws -> (UInt64, Digest, Timestamp) {
-        var result: (UInt64, Digest, Timestamp) = (0, .zero, Timestamp(microseconds: 0))
-        try txn.scan(events, reverse: true) { key, value in
-            result = try EventLog.headFields(key, value)
-            return false
-        }
-        return result
     }
 
     static func headFields(

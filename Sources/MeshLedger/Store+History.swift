@@ -1,7 +1,8 @@
-import Crypto
 public import EventLog
 public import MeshModel
 public import Projection
+
+import struct Crypto.SHA256
 
 /// What `history` compares between events: a VirtualDestination's derived status in short.
 public struct StatusView: Sendable, Hashable {
@@ -144,7 +145,7 @@ extension Store {
         for (ref, state) in projection.states where virtualDestination == nil || ref == virtualDestination {
             statuses["\(ref.namespace)/\(ref.name)"] = state.status.json
         }
-        let outputs = mergeOutputs(projection.states.flatMap { ref, state in state.outputs.map { (ref, $0) } })
+        let outputs = projection.outputObjects
             .filter { cluster == nil || $0.key.cluster == cluster }
             .filter { virtualDestination == nil || $0.parents.contains(virtualDestination!) }
         var text = "# statuses\n" + YAMLText.emit(.object(statuses))

@@ -178,32 +178,6 @@ extension Store {
         root["status"] = nil
         return .object(root)
     }
-
-    /// `report applied|failed`: records a controller's sync result for one output object as a
-    /// `SyncResult` event (DOMAIN.md 4.6).
-    public func report(
-        applied: Bool, output: OutputKey, digest: String?, error: String?, actor: String,
-        clock: @Sendable () -> Timestamp = Timestamp.now
-    ) throws -> AppendResult {
-        var spec: JSONObject = [
-            "cluster": .string(output.cluster), "kind": .string(output.kind), "namespace": .string(output.namespace),
-            "name": .string(output.name), "result": .string(applied ? "applied" : "failed"),
-        ]
-        if let digest { spec["digest"] = .string(digest) }
-        if let error { spec["error"] = .string(error) }
-        let name = sanitizeName("\(output.cluster).\(output.kind).\(output.name)")
-        let object: JSONValue = [
-            "apiVersion": .string(ResourceKind.syncResult.apiVersion), "kind": "SyncResult",
-            "metadata": ["name": .string(name), "namespace": .string(output.namespace)], "spec": .object(spec),
-        ]
-        let manifest: Manifest
-        do {
-            manifest = try Manifest(object: object)
-        } catch {
-            throw LogError(.invalidBatch, "cannot record the report: \(error)")
-        }
-        return try log.append(Batch([Change(.upsert(manifest), source: .controller, actor: actor)]), clock: clock)
-    }
 }
 
 extension EventLog.SnapshotInfo {

@@ -4,8 +4,9 @@ public import MeshModel
 
 /// The MeshLedger store: the event log plus what the commands ask of it.
 ///
-/// This is the facade the CLI (and later the HTTP server) talks to: it turns manifests and watch
-/// streams into atomic batches, and answers audit queries over the log.
+/// This is the facade every front end (the CLI, the HTTP API) talks to. The use cases live here
+/// once: the batches of `Batches.swift`, the queries, explanations, outputs and history; the
+/// front ends parse their input, call them and render.
 public final class Store: Sendable {
     /// The event log underneath.
     public let log: EventLog
@@ -18,85 +19,6 @@ public final class Store: Sendable {
         options.readOnly = readOnly
         self.path = path
         self.log = try EventLog.open(at: path, options: options)
-    }
-
-    // MARK: - Writing
-
-    /// `apply`: upserts user objects as one atomic batch. A `metadata.resourceVersion` in a
-    /// manifest is a precondition (optimistic concurrency, like `kubectl replace`).
-    public func apply(
-        _ manifests: [Manifest], actor: String, expectedHead: UInt64? = nil,
-        clock: @Sendable () -> Timestamp = Timestamp.now
-    ) throws -> AppendResult {
-        try refuseDuplicates(manifests.map(\.key))
-        for manifest in manifests where manifest.key.kind.source != .user {
-            throw LogError(
-                .invalidBatch,
-                "\(manifest.key) is reported by discovery agents, not applied by users; use `meshledger discover`")
-        }
-        let changes = manifests.map {
-            Change(.upsert($0), source: .user, actor: actor, expectedVersion: $0.resourceVersion)
-        }
-        return try log.append(Batch(changes, expectedHead: expectedHead), clock: clock)
-    }
-
-    /// `delete`: deletes objects named by key (with the manifest when deleting from a file).
-    public func delete(
-        _ targets: [(ObjectKey, Manifest?)], actor: String, ignoreNotFound: Bool = false, expectedHead: UInt64? = nil,
-        clock: @Sendable () -> Timestamp = Timestamp.now
-    ) throws -> AppendResult {
-        try refuseDuplicates(targets.map(\.0))
-        let changes = targets.map { key, manifest in
-            Change(
-                .delete(key, manifest), source: key.kind.source, actor: actor,
-                expectedVersion: manifest?.resourceVersion,
-                ignoreNotFound: ignoreNotFound)
-        }
-        return try log.append(Batch(changes, expectedHead: expectedHead), clock: clock)
-    }
-
-    /// `discover`: upserts discovery objects (Destination, Mesh) as one atomic batch; with
-    /// `resyncCluster`, deletes that cluster's discovered objects the batch does not name.
-    public func discover(
-        _ manifests: [Manifest], agent: String, resyncCluster: String? = nil, expectedHead: UInt64? = nil,
-        clock: @Sendable () -> Timestamp = Timestamp.now
-    ) throws -> AppendResult {
-        try refuseDuplicates(manifests.map(\.key))
-        for manifest in manifests where manifest.key.kind.source != .discovery {
-            throw LogError(.invalidBatch, "\(manifest.key) is a user object; use `meshledger apply`")
-        }
-        let changes = manifests.map { Change(.upsert($0), source: .discovery, actor: agent) }
-        let resync = resyncCluster.map {
-            Resync(cluster: $0, kinds: [.destination, .mesh], actor: agent)
-        }
-        return try log.append(Batch(changes, expectedHead: expectedHead, resync: resync), clock: clock)
-    }
-
-    /// `ingest`: a watch-event stream as one atomic batch (ADDED/MODIFIED upsert, DELETED deletes
-    /// and is skipped when the object is already gone; BOOKMARKs are ignored).
-    public func ingest(
-        _ events: [ManifestReader.WatchEvent], actor: String, clock: @Sendable () -> Timestamp = Timestamp.now
-    ) throws -> AppendResult {
-        var changes: [Change] = []
-        for event in events {
-            guard let manifest = event.manifest else { continue }
-            let source = manifest.key.kind.source
-            switch event.type {
-            case .added, .modified: changes.append(Change(.upsert(manifest), source: source, actor: actor))
-            case .deleted:
-                changes.append(
-                    Change(.delete(manifest.key, manifest), source: source, actor: actor, ignoreNotFound: true))
-            case .bookmark: continue
-            }
-        }
-        return try log.append(Batch(changes), clock: clock)
-    }
-
-    private func refuseDuplicates(_ keys: [ObjectKey]) throws {
-        var seen = Set<ObjectKey>()
-        for key in keys where !seen.insert(key).inserted {
-            throw LogError(.invalidBatch, "\(key) appears twice in the input; one batch changes each object once")
-        }
     }
 
     // MARK: - Reading

@@ -15,10 +15,7 @@ func snapshotInterval() -> UInt64 {
 
 /// Resolves `SEQ|TIME` to a sequence.
 func sequence(_ text: String, flag: String, in store: Store) throws -> UInt64 {
-    guard let bound = LogBound.parse(text) else {
-        throw CLIError("\(flag) \(text): expected a sequence number or an RFC 3339 time")
-    }
-    return try store.sequence(at: bound)
+    try store.sequence(atPoint: text, named: flag)
 }
 
 extension MeshLedgerCommand {
@@ -102,7 +99,7 @@ extension MeshLedgerCommand {
         var html: String?
 
         func run() throws {
-            guard try resourceKind(kind) == .virtualDestination else {
+            guard try ResourceKind.named(kind) == .virtualDestination else {
                 throw CLIError("history takes a virtualdestination")
             }
             guard ["table", "json"].contains(output) else {
@@ -172,7 +169,7 @@ extension MeshLedgerCommand {
             let store = try global.openForReading()
             var vd: ObjectRef?
             if target.count == 2 {
-                guard try resourceKind(target[0]) == .virtualDestination else {
+                guard try ResourceKind.named(target[0]) == .virtualDestination else {
                     throw CLIError("diff takes a virtualdestination")
                 }
                 vd = ObjectRef(name: target[1], namespace: namespace)

@@ -28,7 +28,7 @@ public struct MeshLedgerCommand: ParsableCommand {
     /// printing errors as one line on stderr.
     public static func run(arguments: [String]) -> Int32 {
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot(globalOptionsMoved(arguments))
             try command.run()
             return 0
         } catch let error as CLIError {
@@ -40,6 +40,9 @@ public struct MeshLedgerCommand: ParsableCommand {
         } catch let error as ManifestError {
             printError(error.description)
             return 1
+        } catch let error as InvalidRequest {
+            printError(error.message)
+            return 1
         } catch {
             let code = exitCode(for: error)
             if code == .success {
@@ -50,6 +53,32 @@ public struct MeshLedgerCommand: ParsableCommand {
             printError(message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)")
             return code.rawValue
         }
+    }
+
+    /// The global options (`--store DIR`, `--store=DIR`, `--read-only`) may stand before the
+    /// command, as with `kubectl -n NS get ...`: they are moved behind it, where every command
+    /// declares them. Everything from the first other word on stays as it was.
+    static func globalOptionsMoved(_ arguments: [String]) -> [String] {
+        var global: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let word = arguments[index]
+            if word == "--read-only" || word.hasPrefix("--store=") {
+                global.append(word)
+                index += 1
+            } else if word == "--store" && index + 1 < arguments.count {
+                global += [word, arguments[index + 1]]
+                index += 2
+            } else {
+                break
+            }
+        }
+        guard !global.isEmpty else { return arguments }
+        var rest = Array(arguments[index...])
+        // Before a `--` that ends the options, if there is one.
+        let end = rest.firstIndex(of: "--") ?? rest.count
+        rest.insert(contentsOf: global, at: end)
+        return rest
     }
 
     static func printError(_ message: String) {

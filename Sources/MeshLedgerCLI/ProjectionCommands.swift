@@ -31,14 +31,6 @@ struct PointInTime: ParsableArguments {
     }
 }
 
-func resourceKind(_ name: String) throws -> ResourceKind {
-    guard let kind = ResourceKind(resourceName: name) else {
-        let known = ResourceKind.allCases.map(\.plural).joined(separator: ", ")
-        throw CLIError("the server doesn't have a resource type \"\(name)\" (MeshLedger has \(known))")
-    }
-    return kind
-}
-
 /// Writes a list of objects or one object as JSON or YAML, kubectl style.
 func printObjects(_ objects: [JSONValue], single: Bool, format: GetFormat) {
     let value: JSONValue = single ? objects[0] : ["apiVersion": "v1", "kind": "List", "items": .array(objects)]
@@ -69,30 +61,21 @@ extension MeshLedgerCommand {
         @Option(name: .shortAndLong, help: "table, wide, yaml or json.") var output: GetFormat = .table
 
         func run() throws {
-            let kind = try resourceKind(self.kind)
+            let kind = try ResourceKind.named(self.kind)
             let store = try global.openForReading()
             let at = try time.sequence(in: store)
             let namespace = allNamespaces && name == nil ? nil : (self.namespace ?? "default")
+            // Only VirtualDestinations have a derived status to project.
+            let projection = kind == .virtualDestination ? try store.project(upTo: at).projection : Projection()
             var objects: [JSONValue]
             if let name {
                 let key = ObjectKey(kind: kind, namespace: namespace ?? "default", name: name)
-                guard let object = try store.storedObject(key, at: at) else {
+                guard let object = try store.object(key, at: at, statuses: projection) else {
                     throw CLIError("\(kind.qualifiedName) \"\(name)\" not found in namespace \(key.namespace)")
                 }
                 objects = [object]
             } else {
-                objects = try store.storedObjects(kind, namespace: namespace, at: at)
-            }
-            var projection: Projection?
-            if kind == .virtualDestination {
-                let projected = try store.project(upTo: at).projection
-                projection = projected
-                objects = objects.map { object in
-                    guard case .object(var root) = object else { return object }
-                    let ref = ObjectRef(json: object["metadata"])
-                    root["status"] = projected.states[ref]?.status.json
-                    return .object(root)
-                }
+                objects = try store.objects(kind, namespace: namespace, at: at, statuses: projection)
             }
             switch output {
             case .json, .yaml:
@@ -111,7 +94,7 @@ extension MeshLedgerCommand {
             }
         }
 
-        func table(_ kind: ResourceKind, _ objects: [JSONValue], projection: Projection?, wide: Bool) -> Table {
+        func table(_ kind: ResourceKind, _ objects: [JSONValue], projection: Projection, wide: Bool) -> Table {
             func meta(_ o: JSONValue, _ field: String) -> String { o[path: ["metadata", field]]?.stringValue ?? "" }
             func spec(_ o: JSONValue, _ path: String...) -> String {
                 guard let value = o[path: ["spec"] + path] else { return "" }
@@ -128,7 +111,7 @@ extension MeshLedgerCommand {
                 headers = ["NAME", "NAMESPACE", "HOSTNAME", "STATE", "MESHES", "SELECTED"]
                 if wide { headers += ["PORT", "GENERATION", "OBSERVED", "RESOURCEVERSION"] }
                 for o in objects {
-                    let status = projection?.states[ObjectRef(json: o["metadata"])]?.status
+                    let status = projection.states[ObjectRef(json: o["metadata"])]?.status
                     let accepted = status?.meshes.filter { $0.status.state == .accepted }.count ?? 0
                     var row = [
                         meta(o, "name"), meta(o, "namespace"), spec(o, "hostname"), status?.state.rawValue ?? "PENDING",
@@ -211,9 +194,7 @@ extension MeshLedgerCommand {
         func run() throws {
             let store = try global.openForReading()
             let (projection, _, _) = try store.project(upTo: time.sequence(in: store))
-            let meshKey = mesh.map { $0.hasSuffix(".") ? $0 : $0 + "." }
-            let objects = mergeOutputs(projection.states.flatMap { ref, state in state.outputs.map { (ref, $0) } })
-                .filter { (cluster == nil || $0.key.cluster == cluster) && (meshKey == nil || $0.mesh == meshKey) }
+            let objects = store.outputs(matching: OutputFilter(cluster: cluster, mesh: mesh), in: projection)
             switch output {
             case .json:
                 print(
@@ -246,73 +227,51 @@ extension MeshLedgerCommand {
         @Option(name: .shortAndLong, help: "Its namespace.") var namespace = "default"
 
         func run() throws {
-            guard try resourceKind(kind) == .virtualDestination else {
+            guard try ResourceKind.named(kind) == .virtualDestination else {
                 throw CLIError("explain takes a virtualdestination")
             }
             let store = try global.openForReading()
-            let at = try time.sequence(in: store)
-            let (projection, reached, _) = try store.project(upTo: at)
+            let (projection, reached, _) = try store.project(upTo: time.sequence(in: store))
             let ref = ObjectRef(name: name, namespace: namespace)
-            guard let state = projection.states[ref], let record = projection.world.virtualDestinations[ref] else {
+            guard let explanation = try store.explain(ref, in: projection, at: reached) else {
                 throw CLIError(
                     "virtualdestination \"\(name)\" not found in namespace \(namespace) at sequence \(reached)")
             }
-            let lastChange: (ObjectKey) throws -> String = { key in
-                let history = try store.log.history(of: key).filter { $0 <= reached }
-                guard let s = history.last, let event = try store.log.event(at: s) else { return "never recorded" }
+            print(Self.render(explanation), terminator: "")
+        }
+
+        /// The explanation as text.
+        static func render(_ explanation: Explanation) -> String {
+            func describe(_ event: Event?) -> String {
+                guard let event else { return "never recorded" }
                 let verb = event.change == .delete ? "deleted" : "changed"
-                return "\(verb) at seq \(s) by \(event.actor) (\(event.source.rawValue), \(event.recordedAt))"
+                return
+                    "\(verb) at seq \(event.sequence) by \(event.actor) (\(event.source.rawValue), \(event.recordedAt))"
             }
-            let status = state.status
-            let vdKey = ObjectKey(kind: .virtualDestination, namespace: namespace, name: name)
-            print("VirtualDestination \(namespace)/\(name): \(status.state.rawValue) at seq \(reached)")
-            print(
-                "  generation \(record.generation), observedGeneration \(status.observedGeneration), \(try lastChange(vdKey))"
-            )
-            print(
-                "  hostname \(record.spec.hostname ?? "(none)"), selected \(status.selectedDestinations.count) destination(s)"
-            )
-            for selected in status.selectedDestinations { print("    - \(selected.service)") }
-            print("\nMeshes:")
-            if status.meshes.isEmpty { print("  (none)") }
+            let status = explanation.status
+            let ref = explanation.ref
+            var out =
+                "VirtualDestination \(ref.namespace)/\(ref.name): \(status.state.rawValue) at seq \(explanation.sequence)\n"
+            out +=
+                "  generation \(explanation.generation), observedGeneration \(status.observedGeneration), \(describe(explanation.lastChange))\n"
+            out +=
+                "  hostname \(explanation.hostname ?? "(none)"), selected \(status.selectedDestinations.count) destination(s)\n"
+            for selected in status.selectedDestinations { out += "    - \(selected.service)\n" }
+            out += "\nMeshes:\n"
+            if status.meshes.isEmpty { out += "  (none)\n" }
             for (key, entry) in status.meshes {
                 let order = entry.acceptanceOrder.map { " (acceptance order \($0))" } ?? ""
-                print("  \(key)  \(entry.state.rawValue)\(order)")
+                out += "  \(key)  \(entry.state.rawValue)\(order)\n"
             }
-            let e = state.evaluation
-            var issues: [(kind: String, scope: String, issue: Issue)] = []
-            for issue in e.errors { issues.append(("error", "all meshes", issue)) }
-            for issue in e.topLevelErrors { issues.append(("error", "top level", issue)) }
-            for (mesh, list) in e.meshErrors.sorted(by: { $0.key.key < $1.key.key }) {
-                for issue in list { issues.append(("error", "mesh \(mesh.key)", issue)) }
-            }
-            for mesh in e.exported {
-                if case .blocked(let holder)? = projection.acceptance[mesh]?.outcome(of: ref) {
-                    let message =
-                        "Hostname \(record.spec.hostname ?? "") is already used by VirtualDestination \(holder), accepted earlier"
-                    issues.append(
-                        ("error", "mesh \(mesh.key)", Issue(message, [vdKey, holder.objectKey(.virtualDestination)])))
+            out += explanation.entries.isEmpty ? "\nNo errors or warnings.\n" : "\nErrors and warnings:\n"
+            for entry in explanation.entries {
+                out += "  \(entry.severity.rawValue) (\(entry.scope)): \(entry.message)\n"
+                for input in entry.inputs {
+                    out +=
+                        "      \(input.key.kind.rawValue) \(input.key.namespace)/\(input.key.name): \(describe(input.lastChange))\n"
                 }
             }
-            for piece in state.outputs {
-                if let failure = projection.world.writeFailures[piece.key] {
-                    let report = projection.world.syncResultKeys.first { $0.value == piece.key }?.key
-                    issues.append(
-                        (
-                            "error", "output \(piece.key)",
-                            Issue("write error: \(failure)", report.map { [$0.objectKey(.syncResult)] } ?? [])
-                        ))
-                }
-            }
-            for issue in e.warnings { issues.append(("warning", "all meshes", issue)) }
-            print(issues.isEmpty ? "\nNo errors or warnings." : "\nErrors and warnings:")
-            for (kind, scope, issue) in issues {
-                print("  \(kind) (\(scope)): \(issue.message)")
-                var seen = Set<ObjectKey>()
-                for input in issue.inputs where seen.insert(input).inserted {
-                    print("      \(input.kind.rawValue) \(input.namespace)/\(input.name): \(try lastChange(input))")
-                }
-            }
+            return out
         }
     }
 
@@ -338,19 +297,12 @@ extension MeshLedgerCommand {
         @Option(help: "The error text of a failed write.") var error: String?
         @Option(help: "The reporting controller.") var actor = "controller"
 
-        func validate() throws {
-            if result == .failed && error == nil { throw ValidationError("report failed needs --error TEXT") }
-            if !["ServiceEntry", "DestinationRule", "EnvoyFilter"].contains(kind) {
-                throw ValidationError("--kind must be ServiceEntry, DestinationRule or EnvoyFilter")
-            }
-        }
-
         func run() throws {
-            let store = try global.openForWriting()
             let output = OutputKey(cluster: cluster, kind: kind, namespace: namespace, name: name)
-            let appended = try store.report(
-                applied: result == .applied, output: output, digest: digest, error: error, actor: actor)
-            try finish(appended, store)
+            let batch = try Batch.report(
+                Feedback(applied: result == .applied, output: output, digest: digest, error: error), actor: actor)
+            let store = try global.openForWriting()
+            try finish(try store.append(batch), store)
         }
     }
 }

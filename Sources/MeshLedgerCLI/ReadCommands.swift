@@ -35,32 +35,10 @@ extension MeshLedgerCommand {
         var output: LogFormat = .table
 
         func query() throws -> LogQuery {
-            var query = LogQuery()
-            if let kind {
-                guard let resource = ResourceKind(resourceName: kind) else {
-                    throw CLIError("unknown kind \"\(kind)\"")
-                }
-                query.kind = resource
-            }
-            if let source {
-                guard let parsed = EventSource(rawValue: source) else {
-                    throw CLIError("unknown source \"\(source)\" (discovery, user or controller)")
-                }
-                query.source = parsed
-            }
-            query.name = name
-            query.namespace = namespace
-            query.cluster = cluster
-            query.actor = actor
-            for (flag, text) in [("--since", since), ("--until", until)] {
-                guard let text else { continue }
-                guard let bound = LogBound.parse(text) else {
-                    throw CLIError(
-                        "\(flag) \(text): expected a sequence number, an RFC 3339 time or a duration like 15m")
-                }
-                if flag == "--since" { query.since = bound } else { query.until = bound }
-            }
-            return query
+            try LogQuery(filters: [
+                "kind": kind, "name": name, "namespace": namespace, "cluster": cluster, "actor": actor,
+                "source": source, "since": since, "until": until,
+            ])
         }
 
         func run() throws {

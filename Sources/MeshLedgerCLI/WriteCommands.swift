@@ -63,8 +63,8 @@ extension MeshLedgerCommand {
         func run() throws {
             let manifests = try readManifests(input.filename)
             let store = try global.openForWriting()
-            try finish(
-                try store.apply(manifests, actor: actor ?? defaultActor(), expectedHead: input.expectHead), store)
+            let batch = try Batch.apply(manifests, actor: actor ?? defaultActor(), expectedHead: input.expectHead)
+            try finish(try store.append(batch), store)
         }
     }
 
@@ -94,20 +94,17 @@ extension MeshLedgerCommand {
         }
 
         func run() throws {
-            var targets: [(ObjectKey, Manifest?)] = []
+            var targets: [Batch.DeleteTarget] = []
             if let kind {
-                guard let resource = ResourceKind(resourceName: kind) else {
-                    let known = ResourceKind.allCases.map(\.singular).joined(separator: ", ")
-                    throw CLIError("unknown kind \"\(kind)\"; MeshLedger has \(known)")
-                }
-                targets = names.map { (ObjectKey(kind: resource, namespace: namespace, name: $0), nil) }
+                let resource = try ResourceKind.named(kind)
+                targets = names.map { Batch.DeleteTarget(ObjectKey(kind: resource, namespace: namespace, name: $0)) }
             } else {
-                targets = try readManifests(input.filename).map { ($0.key, $0) }
+                targets = try readManifests(input.filename).map(Batch.DeleteTarget.init)
             }
-            let store = try global.openForWriting()
-            let result = try store.delete(
+            let batch = try Batch.delete(
                 targets, actor: actor ?? defaultActor(), ignoreNotFound: ignoreNotFound, expectedHead: input.expectHead)
-            try finish(result, store)
+            let store = try global.openForWriting()
+            try finish(try store.append(batch), store)
         }
     }
 
@@ -133,9 +130,9 @@ extension MeshLedgerCommand {
         func run() throws {
             let manifests = try readManifests(input.filename)
             let store = try global.openForWriting()
-            try finish(
-                try store.discover(manifests, agent: agent, resyncCluster: cluster, expectedHead: input.expectHead),
-                store)
+            let batch = try Batch.discover(
+                manifests, agent: agent, resyncCluster: cluster, expectedHead: input.expectHead)
+            try finish(try store.append(batch), store)
         }
     }
 
@@ -169,7 +166,7 @@ extension MeshLedgerCommand {
             if follow { return try followStandardInput() }
             let events = try readInputs(filename).flatMap { try ManifestReader.watchEvents($0.bytes, name: $0.name) }
             let store = try global.openForWriting()
-            try finish(try store.ingest(events, actor: actor), store)
+            try finish(try store.append(Batch.ingest(events, actor: actor)), store)
         }
 
         /// Reads standard input as it arrives; every read's complete events are one atomic batch.
@@ -195,7 +192,7 @@ extension MeshLedgerCommand {
                     count += 1
                     events.append(try ManifestReader.watchEvent(value, location: "stdin: watch event \(count)"))
                 }
-                try finish(try store.ingest(events, actor: actor), store)
+                try finish(try store.append(Batch.ingest(events, actor: actor)), store)
             }
             if buffer.contains(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) {
                 throw CLIError(

@@ -60,6 +60,7 @@ actor Committer {
         let (projection, _, _) = try store.project()
         self.projection = projection
         for (ref, state) in projection.states { statuses[ref] = state.status.json }
+        metrics.head.set(Double(projection.sequence))
     }
 
     /// Appends a batch (through the group when group commit is on) and returns its outcome.
@@ -168,37 +169,4 @@ actor Committer {
         stopped = true
         while flushing { try? await Task.sleep(for: .milliseconds(5)) }
     }
-}
-
-/// The server's Prometheus metrics.
-final class Metrics: Sendable {
-    let registry = PrometheusCollectorRegistry()
-    let appendLatency: DurationHistogram
-    let batchSize: ValueHistogram
-    let head: Gauge
-    let watchers: Gauge
-    private let eventCounters: [ResourceKind: Counter]
-
-    init() {
-        appendLatency = registry.makeDurationHistogram(
-            name: "meshledger_append_latency_seconds",
-            buckets: [
-                .microseconds(200), .milliseconds(1), .milliseconds(5), .milliseconds(20), .milliseconds(100),
-                .seconds(1),
-            ],
-            help: "Time from an append request's arrival to its commit.")
-        batchSize = registry.makeValueHistogram(
-            name: "meshledger_commit_requests", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
-            help: "Append requests per write transaction (group commit).")
-        head = registry.makeGauge(name: "meshledger_head", help: "The log's head sequence.")
-        watchers = registry.makeGauge(name: "meshledger_watchers", help: "Open watch streams.")
-        var counters: [ResourceKind: Counter] = [:]
-        for kind in ResourceKind.allCases {
-            counters[kind] = registry.makeCounter(
-                name: "meshledger_events_total", labels: [("kind", kind.rawValue)], help: "Events folded, by kind.")
-        }
-        eventCounters = counters
-    }
-
-    func events(_ kind: ResourceKind) -> Counter { eventCounters[kind]! }
 }

@@ -36,7 +36,7 @@ public struct ServerConfiguration: Sendable {
     public init() {}
 }
 
-/// The controller API (DOMAIN.md section 6): JSON over HTTP/1.1 under /v1, on Hummingbird.
+/// The controller API (docs/domain.md section 6): JSON over HTTP/1.1 under /v1, on Hummingbird.
 public struct MeshLedgerServer: Sendable {
     let store: Store
     let configuration: ServerConfiguration
@@ -50,15 +50,30 @@ public struct MeshLedgerServer: Sendable {
     /// Runs until SIGINT or SIGTERM, then finishes the requests in flight. `onListening` gets
     /// the address actually bound.
     public func run(onListening: @escaping @Sendable (String) -> Void = { _ in }) async throws {
+        let (app, stop) = try makeApplication(onListening: onListening)
+        try await app.runService()
+        await stop()
+    }
+
+    /// The application (routes, middleware, the single writer) without running it: `run` serves
+    /// it, the in-process tests drive it. `stop` finishes the writer's requests in flight.
+    package func makeApplication(
+        onListening: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws -> (application: Application<RouterResponder<BasicRequestContext>>, stop: @Sendable () async -> Void) {
         let metrics = Metrics()
         let committer = try Committer(
             store: store, groupCommit: configuration.groupCommit, maxBatchRequests: configuration.maxBatchRequests,
             maxDelay: configuration.maxDelay, retention: configuration.watchRetention, metrics: metrics)
-        let api = API(store: store, committer: committer, metrics: metrics, configuration: configuration)
+        let endpoints = Endpoints(store: store, committer: committer, metrics: metrics, configuration: configuration)
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         if let token = configuration.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
-        api.register(on: router)
+        OperationsRoutes(endpoints: endpoints).addRoutes(to: router)
+        let v1 = router.group("/v1")
+        WriteRoutes(endpoints: endpoints).addRoutes(to: v1)
+        ObjectRoutes(endpoints: endpoints).addRoutes(to: v1)
+        AuditRoutes(endpoints: endpoints).addRoutes(to: v1)
+        WatchRoutes(endpoints: endpoints).addRoutes(to: v1)
         let app = Application(
             router: router,
             configuration: .init(
@@ -66,74 +81,6 @@ public struct MeshLedgerServer: Sendable {
             onServerRunning: { channel in
                 onListening(channel.localAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? 0)" } ?? "?")
             })
-        try await app.runService()
-        await committer.stop()
-    }
-}
-
-/// A JSON response.
-func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-    var bytes = JSONText.canonical(value)
-    bytes.append(UInt8(ascii: "\n"))
-    return Response(
-        status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
-}
-
-/// An error response: `{"error": "...", "code": "..."}`.
-func errorResponse(_ status: HTTPResponse.Status, _ message: String, code: String) -> Response {
-    json(["error": .string(message), "code": .string(code)], status: status)
-}
-
-/// Turns domain errors into HTTP responses; only this module knows about HTTP.
-struct ErrorMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
-
-    func handle(
-        _ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response
-    ) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as LogError {
-            switch error.code {
-            case .conflict: return errorResponse(.conflict, error.message, code: "Conflict")
-            case .notFound: return errorResponse(.notFound, error.message, code: "NotFound")
-            case .invalidBatch: return errorResponse(.badRequest, error.message, code: "BadRequest")
-            default: return errorResponse(.internalServerError, error.message, code: "StorageError")
-            }
-        } catch let error as ManifestError {
-            return errorResponse(.badRequest, error.description, code: "BadRequest")
-        } catch let error as APIError {
-            return errorResponse(error.status, error.message, code: error.code)
-        } catch let error as HTTPError {
-            return errorResponse(error.status, error.body ?? error.status.reasonPhrase, code: "\(error.status.code)")
-        }
-    }
-}
-
-/// An error the API reports itself.
-struct APIError: Error {
-    let status: HTTPResponse.Status
-    let message: String
-    let code: String
-}
-
-/// Requires `Authorization: Bearer <token>`, compared in constant time, on everything but /healthz.
-struct BearerTokenMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
-    let token: String
-
-    func handle(
-        _ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response
-    ) async throws -> Response {
-        if request.uri.path == "/healthz" { return try await next(request, context) }
-        let header = request.headers[.authorization] ?? ""
-        let given = Array((header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : "").utf8)
-        let expected = Array(token.utf8)
-        var difference = UInt8(given.count == expected.count ? 0 : 1)
-        for i in 0..<expected.count { difference |= expected[i] ^ (i < given.count ? given[i] : 0) }
-        guard difference == 0 else {
-            return errorResponse(.unauthorized, "missing or wrong bearer token", code: "Unauthorized")
-        }
-        return try await next(request, context)
+        return (app, { await committer.stop() })
     }
 }

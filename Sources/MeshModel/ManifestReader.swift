@@ -178,11 +178,12 @@ public enum ManifestReader {
     }
 
     /// Splits input into documents: JSON (one value, a stream of values) when it starts with `{`
-    /// or `[`, YAML otherwise.
+    /// or `[` and has no YAML document separator, YAML otherwise. JSON objects separated by
+    /// `---` lines are YAML documents written in flow style, as `kubectl apply -f` reads them.
     static func documents(_ bytes: [UInt8], name: String) throws(ManifestError) -> [(JSONValue, String)] {
         try checkText(bytes, name: name)
         let first = bytes.first { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }
-        if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+        if (first == UInt8(ascii: "{") || first == UInt8(ascii: "[")) && !hasDocumentSeparator(bytes) {
             do {
                 let values = try JSONText.parseStream(bytes)
                 var result: [(JSONValue, String)] = []
@@ -213,6 +214,23 @@ public enum ManifestReader {
             error.location = name
             throw error
         }
+    }
+
+    /// Whether a line starts with `---`: a YAML document marker, which no JSON text can contain
+    /// at the start of a line (strings cannot span lines, and `---` is no number).
+    static func hasDocumentSeparator(_ bytes: [UInt8]) -> Bool {
+        var lineStart = true
+        var index = 0
+        while index < bytes.count {
+            if lineStart && bytes[index] == UInt8(ascii: "-") && index + 2 < bytes.count
+                && bytes[index + 1] == UInt8(ascii: "-") && bytes[index + 2] == UInt8(ascii: "-")
+            {
+                return true
+            }
+            lineStart = bytes[index] == 0x0A
+            index += 1
+        }
+        return false
     }
 
     private static func tooLargeMessage(_ bytes: Int) -> String {

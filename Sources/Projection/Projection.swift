@@ -1,4 +1,3 @@
-public import EventLog
 public import MeshModel
 
 import struct Crypto.SHA256

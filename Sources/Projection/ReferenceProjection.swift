@@ -1,4 +1,3 @@
-public import EventLog
 public import MeshModel
 
 /// The reference: after every event, recompute everything from the current inputs (and the
@@ -58,7 +57,7 @@ public struct ReferenceProjection: Sendable {
 public func canonicalState(_ states: [ObjectRef: VirtualDestinationState]) -> [UInt8] {
     var statuses = JSONObject()
     for (ref, state) in states { statuses[ref.key] = state.status.json }
-    let outputs = mergeOutputs(states.flatMap { ref, state in state.outputs.map { (ref, $0) } })
+    let outputs = mergedOutputs(of: states)
     let value: JSONValue = ["statuses": .object(statuses), "outputs": .array(outputs.map(\.manifest))]
     return JSONText.canonical(value)
 }

@@ -1,4 +1,3 @@
-public import EventLog
 public import MeshModel
 
 /// Snapshots of the projection: everything needed to continue folding from sequence N without

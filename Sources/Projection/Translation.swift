@@ -303,6 +303,17 @@ public func mergeOutputs(_ pieces: [(parent: ObjectRef, piece: OutputPiece)]) ->
     return merged.values.sorted { $0.key < $1.key }
 }
 
+/// Every output object of these VirtualDestination states, merged and sorted by key.
+public func mergedOutputs(of states: [ObjectRef: VirtualDestinationState]) -> [OutputObject] {
+    mergeOutputs(states.flatMap { ref, state in state.outputs.map { (ref, $0) } })
+}
+
+extension Projection {
+    /// Every output object of the projection, merged and sorted by key (settle outputs first, or
+    /// read it from a settled projection).
+    public var outputObjects: [OutputObject] { mergedOutputs(of: states) }
+}
+
 /// Lower-case hex of digest bytes.
 func hex<D: Sequence<UInt8>>(_ bytes: D) -> String {
     let digits = Array("0123456789abcdef".utf8)

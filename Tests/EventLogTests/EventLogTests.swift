@@ -1,32 +1,11 @@
 import Foundation
 import LMDBKit
+import MeshLedgerTesting
 import MeshModel
 import Testing
 import Workload
 
 @testable import EventLog
-
-func temporaryStore(_ name: String = #function) -> String {
-    FileManager.default.temporaryDirectory.path + "/eventlog-\(name.filter(\.isLetter))-\(UUID().uuidString)"
-}
-
-/// A clock that ticks one second per call from a fixed start: deterministic recorded times.
-func fixedClock(start: Int64 = 1_800_000_000_000_000) -> @Sendable () -> Timestamp {
-    let counter = Counter()
-    return { Timestamp(microseconds: start + counter.next() * 1_000_000) }
-}
-
-final class Counter: @unchecked Sendable {
-    // @unchecked Sendable: guarded by the lock.
-    private let lock = NSLock()
-    private var value: Int64 = 0
-    func next() -> Int64 {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value - 1
-    }
-}
 
 func destination(_ service: String, cluster: String, port: Int64 = 9080, labels: [String: String] = [:]) -> Manifest {
     var labelObject = JSONObject()
@@ -74,7 +53,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
 
 @Suite struct EventLogTests {
     @Test func appendsGaplessSequencesFromOneAndReadsThemBack() throws {
-        let log = try EventLog.open(at: temporaryStore())
+        let log = try EventLog.open(at: temporaryDirectory())
         #expect(try log.head().sequence == 0)
         let first = try log.append(
             Batch([upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c1"))]))
@@ -107,7 +86,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     }
 
     @Test func unchangedUpsertsAreNoOpsAndGenerationsFollowTheSpec() throws {
-        let log = try EventLog.open(at: temporaryStore())
+        let log = try EventLog.open(at: temporaryDirectory())
         let vd = virtualDestination("vd", hostname: "vd.global")
         #expect(try log.append(Batch([upsert(vd)])).outcomes.first?.outcome == .created)
         let again = try log.append(Batch([upsert(vd)]))
@@ -133,7 +112,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     }
 
     @Test func unknownFieldsSurviveStorage() throws {
-        let log = try EventLog.open(at: temporaryStore())
+        let log = try EventLog.open(at: temporaryDirectory())
         let extra: JSONValue = ["future": [1, 2.5, "three", .null, ["deep": true]]]
         try log.append(Batch([upsert(virtualDestination("vd", hostname: "vd.global", extra: extra))]))
         let event = try #require(try log.event(at: 1))
@@ -141,7 +120,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     }
 
     @Test func failedPreconditionsAppendNothing() throws {
-        let log = try EventLog.open(at: temporaryStore())
+        let log = try EventLog.open(at: temporaryDirectory())
         try log.append(Batch([upsert(virtualDestination("a", hostname: "a.global"))]))
         let headBefore = try log.head()
 
@@ -185,7 +164,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     }
 
     @Test func aGroupCommitKeepsEachBatchAllOrNothingOnItsOwn() throws {
-        let log = try EventLog.open(at: temporaryStore())
+        let log = try EventLog.open(at: temporaryDirectory())
         try log.append(Batch([upsert(virtualDestination("a", hostname: "a.global"))]))
         let results = try log.appendGroup([
             Batch([
@@ -214,7 +193,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     }
 
     @Test func aResyncDeletesWhatTheClusterNoLongerHas() throws {
-        let log = try EventLog.open(at: temporaryStore())
+        let log = try EventLog.open(at: temporaryDirectory())
         try log.append(
             Batch([
                 upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c1")),
@@ -233,7 +212,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     }
 
     @Test func verifyPassesAndCatchesAlteredEvents() throws {
-        let path = temporaryStore()
+        let path = temporaryDirectory()
         let log = try EventLog.open(at: path)
         for i in 0..<20 {
             try log.append(Batch([upsert(destination("svc\(i)", cluster: "c\(i % 3)"))]))
@@ -274,7 +253,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     @Test func theMapGrowsDuringAppendsWithoutLosingAnything() throws {
         var options = EventLog.Options()
         options.mapSize = 128 << 10
-        let log = try EventLog.open(at: temporaryStore(), options: options)
+        let log = try EventLog.open(at: temporaryDirectory(), options: options)
         let blob = JSONValue.string(String(repeating: "z", count: 4000))
         for batch in 0..<40 {
             let changes = (0..<25).map { i in
@@ -307,12 +286,12 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
             }
             return records
         }
-        let a = try build(temporaryStore(), clock: fixedClock())
-        let b = try build(temporaryStore(), clock: fixedClock())
+        let a = try build(temporaryDirectory(), clock: fixedClock())
+        let b = try build(temporaryDirectory(), clock: fixedClock())
         #expect(a.count == 4)
         #expect(a == b)
         // With different clocks only the recorded time (and so the checksums) differ.
-        let c = try build(temporaryStore(), clock: fixedClock(start: 42))
+        let c = try build(temporaryDirectory(), clock: fixedClock(start: 42))
         let strip: ([UInt8]) throws -> Event = { record in
             var event = try EventCodec.decode(record)
             event.recordedAt = Timestamp(microseconds: 0)
@@ -325,7 +304,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     }
 
     @Test func recordedTimeNeverGoesBackwardsAndTheTimeIndexFindsRanges() throws {
-        let log = try EventLog.open(at: temporaryStore())
+        let log = try EventLog.open(at: temporaryDirectory())
         let times: [Int64] = [1000, 5000, 3000, 9000]
         for (i, t) in times.enumerated() {
             try log.append(
@@ -340,7 +319,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     }
 
     @Test func countersTrackKindsAndSources() throws {
-        let log = try EventLog.open(at: temporaryStore())
+        let log = try EventLog.open(at: temporaryDirectory())
         try log.append(
             Batch([upsert(destination("a", cluster: "c1")), upsert(virtualDestination("v", hostname: "v.global"))]))
         try log.append(Batch([upsert(destination("b", cluster: "c1"))]))

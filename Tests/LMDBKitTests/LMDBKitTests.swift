@@ -1,15 +1,8 @@
 import Foundation
+import MeshLedgerTesting
 import Testing
 
 @testable import LMDBKit
-
-/// A fresh directory per test: LMDB forbids opening one environment twice in a process.
-func temporaryDirectory(_ name: String = #function) -> String {
-    let base = FileManager.default.temporaryDirectory.path
-    let path = "\(base)/lmdbkit-\(name.filter(\.isLetter))-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 func key(_ n: UInt64) -> [UInt8] { withUnsafeBytes(of: n.bigEndian) { Array($0) } }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import EventLog
 import Foundation
 import MeshLedger
+import MeshLedgerTesting
 import MeshModel
 import Testing
 
@@ -19,9 +20,45 @@ import Testing
         #expect(throws: (any Error).self) { try MeshLedgerCommand.parseAsRoot(["delete"]) }
         #expect(throws: (any Error).self) { try MeshLedgerCommand.parseAsRoot(["log", "-o", "xml"]) }
     }
+
+    /// Global options before the command are moved behind it; everything else stays in place.
+    @Test func globalOptionsMayStandBeforeTheCommand() throws {
+        #expect(MeshLedgerCommand.globalOptionsMoved(["--store", "d", "stats"]) == ["stats", "--store", "d"])
+        #expect(
+            MeshLedgerCommand.globalOptionsMoved(["--read-only", "--store=d", "get", "vd", "-A"])
+                == ["get", "vd", "-A", "--read-only", "--store=d"])
+        #expect(
+            MeshLedgerCommand.globalOptionsMoved(["--store", "d", "snapshot", "list"])
+                == ["snapshot", "list", "--store", "d"])
+        #expect(MeshLedgerCommand.globalOptionsMoved(["stats", "--store", "d"]) == ["stats", "--store", "d"])
+        #expect(
+            MeshLedgerCommand.globalOptionsMoved(["--store", "d", "delete", "vd", "--", "-odd-name"])
+                == ["delete", "vd", "--store", "d", "--", "-odd-name"])
+        let parsed = try MeshLedgerCommand.parseAsRoot(
+            MeshLedgerCommand.globalOptionsMoved(["--store", "d", "--read-only", "get", "vd", "-A"]))
+        let get = try #require(parsed as? MeshLedgerCommand.Get)
+        #expect(get.global.store == "d" && get.global.readOnly && get.allNamespaces)
+    }
 }
 
 @Suite(.serialized) struct BinaryTests {
+    /// The README's usage line: global options before or after the command.
+    @Test func globalOptionsWorkBeforeAndAfterTheCommand() throws {
+        let store = try seededStore()
+        for arguments in [
+            ["--store", store, "stats"], ["stats", "--store", store], ["--store=\(store)", "stats", "-o", "json"],
+        ] {
+            let result = try meshledger(arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            #expect(result.stdout.contains("head"), "\(arguments): \(result.stdout)")
+        }
+        let readOnly = try meshledger(["--read-only", "--store", store, "get", "vd", "-A"])
+        #expect(readOnly.status == 0, "\(readOnly.stderr)")
+        #expect(readOnly.stdout.contains("seed"))
+        let refused = try meshledger(["--read-only", "--store", store, "delete", "vd", "seed", "-n", "bookinfo"])
+        #expect(refused.status == 1 && refused.stderr.contains("--read-only"))
+    }
+
     /// A store with the example VirtualMesh and a VirtualDestination, to check that bad input
     /// leaves its head where it was.
     func seededStore() throws -> String {
@@ -138,7 +175,7 @@ import Testing
             try meshledger(["delete", "--store", store, "vd", "nope", "-n", "bookinfo", "--ignore-not-found"]).status
                 == 0)
         let unknown = try meshledger(["delete", "--store", store, "gateway", "x"])
-        #expect(unknown.status == 1 && unknown.stderr.contains("unknown kind"))
+        #expect(unknown.status == 1 && unknown.stderr.contains("doesn't have a resource type \"gateway\""))
         let deleted = try meshledger(["delete", "--store", store, "virtualdestinations", "a", "-n", "bookinfo"])
         #expect(deleted.stdout.contains("a deleted (namespace bookinfo, seq 2)"))
         #expect(try head(of: store) == 2)

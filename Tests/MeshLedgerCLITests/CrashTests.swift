@@ -1,6 +1,7 @@
 import EventLog
 import Foundation
 import MeshLedger
+import MeshLedgerTesting
 import MeshModel
 import Testing
 

@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import MeshLedgerTesting
 import MeshModel
 import Testing
 

@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import MeshLedgerTesting
 import MeshModel
 import Testing
 
@@ -86,7 +87,7 @@ func fleetStore() throws -> String {
         // The CLI's outputs validate against Istio's CRD schemas too.
         let file = temporaryDirectory() + "/outputs.yaml"
         try all.stdout.write(toFile: file, atomically: true, encoding: .utf8)
-        let (status, report) = try run("python3", ["\(packageRoot)/Tools/validate-istio.py", file])
+        let (status, report) = try validateIstio([file])
         #expect(status == 0, "\(report)")
         #expect(report.contains("\(documents.count) passed, 0 failed"), "\(report)")
     }
@@ -140,7 +141,7 @@ func fleetStore() throws -> String {
         let usage = try meshledger([
             "report", "failed", "--cluster", "c", "--kind", "ServiceEntry", "--name", "x", "-n", "y", "--store", store,
         ])
-        #expect(usage.status != 0 && usage.stderr.contains("--error"))
+        #expect(usage.status != 0 && usage.stderr.contains("a failed result needs the error text"))
     }
 
     @Test func theStateDigestIsTheSameInTwoProcesses() throws {

@@ -1,74 +1,8 @@
 import EventLog
 import Foundation
+import MeshLedgerTesting
 import MeshModel
 import Testing
-
-/// A `meshledger serve` process on a free loopback port, stopped when released.
-final class ServerProcess {
-    let process = Process()
-    let port: Int
-    let store: String
-
-    init(store: String, arguments: [String] = []) throws {
-        self.store = store
-        process.executableURL = URL(fileURLWithPath: meshledgerBinary)
-        process.arguments = ["serve", "--store", store, "--listen", "127.0.0.1:0"] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var buffer = ""
-        var found: Int?
-        let deadline = Date().addingTimeInterval(20)
-        while found == nil && Date() < deadline {
-            let data = out.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            buffer += String(decoding: data, as: UTF8.self)
-            for line in buffer.split(separator: "\n") where line.hasPrefix("listening on ") {
-                found = Int(line.split(separator: ":").last ?? "")
-            }
-        }
-        guard let found else { throw CLIFailure("server did not start: \(buffer)") }
-        port = found
-    }
-
-    deinit {
-        process.interrupt()
-        process.waitUntilExit()
-    }
-
-    /// One request through curl: (status, body).
-    func request(
-        _ method: String, _ path: String, body: String? = nil, token: String? = nil
-    ) throws -> (status: Int, body: String) {
-        var arguments = ["-s", "-X", method, "-w", "\n%{http_code}", "http://127.0.0.1:\(port)\(path)"]
-        if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
-        if body != nil { arguments += ["--data-binary", "@-"] }
-        let result = try run("curl", arguments, stdin: body)
-        let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
-        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
-    }
-
-    func json(
-        _ method: String, _ path: String, body: String? = nil, token: String? = nil
-    ) throws -> (status: Int, value: JSONValue) {
-        let (status, text) = try request(method, path, body: body, token: token)
-        return (status, (try? JSONText.parse(Array(text.utf8))) ?? .null)
-    }
-
-    /// The lines of a watch stream that ends after `timeout` seconds.
-    func watch(from: UInt64, timeout: Double, token: String? = nil) throws -> [JSONValue] {
-        let (status, text) = try request(
-            "GET", "/v1/watch?from=\(from)&timeoutSeconds=\(timeout)&bookmarkSeconds=0.2", token: token)
-        guard status == 200 else { throw CLIFailure("watch answered \(status): \(text)") }
-        return text.split(separator: "\n").compactMap { try? JSONText.parse(Array($0.utf8)) }
-    }
-}
-
-struct CLIFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
 
 func events(_ lines: [JSONValue]) -> [UInt64] {
     lines.filter { $0["type"] == "EVENT" }.compactMap { $0["sequence"]?.intValue.map(UInt64.init) }

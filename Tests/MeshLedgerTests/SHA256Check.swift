@@ -1,4 +1,5 @@
 import Crypto
+import MeshLedgerTesting
 
 /// SHA-256 for tests that forge records.
 enum SHA256Check {

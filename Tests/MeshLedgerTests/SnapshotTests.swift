@@ -1,19 +1,12 @@
 import EventLog
 import Foundation
+import MeshLedgerTesting
 import MeshModel
 import Projection
 import Testing
 import Workload
 
 @testable import MeshLedger
-
-func temporaryStore(_ name: String = #function) throws -> Store {
-    var options = EventLog.Options()
-    options.noSync = true
-    let path =
-        FileManager.default.temporaryDirectory.path + "/meshledger-\(name.filter(\.isLetter))-\(UUID().uuidString)"
-    return try Store(path: path, options: options)
-}
 
 /// A store holding a generated stream of `batches` batches.
 func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {

@@ -1,4 +1,5 @@
 import Foundation
+import MeshLedgerTesting
 import Testing
 import Workload
 
@@ -68,6 +69,21 @@ func readError(_ text: String) -> ManifestError? {
         #expect(try read(json + "\n" + json.replacingOccurrences(of: "reviews-global", with: "other")).count == 2)
         let list = "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[\(json)]}"
         #expect(try read(list).first == vd)
+    }
+
+    /// JSON objects separated by `---` lines are YAML documents in flow style (what
+    /// `kubectl apply -f` accepts); they were refused as invalid JSON.
+    @Test func jsonStyleDocumentsSeparatedByDashesAreYAML() throws {
+        let vd = try #require(read(virtualDestinationYAML).first)
+        let json = JSONText.string(vd.object, pretty: true)
+        let other = json.replacingOccurrences(of: "reviews-global", with: "other")
+        let manifests = try read(json + "\n---\n" + other + "\n", name: "two.yaml")
+        #expect(manifests.map(\.key.name) == ["reviews-global", "other"])
+        #expect(manifests.first == vd)
+        // Also with a leading marker and a trailing empty document.
+        #expect(try read("---\n" + json + "\n---\n").count == 1)
+        // Plain JSON streams still read as JSON, with JSON's error messages.
+        #expect(try #require(readError("{\"a\": }")).message.contains("invalid JSON"))
     }
 
     @Test func quotedNumbersStayStringsAndAreRefusedWhereANumberBelongs() throws {

@@ -1,3 +1,4 @@
+import MeshLedgerTesting
 import Testing
 import Workload
 

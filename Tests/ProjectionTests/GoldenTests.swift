@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import MeshLedgerTesting
 import MeshModel
 import Testing
 import Workload
@@ -9,8 +10,6 @@ import Workload
 /// Where the golden scenarios live in the source tree.
 let scenariosDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scenarios")
     .path
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().path
 
 /// Runs a scenario's steps.txt and returns the projection.
 func runScenario(_ name: String) throws -> Projection {
@@ -57,18 +56,10 @@ func checkGolden(_ actual: String, _ path: String) throws {
     }
 
     @Test func everyGoldenOutputValidatesAgainstIstiosCRDSchemas() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments =
-            ["python3", "\(repositoryRoot)/Tools/validate-istio.py", "--crds", "\(scenariosDirectory)/istio-crds.yaml"]
-            + GoldenTests.scenarios.map { "\(scenariosDirectory)/\($0)/expected-outputs.yaml" }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(output)")
+        let (status, output) = try validateIstio(
+            GoldenTests.scenarios.map { "\(scenariosDirectory)/\($0)/expected-outputs.yaml" },
+            crds: "\(scenariosDirectory)/istio-crds.yaml")
+        #expect(status == 0, "\(output)")
         let summary = try #require(output.split(separator: "\n").last)
         #expect(summary.hasSuffix("passed, 0 failed"), "\(output)")
         #expect(Int(summary.split(separator: " ")[0]) ?? 0 >= 20, "too few objects validated: \(summary)")

@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import MeshLedgerTesting
 import MeshModel
 import Testing
 import Workload
@@ -103,8 +104,4 @@ extension Projection {
         status(of: ObjectRef(name: name, namespace: namespace))?.json
     }
 
-    /// Every merged output object.
-    var outputObjects: [OutputObject] {
-        mergeOutputs(states.flatMap { ref, state in state.outputs.map { (ref, $0) } })
-    }
 }

@@ -1,0 +1,166 @@
+public import EventLog
+public import MeshModel
+public import Projection
+
+/// The write use cases: each turns its input into one atomic batch and does all of the batch's
+/// validation (kinds against the source, an object named twice, a resync's cluster,
+/// preconditions), so that the CLI, the HTTP API and any later front end write exactly the same
+/// batches. A refused batch throws `LogError(.invalidBatch)` before anything is appended.
+///
+/// Appending is the writer's job: `Store.append` in a command, the server's committer in `serve`.
+extension Batch {
+    /// `apply`: creates or updates user objects (VirtualMesh, TrafficPolicy, VirtualDestination).
+    /// A `metadata.resourceVersion` in a manifest is a precondition (as with `kubectl replace`);
+    /// `expectedHead` makes the whole batch conditional on the log's head.
+    public static func apply(_ manifests: [Manifest], actor: String, expectedHead: UInt64? = nil) throws -> Batch {
+        try refuseDuplicates(manifests.map(\.key))
+        for manifest in manifests where manifest.key.kind.source != .user {
+            throw LogError(
+                .invalidBatch,
+                "\(manifest.key) is reported by discovery agents, not applied by users; use `meshledger discover`")
+        }
+        let changes = manifests.map {
+            Change(.upsert($0), source: .user, actor: actor, expectedVersion: $0.resourceVersion)
+        }
+        return Batch(changes, expectedHead: expectedHead)
+    }
+
+    /// One object to delete: its key, and the manifest when the delete names a file (its
+    /// `metadata.resourceVersion` is then a precondition).
+    public struct DeleteTarget: Sendable {
+        /// The object.
+        public var key: ObjectKey
+        /// The manifest it was named by, if any.
+        public var manifest: Manifest?
+
+        /// Names an object by key, or by its manifest.
+        public init(_ key: ObjectKey, manifest: Manifest? = nil) {
+            self.key = key
+            self.manifest = manifest
+        }
+
+        /// Names the object of a manifest.
+        public init(_ manifest: Manifest) { self.init(manifest.key, manifest: manifest) }
+    }
+
+    /// `delete`: deletes objects of any kind, each with the source of its kind. A missing object
+    /// fails the batch unless `ignoreNotFound`.
+    public static func delete(
+        _ targets: [DeleteTarget], actor: String, ignoreNotFound: Bool = false, expectedHead: UInt64? = nil
+    ) throws -> Batch {
+        try refuseDuplicates(targets.map(\.key))
+        let changes = targets.map { target in
+            Change(
+                .delete(target.key, target.manifest), source: target.key.kind.source, actor: actor,
+                expectedVersion: target.manifest?.resourceVersion, ignoreNotFound: ignoreNotFound)
+        }
+        return Batch(changes, expectedHead: expectedHead)
+    }
+
+    /// `discover`: what a discovery agent reports (Destination, Mesh). With `resyncCluster` the
+    /// manifests are everything that cluster has now: its discovered objects the batch does not
+    /// name are deleted in the same batch. Discovered objects carry their own cluster's
+    /// resourceVersions, so those are not preconditions here.
+    public static func discover(
+        _ manifests: [Manifest], agent: String, resyncCluster: String? = nil, expectedHead: UInt64? = nil
+    ) throws -> Batch {
+        try refuseDuplicates(manifests.map(\.key))
+        for manifest in manifests where manifest.key.kind.source != .discovery {
+            throw LogError(.invalidBatch, "\(manifest.key) is a user object; use `meshledger apply`")
+        }
+        if let cluster = resyncCluster, cluster.isEmpty {
+            throw LogError(.invalidBatch, "a resync needs the cluster it resyncs")
+        }
+        let changes = manifests.map { Change(.upsert($0), source: .discovery, actor: agent) }
+        let resync = resyncCluster.map { Resync(cluster: $0, kinds: [.destination, .mesh], actor: agent) }
+        return Batch(changes, expectedHead: expectedHead, resync: resync)
+    }
+
+    /// `ingest`: a Kubernetes watch-event stream. ADDED and MODIFIED upsert, DELETED deletes (an
+    /// object already gone is skipped), BOOKMARK is ignored; each event's source follows its
+    /// kind. A stream may change one object several times, in order.
+    public static func ingest(_ events: [ManifestReader.WatchEvent], actor: String) -> Batch {
+        var changes: [Change] = []
+        for event in events {
+            guard let manifest = event.manifest else { continue }
+            let source = manifest.key.kind.source
+            switch event.type {
+            case .added, .modified: changes.append(Change(.upsert(manifest), source: source, actor: actor))
+            case .deleted:
+                changes.append(
+                    Change(.delete(manifest.key, manifest), source: source, actor: actor, ignoreNotFound: true))
+            case .bookmark: continue
+            }
+        }
+        return Batch(changes)
+    }
+
+    /// `report`: a controller's result of writing one output object, as a `SyncResult` event
+    /// (docs/domain.md 4.6). A failed write needs its error text.
+    public static func report(_ feedback: Feedback, actor: String) throws -> Batch {
+        if !feedback.applied && (feedback.error ?? "").isEmpty {
+            throw LogError(.invalidBatch, "a failed result needs the error text")
+        }
+        guard Feedback.outputKinds.contains(feedback.output.kind) else {
+            throw LogError(
+                .invalidBatch,
+                "output kind \(feedback.output.kind): expected \(Feedback.outputKinds.joined(separator: ", "))")
+        }
+        let output = feedback.output
+        var spec: JSONObject = [
+            "cluster": .string(output.cluster), "kind": .string(output.kind), "namespace": .string(output.namespace),
+            "name": .string(output.name), "result": .string(feedback.applied ? "applied" : "failed"),
+        ]
+        if let digest = feedback.digest { spec["digest"] = .string(digest) }
+        if let error = feedback.error { spec["error"] = .string(error) }
+        let name = sanitizeName("\(output.cluster).\(output.kind).\(output.name)")
+        let object: JSONValue = [
+            "apiVersion": .string(ResourceKind.syncResult.apiVersion), "kind": "SyncResult",
+            "metadata": ["name": .string(name), "namespace": .string(output.namespace)], "spec": .object(spec),
+        ]
+        let manifest: Manifest
+        do {
+            manifest = try Manifest(object: object)
+        } catch {
+            throw LogError(.invalidBatch, "cannot record the report: \(error)")
+        }
+        return Batch([Change(.upsert(manifest), source: .controller, actor: actor)])
+    }
+
+    /// One batch changes each object once: a second change of the same object is refused.
+    private static func refuseDuplicates(_ keys: [ObjectKey]) throws {
+        var seen = Set<ObjectKey>()
+        for key in keys where !seen.insert(key).inserted {
+            throw LogError(.invalidBatch, "\(key) appears twice in the input; one batch changes each object once")
+        }
+    }
+}
+
+/// What a controller reports about one output object it wrote (or failed to write).
+public struct Feedback: Sendable {
+    /// The output kinds a controller writes.
+    public static let outputKinds = ["ServiceEntry", "DestinationRule", "EnvoyFilter"]
+    /// Whether the write was applied.
+    public var applied: Bool
+    /// Which object: cluster, kind, namespace, name.
+    public var output: OutputKey
+    /// The digest of the object applied (from the outputs), if known.
+    public var digest: String?
+    /// The error text of a failed write.
+    public var error: String?
+
+    /// Creates a report.
+    public init(applied: Bool, output: OutputKey, digest: String? = nil, error: String? = nil) {
+        self.applied = applied
+        self.output = output
+        self.digest = digest
+        self.error = error
+    }
+}
+
+extension Store {
+    /// Appends a batch built by one of the use cases above, as the command line's writer.
+    public func append(_ batch: Batch, clock: @Sendable () -> Timestamp = Timestamp.now) throws -> AppendResult {
+        try log.append(batch, clock: clock)
+    }
+}

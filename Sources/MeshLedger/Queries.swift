@@ -1,0 +1,128 @@
+public import EventLog
+public import MeshModel
+public import Projection
+
+/// A request a use case cannot take as given (an unknown kind, a malformed bound): the CLI prints
+/// it as one error line, the HTTP API answers 400 with it.
+public struct InvalidRequest: Error, Sendable, CustomStringConvertible {
+    /// What is wrong, for the person who asked.
+    public let message: String
+    /// Creates the error.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Which Istio outputs to show: all, or those of one target cluster and/or one mesh.
+public struct OutputFilter: Sendable {
+    /// Only objects written to this cluster.
+    public var cluster: String?
+    /// Only objects of this mesh, as `name.namespace.`.
+    public var mesh: String?
+
+    /// A filter; `mesh` may be given with or without the trailing dot.
+    public init(cluster: String? = nil, mesh: String? = nil) {
+        self.cluster = cluster
+        self.mesh = mesh.map { $0.hasSuffix(".") ? $0 : $0 + "." }
+    }
+
+    /// Whether an output object passes.
+    public func matches(_ object: OutputObject) -> Bool {
+        (cluster == nil || object.key.cluster == cluster) && (mesh == nil || object.mesh == mesh)
+    }
+}
+
+extension Store {
+    /// The merged Istio outputs of a projection that pass `filter`, sorted by key.
+    public func outputs(matching filter: OutputFilter, in projection: Projection) -> [OutputObject] {
+        projection.outputObjects.filter(filter.matches)
+    }
+
+    /// An object with its derived status, when it is a VirtualDestination of `projection`
+    /// (other kinds are returned as they are).
+    public func withDerivedStatus(_ object: JSONValue, kind: ResourceKind, from projection: Projection) -> JSONValue {
+        guard kind == .virtualDestination, case .object(var root) = object else { return object }
+        root["status"] = projection.states[ObjectRef(json: object["metadata"])]?.status.json
+        return .object(root)
+    }
+
+    /// Objects as `get` and the list endpoints show them: as stored, with server metadata, and
+    /// VirtualDestinations with their derived status from `projection` (which must be at the
+    /// same point, `sequence` or the head).
+    public func objects(
+        _ kind: ResourceKind, namespace: String? = nil, at sequence: UInt64? = nil, statuses projection: Projection
+    ) throws -> [JSONValue] {
+        try storedObjects(kind, namespace: namespace, at: sequence).map {
+            withDerivedStatus($0, kind: kind, from: projection)
+        }
+    }
+
+    /// One object as `get` shows it (see `objects`), or nil when it does not exist at that point.
+    public func object(
+        _ key: ObjectKey, at sequence: UInt64? = nil, statuses projection: Projection
+    ) throws
+        -> JSONValue?
+    {
+        try storedObject(key, at: sequence).map { withDerivedStatus($0, kind: key.kind, from: projection) }
+    }
+}
+
+extension ResourceKind {
+    /// The kind a user names as kubectl spells it (`virtualdestination`, `virtualdestinations`,
+    /// `vd`, ...), or an error that lists the kinds there are.
+    public static func named(_ name: String) throws -> ResourceKind {
+        guard let kind = ResourceKind(resourceName: name) else {
+            let known = ResourceKind.allCases.map(\.plural).joined(separator: ", ")
+            throw InvalidRequest("the server doesn't have a resource type \"\(name)\" (MeshLedger has \(known))")
+        }
+        return kind
+    }
+}
+
+extension LogQuery {
+    /// The filter names a log query takes, as `meshledger log` flags and `/v1/log` parameters.
+    public static let filterNames = ["kind", "name", "namespace", "cluster", "actor", "source", "since", "until"]
+
+    /// The one parser of log-query filters, for every front end: `filters` maps the names of
+    /// `filterNames` to their text (absent or nil: no filter). `since` and `until` take a
+    /// sequence, an RFC 3339 time or a duration back from `now`.
+    public init(filters: [String: String?], now: Timestamp = .now()) throws {
+        self.init()
+        func value(_ name: String) -> String? { filters[name] ?? nil }
+        if let kind = value("kind") {
+            guard let parsed = ResourceKind(resourceName: kind) else {
+                throw InvalidRequest("unknown kind \"\(kind)\"")
+            }
+            self.kind = parsed
+        }
+        if let source = value("source") {
+            guard let parsed = EventSource(rawValue: source) else {
+                throw InvalidRequest("unknown source \"\(source)\" (discovery, user or controller)")
+            }
+            self.source = parsed
+        }
+        name = value("name")
+        namespace = value("namespace")
+        cluster = value("cluster")
+        actor = value("actor")
+        for bound in ["since", "until"] {
+            guard let text = value(bound) else { continue }
+            guard let parsed = LogBound.parse(text, now: now) else {
+                throw InvalidRequest(
+                    "\(bound) \(text): expected a sequence number, an RFC 3339 time or a duration like 15m")
+            }
+            if bound == "since" { since = parsed } else { until = parsed }
+        }
+    }
+}
+
+extension Store {
+    /// The sequence a point of history names (`--at`, `?at=`): a sequence, or an RFC 3339 time
+    /// (the last event recorded at or before it). `name` is how the caller spelled the parameter,
+    /// for the error.
+    public func sequence(atPoint text: String, named name: String) throws -> UInt64 {
+        guard let bound = LogBound.parse(text) else {
+            throw InvalidRequest("\(name) \(text): expected a sequence number or an RFC 3339 time")
+        }
+        return try sequence(at: bound)
+    }
+}

@@ -1,0 +1,74 @@
+import EventLog
+import Hummingbird
+import MeshLedger
+import MeshModel
+import NIOCore
+
+/// A JSON response.
+func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+    var bytes = JSONText.canonical(value)
+    bytes.append(UInt8(ascii: "\n"))
+    return Response(
+        status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+}
+
+/// An error response: `{"error": "...", "code": "..."}`.
+func errorResponse(_ status: HTTPResponse.Status, _ message: String, code: String) -> Response {
+    json(["error": .string(message), "code": .string(code)], status: status)
+}
+
+/// Turns domain errors into HTTP responses; only this module knows about HTTP.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(
+        _ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as LogError {
+            switch error.code {
+            case .conflict: return errorResponse(.conflict, error.message, code: "Conflict")
+            case .notFound: return errorResponse(.notFound, error.message, code: "NotFound")
+            case .invalidBatch: return errorResponse(.badRequest, error.message, code: "BadRequest")
+            default: return errorResponse(.internalServerError, error.message, code: "StorageError")
+            }
+        } catch let error as ManifestError {
+            return errorResponse(.badRequest, error.description, code: "BadRequest")
+        } catch let error as InvalidRequest {
+            return errorResponse(.badRequest, error.message, code: "BadRequest")
+        } catch let error as APIError {
+            return errorResponse(error.status, error.message, code: error.code)
+        } catch let error as HTTPError {
+            return errorResponse(error.status, error.body ?? error.status.reasonPhrase, code: "\(error.status.code)")
+        }
+    }
+}
+
+/// An error the API reports itself.
+struct APIError: Error {
+    let status: HTTPResponse.Status
+    let message: String
+    let code: String
+}
+
+/// Requires `Authorization: Bearer <token>`, compared in constant time, on everything but /healthz.
+struct BearerTokenMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let token: String
+
+    func handle(
+        _ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        if request.uri.path == "/healthz" { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        let given = Array((header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : "").utf8)
+        let expected = Array(token.utf8)
+        var difference = UInt8(given.count == expected.count ? 0 : 1)
+        for i in 0..<expected.count { difference |= expected[i] ^ (i < given.count ? given[i] : 0) }
+        guard difference == 0 else {
+            return errorResponse(.unauthorized, "missing or wrong bearer token", code: "Unauthorized")
+        }
+        return try await next(request, context)
+    }
+}

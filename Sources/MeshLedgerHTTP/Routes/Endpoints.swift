@@ -1,0 +1,65 @@
+import EventLog
+import Hummingbird
+import MeshLedger
+import MeshModel
+import Projection
+
+/// What every endpoint reads from: the store, the single writer, metrics and the configuration,
+/// and how a request's parameters become the use cases' arguments. Endpoints parse, call the use
+/// case in `MeshLedger`, and render; nothing else.
+struct Endpoints: Sendable {
+    let store: Store
+    let committer: Committer
+    let metrics: Metrics
+    let configuration: ServerConfiguration
+
+    /// A query parameter's text.
+    func query(_ request: Request, _ name: String) -> String? {
+        request.uri.queryParameters[Substring(name)].map(String.init)
+    }
+
+    /// A point of history (`?at=`, `?since=`, ...): a sequence or an RFC 3339 time.
+    func sequence(_ request: Request, _ name: String) throws -> UInt64? {
+        try query(request, name).map { try store.sequence(atPoint: $0, named: "\(name)=") }
+    }
+
+    /// A path parameter.
+    func parameter(_ context: BasicRequestContext, _ name: String) throws -> String {
+        try context.parameters.require(name)
+    }
+
+    /// The VirtualDestination a `/v1/virtualdestinations/{namespace}/{name}/...` path names.
+    func virtualDestination(_ context: BasicRequestContext) throws -> ObjectRef {
+        ObjectRef(name: try parameter(context, "name"), namespace: try parameter(context, "namespace"))
+    }
+
+    /// Refuses writes on a read-only server (403).
+    func refuseWritesIfReadOnly() throws {
+        if configuration.readOnly {
+            throw APIError(status: .forbidden, message: "the server is read-only", code: "Forbidden")
+        }
+    }
+
+    /// The request body, at most `maxBodyBytes` (413 beyond).
+    func body(_ request: Request) async throws -> [UInt8] {
+        do {
+            let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+            return Array(buffer.readableBytesView)
+        } catch {
+            throw APIError(
+                status: .contentTooLarge, message: "request body over \(configuration.maxBodyBytes) bytes",
+                code: "TooLarge")
+        }
+    }
+
+    /// The projection at `?at=` (the live one when absent) and its sequence; `pinned` is the
+    /// sequence to read stored objects at (nil: the head, the live projection's point).
+    func projection(_ request: Request) async throws -> (projection: Projection, sequence: UInt64, pinned: UInt64?) {
+        if let at = try sequence(request, "at") {
+            let (projection, reached, _) = try store.project(upTo: at)
+            return (projection, reached, reached)
+        }
+        let projection = await committer.current()
+        return (projection, projection.sequence, nil)
+    }
+}

@@ -1,0 +1,112 @@
+import EventLog
+import Hummingbird
+import MeshLedger
+import MeshModel
+import NIOCore
+import Projection
+import Prometheus
+
+/// `GET /v1/watch?from=SEQ[&timeoutSeconds=][&bookmarkSeconds=]`: every event after `from`, in
+/// order, as JSON lines with the status changes it caused, and bookmarks; 410 Gone when `from` is
+/// older than the retention window, 429 beyond `maxWatchers` streams.
+struct WatchRoutes: Sendable {
+    let endpoints: Endpoints
+
+    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+        group.get("watch") { request, _ in try await watch(request) }
+    }
+
+    func watch(_ request: Request) async throws -> Response {
+        let store = endpoints.store
+        let committer = endpoints.committer
+        let metrics = endpoints.metrics
+        let configuration = endpoints.configuration
+        let from = try endpoints.sequence(request, "from") ?? (try store.log.head().sequence)
+        let oldest = await committer.oldestWatchable()
+        if from + 1 < oldest {
+            throw APIError(
+                status: .gone,
+                message:
+                    "watch from \(from) is older than the retention window (oldest start \(oldest - 1)); list again",
+                code: "Expired")
+        }
+        let timeout = min(
+            endpoints.query(request, "timeoutSeconds").flatMap(Double.init) ?? .infinity,
+            configuration.maxWatchSeconds)
+        guard await committer.openWatch(limit: configuration.maxWatchers) else {
+            throw APIError(
+                status: .tooManyRequests,
+                message: "\(configuration.maxWatchers) watch streams are open already; retry later",
+                code: "TooManyWatches")
+        }
+        let bookmarkEvery =
+            endpoints.query(request, "bookmarkSeconds").flatMap(Double.init) ?? configuration.bookmarkSeconds
+        return Response(
+            status: .ok, headers: [.contentType: "application/x-ndjson"],
+            body: ResponseBody { writer in
+                metrics.watchers.increment()
+                defer {
+                    metrics.watchers.decrement()
+                    Task { await committer.closeWatch() }
+                }
+                let started = ContinuousClock.now
+                var lastBookmark = ContinuousClock.now
+                var cursor = from
+                while true {
+                    await committer.foldNewEvents()
+                    let head = try store.log.head().sequence
+                    if head > cursor {
+                        var events: [Event] = []
+                        try store.log.scan((cursor + 1)...min(head, cursor + 1000)) { event in
+                            events.append(event)
+                            return true
+                        }
+                        var lines: [UInt8] = []
+                        for event in events {
+                            lines += Self.eventLine(event, await committer.statusChanges(at: event.sequence))
+                            cursor = event.sequence
+                        }
+                        try await writer.write(ByteBuffer(bytes: lines))
+                        continue
+                    }
+                    let now = ContinuousClock.now
+                    if now - lastBookmark >= .seconds(bookmarkEvery) {
+                        try await writer.write(ByteBuffer(bytes: Self.bookmarkLine(cursor)))
+                        lastBookmark = now
+                    }
+                    if now - started >= .seconds(timeout) {
+                        try await writer.write(ByteBuffer(bytes: Self.bookmarkLine(cursor)))
+                        break
+                    }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// A BOOKMARK line: every event up to `sequence` has been sent.
+    static func bookmarkLine(_ sequence: UInt64) -> [UInt8] {
+        var line = JSONText.canonical(["type": "BOOKMARK", "sequence": .int(Int64(sequence))])
+        line.append(UInt8(ascii: "\n"))
+        return line
+    }
+
+    /// One EVENT line: the event and, while within retention, the status changes it caused.
+    static func eventLine(_ event: Event, _ changes: [Committer.StatusChange]?) -> [UInt8] {
+        var line: JSONObject = [
+            "type": "EVENT", "sequence": .int(Int64(event.sequence)), "event": EventJSON.value(of: event),
+        ]
+        if let changes {
+            line["statusChanges"] = .array(
+                changes.map {
+                    [
+                        "namespace": .string($0.virtualDestination.namespace),
+                        "name": .string($0.virtualDestination.name), "status": $0.status ?? .null,
+                    ]
+                })
+        }
+        var bytes = JSONText.canonical(.object(line))
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+}

@@ -1,0 +1,173 @@
+import EventLog
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import MeshLedger
+import MeshLedgerHTTP
+import MeshLedgerTesting
+import MeshModel
+import Testing
+
+/// Every endpoint's status codes and bodies, in process.
+@Suite struct EndpointTests {
+    let vd = """
+        apiVersion: networking.enterprise.mesh.gloo.solo.io/v1alpha1
+        kind: VirtualDestination
+        metadata: {name: extra, namespace: bookinfo}
+        spec:
+          hostname: extra.global
+          port: {number: 9080, protocol: HTTP}
+          virtualMesh: {name: bookinfo-federation, namespace: gloo-mesh}
+          static:
+            destinations:
+            - kubeService: {name: reviews, namespace: bookinfo, clusterName: cluster-1}
+        """
+
+    @Test func operationsEndpoints() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            let health = try await client.call(.get, "/healthz")
+            #expect(health.status == 200)
+            #expect(health.json["head"]?.intValue == Int64(head))
+            let metrics = try await client.call(.get, "/metrics")
+            #expect(metrics.status == 200)
+            let gauge = metrics.text.split(separator: "\n").first { $0.hasPrefix("meshledger_head ") }
+            #expect(gauge.flatMap { Double($0.split(separator: " ").last ?? "") } == Double(head))
+        }
+    }
+
+    @Test func appendsAndTheirRefusals() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            let created = try await client.call(.post, "/v1/events?op=apply&actor=bob", body: vd)
+            #expect(created.status == 200, "\(created.text)")
+            #expect(created.json["outcomes"]?.arrayValue?.first?["outcome"] == "created")
+            #expect(created.json["head"]?.intValue == Int64(head + 1))
+            let unchanged = try await client.call(.post, "/v1/events?op=apply", body: vd)
+            #expect(unchanged.json["outcomes"]?.arrayValue?.first?["outcome"] == "unchanged")
+
+            let conflict = try await client.call(.post, "/v1/events?op=apply&expectHead=1", body: vd)
+            #expect(conflict.status == 409 && conflict.json["code"] == "Conflict")
+            let wrongSource = try await client.call(.post, "/v1/events?op=discover", body: vd)
+            #expect(wrongSource.status == 400 && wrongSource.text.contains("is a user object"))
+            let badOp = try await client.call(.post, "/v1/events?op=frobnicate", body: vd)
+            #expect(badOp.status == 400)
+            let badYAML = try await client.call(.post, "/v1/events?op=apply", body: "kind: [unclosed")
+            #expect(badYAML.status == 400 && badYAML.text.contains("invalid YAML"))
+            let badHead = try await client.call(.post, "/v1/events?op=apply&expectHead=x", body: vd)
+            #expect(badHead.status == 400)
+            let resyncWithoutCluster = try await client.call(.post, "/v1/events?op=resync", body: "{}")
+            #expect(resyncWithoutCluster.status == 400)
+            let missing = try await client.call(
+                .post, "/v1/events?op=delete",
+                body:
+                    "{\"apiVersion\": \"networking.enterprise.mesh.gloo.solo.io/v1alpha1\", \"kind\": \"VirtualDestination\", \"metadata\": {\"name\": \"nope\", \"namespace\": \"bookinfo\"}}"
+            )
+            #expect(missing.status == 404 && missing.json["code"] == "NotFound")
+            let huge = try await client.call(
+                .post, "/v1/events?op=apply", body: String(repeating: "#", count: 9 << 20))
+            #expect(huge.status == 413)
+        }
+        // Only the one create was appended.
+        #expect(try store.log.head().sequence == head + 1)
+    }
+
+    /// The CLI refused a batch that deletes one object twice; the API tried both deletes and
+    /// answered 404 for the second. Both now build the batch with `Batch.delete`.
+    @Test func aDuplicateDeleteIsRefusedWithNothingAppended() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        let twice = try text("\(fleet)/user/virtualdestinations.yaml").components(separatedBy: "\n---\n")[1]
+        try await withServer(store) { client in
+            let answer = try await client.call(.post, "/v1/events?op=delete", body: twice + "\n---\n" + twice)
+            #expect(answer.status == 400, "\(answer.text)")
+            #expect(answer.text.contains("appears twice in the input; one batch changes each object once"))
+        }
+        #expect(try store.log.head().sequence == head)
+        let cli = try meshledger([
+            "delete", "--store", store.path, "vd", "reviews-global", "reviews-global", "-n", "bookinfo",
+        ])
+        #expect(cli.status == 1 && cli.stderr.contains("appears twice in the input"))
+        #expect(try store.log.head().sequence == head)
+    }
+
+    @Test func readsAtNowAndInThePast() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            let list = try await client.call(.get, "/v1/virtualdestinations")
+            #expect(list.status == 200 && list.json["sequence"]?.intValue == Int64(head))
+            #expect(list.json["items"]?.arrayValue?.count == 3)
+            #expect(list.json["items"]?.arrayValue?.first?["status"]?["state"] != nil)
+            let inNamespace = try await client.call(.get, "/v1/destinations?namespace=nowhere")
+            #expect(inNamespace.json["items"]?.arrayValue?.isEmpty == true)
+            let past = try await client.call(.get, "/v1/virtualdestinations?at=1")
+            #expect(past.json["sequence"] == 1 && past.json["items"]?.arrayValue?.isEmpty == true)
+            let badPoint = try await client.call(.get, "/v1/virtualdestinations?at=yesterday-ish")
+            #expect(badPoint.status == 400 && badPoint.text.contains("at= yesterday-ish"))
+
+            let one = try await client.call(.get, "/v1/virtualdestinations/bookinfo/reviews-global")
+            #expect(one.status == 200 && one.json["status"]?["state"] == "ACCEPTED")
+            #expect(one.json["metadata"]?["resourceVersion"] != nil)
+            let none = try await client.call(.get, "/v1/virtualdestinations/bookinfo/nope")
+            #expect(none.status == 404)
+
+            let outputs = try await client.call(.get, "/v1/outputs?cluster=cluster-1")
+            let items = try #require(outputs.json["items"]?.arrayValue)
+            #expect(!items.isEmpty && items.allSatisfy { $0["digest"]?.stringValue != nil })
+            #expect(
+                items.allSatisfy { $0[path: ["metadata", "labels", "cluster.multicluster.solo.io"]] == "cluster-1" })
+
+            let log = try await client.call(.get, "/v1/log?actor=platform&kind=vd")
+            #expect(log.status == 200 && log.text.split(separator: "\n").count == 3)
+            let badKind = try await client.call(.get, "/v1/log?kind=gateway")
+            #expect(badKind.status == 400 && badKind.text.contains("unknown kind"))
+            let badSince = try await client.call(.get, "/v1/log?since=soon")
+            #expect(badSince.status == 400)
+
+            let history = try await client.call(.get, "/v1/virtualdestinations/bookinfo/reviews-global/history")
+            #expect(history.status == 200 && history.json.arrayValue?.isEmpty == false)
+            let explain = try await client.call(.get, "/v1/virtualdestinations/bookinfo/reviews-global/explain")
+            #expect(explain.status == 200 && explain.json["status"]?["state"] == "ACCEPTED")
+            let noExplain = try await client.call(.get, "/v1/virtualdestinations/bookinfo/nope/explain")
+            #expect(noExplain.status == 404)
+        }
+    }
+
+    @Test func watchLimitsAndRetention() async throws {
+        let store = try fleetStore()
+        var configuration = ServerConfiguration()
+        configuration.watchRetention = 2
+        try await withServer(store, configuration: configuration) { client in
+            let gone = try await client.call(.get, "/v1/watch?from=0")
+            #expect(gone.status == 410 && gone.json["code"] == "Expired")
+            let head = try store.log.head().sequence
+            let stream = try await client.call(.get, "/v1/watch?from=\(head - 1)&timeoutSeconds=0.1")
+            #expect(stream.status == 200)
+            let lines = stream.text.split(separator: "\n").map { (try? JSONText.parse(Array($0.utf8))) ?? .null }
+            #expect(lines.first?["type"] == "EVENT" && lines.first?["sequence"]?.intValue == Int64(head))
+            #expect(lines.last?["type"] == "BOOKMARK")
+        }
+    }
+
+    @Test func aTokenAndReadOnlyMode() async throws {
+        let store = try fleetStore()
+        var configuration = ServerConfiguration()
+        configuration.token = "s3cret"
+        configuration.readOnly = true
+        try await withServer(store, configuration: configuration) { client in
+            #expect(try await client.call(.get, "/healthz").status == 200)
+            #expect(try await client.call(.get, "/v1/virtualdestinations").status == 401)
+            let wrong: HTTPFields = [.authorization: "Bearer nope"]
+            #expect(try await client.call(.get, "/v1/virtualdestinations", headers: wrong).status == 401)
+            let right: HTTPFields = [.authorization: "Bearer s3cret"]
+            #expect(try await client.call(.get, "/v1/virtualdestinations", headers: right).status == 200)
+            let write = try await client.call(.post, "/v1/events?op=apply", body: vd, headers: right)
+            #expect(write.status == 403)
+            let feedback = try await client.call(.post, "/v1/feedback", body: "{}", headers: right)
+            #expect(feedback.status == 403)
+        }
+    }
+}
