@@ -55,156 +55,211 @@ extension ObjectRef {
 /// The protocols a VirtualDestination port may use.
 let allowedProtocols: Set<String> = ["HTTP", "HTTPS", "GRPC", "HTTP2", "MONGO", "TCP", "TLS"]
 
-/// Evaluates one VirtualDestination against the world.
+/// Evaluates one VirtualDestination against the world: one rule after the other, in the order
+/// their errors appear in the status (docs/domain.md 4.1 to 4.3). A new rule is one more method
+/// of `Rules`, called here where its errors belong in that order.
 public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
-    var e = Evaluation()
-    var errors: [Issue] = []
-    let vdKey = vd.ref.objectKey(.virtualDestination)
+    var rules = Rules(vd, world)
+    rules.checkHostname()
+    rules.checkPort()
+    let outlierFromVirtualDestination = rules.selectDestinations()
+    rules.checkBackingMeshes()
+    rules.resolveExportedMeshes()
+    rules.checkGroupingAndSuffix()
+    if !outlierFromVirtualDestination { rules.checkOutlierDetection() }
+    rules.checkReachability()
+    rules.evaluation.errors = rules.errors
+    return rules.evaluation
+}
 
-    if let hostname = vd.hostname {
-        if let problem = Naming.subdomainProblem(hostname) {
-            errors.append(Issue("Invalid hostname \"\(hostname)\": \(problem)", [vdKey]))
-        }
-    } else {
-        errors.append(Issue("Missing required field \"hostname\".", [vdKey]))
+/// The validation rules, each a method that reads the VirtualDestination and the world and adds
+/// to the evaluation. Errors that hold for every mesh go to `errors`, in rule order.
+private struct Rules {
+    let vd: VirtualDestination
+    let world: World
+    let vdKey: ObjectKey
+    var evaluation = Evaluation()
+    var errors: [Issue] = []
+
+    init(_ vd: VirtualDestination, _ world: World) {
+        self.vd = vd
+        self.world = world
+        vdKey = vd.ref.objectKey(.virtualDestination)
     }
-    if let port = vd.port {
+
+    /// The hostname is present and a valid DNS subdomain.
+    mutating func checkHostname() {
+        if let hostname = vd.hostname {
+            if let problem = Naming.subdomainProblem(hostname) {
+                errors.append(Issue("Invalid hostname \"\(hostname)\": \(problem)", [vdKey]))
+            }
+        } else {
+            errors.append(Issue("Missing required field \"hostname\".", [vdKey]))
+        }
+    }
+
+    /// The port is present, in range, with a supported protocol.
+    mutating func checkPort() {
+        guard let port = vd.port else {
+            errors.append(Issue("Missing required field \"port\".", [vdKey]))
+            return
+        }
         if !(1...65535).contains(port.number) {
             errors.append(Issue("Invalid port number \(port.number): must be between 1 and 65535", [vdKey]))
         }
         if !allowedProtocols.contains(port.protocol.uppercased()) {
             errors.append(Issue("Invalid protocol for port: \(port.protocol)", [vdKey]))
         }
-    } else {
-        errors.append(Issue("Missing required field \"port\".", [vdKey]))
     }
 
-    // Selection (4.2).
-    var outlierFromVirtualDestination = false
-    switch vd.backing {
-    case .none:
-        errors.append(Issue("There must be at least one backing destination declared.", [vdKey]))
-    case .staticList(let services):
-        if services.isEmpty {
+    /// Selection (4.2); returns whether the VirtualDestination brings its own outlier detection.
+    mutating func selectDestinations() -> Bool {
+        switch vd.backing {
+        case .none:
             errors.append(Issue("There must be at least one backing destination declared.", [vdKey]))
-        } else {
-            for service in services {
-                if let destination = world.destination(forService: service) {
-                    if !e.selected.contains(destination) { e.selected.append(destination) }
+        case .staticList(let services):
+            selectStatic(services)
+        case .localized(let selectors, _, let outlierDetection):
+            selectLocalized(selectors)
+            return outlierDetection != nil
+        }
+        return false
+    }
+
+    /// A static list, in priority order: a service missing from discovery is skipped with a
+    /// warning; none found is an error.
+    mutating func selectStatic(_ services: [ClusterObjectRef]) {
+        guard !services.isEmpty else {
+            errors.append(Issue("There must be at least one backing destination declared.", [vdKey]))
+            return
+        }
+        for service in services {
+            if let destination = world.destination(forService: service) {
+                if !evaluation.selected.contains(destination) { evaluation.selected.append(destination) }
+            } else {
+                let former = world.formerDestinations[service].map { [$0.objectKey(.destination)] } ?? []
+                evaluation.warnings.append(
+                    Issue("Backing destination \(service) not found in discovery; skipped", [vdKey] + former))
+            }
+        }
+        if evaluation.selected.isEmpty {
+            errors.append(
+                Issue(
+                    "None of the backing destinations were found in discovery.",
+                    [vdKey] + evaluation.warnings.flatMap(\.inputs)))
+        }
+    }
+
+    /// Localized selectors: every Destination they match, at most one per cluster.
+    mutating func selectLocalized(_ selectors: [DestinationSelector]) {
+        guard !selectors.isEmpty else {
+            errors.append(Issue("Missing required field \"destinationSelectors\".", [vdKey]))
+            return
+        }
+        evaluation.selected = world.destinations(matching: selectors)
+            .sorted { ($0.service, $0.ref) < ($1.service, $1.ref) }
+        if evaluation.selected.isEmpty {
+            errors.append(Issue("None of the backing destinations were found in discovery.", [vdKey]))
+        }
+        var byCluster: [String: [Destination]] = [:]
+        for destination in evaluation.selected {
+            byCluster[destination.service.clusterName, default: []].append(destination)
+        }
+        for (cluster, found) in byCluster.sorted(by: { $0.key < $1.key }) where found.count > 1 {
+            let names = found.map { "\($0.service)" }.joined(separator: ", ")
+            errors.append(
+                Issue(
+                    "Multiple destinations selected in cluster \(cluster): \(names)",
+                    [vdKey] + found.map { $0.ref.objectKey(.destination) }))
+        }
+    }
+
+    /// The selected Destinations' meshes exist and are Istio.
+    mutating func checkBackingMeshes() {
+        for destination in evaluation.selected {
+            guard let mesh = world.meshes[destination.mesh] else {
+                errors.append(
+                    Issue(
+                        "Mesh \(destination.mesh) for destination \(destination.service) not found",
+                        [destination.ref.objectKey(.destination), destination.mesh.objectKey(.mesh)]))
+                continue
+            }
+            evaluation.backingMeshes.insert(destination.mesh)
+            if !mesh.isIstio {
+                errors.append(
+                    Issue(
+                        "Unsupported mesh type \(mesh.type) for mesh \(mesh.ref)",
+                        [mesh.ref.objectKey(.mesh), destination.ref.objectKey(.destination)]))
+            }
+        }
+    }
+
+    /// Exported meshes (4.1): the VirtualMesh's, the listed ones, or the backing meshes; a
+    /// missing VirtualMesh is a top-level error, a missing or non-Istio mesh an error of its entry.
+    mutating func resolveExportedMeshes() {
+        var exported: [ObjectRef] = []
+        switch vd.export {
+        case .virtualMesh(let ref):
+            evaluation.virtualMeshes.insert(ref)
+            if let vm = world.virtualMeshes[ref]?.spec {
+                exported = vm.meshes
+            } else {
+                evaluation.topLevelErrors.append(
+                    Issue("VirtualMesh \(ref) not found", [vdKey, ref.objectKey(.virtualMesh)]))
+            }
+        case .meshList(let refs):
+            exported = refs
+        case .backingMeshes:
+            exported = Array(evaluation.backingMeshes)
+        }
+        evaluation.exported = Array(Set(exported)).sorted { $0.key < $1.key }
+        for ref in evaluation.exported {
+            guard let mesh = world.meshes[ref] else {
+                evaluation.meshErrors[ref, default: []].append(
+                    Issue("Mesh \(ref) not found", [vdKey, ref.objectKey(.mesh)]))
+                continue
+            }
+            if !mesh.isIstio {
+                evaluation.meshErrors[ref, default: []].append(
+                    Issue("Unsupported mesh type \(mesh.type) for mesh \(ref)", [ref.objectKey(.mesh)]))
+            }
+        }
+    }
+
+    /// Grouping: with more than one mesh involved, each must be in a VirtualMesh, all in the
+    /// same one; then the hostname must end with that VirtualMesh's suffix.
+    mutating func checkGroupingAndSuffix() {
+        let involved = evaluation.backingMeshes.union(evaluation.exported.filter { world.meshes[$0] != nil })
+        var owners = Set<ObjectRef>()
+        if involved.count > 1 {
+            for mesh in involved.sorted(by: { $0.key < $1.key }) {
+                if let owner = world.meshOwner[mesh] {
+                    owners.insert(owner)
                 } else {
-                    let former = world.formerDestinations[service].map { [$0.objectKey(.destination)] } ?? []
-                    e.warnings.append(
-                        Issue("Backing destination \(service) not found in discovery; skipped", [vdKey] + former))
+                    errors.append(
+                        Issue(
+                            "Mesh \(mesh) is not grouped in a VirtualMesh.",
+                            // The VirtualMeshes that list it (and failed to group it), if any.
+                            [mesh.objectKey(.mesh)]
+                                + world.virtualMeshes.filter { $0.value.spec.meshes.contains(mesh) }.keys.sorted().map {
+                                    $0.objectKey(.virtualMesh)
+                                }))
                 }
             }
-            if e.selected.isEmpty {
+            if owners.count > 1 {
+                let names = owners.sorted().map(\.description).joined(separator: ", ")
                 errors.append(
                     Issue(
-                        "None of the backing destinations were found in discovery.",
-                        [vdKey] + e.warnings.flatMap(\.inputs)))
+                        "Destinations belong to multiple different parent VirtualMeshes: [\(names)]",
+                        owners.sorted().map { $0.objectKey(.virtualMesh) }))
             }
-        }
-    case .localized(let selectors, _, let outlierDetection):
-        outlierFromVirtualDestination = outlierDetection != nil
-        if selectors.isEmpty {
-            errors.append(Issue("Missing required field \"destinationSelectors\".", [vdKey]))
         } else {
-            e.selected = world.destinations(matching: selectors)
-                .sorted { ($0.service, $0.ref) < ($1.service, $1.ref) }
-            if e.selected.isEmpty {
-                errors.append(Issue("None of the backing destinations were found in discovery.", [vdKey]))
-            }
-            var byCluster: [String: [Destination]] = [:]
-            for destination in e.selected {
-                byCluster[destination.service.clusterName, default: []].append(destination)
-            }
-            for (cluster, found) in byCluster.sorted(by: { $0.key < $1.key }) where found.count > 1 {
-                let names = found.map { "\($0.service)" }.joined(separator: ", ")
-                errors.append(
-                    Issue(
-                        "Multiple destinations selected in cluster \(cluster): \(names)",
-                        [vdKey] + found.map { $0.ref.objectKey(.destination) }))
-            }
+            for mesh in involved { if let owner = world.meshOwner[mesh] { owners.insert(owner) } }
         }
-    }
-
-    // Backing meshes exist and are Istio.
-    for destination in e.selected {
-        guard let mesh = world.meshes[destination.mesh] else {
-            errors.append(
-                Issue(
-                    "Mesh \(destination.mesh) for destination \(destination.service) not found",
-                    [destination.ref.objectKey(.destination), destination.mesh.objectKey(.mesh)]))
-            continue
-        }
-        e.backingMeshes.insert(destination.mesh)
-        if !mesh.isIstio {
-            errors.append(
-                Issue(
-                    "Unsupported mesh type \(mesh.type) for mesh \(mesh.ref)",
-                    [mesh.ref.objectKey(.mesh), destination.ref.objectKey(.destination)]))
-        }
-    }
-
-    // Exported meshes (4.1).
-    var exported: [ObjectRef] = []
-    switch vd.export {
-    case .virtualMesh(let ref):
-        e.virtualMeshes.insert(ref)
-        if let vm = world.virtualMeshes[ref]?.spec {
-            exported = vm.meshes
-        } else {
-            e.topLevelErrors.append(Issue("VirtualMesh \(ref) not found", [vdKey, ref.objectKey(.virtualMesh)]))
-        }
-    case .meshList(let refs):
-        exported = refs
-    case .backingMeshes:
-        exported = Array(e.backingMeshes)
-    }
-    e.exported = Array(Set(exported)).sorted { $0.key < $1.key }
-    for ref in e.exported {
-        guard let mesh = world.meshes[ref] else {
-            e.meshErrors[ref, default: []].append(Issue("Mesh \(ref) not found", [vdKey, ref.objectKey(.mesh)]))
-            continue
-        }
-        if !mesh.isIstio {
-            e.meshErrors[ref, default: []].append(
-                Issue("Unsupported mesh type \(mesh.type) for mesh \(ref)", [ref.objectKey(.mesh)]))
-        }
-    }
-
-    // Grouping (more than one mesh involved).
-    let involved = e.backingMeshes.union(e.exported.filter { world.meshes[$0] != nil })
-    var owners = Set<ObjectRef>()
-    if involved.count > 1 {
-        for mesh in involved.sorted(by: { $0.key < $1.key }) {
-            if let owner = world.meshOwner[mesh] {
-                owners.insert(owner)
-            } else {
-                errors.append(
-                    Issue(
-                        "Mesh \(mesh) is not grouped in a VirtualMesh.",
-                        // The VirtualMeshes that list it (and failed to group it), if any.
-                        [mesh.objectKey(.mesh)]
-                            + world.virtualMeshes.filter { $0.value.spec.meshes.contains(mesh) }.keys.sorted().map {
-                                $0.objectKey(.virtualMesh)
-                            }))
-            }
-        }
-        if owners.count > 1 {
-            let names = owners.sorted().map(\.description).joined(separator: ", ")
-            errors.append(
-                Issue(
-                    "Destinations belong to multiple different parent VirtualMeshes: [\(names)]",
-                    owners.sorted().map { $0.objectKey(.virtualMesh) }))
-        }
-    } else {
-        for mesh in involved { if let owner = world.meshOwner[mesh] { owners.insert(owner) } }
-    }
-    if case .virtualMesh(let ref) = vd.export, world.virtualMeshes[ref] != nil { owners = [ref] }
-    e.virtualMeshes.formUnion(owners)
-    if owners.count == 1, let vm = world.virtualMeshes[owners.first!]?.spec {
-        e.hostnameSuffix = vm.hostnameSuffix
+        if case .virtualMesh(let ref) = vd.export, world.virtualMeshes[ref] != nil { owners = [ref] }
+        evaluation.virtualMeshes.formUnion(owners)
+        guard owners.count == 1, let vm = world.virtualMeshes[owners.first!]?.spec else { return }
+        evaluation.hostnameSuffix = vm.hostnameSuffix
         if let hostname = vd.hostname, !hostname.hasSuffix("." + vm.hostnameSuffix) {
             errors.append(
                 Issue(
@@ -213,9 +268,10 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
         }
     }
 
-    // Outlier detection.
-    if !outlierFromVirtualDestination {
-        for destination in e.selected where world.outlierPolicies(for: destination).isEmpty {
+    /// Every selected Destination has a TrafficPolicy with outlier detection (unless the
+    /// VirtualDestination brings its own).
+    mutating func checkOutlierDetection() {
+        for destination in evaluation.selected where world.outlierPolicies(for: destination).isEmpty {
             errors.append(
                 Issue(
                     "Destination \(destination.service) does not have any TrafficPolicies that apply OutlierDetection settings.",
@@ -227,19 +283,20 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
         }
     }
 
-    // Reachability of remote backing destinations from each exported mesh (4.5).
-    for ref in e.exported {
-        guard let mesh = world.meshes[ref], mesh.isIstio else { continue }
-        for destination in e.selected where destination.service.clusterName != mesh.cluster {
-            guard let remote = world.meshes[destination.mesh] else { continue }
-            if remote.ingressGateways.first(where: { !$0.externalAddress.isEmpty }) == nil {
-                e.meshErrors[ref, default: []].append(
-                    Issue(
-                        "Mesh \(remote.ref) has no ingress gateway; destination \(destination.service) is unreachable from \(ref)",
-                        [remote.ref.objectKey(.mesh), destination.ref.objectKey(.destination)]))
+    /// Remote backing destinations are reachable from each exported mesh through an ingress
+    /// gateway with an external address (4.5); an error of that mesh's entry otherwise.
+    mutating func checkReachability() {
+        for ref in evaluation.exported {
+            guard let mesh = world.meshes[ref], mesh.isIstio else { continue }
+            for destination in evaluation.selected where destination.service.clusterName != mesh.cluster {
+                guard let remote = world.meshes[destination.mesh] else { continue }
+                if remote.ingressGateways.first(where: { !$0.externalAddress.isEmpty }) == nil {
+                    evaluation.meshErrors[ref, default: []].append(
+                        Issue(
+                            "Mesh \(remote.ref) has no ingress gateway; destination \(destination.service) is unreachable from \(ref)",
+                            [remote.ref.objectKey(.mesh), destination.ref.objectKey(.destination)]))
+                }
             }
         }
     }
-    e.errors = errors
-    return e
 }

@@ -117,7 +117,7 @@ func istioOutlierDetection(_ o: OutlierDetection) -> JSONValue {
     ]
 }
 
-/// A service port as an Istio port: protocol from appProtocol/protocol, a name always set.
+/// A service port as an Istio port: its protocol (TCP when unknown), a name always set.
 func istioPort(_ port: Destination.Port) -> JSONValue {
     let upper = port.protocol.uppercased()
     let proto = allowedProtocols.contains(upper) ? upper : "TCP"
@@ -131,67 +131,96 @@ func gateway(of destination: Destination, in world: World) -> Mesh.IngressGatewa
 }
 
 /// Translates a VirtualDestination accepted on `meshRef` into Istio objects for that mesh's
-/// cluster (DOMAIN.md 4.5).
+/// cluster (docs/domain.md 4.5): localized failover as endpoints and locality rules, static
+/// failover as an aggregate cluster over federated services. One function per output below.
 func translate(
     _ vd: VirtualDestination, evaluation e: Evaluation, mesh meshRef: ObjectRef, world: World
 ) -> [OutputPiece] {
-    guard let mesh = world.meshes[meshRef], let hostname = vd.hostname, let port = vd.port else { return [] }
-    let cluster = mesh.cluster
-    let namespace = mesh.installationNamespace
-    let baseName = sanitizeName("\(vd.ref.name)-\(vd.ref.namespace)")
+    guard let translator = Translator(vd, e, meshRef, world) else { return [] }
+    switch vd.backing {
+    case .localized(_, let failover, let outlier): return translator.localized(failover, outlier)
+    case .staticList: return translator.staticFailover()
+    case .none: return []
+    }
+}
+
+/// What every output of one VirtualDestination on one mesh shares, and the outputs themselves.
+private struct Translator {
+    let vd: VirtualDestination
+    let e: Evaluation
+    let meshRef: ObjectRef
+    let world: World
+    /// The mesh's cluster: where the outputs are written.
+    let cluster: String
+    /// The mesh's installation namespace: the outputs' namespace.
+    let namespace: String
+    /// The name of the hostname's own objects.
+    let baseName: String
+    let hostname: String
+    let portNumber: Int64
+    /// The port's protocol, upper case.
+    let proto: String
+
+    init?(_ vd: VirtualDestination, _ e: Evaluation, _ meshRef: ObjectRef, _ world: World) {
+        guard let mesh = world.meshes[meshRef], let hostname = vd.hostname, let port = vd.port else { return nil }
+        self.vd = vd
+        self.e = e
+        self.meshRef = meshRef
+        self.world = world
+        cluster = mesh.cluster
+        namespace = mesh.installationNamespace
+        baseName = sanitizeName("\(vd.ref.name)-\(vd.ref.namespace)")
+        self.hostname = hostname
+        portNumber = port.number
+        proto = port.protocol.uppercased()
+    }
+
     func piece(_ kind: String, _ name: String, _ spec: JSONValue) -> OutputPiece {
         OutputPiece(
             key: OutputKey(cluster: cluster, kind: kind, namespace: namespace, name: name), mesh: meshRef.key,
             spec: spec)
     }
-    func locality(_ d: Destination) -> String? {
-        d.region.isEmpty ? nil : (d.zone.isEmpty ? d.region : "\(d.region)/\(d.zone)")
-    }
-    let proto = port.protocol.uppercased()
-    var pieces: [OutputPiece] = []
 
-    var serviceEntry: JSONObject = [
-        "hosts": [.string(hostname)],
-        "addresses": [
-            .string(virtualIP(name: vd.ref.name, namespace: vd.ref.namespace, cluster: "", scope: "local-resource"))
-        ],
-        "ports": [["number": .int(port.number), "protocol": .string(proto), "name": .string(proto.lowercased())]],
-        "location": "MESH_INTERNAL",
-        "resolution": "DNS",
-    ]
-    var trafficPolicy: JSONObject = ["tls": ["mode": "ISTIO_MUTUAL"]]
-
-    switch vd.backing {
-    case .localized(_, let failover, let outlier):
-        var endpoints: [JSONValue] = []
-        for d in e.selected {
-            var endpoint = JSONObject()
-            if d.service.clusterName == cluster {
-                endpoint["address"] = .string("\(d.service.name).\(d.service.namespace).svc.cluster.local")
-                if let first = d.ports.first { endpoint["ports"] = [proto.lowercased(): .int(first.port)] }
-            } else if let gw = gateway(of: d, in: world) {
-                endpoint["address"] = .string(gw.externalAddress)
-                endpoint["ports"] = [proto.lowercased(): .int(gw.externalTlsPort)]
-                endpoint["labels"] = ["cluster": .string(d.service.clusterName)]
-            }
-            if let locality = locality(d) { endpoint["locality"] = .string(locality) }
-            endpoints.append(.object(endpoint))
-        }
-        serviceEntry["endpoints"] = .array(endpoints)
-        if let detection = outlier ?? firstOutlierDetection(e.selected, world) {
-            trafficPolicy["outlierDetection"] = istioOutlierDetection(detection)
-        }
+    /// Localized failover: the hostname's ServiceEntry lists every selected Destination as an
+    /// endpoint with its locality; its DestinationRule enables locality failover.
+    func localized(_ failover: [VirtualDestination.FailoverDirective], _ outlier: OutlierDetection?) -> [OutputPiece] {
         var rules: [JSONValue] = []
         for directive in failover {
             for to in directive.to { rules.append(["from": .string(directive.from), "to": .string(to)]) }
         }
-        var lb: JSONObject = ["enabled": true]
-        if !rules.isEmpty { lb["failover"] = .array(rules) }
-        trafficPolicy["loadBalancer"] = ["localityLbSetting": .object(lb)]
-    case .staticList:
-        if let detection = firstOutlierDetection(e.selected, world) {
-            trafficPolicy["outlierDetection"] = istioOutlierDetection(detection)
+        var loadBalancer: JSONObject = ["enabled": true]
+        if !rules.isEmpty { loadBalancer["failover"] = .array(rules) }
+        return [
+            hostServiceEntry(endpoints: e.selected.map(localizedEndpoint)),
+            hostDestinationRule(
+                outlier: outlier ?? firstOutlierDetection(e.selected, world),
+                loadBalancer: ["localityLbSetting": .object(loadBalancer)]),
+        ]
+    }
+
+    /// One endpoint of a localized ServiceEntry: the local service, or a remote one through its
+    /// mesh's ingress gateway.
+    func localizedEndpoint(_ d: Destination) -> JSONValue {
+        var endpoint = JSONObject()
+        if d.service.clusterName == cluster {
+            endpoint["address"] = .string("\(d.service.name).\(d.service.namespace).svc.cluster.local")
+            if let first = d.ports.first { endpoint["ports"] = [proto.lowercased(): .int(first.port)] }
+        } else if let gw = gateway(of: d, in: world) {
+            endpoint["address"] = .string(gw.externalAddress)
+            endpoint["ports"] = [proto.lowercased(): .int(gw.externalTlsPort)]
+            endpoint["labels"] = ["cluster": .string(d.service.clusterName)]
         }
+        if !d.region.isEmpty {
+            endpoint["locality"] = .string(d.zone.isEmpty ? d.region : "\(d.region)/\(d.zone)")
+        }
+        return .object(endpoint)
+    }
+
+    /// Static failover: per remote Destination a federated ServiceEntry (and a DestinationRule
+    /// when a TrafficPolicy gives it outlier detection), an EnvoyFilter aggregate cluster over
+    /// all of them in priority order, then the hostname's own ServiceEntry and DestinationRule.
+    func staticFailover() -> [OutputPiece] {
+        var pieces: [OutputPiece] = []
         var clusters: [JSONValue] = []
         for d in e.selected {
             let local = d.service.clusterName == cluster
@@ -202,82 +231,116 @@ func translate(
             for p in d.ports { clusters.append(.string("outbound|\(p.port)||\(fqdn)")) }
             let name = sanitizeName("\(d.service.name)-\(d.service.namespace)-\(d.service.clusterName)")
             if !local, let gw = gateway(of: d, in: world) {
-                var ports = JSONObject()
-                for p in d.ports {
-                    if case .string(let portName)? = istioPort(p)["name"] { ports[portName] = .int(gw.externalTlsPort) }
-                }
-                pieces.append(
-                    piece(
-                        "ServiceEntry", name,
-                        [
-                            "hosts": [.string(fqdn)],
-                            "addresses": [
-                                .string(
-                                    virtualIP(
-                                        name: d.service.name, namespace: d.service.namespace,
-                                        cluster: d.service.clusterName, scope: "kube-service"))
-                            ],
-                            "ports": .array(d.ports.map(istioPort)),
-                            "location": "MESH_INTERNAL",
-                            "resolution": "DNS",
-                            "endpoints": [
-                                [
-                                    "address": .string(gw.externalAddress), "ports": .object(ports),
-                                    "labels": ["cluster": .string(d.service.clusterName)],
-                                ]
-                            ],
-                        ]))
+                pieces.append(federatedServiceEntry(d, fqdn: fqdn, name: name, gateway: gw))
             }
-            if let detection = world.outlierPolicies(for: d).first?.outlierDetection {
-                pieces.append(
-                    piece(
-                        "DestinationRule", name,
-                        [
-                            "host": .string(fqdn),
-                            "trafficPolicy": [
-                                "tls": ["mode": "ISTIO_MUTUAL"], "outlierDetection": istioOutlierDetection(detection),
-                            ],
-                        ]))
-            }
+            if let rule = federatedDestinationRule(d, fqdn: fqdn, name: name) { pieces.append(rule) }
         }
-        let clusterName = "outbound|\(port.number)||\(hostname)"
-        pieces.append(
-            piece(
-                "EnvoyFilter", baseName,
-                [
-                    "configPatches": [
-                        [
-                            "applyTo": "CLUSTER",
-                            "match": ["context": "ANY", "cluster": ["name": .string(clusterName)]],
-                            "patch": ["operation": "REMOVE"],
-                        ],
-                        [
-                            "applyTo": "CLUSTER", "match": ["context": "ANY"],
-                            "patch": [
-                                "operation": "ADD",
-                                "value": [
-                                    "name": .string(clusterName), "connect_timeout": "1s",
-                                    "lb_policy": "CLUSTER_PROVIDED",
-                                    "cluster_type": [
-                                        "name": "envoy.clusters.aggregate",
-                                        "typed_config": [
-                                            "@type":
-                                                "type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig",
-                                            "clusters": .array(clusters),
-                                        ],
+        pieces.append(aggregateCluster(clusters))
+        pieces.append(hostServiceEntry(endpoints: nil))
+        pieces.append(hostDestinationRule(outlier: firstOutlierDetection(e.selected, world), loadBalancer: nil))
+        return pieces
+    }
+
+    /// The hostname's ServiceEntry, with its stable VIP (and endpoints for localized failover).
+    func hostServiceEntry(endpoints: [JSONValue]?) -> OutputPiece {
+        var spec: JSONObject = [
+            "hosts": [.string(hostname)],
+            "addresses": [
+                .string(virtualIP(name: vd.ref.name, namespace: vd.ref.namespace, cluster: "", scope: "local-resource"))
+            ],
+            "ports": [["number": .int(portNumber), "protocol": .string(proto), "name": .string(proto.lowercased())]],
+            "location": "MESH_INTERNAL",
+            "resolution": "DNS",
+        ]
+        if let endpoints { spec["endpoints"] = .array(endpoints) }
+        return piece("ServiceEntry", baseName, .object(spec))
+    }
+
+    /// The hostname's DestinationRule: mutual TLS, outlier detection, locality load balancing.
+    func hostDestinationRule(outlier: OutlierDetection?, loadBalancer: JSONValue?) -> OutputPiece {
+        var trafficPolicy: JSONObject = ["tls": ["mode": "ISTIO_MUTUAL"]]
+        if let outlier { trafficPolicy["outlierDetection"] = istioOutlierDetection(outlier) }
+        if let loadBalancer { trafficPolicy["loadBalancer"] = loadBalancer }
+        return piece("DestinationRule", baseName, ["host": .string(hostname), "trafficPolicy": .object(trafficPolicy)])
+    }
+
+    /// A remote service made addressable in this cluster through its mesh's ingress gateway.
+    func federatedServiceEntry(
+        _ d: Destination, fqdn: String, name: String, gateway gw: Mesh.IngressGateway
+    ) -> OutputPiece {
+        var ports = JSONObject()
+        for p in d.ports {
+            if case .string(let portName)? = istioPort(p)["name"] { ports[portName] = .int(gw.externalTlsPort) }
+        }
+        return piece(
+            "ServiceEntry", name,
+            [
+                "hosts": [.string(fqdn)],
+                "addresses": [
+                    .string(
+                        virtualIP(
+                            name: d.service.name, namespace: d.service.namespace, cluster: d.service.clusterName,
+                            scope: "kube-service"))
+                ],
+                "ports": .array(d.ports.map(istioPort)),
+                "location": "MESH_INTERNAL",
+                "resolution": "DNS",
+                "endpoints": [
+                    [
+                        "address": .string(gw.externalAddress), "ports": .object(ports),
+                        "labels": ["cluster": .string(d.service.clusterName)],
+                    ]
+                ],
+            ])
+    }
+
+    /// The outlier detection of a backing service, when a TrafficPolicy gives it some.
+    func federatedDestinationRule(_ d: Destination, fqdn: String, name: String) -> OutputPiece? {
+        guard let detection = world.outlierPolicies(for: d).first?.outlierDetection else { return nil }
+        return piece(
+            "DestinationRule", name,
+            [
+                "host": .string(fqdn),
+                "trafficPolicy": [
+                    "tls": ["mode": "ISTIO_MUTUAL"], "outlierDetection": istioOutlierDetection(detection),
+                ],
+            ])
+    }
+
+    /// The EnvoyFilter that replaces the hostname's cluster with an aggregate cluster over the
+    /// backing services' clusters, in priority order.
+    func aggregateCluster(_ clusters: [JSONValue]) -> OutputPiece {
+        let clusterName = "outbound|\(portNumber)||\(hostname)"
+        return piece(
+            "EnvoyFilter", baseName,
+            [
+                "configPatches": [
+                    [
+                        "applyTo": "CLUSTER",
+                        "match": ["context": "ANY", "cluster": ["name": .string(clusterName)]],
+                        "patch": ["operation": "REMOVE"],
+                    ],
+                    [
+                        "applyTo": "CLUSTER", "match": ["context": "ANY"],
+                        "patch": [
+                            "operation": "ADD",
+                            "value": [
+                                "name": .string(clusterName), "connect_timeout": "1s",
+                                "lb_policy": "CLUSTER_PROVIDED",
+                                "cluster_type": [
+                                    "name": "envoy.clusters.aggregate",
+                                    "typed_config": [
+                                        "@type":
+                                            "type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig",
+                                        "clusters": .array(clusters),
                                     ],
                                 ],
                             ],
                         ],
-                    ]
-                ]))
-    case .none:
-        return []
+                    ],
+                ]
+            ])
     }
-    pieces.append(piece("ServiceEntry", baseName, .object(serviceEntry)))
-    pieces.append(
-        piece("DestinationRule", baseName, ["host": .string(hostname), "trafficPolicy": .object(trafficPolicy)]))
-    return pieces
 }
 
 /// The outlier detection of the first accepted TrafficPolicy (by acceptance) that applies to any of
