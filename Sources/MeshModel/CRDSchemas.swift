@@ -21,7 +21,7 @@ public final class CRDSchemas: Sendable {
         }
     }
 
-    /// The schema of a SyncResult's spec (MeshLedger's own kind, DOMAIN.md 4.6).
+    /// The schema of a SyncResult's spec (MeshLedger's own kind, docs/domain.md 4.6).
     static let syncResultSchema: JSONValue = [
         "type": "object",
         "required": ["cluster", "kind", "name", "namespace", "result"],

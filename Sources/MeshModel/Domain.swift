@@ -1,4 +1,4 @@
-/// Typed views of the five input kinds: the fields DOMAIN.md section 2 says matter, read from
+/// Typed views of the five input kinds: the fields docs/domain.md section 2 says matter, read from
 /// objects that already passed structural validation (`Manifest`). Missing fields read as empty.
 
 /// A reference to an object by name and namespace (`core.skv2.solo.io.ObjectRef`).
@@ -264,7 +264,7 @@ public struct DestinationSelector: Sendable, Hashable {
         }
     }
 
-    /// DOMAIN.md 4.2: the matcher matches, or one of the refs does (empty ref fields match any
+    /// docs/domain.md 4.2: the matcher matches, or one of the refs does (empty ref fields match any
     /// value); a selector with neither matches nothing.
     public func matches(_ destination: Destination) -> Bool {
         let service = destination.service

@@ -57,7 +57,7 @@ public struct Digest: Sendable, Hashable, CustomStringConvertible {
     public var description: String { hex }
 }
 
-/// One entry of the append-only log (DOMAIN.md section 3).
+/// One entry of the append-only log (docs/domain.md section 3).
 public struct Event: Sendable, Hashable {
     /// Gapless global sequence number, from 1.
     public var sequence: UInt64

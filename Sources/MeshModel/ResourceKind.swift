@@ -5,7 +5,7 @@ public enum EventSource: String, Sendable, Hashable, CaseIterable, Codable {
     case controller
 }
 
-/// The five input kinds of DOMAIN.md section 2, and the controllers' sync results (4.6).
+/// The five input kinds of docs/domain.md section 2, and the controllers' sync results (4.6).
 public enum ResourceKind: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
     case destination = "Destination"
     case mesh = "Mesh"

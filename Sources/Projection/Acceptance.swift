@@ -1,7 +1,7 @@
 public import MeshModel
 
 /// Which VirtualDestinations are accepted on one mesh, in the order they were first accepted,
-/// and which are blocked by a hostname an earlier one holds (DOMAIN.md 4.4).
+/// and which are blocked by a hostname an earlier one holds (docs/domain.md 4.4).
 public struct MeshAcceptance: Sendable, Hashable {
     /// One accepted VirtualDestination.
     public struct Entry: Sendable, Hashable {

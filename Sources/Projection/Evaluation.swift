@@ -2,7 +2,7 @@ public import MeshModel
 
 /// What a VirtualDestination is, given the current world, before hostname conflicts between
 /// VirtualDestinations are resolved: its selection, where it is exported, and its errors
-/// (DOMAIN.md 4.1 to 4.3). A pure function of the VirtualDestination and the world.
+/// (docs/domain.md 4.1 to 4.3). A pure function of the VirtualDestination and the world.
 public struct Evaluation: Sendable, Hashable {
     /// The selected backing Destinations, in priority order (static) or sorted (localized).
     public var selected: [Destination] = []
@@ -35,7 +35,7 @@ public struct Evaluation: Sendable, Hashable {
 /// An error or warning, with the input objects it depends on (besides the VirtualDestination
 /// itself), so that `explain` can name the events behind it.
 public struct Issue: Sendable, Hashable {
-    /// The text, as DOMAIN.md 4.3 words it.
+    /// The text, as docs/domain.md 4.3 words it.
     public var message: String
     /// The inputs it depends on.
     public var inputs: [ObjectKey]

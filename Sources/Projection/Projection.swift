@@ -13,7 +13,7 @@ public struct VirtualDestinationState: Sendable, Hashable {
 }
 
 /// The incremental projection: a pure, deterministic fold from events to derived state
-/// (DOMAIN.md section 4). One event costs work proportional to the VirtualDestinations it can
+/// (docs/domain.md section 4). One event costs work proportional to the VirtualDestinations it can
 /// affect, found through dependency indexes; `ReferenceProjection` recomputes everything and is
 /// the cross-check.
 public struct Projection: Sendable {

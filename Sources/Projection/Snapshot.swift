@@ -1,7 +1,7 @@
 public import MeshModel
 
 /// Snapshots of the projection: everything needed to continue folding from sequence N without
-/// the events before it (DOMAIN.md section 5).
+/// the events before it (docs/domain.md section 5).
 ///
 /// A snapshot holds the inputs that exist at N (objects as applied, generations, sequences),
 /// the creation order of VirtualMeshes and TrafficPolicies, the per-mesh acceptance (which

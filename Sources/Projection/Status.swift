@@ -1,6 +1,6 @@
 public import MeshModel
 
-/// ApprovalState (DOMAIN.md 4.4).
+/// ApprovalState (docs/domain.md 4.4).
 public enum ApprovalState: String, Sendable, Hashable {
     case pending = "PENDING"
     case accepted = "ACCEPTED"

@@ -96,7 +96,7 @@ public func sanitizeName(_ name: String) -> String {
 }
 
 /// The VIP of a service: FNV-1 (not FNV-1a) 32-bit over name + namespace + cluster + scope, its
-/// bytes little-endian, the first OR 0xF0 (DOMAIN.md 4.5).
+/// bytes little-endian, the first OR 0xF0 (docs/domain.md 4.5).
 public func virtualIP(name: String, namespace: String, cluster: String, scope: String) -> String {
     var hash: UInt32 = 0x811C_9DC5
     for byte in (name + namespace + cluster + scope).utf8 {
@@ -107,7 +107,7 @@ public func virtualIP(name: String, namespace: String, cluster: String, scope: S
     return "\(b0).\((hash >> 8) & 0xFF).\((hash >> 16) & 0xFF).\(hash >> 24)"
 }
 
-/// Istio OutlierDetection from Gloo's, with the defaults of DOMAIN.md 4.5.
+/// Istio OutlierDetection from Gloo's, with the defaults of docs/domain.md 4.5.
 func istioOutlierDetection(_ o: OutlierDetection) -> JSONValue {
     [
         "consecutive5xxErrors": .int(o.consecutiveErrors ?? 5),

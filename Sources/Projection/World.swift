@@ -41,7 +41,7 @@ public struct World: Sendable {
     public internal(set) var formerDestinations: [ClusterObjectRef: ObjectRef] = [:]
     /// Controller feedback: the output object each SyncResult reports on.
     public internal(set) var syncResultKeys: [ObjectRef: OutputKey] = [:]
-    /// Output objects whose last reported write failed, with the error (DOMAIN.md 4.6).
+    /// Output objects whose last reported write failed, with the error (docs/domain.md 4.6).
     public internal(set) var writeFailures: [OutputKey: String] = [:]
     /// Every input object that exists, as applied, with its generation and last sequence (what a
     /// snapshot stores).
@@ -106,7 +106,7 @@ public struct World: Sendable {
     }
 
     /// Recomputes which VirtualMesh groups each mesh: VirtualMeshes in creation order claim their
-    /// meshes; one that lists a mesh already claimed is INVALID and groups none (DOMAIN.md 4.3).
+    /// meshes; one that lists a mesh already claimed is INVALID and groups none (docs/domain.md 4.3).
     mutating func recomputeMeshOwners() {
         var owner: [ObjectRef: ObjectRef] = [:]
         var errors: [ObjectRef: [String]] = [:]
