@@ -1,4 +1,4 @@
-public import EventLog
+import EventLog
 public import MeshModel
 
 /// The JSON shape of an event in `log -o jsonl` (and, later, the HTTP API).

@@ -1,5 +1,5 @@
 import Foundation
-public import MeshModel
+import MeshModel
 
 /// The self-contained HTML page of a VirtualDestination's history: one swimlane per mesh (and one
 /// for the overall state) over the sequence axis, colored by state, with a mark at every causing

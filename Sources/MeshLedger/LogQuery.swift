@@ -1,4 +1,4 @@
-public import EventLog
+import EventLog
 public import MeshModel
 
 /// A bound of a log query: a sequence number or a recorded time.

@@ -1,4 +1,4 @@
-public import EventLog
+import EventLog
 public import MeshModel
 public import Projection
 

@@ -1,5 +1,4 @@
 import Glibc
-public import MeshModel
 
 /// Microseconds since the Unix epoch, UTC: the time an event was recorded.
 public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {

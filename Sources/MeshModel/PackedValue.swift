@@ -147,7 +147,7 @@ package struct ByteWriter {
     }
 
     @inlinable package mutating func string(_ value: String) {
-        let appended = value.utf8.withContiguousStorageIfAvailable { utf8 in
+        let appended: Void? = value.utf8.withContiguousStorageIfAvailable { utf8 in
             varint(UInt64(utf8.count))
             bytes.append(contentsOf: utf8)
         }

@@ -1,6 +1,6 @@
 public import EventLog
 import Foundation
-public import MeshModel
+import MeshModel
 
 /// A seeded generator of realistic, messy event streams: services appearing, changing and
 /// disappearing in several clusters, meshes losing gateways, VirtualMeshes and TrafficPolicies

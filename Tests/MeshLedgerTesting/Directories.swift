@@ -1,4 +1,4 @@
-public import EventLog
+import EventLog
 import Foundation
 public import MeshLedger
 public import MeshModel

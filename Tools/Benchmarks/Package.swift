@@ -19,7 +19,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "Bench",
-            dependencies: [.product(name: "MeshLedger", package: rootIdentity), "CBaselines"],
+            dependencies: [
+                .product(name: "MeshLedger", package: rootIdentity),
+                .product(name: "MeshLedgerWorkload", package: rootIdentity),
+                .product(name: "MeshLedgerTesting", package: rootIdentity),
+                "CBaselines",
+            ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
         ),
         .executableTarget(

@@ -1,7 +1,6 @@
 // Measures the storage encoding of event objects (docs/decisions/0002-event-encoding.md):
 // encode and decode speed and size of the packed binary format against canonical JSON read with
 // MeshLedger's own parser and with Foundation's JSONSerialization, on the example fleet's objects.
-import EventLog
 import Foundation
 import MeshModel
 

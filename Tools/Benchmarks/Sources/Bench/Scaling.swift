@@ -1,0 +1,93 @@
+import EventLog
+import Foundation
+import MeshModel
+import Projection
+import Workload
+
+/// 7: the incremental projection's cost per churn event as the fleet grows 10x, and the
+/// reference's on the same stream.
+func scaling(_ options: Options, rows: inout [Row]) throws {
+    var perEvent: [Double] = []
+    var perEventSettled: [Double] = []
+    var perKind: [[ResourceKind: Double]] = []
+    for factor in [1, 10] {
+        let parameters = FleetWorkload.Parameters(
+            clusters: 6, servicesPerCluster: 10 * factor, virtualDestinations: 20 * factor)
+        let path = scratch("scale")
+        var logOptions = EventLog.Options()
+        logOptions.noSync = true
+        let log = try EventLog.open(at: path, options: logOptions)
+        var workload = FleetWorkload(parameters)
+        for batch in workload.initialBatches() { _ = try log.append(Batch(batch)) }
+        let fleetHead = try log.head().sequence
+        for _ in 0..<options.int("churn", 3000) { _ = try log.append(Batch(workload.nextBatch())) }
+        let head = try log.head().sequence
+        var projection = Projection()
+        var reference = ReferenceProjection()
+        try log.scan(1...fleetHead) { event in
+            projection.apply(event)
+            reference.apply(event)
+            return true
+        }
+        // The same events with outputs translated and the digest hashed after every event (what a
+        // reader asking for outputs after each event pays; the projection itself defers them).
+        var settled = projection
+        settled.settleDigest()
+        var start = now()
+        try log.scan((fleetHead + 1)...head) { event in
+            settled.apply(event)
+            settled.settleDigest()
+            return true
+        }
+        perEventSettled.append((now() - start) / Double(head - fleetHead))
+        var byKind: [ResourceKind: (count: Int, seconds: Double)] = [:]
+        start = now()
+        try log.scan((fleetHead + 1)...head) { event in
+            let t = now()
+            projection.apply(event)
+            byKind[event.key.kind, default: (0, 0)].count += 1
+            byKind[event.key.kind, default: (0, 0)].seconds += now() - t
+            return true
+        }
+        let incremental = (now() - start) / Double(head - fleetHead)
+        perKind.append(byKind.mapValues { $0.seconds / Double(max($0.count, 1)) })
+        let mix = byKind.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value.count)" }.joined(
+            separator: ", ")
+        FileHandle.standardError.write(Data("  fleet \(factor)x churn mix: \(mix)\n".utf8))
+        let sample = min(head, fleetHead + UInt64(options.int("reference-events", 200)))
+        start = now()
+        try log.scan((fleetHead + 1)...sample) { event in
+            reference.apply(event)
+            return true
+        }
+        let full = (now() - start) / Double(sample - fleetHead)
+        perEvent.append(incremental)
+        rows.append(
+            Row(
+                measure:
+                    "per churn event, fleet \(factor)x (\(6 * 10 * factor) services, \(20 * factor) VDs): incremental",
+                value: String(format: "%.1f µs", incremental * 1e6),
+                ratio: String(format: "%.0fx cheaper than reference (%.0f µs)", full / incremental, full * 1e6),
+                target: "-"))
+        try? FileManager.default.removeItem(atPath: path)
+    }
+    rows.append(
+        Row(
+            measure: "incremental cost growth for a 10x fleet, whole mix",
+            value: String(format: "%.2fx", perEvent[1] / perEvent[0]), ratio: "-", target: "< 2x"))
+    rows.append(
+        Row(
+            measure: String(
+                format: "  with outputs and digest settled after every event (%.1f → %.1f µs)",
+                perEventSettled[0] * 1e6, perEventSettled[1] * 1e6),
+            value: String(format: "%.2fx", perEventSettled[1] / perEventSettled[0]), ratio: "-", target: "-"))
+    for kind in [ResourceKind.destination, .virtualDestination, .trafficPolicy] {
+        guard let small = perKind[0][kind], let large = perKind[1][kind] else { continue }
+        let span = String(format: "%.0f → %.0f µs", small * 1e6, large * 1e6)
+        rows.append(
+            Row(
+                measure: "  growth for \(kind.rawValue) events (\(span))",
+                value: String(format: "%.2fx", large / small),
+                ratio: "-", target: "< 2x"))
+    }
+}
