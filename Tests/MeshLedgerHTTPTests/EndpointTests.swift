@@ -10,18 +10,7 @@ import Testing
 
 /// Every endpoint's status codes and bodies, in process.
 @Suite struct EndpointTests {
-    let vd = """
-        apiVersion: networking.enterprise.mesh.gloo.solo.io/v1alpha1
-        kind: VirtualDestination
-        metadata: {name: extra, namespace: bookinfo}
-        spec:
-          hostname: extra.global
-          port: {number: 9080, protocol: HTTP}
-          virtualMesh: {name: bookinfo-federation, namespace: gloo-mesh}
-          static:
-            destinations:
-            - kubeService: {name: reviews, namespace: bookinfo, clusterName: cluster-1}
-        """
+    let vd = virtualDestinationYAML("extra", hostname: "extra.global")
 
     @Test func operationsEndpoints() async throws {
         let store = try fleetStore()

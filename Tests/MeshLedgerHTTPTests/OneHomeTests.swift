@@ -50,18 +50,7 @@ import Testing
     @Test func explainListsTheSameIssuesForAHostnameBlockedAndAFailedVirtualDestination() async throws {
         let store = try fleetStore()
         // A later VirtualDestination that wants reviews.global, which reviews-global holds.
-        let rival = """
-            apiVersion: networking.enterprise.mesh.gloo.solo.io/v1alpha1
-            kind: VirtualDestination
-            metadata: {name: reviews-rival, namespace: bookinfo}
-            spec:
-              hostname: reviews.global
-              port: {number: 9080, protocol: HTTP}
-              virtualMesh: {name: bookinfo-federation, namespace: gloo-mesh}
-              static:
-                destinations:
-                - kubeService: {name: reviews, namespace: bookinfo, clusterName: cluster-1}
-            """
+        let rival = virtualDestinationYAML("reviews-rival", hostname: "reviews.global")
         try await withServer(store) { client in
             #expect(try await client.call(.post, "/v1/events?op=apply&actor=carol", body: rival).status == 200)
             // A controller fails to write one of reviews-global's outputs.
@@ -98,18 +87,7 @@ import Testing
             let answers = try await withThrowingTaskGroup(of: Answer.self) { group in
                 for i in 0..<appends {
                     group.addTask {
-                        let vd = """
-                            apiVersion: networking.enterprise.mesh.gloo.solo.io/v1alpha1
-                            kind: VirtualDestination
-                            metadata: {name: concurrent-\(i), namespace: bookinfo}
-                            spec:
-                              hostname: concurrent-\(i).global
-                              port: {number: 9080, protocol: HTTP}
-                              virtualMesh: {name: bookinfo-federation, namespace: gloo-mesh}
-                              static:
-                                destinations:
-                                - kubeService: {name: reviews, namespace: bookinfo, clusterName: cluster-1}
-                            """
+                        let vd = virtualDestinationYAML("concurrent-\(i)", hostname: "concurrent-\(i).global")
                         return try await client.call(.post, "/v1/events?op=apply", body: vd)
                     }
                 }

@@ -61,3 +61,19 @@ func fleetStore(_ name: String = #function) throws -> Store {
     _ = try store.append(Batch.apply(user, actor: "platform"), clock: fixedClock(start: 1_800_000_100_000_000))
     return store
 }
+
+/// A VirtualDestination in bookinfo, exported to the example VirtualMesh, backed by cluster-1's reviews.
+func virtualDestinationYAML(_ name: String, hostname: String) -> String {
+    """
+    apiVersion: networking.enterprise.mesh.gloo.solo.io/v1alpha1
+    kind: VirtualDestination
+    metadata: {name: \(name), namespace: bookinfo}
+    spec:
+      hostname: \(hostname)
+      port: {number: 9080, protocol: HTTP}
+      virtualMesh: {name: bookinfo-federation, namespace: gloo-mesh}
+      static:
+        destinations:
+        - kubeService: {name: reviews, namespace: bookinfo, clusterName: cluster-1}
+    """
+}
