@@ -32,11 +32,14 @@ extension Batch {
         public var key: ObjectKey
         /// The manifest it was named by, if any.
         public var manifest: Manifest?
+        /// The resourceVersion the object must be at (default: the manifest's, if any).
+        public var expectedVersion: UInt64?
 
         /// Names an object by key, or by its manifest.
-        public init(_ key: ObjectKey, manifest: Manifest? = nil) {
+        public init(_ key: ObjectKey, manifest: Manifest? = nil, expectedVersion: UInt64? = nil) {
             self.key = key
             self.manifest = manifest
+            self.expectedVersion = expectedVersion ?? manifest?.resourceVersion
         }
 
         /// Names the object of a manifest.
@@ -52,7 +55,7 @@ extension Batch {
         let changes = targets.map { target in
             Change(
                 .delete(target.key, target.manifest), source: target.key.kind.source, actor: actor,
-                expectedVersion: target.manifest?.resourceVersion, ignoreNotFound: ignoreNotFound)
+                expectedVersion: target.expectedVersion, ignoreNotFound: ignoreNotFound)
         }
         return Batch(changes, expectedHead: expectedHead)
     }
@@ -93,6 +96,15 @@ extension Batch {
             }
         }
         return Batch(changes)
+    }
+
+    /// A write of one whole object through an API server (the Kubernetes API): a user kind as
+    /// `apply` writes it, a discovery kind as `discover` does, by the writer's identity.
+    /// `expectedVersion` is the precondition: 0 when the object must not exist (create), its
+    /// resourceVersion for an update, nil for none.
+    public static func put(_ manifest: Manifest, actor: String, expectedVersion: UInt64?) -> Batch {
+        let source = manifest.key.kind.source
+        return Batch([Change(.upsert(manifest), source: source, actor: actor, expectedVersion: expectedVersion)])
     }
 
     /// `report`: a controller's result of writing one output object, as a `SyncResult` event

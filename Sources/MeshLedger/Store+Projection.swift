@@ -2,6 +2,8 @@ public import EventLog
 public import MeshModel
 public import Projection
 
+import struct Crypto.SHA256
+
 extension Store {
     /// How a projection was obtained.
     public struct ProjectionOrigin: Sendable {
@@ -133,50 +135,73 @@ extension Store {
         return (projection.digest, target, problems.sorted { $0.0 < $1.0 }.map { (sequence: $0.0, problem: $0.1) })
     }
 
-    /// A stored object as `get` shows it: the object as last applied, with `metadata.generation`
-    /// (user kinds) and `metadata.resourceVersion` (the sequence of its last change), or nil if it
-    /// does not exist at `sequence`.
+    /// A stored object as `get` shows it: the object as last applied, with the metadata an API
+    /// server adds (`resourceVersion`: the sequence of its last change; `generation` for user
+    /// kinds; `creationTimestamp` and a `uid` from the event that created it), or nil if it does
+    /// not exist at `sequence`.
     public func storedObject(_ key: ObjectKey, at sequence: UInt64? = nil) throws -> JSONValue? {
         var last: Event?
+        var created: Event?
         for s in try log.history(of: key) where sequence.map({ s <= $0 }) ?? true {
-            last = try log.event(at: s)
+            guard let event = try log.event(at: s) else { continue }
+            if event.change == .upsert && (last == nil || last?.change == .delete) { created = event }
+            last = event
         }
         guard let event = last, event.change == .upsert else { return nil }
-        return Store.withServerMetadata(event)
+        return Store.withServerMetadata(event, created: created ?? event)
     }
 
     /// Every object of a kind that exists at `sequence` (default: now), sorted by namespace and name.
     public func storedObjects(
         _ kind: ResourceKind, namespace: String? = nil, at sequence: UInt64? = nil
     ) throws -> [JSONValue] {
-        var latest: [ObjectKey: Event] = [:]
+        var latest: [ObjectKey: (last: Event, created: Event)] = [:]
         if let sequence {
             guard sequence > 0 else { return [] }
             try log.scan(1...sequence) { event in
-                if event.key.kind == kind { latest[event.key] = event }
+                guard event.key.kind == kind else { return true }
+                let previous = latest[event.key]
+                let isCreation = event.change == .upsert && (previous == nil || previous?.last.change == .delete)
+                latest[event.key] = (event, isCreation ? event : previous?.created ?? event)
                 return true
             }
         } else {
-            for state in try log.objectStates() where state.key.kind == kind && state.exists {
-                if let event = try log.event(at: state.lastSequence) { latest[state.key] = event }
-            }
+            return try log.objectStates()
+                .filter { $0.key.kind == kind && $0.exists && (namespace == nil || $0.key.namespace == namespace) }
+                .sorted { $0.key < $1.key }
+                .compactMap { try storedObject($0.key) }
         }
         return latest.values
-            .filter { $0.change == .upsert && (namespace == nil || $0.key.namespace == namespace) }
-            .sorted { $0.key < $1.key }
-            .map(Store.withServerMetadata)
+            .filter { $0.last.change == .upsert && (namespace == nil || $0.last.key.namespace == namespace) }
+            .sorted { $0.last.key < $1.last.key }
+            .map { Store.withServerMetadata($0.last, created: $0.created) }
     }
 
     /// The object of an event with the metadata a server would add.
-    static func withServerMetadata(_ event: Event) -> JSONValue {
+    static func withServerMetadata(_ event: Event, created: Event) -> JSONValue {
         guard case .object(var root) = event.object, case .object(var metadata)? = root["metadata"] else {
             return event.object
         }
         metadata["resourceVersion"] = .string(String(event.sequence))
         if event.key.kind.hasGeneration { metadata["generation"] = .int(Int64(event.generation)) }
+        metadata["creationTimestamp"] = .string(RFC3339.formatSeconds(created.recordedAt))
+        metadata["uid"] = .string(Store.uid(of: event.key, createdAt: created.sequence))
         root["metadata"] = .object(metadata)
         root["status"] = nil
         return .object(root)
+    }
+
+    /// A stable uid for one life of an object (it changes when the object is deleted and created
+    /// again): a UUID-shaped digest of its key and the sequence that created it.
+    static func uid(of key: ObjectKey, createdAt sequence: UInt64) -> String {
+        let hex = Array(
+            Digest(
+                bytes: Array(
+                    SHA256.hash(data: Array("\(key.kind.rawValue)/\(key.namespace)/\(key.name)@\(sequence)".utf8)))
+            )
+            .hex.prefix(32))
+        return String(hex[0..<8]) + "-" + String(hex[8..<12]) + "-" + String(hex[12..<16]) + "-"
+            + String(hex[16..<20]) + "-" + String(hex[20..<32])
     }
 }
 

@@ -95,85 +95,17 @@ extension MeshLedgerCommand {
         }
 
         func table(_ kind: ResourceKind, _ objects: [JSONValue], projection: Projection, wide: Bool) -> Table {
-            func meta(_ o: JSONValue, _ field: String) -> String { o[path: ["metadata", field]]?.stringValue ?? "" }
-            func spec(_ o: JSONValue, _ path: String...) -> String {
-                guard let value = o[path: ["spec"] + path] else { return "" }
-                if case .int(let i) = value { return String(i) }
-                return value.stringValue ?? ""
-            }
-            let generation: (JSONValue) -> String = { o in
-                o[path: ["metadata", "generation"]]?.intValue.map(String.init) ?? "-"
-            }
-            var headers: [String]
-            var rows: [[String]] = []
-            switch kind {
-            case .virtualDestination:
-                headers = ["NAME", "NAMESPACE", "HOSTNAME", "STATE", "MESHES", "SELECTED"]
-                if wide { headers += ["PORT", "GENERATION", "OBSERVED", "RESOURCEVERSION"] }
-                for o in objects {
-                    let status = projection.states[ObjectRef(json: o["metadata"])]?.status
-                    let accepted = status?.meshes.filter { $0.status.state == .accepted }.count ?? 0
-                    var row = [
-                        meta(o, "name"), meta(o, "namespace"), spec(o, "hostname"), status?.state.rawValue ?? "PENDING",
-                        "\(accepted)/\(status?.meshes.count ?? 0)", String(status?.selectedDestinations.count ?? 0),
+            let shown = ObjectTable.columns(kind).enumerated().filter { wide || $0.element.priority == 0 }
+            var table = Table(headers: ["NAME", "NAMESPACE"] + shown.map { $0.element.name.uppercased() })
+            for o in objects {
+                let cells = ObjectTable.cells(o, kind, projection: projection)
+                table.add(
+                    [
+                        o[path: ["metadata", "name"]]?.stringValue ?? "",
+                        o[path: ["metadata", "namespace"]]?.stringValue ?? "",
                     ]
-                    if wide {
-                        row += [
-                            "\(spec(o, "port", "number"))/\(spec(o, "port", "protocol"))", generation(o),
-                            status.map { String($0.observedGeneration) } ?? "-", meta(o, "resourceVersion"),
-                        ]
-                    }
-                    rows.append(row)
-                }
-            case .destination:
-                headers = ["NAME", "NAMESPACE", "CLUSTER", "SERVICE", "MESH"]
-                if wide { headers += ["REGION", "RESOURCEVERSION"] }
-                for o in objects {
-                    let d = Destination(object: o)
-                    var row = [
-                        meta(o, "name"), meta(o, "namespace"), d.service.clusterName,
-                        "\(d.service.namespace)/\(d.service.name)", d.mesh.name,
-                    ]
-                    if wide { row += [d.region.isEmpty ? "-" : d.region, meta(o, "resourceVersion")] }
-                    rows.append(row)
-                }
-            case .mesh:
-                headers = ["NAME", "NAMESPACE", "TYPE", "CLUSTER", "REGION", "GATEWAYS"]
-                for o in objects {
-                    let m = Mesh(object: o)
-                    rows.append([
-                        meta(o, "name"), meta(o, "namespace"), m.type, m.cluster, m.region.isEmpty ? "-" : m.region,
-                        String(m.ingressGateways.count),
-                    ])
-                }
-            case .virtualMesh:
-                headers = ["NAME", "NAMESPACE", "MESHES", "SUFFIX", "GENERATION"]
-                for o in objects {
-                    let vm = VirtualMesh(object: o)
-                    rows.append([
-                        meta(o, "name"), meta(o, "namespace"), String(vm.meshes.count), vm.hostnameSuffix,
-                        generation(o),
-                    ])
-                }
-            case .trafficPolicy:
-                headers = ["NAME", "NAMESPACE", "OUTLIER DETECTION", "GENERATION"]
-                for o in objects {
-                    let tp = TrafficPolicy(object: o)
-                    rows.append([
-                        meta(o, "name"), meta(o, "namespace"), tp.outlierDetection == nil ? "no" : "yes", generation(o),
-                    ])
-                }
-            case .syncResult:
-                headers = ["NAME", "NAMESPACE", "CLUSTER", "KIND", "OBJECT", "RESULT"]
-                for o in objects {
-                    rows.append([
-                        meta(o, "name"), meta(o, "namespace"), spec(o, "cluster"), spec(o, "kind"), spec(o, "name"),
-                        spec(o, "result"),
-                    ])
-                }
+                        + shown.map { cells[$0.offset] })
             }
-            var table = Table(headers: headers)
-            for row in rows { table.add(row) }
             return table
         }
     }

@@ -33,6 +33,9 @@ actor Committer {
     private var flushing = false
     private(set) var projection = Projection()
     private var statuses: [ObjectRef: JSONValue] = [:]
+    /// The sequence of each VirtualDestination's last derived-status change seen by this server
+    /// (its served resourceVersion is the later of this and its last write).
+    private(set) var statusChangedAt: [ObjectRef: UInt64] = [:]
     /// Status changes per sequence, for the last `retention` sequences.
     private var changes: [UInt64: [StatusChange]] = [:]
     private var stopped = false
@@ -138,6 +141,7 @@ actor Committer {
             let status = projection.status(of: ref)?.json
             if statuses[ref] != status {
                 statuses[ref] = status
+                statusChangedAt[ref] = event.sequence
                 list.append(StatusChange(virtualDestination: ref, status: status))
             }
         }
@@ -155,6 +159,11 @@ actor Committer {
     /// The oldest sequence a watch may start from (older ones are gone: 410).
     func oldestWatchable() -> UInt64 {
         projection.sequence > retention ? projection.sequence - retention + 1 : 1
+    }
+
+    /// The current projection and the status-change sequences, at the same point.
+    func currentWithStatusSequences() -> (Projection, [ObjectRef: UInt64]) {
+        (current(), statusChangedAt)
     }
 
     /// The current projection (a value: later folds do not change it).

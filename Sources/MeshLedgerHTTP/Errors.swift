@@ -19,7 +19,7 @@ func errorResponse(_ status: HTTPResponse.Status, _ message: String, code: Strin
 
 /// Turns domain errors into HTTP responses; only this module knows about HTTP.
 struct ErrorMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = ServerContext
 
     func handle(
         _ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response
@@ -54,7 +54,7 @@ struct APIError: Error {
 
 /// Requires `Authorization: Bearer <token>`, compared in constant time, on everything but /healthz.
 struct BearerTokenMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = ServerContext
     let token: String
 
     func handle(

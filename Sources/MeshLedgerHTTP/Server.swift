@@ -59,13 +59,13 @@ public struct MeshLedgerServer: Sendable {
     /// it, the in-process tests drive it. `stop` finishes the writer's requests in flight.
     package func makeApplication(
         onListening: @escaping @Sendable (String) -> Void = { _ in }
-    ) throws -> (application: Application<RouterResponder<BasicRequestContext>>, stop: @Sendable () async -> Void) {
+    ) throws -> (application: Application<RouterResponder<ServerContext>>, stop: @Sendable () async -> Void) {
         let metrics = Metrics()
         let committer = try Committer(
             store: store, groupCommit: configuration.groupCommit, maxBatchRequests: configuration.maxBatchRequests,
             maxDelay: configuration.maxDelay, retention: configuration.watchRetention, metrics: metrics)
         let endpoints = Endpoints(store: store, committer: committer, metrics: metrics, configuration: configuration)
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: ServerContext.self)
         router.add(middleware: ErrorMiddleware())
         if let token = configuration.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         OperationsRoutes(endpoints: endpoints).addRoutes(to: router)
@@ -74,6 +74,7 @@ public struct MeshLedgerServer: Sendable {
         ObjectRoutes(endpoints: endpoints).addRoutes(to: v1)
         AuditRoutes(endpoints: endpoints).addRoutes(to: v1)
         WatchRoutes(endpoints: endpoints).addRoutes(to: v1)
+        KubeRoutes(endpoints: endpoints).addRoutes(to: router)
         let app = Application(
             router: router,
             configuration: .init(

@@ -18,6 +18,12 @@ public enum RFC3339 {
             + String(repeating: "0", count: 6 - fraction.count) + fraction + "Z"
     }
 
+    /// Whole seconds, as Kubernetes writes `metadata.creationTimestamp`: `2026-11-27T11:33:34Z`.
+    public static func formatSeconds(_ time: Timestamp) -> String {
+        let full = format(time)
+        return String(full.prefix(19)) + "Z"
+    }
+
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; a space may stand for `T`.
     public static func parse(_ text: String) -> Timestamp? {
         let bytes = Array(text.utf8)

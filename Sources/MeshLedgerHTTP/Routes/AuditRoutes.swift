@@ -10,7 +10,7 @@ import Projection
 struct AuditRoutes: Sendable {
     let endpoints: Endpoints
 
-    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+    func addRoutes(to group: RouterGroup<ServerContext>) {
         group.get("log") { request, _ in try log(request) }
         group.get("virtualdestinations/:namespace/:name/history") { request, context in try history(request, context) }
         group.get("virtualdestinations/:namespace/:name/explain") { request, context in
@@ -35,7 +35,7 @@ struct AuditRoutes: Sendable {
     }
 
     /// GET /v1/virtualdestinations/{namespace}/{name}/history?since=&until=
-    func history(_ request: Request, _ context: BasicRequestContext) throws -> Response {
+    func history(_ request: Request, _ context: ServerContext) throws -> Response {
         let transitions = try endpoints.store.history(
             of: try endpoints.virtualDestination(context), since: try endpoints.sequence(request, "since") ?? 1,
             until: try endpoints.sequence(request, "until"))
@@ -43,7 +43,7 @@ struct AuditRoutes: Sendable {
     }
 
     /// GET /v1/virtualdestinations/{namespace}/{name}/explain?at=
-    func explain(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func explain(_ request: Request, _ context: ServerContext) async throws -> Response {
         let ref = try endpoints.virtualDestination(context)
         let (projection, sequence, _) = try await endpoints.projection(request)
         guard let explanation = try endpoints.store.explain(ref, in: projection, at: sequence) else {

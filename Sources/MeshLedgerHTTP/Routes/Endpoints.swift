@@ -24,12 +24,12 @@ struct Endpoints: Sendable {
     }
 
     /// A path parameter.
-    func parameter(_ context: BasicRequestContext, _ name: String) throws -> String {
+    func parameter(_ context: ServerContext, _ name: String) throws -> String {
         try context.parameters.require(name)
     }
 
     /// The VirtualDestination a `/v1/virtualdestinations/{namespace}/{name}/...` path names.
-    func virtualDestination(_ context: BasicRequestContext) throws -> ObjectRef {
+    func virtualDestination(_ context: ServerContext) throws -> ObjectRef {
         ObjectRef(name: try parameter(context, "name"), namespace: try parameter(context, "namespace"))
     }
 

@@ -9,7 +9,7 @@ import Projection
 struct ObjectRoutes: Sendable {
     let endpoints: Endpoints
 
-    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+    func addRoutes(to group: RouterGroup<ServerContext>) {
         for kind in ResourceKind.allCases {
             group.get("\(kind.plural)") { request, _ in try await list(kind, request) }
             group.get("\(kind.plural)/:namespace/:name") { request, context in try await get(kind, request, context) }
@@ -26,7 +26,7 @@ struct ObjectRoutes: Sendable {
     }
 
     /// GET /v1/<kinds>/{namespace}/{name}?at=
-    func get(_ kind: ResourceKind, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func get(_ kind: ResourceKind, _ request: Request, _ context: ServerContext) async throws -> Response {
         let key = ObjectKey(
             kind: kind, namespace: try endpoints.parameter(context, "namespace"),
             name: try endpoints.parameter(context, "name"))

@@ -9,7 +9,7 @@ import Prometheus
 struct OperationsRoutes: Sendable {
     let endpoints: Endpoints
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
+    func addRoutes(to router: Router<ServerContext>) {
         router.get("/healthz") { _, _ in
             json(["status": "ok", "head": .int(Int64(try endpoints.store.log.head().sequence))])
         }

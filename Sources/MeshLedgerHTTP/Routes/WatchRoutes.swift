@@ -12,7 +12,7 @@ import Prometheus
 struct WatchRoutes: Sendable {
     let endpoints: Endpoints
 
-    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+    func addRoutes(to group: RouterGroup<ServerContext>) {
         group.get("watch") { request, _ in try await watch(request) }
     }
 

@@ -10,7 +10,7 @@ import Projection
 struct WriteRoutes: Sendable {
     let endpoints: Endpoints
 
-    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+    func addRoutes(to group: RouterGroup<ServerContext>) {
         group.post("events") { request, _ in try await append(request) }
         group.post("feedback") { request, _ in try await feedback(request) }
     }

@@ -1,0 +1,166 @@
+import EventLog
+import Hummingbird
+import MeshLedger
+import MeshModel
+
+/// Discovery, as kubectl, client-go, the Python client and kopf read it: `/version`, `/api`,
+/// `/api/v1` (namespaces, read-only), `/apis` and `/apis/G/V`, legacy shapes and aggregated
+/// discovery (v2) when the client asks for it with the matching Accept.
+struct KubeDiscovery: Sendable {
+    let endpoints: Endpoints
+
+    static let aggregatedV2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+    func addRoutes(to router: Router<ServerContext>) {
+        router.get("/version") { _, _ in
+            kubeJSON([
+                "major": "1", "minor": "32", "gitVersion": "v1.32.0-meshledger", "gitCommit": "",
+                "gitTreeState": "clean",
+                "buildDate": "2026-11-28T00:00:00Z", "goVersion": "", "compiler": "swift", "platform": "linux/amd64",
+            ])
+        }
+        let api = router.group("/api").add(middleware: KubeErrorMiddleware())
+        api.get { request, _ in
+            if wantsAggregated(request) { return kubeJSON(aggregated(core: true), contentType: Self.aggregatedV2) }
+            return kubeJSON(["kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []])
+        }
+        api.get("v1") { _, _ in
+            kubeJSON([
+                "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1",
+                "resources": [
+                    [
+                        "name": "namespaces", "singularName": "namespace", "namespaced": false, "kind": "Namespace",
+                        "verbs": ["get", "list", "watch"], "shortNames": ["ns"],
+                    ]
+                ],
+            ])
+        }
+        api.get("v1/namespaces") { _, _ in
+            let items = try namespaces().map(namespace)
+            return kubeJSON([
+                "kind": "NamespaceList", "apiVersion": "v1",
+                "metadata": ["resourceVersion": .string(String(try endpoints.store.log.head().sequence))],
+                "items": .array(items),
+            ])
+        }
+        api.get("v1/namespaces/:namespace") { _, context in
+            let name = try context.parameters.require("namespace")
+            guard try namespaces().contains(name) else {
+                throw KubeError(
+                    code: 404, reason: "NotFound", message: "namespaces \"\(name)\" not found",
+                    details: ["name": .string(name), "kind": "namespaces"])
+            }
+            return kubeJSON(namespace(name))
+        }
+        let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
+        apis.get { request, _ in
+            if wantsAggregated(request) { return kubeJSON(aggregated(core: false), contentType: Self.aggregatedV2) }
+            let groups = Self.groups.map { group, version -> JSONValue in
+                let gv: JSONValue = ["groupVersion": .string("\(group)/\(version)"), "version": .string(version)]
+                return ["name": .string(group), "versions": [gv], "preferredVersion": gv]
+            }
+            return kubeJSON(["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(groups)])
+        }
+        for (group, version) in Self.groups {
+            apis.get("\(group)/\(version)") { _, _ in
+                var resources: [JSONValue] = []
+                for kind in ResourceKind.served where kind.group == group {
+                    resources.append([
+                        "name": .string(kind.plural), "singularName": .string(kind.singular), "namespaced": true,
+                        "kind": .string(kind.rawValue), "verbs": Self.verbs,
+                        "shortNames": .array(kind.shortNames.map(JSONValue.string)),
+                        "categories": .array(kind.categories.map(JSONValue.string)),
+                    ])
+                    resources.append([
+                        "name": .string("\(kind.plural)/status"), "singularName": "", "namespaced": true,
+                        "kind": .string(kind.rawValue), "verbs": ["get", "patch", "update"],
+                    ])
+                }
+                return kubeJSON([
+                    "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string("\(group)/\(version)"),
+                    "resources": .array(resources),
+                ])
+            }
+        }
+    }
+
+    static let verbs: JSONValue = ["create", "delete", "get", "list", "patch", "update", "watch"]
+
+    /// The served group-versions, in preferred order.
+    static var groups: [(String, String)] {
+        var seen: [(String, String)] = []
+        for kind in ResourceKind.served where !seen.contains(where: { $0.0 == kind.group }) {
+            seen.append((kind.group, kind.version))
+        }
+        return seen
+    }
+
+    /// Whether the client asked for aggregated discovery v2 (the content type decides how
+    /// client-go parses the answer, so v2beta1-only clients get the legacy shape).
+    func wantsAggregated(_ request: Request) -> Bool {
+        (request.headers[.accept] ?? "").contains("g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+    }
+
+    func aggregated(core: Bool) -> JSONValue {
+        var items: [JSONValue] = []
+        if core {
+            let namespaceKind: JSONValue = ["group": "", "version": "v1", "kind": "Namespace"]
+            items.append([
+                "metadata": ["name": ""],
+                "versions": [
+                    [
+                        "version": "v1", "freshness": "Current",
+                        "resources": [
+                            [
+                                "resource": "namespaces", "singularResource": "namespace", "scope": "Cluster",
+                                "responseKind": namespaceKind, "verbs": ["get", "list", "watch"], "shortNames": ["ns"],
+                            ]
+                        ],
+                    ]
+                ],
+            ])
+        } else {
+            for (group, version) in Self.groups {
+                let resources = ResourceKind.served.filter { $0.group == group }.map { kind -> JSONValue in
+                    let responseKind: JSONValue = [
+                        "group": .string(group), "version": .string(version), "kind": .string(kind.rawValue),
+                    ]
+                    return [
+                        "resource": .string(kind.plural), "singularResource": .string(kind.singular),
+                        "scope": "Namespaced", "responseKind": responseKind, "verbs": Self.verbs,
+                        "shortNames": .array(kind.shortNames.map(JSONValue.string)),
+                        "categories": .array(kind.categories.map(JSONValue.string)),
+                        "subresources": [
+                            [
+                                "subresource": "status", "responseKind": responseKind,
+                                "verbs": ["get", "patch", "update"],
+                            ]
+                        ],
+                    ]
+                }
+                items.append([
+                    "metadata": ["name": .string(group)],
+                    "versions": [
+                        ["version": .string(version), "freshness": "Current", "resources": .array(resources)]
+                    ],
+                ])
+            }
+        }
+        return [
+            "kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": [:],
+            "items": .array(items),
+        ]
+    }
+
+    /// The namespaces seen in the log (any object, live or deleted), sorted.
+    func namespaces() throws -> [String] {
+        Set(try endpoints.store.log.objectStates().map(\.key.namespace)).sorted()
+    }
+
+    func namespace(_ name: String) -> JSONValue {
+        [
+            "kind": "Namespace", "apiVersion": "v1", "metadata": ["name": .string(name)],
+            "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"],
+        ]
+    }
+}

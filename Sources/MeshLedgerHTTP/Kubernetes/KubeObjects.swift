@@ -1,0 +1,424 @@
+import EventLog
+import Foundation
+import Hummingbird
+import MeshLedger
+import MeshModel
+import NIOCore
+import Projection
+import Prometheus
+
+/// Reads of the Kubernetes API: list (at the head, or exactly at any resourceVersion of the log),
+/// get, watch, as JSON or as a server-side printed Table.
+struct KubeObjects: Sendable {
+    let endpoints: Endpoints
+
+    /// A point of the log to read at, and what is needed to serve objects there.
+    struct View {
+        let sequence: UInt64
+        let projection: Projection
+        /// Status-change sequences of VirtualDestinations (live views only).
+        let statusChangedAt: [ObjectRef: UInt64]
+        let live: Bool
+    }
+
+    /// The live view: the committer's projection at the head.
+    func liveView() async -> View {
+        let (projection, changed) = await endpoints.committer.currentWithStatusSequences()
+        return View(sequence: projection.sequence, projection: projection, statusChangedAt: changed, live: true)
+    }
+
+    /// The view exactly at `sequence` (time travel: any point of the log).
+    func view(at sequence: UInt64) throws -> View {
+        let (projection, reached, _) = try endpoints.store.project(upTo: sequence)
+        return View(sequence: reached, projection: projection, statusChangedAt: [:], live: false)
+    }
+
+    /// The objects of a kind as served at a view: with derived status and, for VirtualDestinations,
+    /// a resourceVersion that moves when the derived status does.
+    func objects(_ kind: ResourceKind, namespace: String?, in view: View) throws -> [JSONValue] {
+        try endpoints.store.objects(
+            kind, namespace: namespace, at: view.live ? nil : view.sequence, statuses: view.projection
+        ).map { served($0, kind, view) }
+    }
+
+    /// One object as served, or nil.
+    func object(_ key: ObjectKey, in view: View) throws -> JSONValue? {
+        try endpoints.store.object(key, at: view.live ? nil : view.sequence, statuses: view.projection).map {
+            served($0, key.kind, view)
+        }
+    }
+
+    func served(_ object: JSONValue, _ kind: ResourceKind, _ view: View) -> JSONValue {
+        guard kind == .virtualDestination, let changed = view.statusChangedAt[ObjectRef(json: object["metadata"])],
+            let written = object[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap(UInt64.init),
+            changed > written, case .object(var root) = object, case .object(var metadata)? = root["metadata"]
+        else { return object }
+        metadata["resourceVersion"] = .string(String(changed))
+        root["metadata"] = .object(metadata)
+        return .object(root)
+    }
+
+    // MARK: - Parameters
+
+    func query(_ request: Request, _ name: String) -> String? {
+        request.uri.queryParameters[Substring(name)].map(String.init)
+    }
+
+    func flag(_ request: Request, _ name: String) -> Bool {
+        ["true", "1"].contains(query(request, name) ?? "")
+    }
+
+    func wantsTable(_ request: Request) -> Bool { (request.headers[.accept] ?? "").contains("as=Table") }
+
+    struct Filter {
+        var namespace: String?
+        var labels: LabelSelector?
+        var fields: FieldSelector?
+
+        func matches(_ object: JSONValue) -> Bool {
+            let name = object[path: ["metadata", "name"]]?.stringValue ?? ""
+            let namespace = object[path: ["metadata", "namespace"]]?.stringValue ?? ""
+            if let want = self.namespace, want != namespace { return false }
+            if let fields, !fields.matches(name: name, namespace: namespace) { return false }
+            if let labels {
+                var map: [String: String] = [:]
+                for member in object[path: ["metadata", "labels"]]?.objectValue ?? JSONObject() {
+                    map[member.key] = member.value.stringValue
+                }
+                if !labels.matches(map) { return false }
+            }
+            return true
+        }
+    }
+
+    func filter(_ request: Request, namespace: String?) throws -> Filter {
+        var filter = Filter(namespace: namespace)
+        if let text = query(request, "labelSelector"), !text.isEmpty {
+            guard let selector = LabelSelector(text) else {
+                throw KubeError.badRequest("unable to parse requirement: invalid label selector \"\(text)\"")
+            }
+            filter.labels = selector
+        }
+        if let text = query(request, "fieldSelector"), !text.isEmpty {
+            do {
+                filter.fields = try FieldSelector(text)
+            } catch {
+                throw KubeError.badRequest(error.message)
+            }
+        }
+        return filter
+    }
+
+    // MARK: - List and get
+
+    /// GET /apis/G/V[/namespaces/NS]/P: a list, or a watch with `watch=true`.
+    func list(_ kind: ResourceKind, namespace: String?, _ request: Request) async throws -> Response {
+        let filter = try filter(request, namespace: namespace)
+        if flag(request, "watch") { return try await watch(kind, filter, request) }
+        let head = try endpoints.store.log.head().sequence
+        let rv = query(request, "resourceVersion").flatMap { $0.isEmpty ? nil : $0 }
+        let match = query(request, "resourceVersionMatch").flatMap { $0.isEmpty ? nil : $0 }
+        let limit = query(request, "limit").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        let token = query(request, "continue").flatMap { $0.isEmpty ? nil : $0 }
+        if match != nil && rv == nil {
+            throw KubeError.badRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+        }
+        if token != nil && rv != nil && rv != "0" {
+            throw KubeError.badRequest("specifying resource version is not allowed when using continue")
+        }
+        var exact: UInt64?
+        var after: String?
+        if let token {
+            guard let decoded = Data(base64Encoded: token).map({ String(decoding: $0, as: UTF8.self) }),
+                let slash = decoded.firstIndex(of: "/"), let sequence = UInt64(decoded[..<slash])
+            else { throw KubeError.badRequest("continue key is not valid") }
+            exact = sequence
+            after = String(decoded[decoded.index(after: slash)...])
+        } else if let rv, rv != "0" {
+            guard let n = UInt64(rv) else { throw KubeError.badRequest("invalid resourceVersion \"\(rv)\"") }
+            if n > head {
+                throw KubeError(
+                    code: 504, reason: "Timeout", message: "Too large resource version: \(n), current: \(head)",
+                    details: [
+                        "causes": [["reason": "ResourceVersionTooLarge", "message": "Too large resource version"]],
+                        "retryAfterSeconds": 1,
+                    ])
+            }
+            if match == "Exact" || (match == nil && limit != nil) { exact = n }
+        }
+        let view: View
+        if let exact { view = try self.view(at: exact) } else { view = await liveView() }
+        var items = try objects(kind, namespace: namespace, in: view).filter(filter.matches)
+        if let after {
+            items = items.filter { Self.sortKey($0) > after }
+        }
+        var metadata: JSONObject = ["resourceVersion": .string(String(view.sequence))]
+        if let limit, items.count > limit {
+            metadata["remainingItemCount"] = .int(Int64(items.count - limit))
+            items = Array(items.prefix(limit))
+            metadata["continue"] = .string(
+                Data("\(view.sequence)/\(Self.sortKey(items.last!))".utf8).base64EncodedString())
+        }
+        if wantsTable(request) {
+            return kubeJSON(
+                table(kind, items, view, metadata: metadata, includeObject: query(request, "includeObject")))
+        }
+        return kubeJSON([
+            "apiVersion": .string(kind.apiVersion), "kind": .string("\(kind.rawValue)List"),
+            "metadata": .object(metadata), "items": .array(items),
+        ])
+    }
+
+    static func sortKey(_ object: JSONValue) -> String {
+        "\(object[path: ["metadata", "namespace"]]?.stringValue ?? "")/\(object[path: ["metadata", "name"]]?.stringValue ?? "")"
+    }
+
+    /// GET /apis/G/V/namespaces/NS/P/NAME (and its /status).
+    func get(_ kind: ResourceKind, namespace: String, name: String, _ request: Request) async throws -> Response {
+        let view = await liveView()
+        guard let object = try object(ObjectKey(kind: kind, namespace: namespace, name: name), in: view) else {
+            throw KubeError.notFound(kind, name)
+        }
+        if wantsTable(request) {
+            return kubeJSON(
+                table(
+                    kind, [object], view, metadata: ["resourceVersion": .string(String(view.sequence))],
+                    includeObject: query(request, "includeObject")))
+        }
+        return kubeJSON(object)
+    }
+
+    // MARK: - Table
+
+    /// Server-side printing: Name, the kind's columns (`ObjectTable`, wide ones at priority 1),
+    /// Age; each row with the object's metadata (or the whole object, or none).
+    func table(
+        _ kind: ResourceKind, _ items: [JSONValue], _ view: View, metadata: JSONObject, includeObject: String?,
+        headers: Bool = true
+    ) -> JSONValue {
+        var result: JSONObject = ["kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": .object(metadata)]
+        if headers { result["columnDefinitions"] = Self.columnDefinitions(kind) }
+        result["rows"] = .array(items.map { row($0, kind, view, includeObject: includeObject) })
+        return .object(result)
+    }
+
+    static func columnDefinitions(_ kind: ResourceKind) -> JSONValue {
+        var columns: [JSONValue] = [
+            [
+                "name": "Name", "type": "string", "format": "name", "priority": 0,
+                "description": "Name must be unique within a namespace.",
+            ]
+        ]
+        for column in ObjectTable.columns(kind) {
+            columns.append([
+                "name": .string(column.name), "type": "string", "format": "", "priority": .int(Int64(column.priority)),
+                "description": .string(column.description),
+            ])
+        }
+        columns.append([
+            "name": "Age", "type": "date", "format": "", "priority": 0,
+            "description":
+                "CreationTimestamp is a timestamp representing the server time when this object was created.",
+        ])
+        return .array(columns)
+    }
+
+    func row(_ object: JSONValue, _ kind: ResourceKind, _ view: View, includeObject: String?) -> JSONValue {
+        let name = object[path: ["metadata", "name"]]?.stringValue ?? ""
+        let created = object[path: ["metadata", "creationTimestamp"]]?.stringValue.flatMap(RFC3339.parse)
+        let age = created.map { Self.humanAge(seconds: (Timestamp.now().microseconds - $0.microseconds) / 1_000_000) }
+        let cells: [JSONValue] =
+            [.string(name)] + ObjectTable.cells(object, kind, projection: view.projection).map(JSONValue.string)
+            + [age.map(JSONValue.string) ?? .null]
+        var row: JSONObject = ["cells": .array(cells)]
+        switch includeObject {
+        case "None": break
+        case "Object": row["object"] = object
+        default:
+            row["object"] = [
+                "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                "metadata": object["metadata"] ?? .object(JSONObject()),
+            ]
+        }
+        return .object(row)
+    }
+
+    /// An age as kubectl prints it: `45s`, `3m12s`, `25m`, `5h3m`, `20h`, `3d4h`, `12d`, `2y40d`.
+    static func humanAge(seconds: Int64) -> String {
+        let s = max(seconds, 0)
+        if s < 120 { return "\(s)s" }
+        let m = s / 60
+        if m < 10 { return s % 60 == 0 ? "\(m)m" : "\(m)m\(s % 60)s" }
+        if m < 180 { return "\(m)m" }
+        let h = m / 60
+        if h < 8 { return m % 60 == 0 ? "\(h)h" : "\(h)h\(m % 60)m" }
+        if h < 48 { return "\(h)h" }
+        let d = h / 24
+        if d < 8 { return h % 24 == 0 ? "\(d)d" : "\(d)d\(h % 24)h" }
+        if d < 730 { return "\(d)d" }
+        return "\(d / 365)y\(d % 365)d"
+    }
+
+    // MARK: - Watch
+
+    /// A watch: synthetic ADDED for the current state when it starts at 0 or at no
+    /// resourceVersion, else every change after the given one; an ERROR 410 in the stream when
+    /// that is older than the retention window. VirtualDestination watchers also get MODIFIED
+    /// when a change elsewhere changes a derived status.
+    func watch(_ kind: ResourceKind, _ filter: Filter, _ request: Request) async throws -> Response {
+        if flag(request, "sendInitialEvents") {
+            let message =
+                "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"
+            throw KubeError(
+                code: 422, reason: "Invalid", message: message,
+                details: [
+                    "group": "meta.k8s.io", "kind": "ListOptions",
+                    "causes": [
+                        ["reason": "FieldValueForbidden", "message": .string(message), "field": "sendInitialEvents"]
+                    ],
+                ])
+        }
+        let store = endpoints.store
+        let committer = endpoints.committer
+        let configuration = endpoints.configuration
+        let rv = query(request, "resourceVersion").flatMap { $0.isEmpty || $0 == "0" ? nil : UInt64($0) }
+        let bookmarks = flag(request, "allowWatchBookmarks")
+        let table = wantsTable(request)
+        let includeObject = query(request, "includeObject")
+        let timeout = min(
+            query(request, "timeoutSeconds").flatMap(Double.init) ?? configuration.maxWatchSeconds,
+            configuration.maxWatchSeconds)
+        guard await committer.openWatch(limit: configuration.maxWatchers) else {
+            throw KubeError(code: 429, reason: "TooManyRequests", message: "too many watches open; retry later")
+        }
+        let oldest = await committer.oldestWatchable()
+        let start = await liveView()
+        let initial = rv == nil ? try objects(kind, namespace: filter.namespace, in: start).filter(filter.matches) : []
+        let metrics = endpoints.metrics
+        let objects = self
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody { writer in
+                metrics.watchers.increment()
+                defer {
+                    metrics.watchers.decrement()
+                    Task { await committer.closeWatch() }
+                }
+                var headersSent = false
+                func line(_ type: String, _ object: JSONValue, _ view: View) -> [UInt8] {
+                    var payload = object
+                    if table && type != "BOOKMARK" && type != "ERROR" {
+                        payload = objects.table(
+                            kind, [object], view,
+                            metadata: ["resourceVersion": object[path: ["metadata", "resourceVersion"]] ?? "0"],
+                            includeObject: includeObject, headers: !headersSent)
+                        headersSent = true
+                    }
+                    var bytes = JSONText.canonical(["type": .string(type), "object": payload])
+                    bytes.append(UInt8(ascii: "\n"))
+                    return bytes
+                }
+                if let rv, rv + 1 < oldest {
+                    let error = KubeError(
+                        code: 410, reason: "Expired", message: "too old resource version: \(rv) (\(oldest - 1))")
+                    try await writer.write(ByteBuffer(bytes: line("ERROR", error.status, start)))
+                    try await writer.finish(nil)
+                    return
+                }
+                var cursor = rv ?? start.sequence
+                var initialLines: [UInt8] = []
+                for object in initial { initialLines += line("ADDED", object, start) }
+                if !initialLines.isEmpty { try await writer.write(ByteBuffer(bytes: initialLines)) }
+                let began = ContinuousClock.now
+                var lastBookmark = ContinuousClock.now
+                while ContinuousClock.now - began < .seconds(timeout) {
+                    await committer.foldNewEvents()
+                    let head = try store.log.head().sequence
+                    if head > cursor {
+                        let view = await objects.liveView()
+                        var events: [Event] = []
+                        try store.log.scan((cursor + 1)...min(head, cursor + 500)) { event in
+                            events.append(event)
+                            return true
+                        }
+                        var lines: [UInt8] = []
+                        for event in events {
+                            lines += try await objects.watchLines(event, kind, filter, view, line)
+                            cursor = event.sequence
+                        }
+                        if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
+                        continue
+                    }
+                    if bookmarks && ContinuousClock.now - lastBookmark >= .seconds(configuration.bookmarkSeconds) {
+                        let bookmark: JSONValue = [
+                            "kind": .string(kind.rawValue), "apiVersion": .string(kind.apiVersion),
+                            "metadata": ["resourceVersion": .string(String(cursor))],
+                        ]
+                        try await writer.write(ByteBuffer(bytes: line("BOOKMARK", bookmark, start)))
+                        lastBookmark = ContinuousClock.now
+                    }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// The watch events one log event makes for a watcher of `kind`.
+    func watchLines(
+        _ event: Event, _ kind: ResourceKind, _ filter: Filter, _ view: View,
+        _ line: (String, JSONValue, View) -> [UInt8]
+    ) async throws -> [UInt8] {
+        var lines: [UInt8] = []
+        let changes = await endpoints.committer.statusChanges(at: event.sequence) ?? []
+        if event.key.kind == kind {
+            if event.change == .delete {
+                guard case .object(var root) = event.object, case .object(var metadata)? = root["metadata"] else {
+                    return []
+                }
+                metadata["resourceVersion"] = .string(String(event.sequence))
+                root["metadata"] = .object(metadata)
+                root["status"] = nil
+                if filter.matches(.object(root)) { lines += line("DELETED", .object(root), view) }
+            } else if var object = try endpoints.store.object(event.key, at: event.sequence, statuses: view.projection)
+            {
+                let ref = ObjectRef(name: event.key.name, namespace: event.key.namespace)
+                if kind == .virtualDestination, let change = changes.first(where: { $0.virtualDestination == ref }),
+                    case .object(var root) = object
+                {
+                    root["status"] = change.status
+                    object = .object(root)
+                }
+                if filter.matches(object) {
+                    let created = try isCreation(event)
+                    lines += line(created ? "ADDED" : "MODIFIED", object, view)
+                }
+            }
+        }
+        // A change elsewhere that changed a VirtualDestination's derived status.
+        if kind == .virtualDestination {
+            for change in changes where change.status != nil {
+                let key = ObjectKey(
+                    kind: .virtualDestination, namespace: change.virtualDestination.namespace,
+                    name: change.virtualDestination.name)
+                if event.key == key { continue }
+                guard var object = try endpoints.store.object(key, at: event.sequence, statuses: view.projection),
+                    case .object(var root) = object, case .object(var metadata)? = root["metadata"]
+                else { continue }
+                metadata["resourceVersion"] = .string(String(event.sequence))
+                root["metadata"] = .object(metadata)
+                root["status"] = change.status
+                object = .object(root)
+                if filter.matches(object) { lines += line("MODIFIED", object, view) }
+            }
+        }
+        return lines
+    }
+
+    /// Whether an upsert created its object (nothing before it, or a delete).
+    func isCreation(_ event: Event) throws -> Bool {
+        guard let previous = try endpoints.store.log.history(of: event.key).last(where: { $0 < event.sequence }) else {
+            return true
+        }
+        return try endpoints.store.log.event(at: previous)?.change == .delete
+    }
+}

@@ -1,0 +1,133 @@
+import EventLog
+import Foundation
+import Hummingbird
+import MeshLedger
+import MeshModel
+import NIOCore
+
+/// The kinds served under `/apis`, as Kubernetes resources.
+extension ResourceKind {
+    /// The five Gloo Mesh kinds (SyncResult stays MeshLedger's own, under /v1).
+    static let served: [ResourceKind] = [.destination, .mesh, .virtualMesh, .trafficPolicy, .virtualDestination]
+
+    /// `plural.group`, as Kubernetes names a resource in messages.
+    var groupResource: String { "\(plural).\(group)" }
+
+    /// The resource's categories (`kubectl get gloo-mesh -A` lists them all).
+    var categories: [String] { ["gloo-mesh"] }
+
+    /// The kind served for a group, version and plural.
+    static func served(group: String, version: String, plural: String) -> ResourceKind? {
+        served.first { $0.group == group && $0.version == version && $0.plural == plural }
+    }
+}
+
+/// An error answered as a Kubernetes `Status` object.
+struct KubeError: Error {
+    let code: Int
+    let reason: String
+    let message: String
+    var details: JSONValue?
+
+    /// The `Status` object.
+    var status: JSONValue {
+        var object: JSONObject = [
+            "kind": "Status", "apiVersion": "v1", "metadata": .object(JSONObject()), "status": "Failure",
+            "message": .string(message), "reason": .string(reason), "code": .int(Int64(code)),
+        ]
+        if let details { object["details"] = details }
+        return .object(object)
+    }
+
+    static func details(_ kind: ResourceKind, _ name: String?, causes: [JSONValue] = []) -> JSONValue {
+        var details: JSONObject = ["group": .string(kind.group), "kind": .string(kind.plural)]
+        if let name { details["name"] = .string(name) }
+        if !causes.isEmpty { details["causes"] = .array(causes) }
+        return .object(details)
+    }
+
+    static func notFound(_ kind: ResourceKind, _ name: String) -> KubeError {
+        KubeError(
+            code: 404, reason: "NotFound", message: "\(kind.groupResource) \"\(name)\" not found",
+            details: details(kind, name))
+    }
+
+    static func conflict(_ kind: ResourceKind, _ name: String) -> KubeError {
+        KubeError(
+            code: 409, reason: "Conflict",
+            message:
+                "Operation cannot be fulfilled on \(kind.groupResource) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
+            details: details(kind, name))
+    }
+
+    static func alreadyExists(_ kind: ResourceKind, _ name: String) -> KubeError {
+        KubeError(
+            code: 409, reason: "AlreadyExists", message: "\(kind.groupResource) \"\(name)\" already exists",
+            details: details(kind, name))
+    }
+
+    static func invalid(_ kind: ResourceKind, _ name: String?, field: String, _ message: String) -> KubeError {
+        let cause: JSONValue = ["reason": "FieldValueInvalid", "message": .string(message), "field": .string(field)]
+        return KubeError(
+            code: 422, reason: "Invalid",
+            message: "\(kind.rawValue).\(kind.group) \"\(name ?? "")\" is invalid: \(field): \(message)",
+            details: details(kind, name, causes: [cause]))
+    }
+
+    static func badRequest(_ message: String) -> KubeError {
+        KubeError(code: 400, reason: "BadRequest", message: message)
+    }
+}
+
+/// A JSON response with a Kubernetes content type.
+func kubeJSON(
+    _ value: JSONValue, status: HTTPResponse.Status = .ok, contentType: String = "application/json"
+)
+    -> Response
+{
+    var bytes = JSONText.canonical(value)
+    bytes.append(UInt8(ascii: "\n"))
+    return Response(
+        status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+}
+
+/// Answers every error of the Kubernetes routes as a `Status`: domain errors keep their meaning
+/// (a refused batch is 400, bad input 422 or 400, a failed precondition 409).
+struct KubeErrorMiddleware: RouterMiddleware {
+    typealias Context = ServerContext
+
+    func handle(
+        _ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as KubeError {
+            return kubeJSON(error.status, status: .init(code: error.code))
+        } catch let error as LogError {
+            let (code, reason) =
+                switch error.code {
+                case .conflict: (409, "Conflict")
+                case .notFound: (404, "NotFound")
+                case .invalidBatch: (400, "BadRequest")
+                default: (500, "InternalError")
+                }
+            return kubeJSON(
+                KubeError(code: code, reason: reason, message: error.message).status, status: .init(code: code))
+        } catch let error as ManifestError {
+            let code = error.code == .schema || error.code == .unknownKind ? 422 : 400
+            let reason = code == 422 ? "Invalid" : "BadRequest"
+            return kubeJSON(
+                KubeError(code: code, reason: reason, message: error.description).status, status: .init(code: code))
+        } catch let error as InvalidRequest {
+            return kubeJSON(KubeError.badRequest(error.message).status, status: .badRequest)
+        } catch let error as APIError {
+            let kube = KubeError(code: Int(error.status.code), reason: error.code, message: error.message)
+            return kubeJSON(kube.status, status: error.status)
+        } catch let error as HTTPError {
+            let kube = KubeError(
+                code: Int(error.status.code), reason: error.status.reasonPhrase.replacingOccurrences(of: " ", with: ""),
+                message: error.body ?? error.status.reasonPhrase)
+            return kubeJSON(kube.status, status: error.status)
+        }
+    }
+}

@@ -1,0 +1,265 @@
+import EventLog
+import Foundation
+import Hummingbird
+import MeshLedger
+import MeshModel
+import Projection
+
+/// Writes of the Kubernetes API: create, update (resourceVersion precondition), merge patch,
+/// JSON patch, server-side apply, delete, and the status subresource. Each write is one batch
+/// (`Batch.put`, `Batch.delete`) for the server's single writer, under the caller's identity; a
+/// refused write appends nothing.
+struct KubeWrites: Sendable {
+    let endpoints: Endpoints
+    let reads: KubeObjects
+
+    /// The fields of a VirtualDestination's status that MeshLedger derives.
+    static let derivedStatusFields = [
+        "observedGeneration", "state", "meshes", "selectedDestinations", "errors", "warnings",
+    ]
+
+    func actor(_ context: ServerContext) -> String { (context.identity ?? .anonymous).user }
+
+    /// The request body as JSON (YAML too, for server-side apply).
+    func body(_ request: Request, yaml: Bool = false) async throws -> JSONValue {
+        let bytes = try await endpoints.body(request)
+        do {
+            if yaml {
+                guard let document = try YAMLText.parseDocuments(String(decoding: bytes, as: UTF8.self)).first else {
+                    throw KubeError.badRequest("empty body")
+                }
+                return document.value
+            }
+            return try JSONText.parse(bytes)
+        } catch let error as JSONText.SyntaxError {
+            throw KubeError.badRequest("the request body is not valid JSON: \(error)")
+        } catch let error as ManifestError {
+            throw KubeError.badRequest("the request body is not valid YAML: \(error.description)")
+        }
+    }
+
+    /// The object as it is written to the log: without server-set metadata and status.
+    static func stripped(_ object: JSONValue) -> JSONValue {
+        guard case .object(var root) = object else { return object }
+        root["status"] = nil
+        if case .object(var metadata)? = root["metadata"] {
+            for field in Manifest.serverMetadata { metadata[field] = nil }
+            root["metadata"] = .object(metadata)
+        }
+        return .object(root)
+    }
+
+    /// Checks that a body names this resource and namespace (filling in what it leaves out), and
+    /// reads it as a manifest (schema problems are 422).
+    func manifest(_ object: JSONValue, _ kind: ResourceKind, namespace: String, name: String?) throws -> Manifest {
+        guard case .object(var root) = Self.stripped(object) else {
+            throw KubeError.badRequest("the request body must be a JSON object")
+        }
+        if root["apiVersion"] == nil { root["apiVersion"] = .string(kind.apiVersion) }
+        if root["kind"] == nil { root["kind"] = .string(kind.rawValue) }
+        guard root["apiVersion"]?.stringValue == kind.apiVersion, root["kind"]?.stringValue == kind.rawValue else {
+            throw KubeError.badRequest(
+                "the API version in the data (\(root["apiVersion"]?.stringValue ?? "")) and kind (\(root["kind"]?.stringValue ?? "")) do not match the request (\(kind.apiVersion), \(kind.rawValue))"
+            )
+        }
+        var metadata = root["metadata"]?.objectValue ?? JSONObject()
+        if let given = metadata["namespace"]?.stringValue, given != namespace {
+            throw KubeError.badRequest(
+                "the namespace of the provided object does not match the namespace sent on the request")
+        }
+        metadata["namespace"] = .string(namespace)
+        if let name {
+            if let given = metadata["name"]?.stringValue, given != name {
+                throw KubeError.badRequest(
+                    "the name of the object (\(given)) does not match the name on the URL (\(name))")
+            }
+            metadata["name"] = .string(name)
+        } else if metadata["name"]?.stringValue == nil, let prefix = metadata["generateName"]?.stringValue {
+            let letters = Array("bcdfghjklmnpqrstvwxz2456789")
+            metadata["name"] = .string(prefix + String((0..<5).map { _ in letters.randomElement()! }))
+        }
+        root["metadata"] = .object(metadata)
+        do {
+            return try Manifest(object: .object(root))
+        } catch {
+            let field = error.message.contains("metadata.name") ? "metadata.name" : "spec"
+            throw KubeError.invalid(kind, metadata["name"]?.stringValue, field: field, error.message)
+        }
+    }
+
+    /// Submits a batch; a failed precondition becomes the Status `conflict` gives.
+    func submit(_ batch: Batch, conflict: KubeError) async throws -> AppendResult {
+        do {
+            return try await endpoints.committer.submit(batch).get()
+        } catch let error as LogError where error.code == .conflict {
+            throw conflict
+        }
+    }
+
+    /// The object as served after a write.
+    func written(_ key: ObjectKey) async throws -> JSONValue {
+        guard let object = try reads.object(key, in: await reads.liveView()) else {
+            throw KubeError.notFound(key.kind, key.name)
+        }
+        return object
+    }
+
+    func dryRun(_ request: Request) -> Bool { reads.query(request, "dryRun") == "All" }
+
+    // MARK: - Create, update, delete
+
+    /// POST /apis/G/V/namespaces/NS/P
+    func create(
+        _ kind: ResourceKind, namespace: String, _ request: Request, _ context: ServerContext
+    ) async throws
+        -> Response
+    {
+        try endpoints.refuseWritesIfReadOnly()
+        let manifest = try manifest(try await body(request), kind, namespace: namespace, name: nil)
+        if try endpoints.store.storedObject(manifest.key) != nil {
+            throw KubeError.alreadyExists(kind, manifest.key.name)
+        }
+        if dryRun(request) { return kubeJSON(manifest.object, status: .created) }
+        _ = try await submit(
+            Batch.put(manifest, actor: actor(context), expectedVersion: 0),
+            conflict: .alreadyExists(kind, manifest.key.name))
+        return kubeJSON(try await written(manifest.key), status: .created)
+    }
+
+    /// PUT /apis/G/V/namespaces/NS/P/NAME: the whole object, with its resourceVersion.
+    func update(
+        _ kind: ResourceKind, namespace: String, name: String, status: Bool, _ request: Request,
+        _ context: ServerContext
+    ) async throws -> Response {
+        try endpoints.refuseWritesIfReadOnly()
+        let object = try await body(request)
+        guard let given = object[path: ["metadata", "resourceVersion"]]?.stringValue, !given.isEmpty else {
+            throw KubeError.invalid(
+                kind, name, field: "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")
+        }
+        return try await write(kind, namespace: namespace, name: name, status: status, request, context) { _ in object }
+    }
+
+    /// PATCH /apis/G/V/namespaces/NS/P/NAME: merge patch, JSON patch or server-side apply.
+    func patch(
+        _ kind: ResourceKind, namespace: String, name: String, status: Bool, _ request: Request,
+        _ context: ServerContext
+    ) async throws -> Response {
+        try endpoints.refuseWritesIfReadOnly()
+        let type = (request.headers[.contentType] ?? "").split(separator: ";").first.map(String.init) ?? ""
+        switch type {
+        case "application/merge-patch+json":
+            let patch = try await body(request)
+            guard case .object = patch else {
+                throw KubeError(code: 422, reason: "Invalid", message: "a merge patch must be a JSON object")
+            }
+            return try await write(kind, namespace: namespace, name: name, status: status, request, context) {
+                JSONPatch.merge($0, patch)
+            }
+        case "application/json-patch+json":
+            let operations = try await body(request)
+            return try await write(kind, namespace: namespace, name: name, status: status, request, context) {
+                do {
+                    return try JSONPatch.apply(operations, to: $0)
+                } catch let error as JSONPatch.Failure {
+                    throw KubeError(code: 422, reason: "Invalid", message: error.message)
+                }
+            }
+        case "application/apply-patch+yaml":
+            guard let manager = reads.query(request, "fieldManager"), !manager.isEmpty else {
+                throw KubeError.badRequest("PATCH, application/apply-patch+yaml requires fieldManager parameter")
+            }
+            let applied = try await body(request, yaml: true)
+            let key = ObjectKey(kind: kind, namespace: namespace, name: name)
+            if try endpoints.store.storedObject(key) == nil {
+                let manifest = try manifest(applied, kind, namespace: namespace, name: name)
+                if dryRun(request) { return kubeJSON(manifest.object, status: .created) }
+                _ = try await submit(
+                    Batch.put(manifest, actor: actor(context), expectedVersion: 0), conflict: .conflict(kind, name))
+                return kubeJSON(try await written(key), status: .created)
+            }
+            return try await write(kind, namespace: namespace, name: name, status: status, request, context) {
+                JSONPatch.merge($0, Self.stripped(applied))
+            }
+        default:
+            throw KubeError(
+                code: 415, reason: "UnsupportedMediaType",
+                message:
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+            )
+        }
+    }
+
+    /// Reads the object as served, changes it, checks the result's resourceVersion (a
+    /// precondition when it differs from the served one), and writes it with the served
+    /// version's write as the precondition, so a concurrent write conflicts instead of being lost.
+    func write(
+        _ kind: ResourceKind, namespace: String, name: String, status: Bool, _ request: Request,
+        _ context: ServerContext, _ change: (JSONValue) throws -> JSONValue
+    ) async throws -> Response {
+        let key = ObjectKey(kind: kind, namespace: namespace, name: name)
+        let view = await reads.liveView()
+        guard let current = try reads.object(key, in: view),
+            let stored = try endpoints.store.storedObject(key),
+            let writtenAt = stored[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap(UInt64.init)
+        else { throw KubeError.notFound(kind, name) }
+        let result = try change(current)
+        if let given = result[path: ["metadata", "resourceVersion"]]?.stringValue,
+            given != current[path: ["metadata", "resourceVersion"]]?.stringValue
+        {
+            throw KubeError.conflict(kind, name)
+        }
+        if status {
+            // The status subresource: only .status counts, and the derived part is MeshLedger's.
+            for field in Self.derivedStatusFields
+            where result[path: ["status", field]] != current[path: ["status", field]] {
+                throw KubeError.invalid(
+                    kind, name, field: "status.\(field)",
+                    "Forbidden: derived by MeshLedger from the log; it cannot be written")
+            }
+            return kubeJSON(current)
+        }
+        // The main resource: a status in the request is ignored (the status subresource's rule).
+        let manifest = try manifest(result, kind, namespace: namespace, name: name)
+        if dryRun(request) { return kubeJSON(manifest.object) }
+        _ = try await submit(
+            Batch.put(manifest, actor: actor(context), expectedVersion: writtenAt), conflict: .conflict(kind, name))
+        return kubeJSON(try await written(key))
+    }
+
+    /// DELETE /apis/G/V/namespaces/NS/P/NAME (DeleteOptions `preconditions.resourceVersion`).
+    func delete(
+        _ kind: ResourceKind, namespace: String, name: String, _ request: Request, _ context: ServerContext
+    ) async throws -> Response {
+        try endpoints.refuseWritesIfReadOnly()
+        let key = ObjectKey(kind: kind, namespace: namespace, name: name)
+        let options = (try? await body(request)) ?? .null
+        let view = await reads.liveView()
+        guard let current = try reads.object(key, in: view),
+            let stored = try endpoints.store.storedObject(key),
+            let writtenAt = stored[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap(UInt64.init)
+        else { throw KubeError.notFound(kind, name) }
+        if let wanted = options[path: ["preconditions", "resourceVersion"]]?.stringValue,
+            wanted != current[path: ["metadata", "resourceVersion"]]?.stringValue
+        {
+            throw KubeError.conflict(kind, name)
+        }
+        if let uid = options[path: ["preconditions", "uid"]]?.stringValue,
+            uid != current[path: ["metadata", "uid"]]?.stringValue
+        {
+            throw KubeError.conflict(kind, name)
+        }
+        let details: JSONValue = [
+            "name": .string(name), "group": .string(kind.group), "kind": .string(kind.plural),
+            "uid": current[path: ["metadata", "uid"]] ?? .null,
+        ]
+        let success: JSONValue = [
+            "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success", "details": details,
+        ]
+        if dryRun(request) { return kubeJSON(success) }
+        _ = try await submit(
+            try Batch.delete([Batch.DeleteTarget(key, expectedVersion: writtenAt)], actor: actor(context)),
+            conflict: .conflict(kind, name))
+        return kubeJSON(success)
+    }
+}

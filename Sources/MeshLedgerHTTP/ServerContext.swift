@@ -1,0 +1,34 @@
+import Hummingbird
+import NIOCore
+
+/// Who is asking: the authenticated user and groups (Kubernetes' user info).
+public struct Identity: Sendable, Hashable {
+    /// The user name recorded as the actor of every event the request writes.
+    public var user: String
+    /// The user's groups (recorded with the actor).
+    public var groups: [String]
+
+    /// Creates an identity.
+    public init(user: String, groups: [String] = []) {
+        self.user = user
+        self.groups = groups
+    }
+
+    /// The identity of a request when no authentication is configured.
+    public static let anonymous = Identity(user: "system:anonymous", groups: ["system:unauthenticated"])
+}
+
+/// The request context of every route: Hummingbird's core storage plus the caller's identity,
+/// set by the authentication middleware (nil until then), and the connection it came on.
+public struct ServerContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The authenticated caller.
+    public var identity: Identity?
+    /// The connection (for the client certificate of a TLS connection).
+    public let channel: (any Channel)?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
