@@ -19,8 +19,30 @@ extension MeshLedgerCommand {
         @OptionGroup var global: GlobalOptions
         @Option(help: ArgumentHelp("Address to listen on (port 0: any free port).", valueName: "host:port"))
         var listen = "127.0.0.1:7480"
-        @Option(help: ArgumentHelp("A file holding the bearer token every request must carry.", valueName: "file"))
+        @Option(
+            help: ArgumentHelp(
+                "A file holding one bearer token with every permission (user admin, group system:masters).",
+                valueName: "file"))
         var tokenFile: String?
+        @Option(
+            help: ArgumentHelp(
+                "kube-apiserver's static token file: token,user,uid,\"group1,group2\" per line.", valueName: "file"))
+        var tokenAuthFile: String?
+        @Option(help: ArgumentHelp("Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate (PEM).", valueName: "file"))
+        var tlsCertFile: String?
+        @Option(help: ArgumentHelp("The private key of --tls-cert-file (PEM).", valueName: "file"))
+        var tlsPrivateKeyFile: String?
+        @Option(
+            help: ArgumentHelp(
+                "Accept client certificates signed by this CA (PEM): user = CN, groups = O.", valueName: "file"))
+        var clientCAFile: String?
+        @Option(
+            help: ArgumentHelp(
+                "Kubernetes ABAC policies, one JSON policy a line; what no line allows is refused (403).",
+                valueName: "file"))
+        var authorizationPolicyFile: String?
+        @Flag(help: "Allow listening beyond loopback without authentication (insecure: anyone may write).")
+        var insecureAllowUnauthenticated = false
         @Flag(inversion: .prefixedNo, help: "Coalesce concurrent appends into one write transaction (default on).")
         var groupCommit = true
         @Option(help: "Watch starts older than this many events get 410 Gone.") var watchRetention: UInt64 = 100_000
@@ -45,7 +67,35 @@ extension MeshLedgerCommand {
                     let token = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
                     !token.isEmpty
                 else { throw CLIError("\(tokenFile): cannot read a token from it") }
-                configuration.token = token
+                configuration.access.addSingleToken(token)
+            }
+            do {
+                if let tokenAuthFile { try configuration.access.addTokenFile(tokenAuthFile) }
+                if let authorizationPolicyFile { try configuration.access.addPolicyFile(authorizationPolicyFile) }
+            } catch let error as AccessError {
+                throw CLIError(error.description)
+            }
+            switch (tlsCertFile, tlsPrivateKeyFile) {
+            case (let cert?, let key?): configuration.tls = (cert, key)
+            case (nil, nil): break
+            default: throw CLIError("--tls-cert-file and --tls-private-key-file go together")
+            }
+            if let clientCAFile {
+                guard configuration.tls != nil else { throw CLIError("--client-ca-file needs --tls-cert-file") }
+                configuration.clientCAFile = clientCAFile
+                configuration.access.acceptClientCertificates()
+            }
+            let loopback = ["127.0.0.1", "localhost", "::1", "[::1]"].contains(configuration.host)
+            if !configuration.access.authenticates {
+                if !loopback && !insecureAllowUnauthenticated {
+                    throw CLIError(
+                        "--listen \(listen): without authentication (--token-auth-file, --client-ca-file or --token-file) MeshLedger listens on loopback only; pass --insecure-allow-unauthenticated to serve anyone anyway"
+                    )
+                }
+                FileHandle.standardError.write(
+                    Data(
+                        "warning: no authentication configured: every caller is system:anonymous\(loopback ? "; listening on loopback only" : " (--insecure-allow-unauthenticated)")\n"
+                            .utf8))
             }
             let store = try global.readOnly ? global.openForReading() : global.openForWriting()
             let server = MeshLedgerServer(store: store, configuration: configuration)

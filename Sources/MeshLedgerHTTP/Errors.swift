@@ -51,24 +51,3 @@ struct APIError: Error {
     let message: String
     let code: String
 }
-
-/// Requires `Authorization: Bearer <token>`, compared in constant time, on everything but /healthz.
-struct BearerTokenMiddleware: RouterMiddleware {
-    typealias Context = ServerContext
-    let token: String
-
-    func handle(
-        _ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response
-    ) async throws -> Response {
-        if request.uri.path == "/healthz" { return try await next(request, context) }
-        let header = request.headers[.authorization] ?? ""
-        let given = Array((header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : "").utf8)
-        let expected = Array(token.utf8)
-        var difference = UInt8(given.count == expected.count ? 0 : 1)
-        for i in 0..<expected.count { difference |= expected[i] ^ (i < given.count ? given[i] : 0) }
-        guard difference == 0 else {
-            return errorResponse(.unauthorized, "missing or wrong bearer token", code: "Unauthorized")
-        }
-        return try await next(request, context)
-    }
-}

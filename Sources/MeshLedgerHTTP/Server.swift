@@ -1,9 +1,13 @@
 import EventLog
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
+import HummingbirdTLS
 public import MeshLedger
 import MeshModel
 import NIOCore
+import NIOSSL
 import Projection
 
 /// How `meshledger serve` runs.
@@ -12,8 +16,12 @@ public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// Port (0: any free port; the chosen one is printed).
     public var port = 7480
-    /// The bearer token required on every request but /healthz, if set.
-    public var token: String?
+    /// Who may call and do what (tokens, client certificates, ABAC policies).
+    public var access = AccessControl()
+    /// HTTPS: the server's certificate chain and private key (PEM files); nil: plain HTTP.
+    public var tls: (certificateFile: String, keyFile: String)?
+    /// The CA whose client certificates are accepted (PEM); others are refused at the handshake.
+    public var clientCAFile: String?
     /// Refuse every write.
     public var readOnly = false
     /// Coalesce concurrent appends into one write transaction.
@@ -67,7 +75,7 @@ public struct MeshLedgerServer: Sendable {
         let endpoints = Endpoints(store: store, committer: committer, metrics: metrics, configuration: configuration)
         let router = Router(context: ServerContext.self)
         router.add(middleware: ErrorMiddleware())
-        if let token = configuration.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        router.add(middleware: AccessMiddleware(access: configuration.access))
         OperationsRoutes(endpoints: endpoints).addRoutes(to: router)
         let v1 = router.group("/v1")
         WriteRoutes(endpoints: endpoints).addRoutes(to: v1)
@@ -76,12 +84,30 @@ public struct MeshLedgerServer: Sendable {
         WatchRoutes(endpoints: endpoints).addRoutes(to: v1)
         KubeRoutes(endpoints: endpoints).addRoutes(to: router)
         let app = Application(
-            router: router,
+            router: router, server: try serverBuilder(),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "MeshLedger"),
             onServerRunning: { channel in
                 onListening(channel.localAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? 0)" } ?? "?")
             })
         return (app, { await committer.stop() })
+    }
+}
+
+extension MeshLedgerServer {
+    /// Plain HTTP/1.1, or HTTPS with HTTP/2 and HTTP/1.1 (ALPN) and, with a client CA, client
+    /// certificates verified when presented (a caller may use a token instead).
+    func serverBuilder() throws -> HTTPServerBuilder {
+        guard let tls = configuration.tls else { return .http1() }
+        let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateFile).map {
+            NIOSSLCertificateSource.certificate($0)
+        }
+        var tlsConfiguration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .file(tls.keyFile))
+        if let clientCA = configuration.clientCAFile {
+            tlsConfiguration.trustRoots = .file(clientCA)
+            tlsConfiguration.certificateVerification = .optionalVerification
+        }
+        return try .http2Upgrade(tlsConfiguration: tlsConfiguration)
     }
 }

@@ -144,7 +144,7 @@ import Testing
     @Test func aTokenAndReadOnlyMode() async throws {
         let store = try fleetStore()
         var configuration = ServerConfiguration()
-        configuration.token = "s3cret"
+        configuration.access.addSingleToken("s3cret")
         configuration.readOnly = true
         try await withServer(store, configuration: configuration) { client in
             #expect(try await client.call(.get, "/healthz").status == 200)

@@ -33,6 +33,14 @@ struct Endpoints: Sendable {
         ObjectRef(name: try parameter(context, "name"), namespace: try parameter(context, "namespace"))
     }
 
+    /// The actor of what a request writes: the authenticated user when the server authenticates
+    /// (a claimed actor is ignored); without authentication (loopback only) the claimed one, else
+    /// `otherwise`.
+    func actor(_ context: ServerContext, claimed: String?, otherwise: String) -> String {
+        if configuration.access.authenticates, let identity = context.identity { return identity.user }
+        return claimed ?? otherwise
+    }
+
     /// Refuses writes on a read-only server (403).
     func refuseWritesIfReadOnly() throws {
         if configuration.readOnly {

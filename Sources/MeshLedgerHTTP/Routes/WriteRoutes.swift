@@ -11,15 +11,17 @@ struct WriteRoutes: Sendable {
     let endpoints: Endpoints
 
     func addRoutes(to group: RouterGroup<ServerContext>) {
-        group.post("events") { request, _ in try await append(request) }
-        group.post("feedback") { request, _ in try await feedback(request) }
+        group.post("events") { request, context in try await append(request, context) }
+        group.post("feedback") { request, context in try await feedback(request, context) }
     }
 
     /// POST /v1/events?op=apply|delete|discover|resync|ingest[&actor=][&expectHead=][&cluster=]
-    func append(_ request: Request) async throws -> Response {
+    func append(_ request: Request, _ context: ServerContext) async throws -> Response {
         try endpoints.refuseWritesIfReadOnly()
         let op = endpoints.query(request, "op") ?? "apply"
-        let actor = endpoints.query(request, "actor") ?? (op == "discover" || op == "resync" ? "discovery" : "api")
+        let actor = endpoints.actor(
+            context, claimed: endpoints.query(request, "actor"),
+            otherwise: op == "discover" || op == "resync" ? "discovery" : "api")
         let expectedHead = try endpoints.query(request, "expectHead").map { text -> UInt64 in
             guard let value = UInt64(text) else {
                 throw APIError(status: .badRequest, message: "expectHead=\(text) is not a sequence", code: "BadRequest")
@@ -57,7 +59,7 @@ struct WriteRoutes: Sendable {
     }
 
     /// POST /v1/feedback {result: applied|failed, cluster, kind, namespace, name, digest?, error?, actor?}
-    func feedback(_ request: Request) async throws -> Response {
+    func feedback(_ request: Request, _ context: ServerContext) async throws -> Response {
         try endpoints.refuseWritesIfReadOnly()
         let value: JSONValue
         do {
@@ -77,7 +79,8 @@ struct WriteRoutes: Sendable {
             applied: result == "applied",
             output: OutputKey(cluster: cluster, kind: kind, namespace: namespace, name: name),
             digest: value["digest"]?.stringValue, error: value["error"]?.stringValue)
-        let batch = try Batch.report(feedback, actor: value["actor"]?.stringValue ?? "controller")
+        let batch = try Batch.report(
+            feedback, actor: endpoints.actor(context, claimed: value["actor"]?.stringValue, otherwise: "controller"))
         return json(Self.appendJSON(try await endpoints.committer.submit(batch).get()))
     }
 
