@@ -41,6 +41,12 @@ actor Committer {
     private var stopped = false
     private var watchers = 0
 
+    /// Set when the server shuts down: open watch streams end (clients resume elsewhere or later).
+    private(set) var watchesStopped = false
+
+    /// Ends every open watch stream (graceful shutdown).
+    func stopWatches() { watchesStopped = true }
+
     /// Takes a watch slot; false when `limit` streams are open already.
     func openWatch(limit: Int) -> Bool {
         guard watchers < limit else { return false }

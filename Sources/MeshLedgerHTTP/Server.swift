@@ -9,6 +9,8 @@ import MeshModel
 import NIOCore
 import NIOSSL
 import Projection
+import ServiceLifecycle
+import UnixSignals
 
 /// How `meshledger serve` runs.
 public struct ServerConfiguration: Sendable {
@@ -59,7 +61,13 @@ public struct MeshLedgerServer: Sendable {
     /// the address actually bound.
     public func run(onListening: @escaping @Sendable (String) -> Void = { _ in }) async throws {
         let (app, stop) = try makeApplication(onListening: onListening)
-        try await app.runService()
+        // Shut down in reverse order: first end the open watch streams, then the server waits
+        // for the requests in flight.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [app, WatchStopper(stop: stop)], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: app.logger))
+        try await group.run()
         await stop()
     }
 
@@ -90,7 +98,13 @@ public struct MeshLedgerServer: Sendable {
             onServerRunning: { channel in
                 onListening(channel.localAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? 0)" } ?? "?")
             })
-        return (app, { await committer.stop() })
+        return (
+            app,
+            {
+                await committer.stopWatches()
+                await committer.stop()
+            }
+        )
     }
 }
 
@@ -103,11 +117,22 @@ extension MeshLedgerServer {
             NIOSSLCertificateSource.certificate($0)
         }
         var tlsConfiguration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: chain, privateKey: .file(tls.keyFile))
+            certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)))
         if let clientCA = configuration.clientCAFile {
             tlsConfiguration.trustRoots = .file(clientCA)
             tlsConfiguration.certificateVerification = .optionalVerification
         }
         return try .http2Upgrade(tlsConfiguration: tlsConfiguration)
+    }
+}
+
+/// Ends the open watch streams when the server shuts down gracefully (they would otherwise hold
+/// the shutdown for as long as a watch may last).
+struct WatchStopper: Service {
+    let stop: @Sendable () async -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await stop()
     }
 }

@@ -331,7 +331,7 @@ struct KubeObjects: Sendable {
                 if !initialLines.isEmpty { try await writer.write(ByteBuffer(bytes: initialLines)) }
                 let began = ContinuousClock.now
                 var lastBookmark = ContinuousClock.now
-                while ContinuousClock.now - began < .seconds(timeout) {
+                while ContinuousClock.now - began < .seconds(timeout), await !committer.watchesStopped {
                     await committer.foldNewEvents()
                     let head = try store.log.head().sequence
                     if head > cursor {

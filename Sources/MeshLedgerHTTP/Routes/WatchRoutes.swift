@@ -52,7 +52,7 @@ struct WatchRoutes: Sendable {
                 let started = ContinuousClock.now
                 var lastBookmark = ContinuousClock.now
                 var cursor = from
-                while true {
+                while await !committer.watchesStopped {
                     await committer.foldNewEvents()
                     let head = try store.log.head().sequence
                     if head > cursor {
