@@ -55,7 +55,7 @@ struct KubeDiscovery: Sendable {
         let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
         apis.get { request, _ in
             if wantsAggregated(request) { return kubeJSON(aggregated(core: false), contentType: Self.aggregatedV2) }
-            let groups = Self.groups.map { group, version -> JSONValue in
+            let groups = (Self.groups + [(KubeOutputs.group, KubeOutputs.version)]).map { group, version -> JSONValue in
                 let gv: JSONValue = ["groupVersion": .string("\(group)/\(version)"), "version": .string(version)]
                 return ["name": .string(group), "versions": [gv], "preferredVersion": gv]
             }
@@ -145,6 +145,24 @@ struct KubeDiscovery: Sendable {
                     ],
                 ])
             }
+        }
+        if !core {
+            let resources = KubeOutputs.kinds.map { kind, plural, singular -> JSONValue in
+                [
+                    "resource": .string(plural), "singularResource": .string(singular), "scope": "Namespaced",
+                    "responseKind": [
+                        "group": .string(KubeOutputs.group), "version": .string(KubeOutputs.version),
+                        "kind": .string(kind),
+                    ],
+                    "verbs": ["get", "list", "watch"], "categories": ["meshledger-outputs"],
+                ]
+            }
+            items.append([
+                "metadata": ["name": .string(KubeOutputs.group)],
+                "versions": [
+                    ["version": .string(KubeOutputs.version), "freshness": "Current", "resources": .array(resources)]
+                ],
+            ])
         }
         return [
             "kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": [:],

@@ -162,6 +162,7 @@ struct KubeRoutes: Sendable {
         KubeOpenAPI().addRoutes(to: router)
         let reads = KubeObjects(endpoints: endpoints)
         let writes = KubeWrites(endpoints: endpoints, reads: reads)
+        KubeOutputs(endpoints: endpoints, reads: reads).addRoutes(to: router)
         let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
         for kind in ResourceKind.served {
             let base = "\(kind.group)/\(kind.version)"

@@ -1,0 +1,208 @@
+import EventLog
+import Foundation
+import Hummingbird
+import MeshLedger
+import MeshModel
+import NIOCore
+import Projection
+import Prometheus
+
+/// The derived Istio outputs as read-only Kubernetes resources (`networking.istio.io/v1alpha3`
+/// ServiceEntry, DestinationRule, EnvoyFilter): list, get and watch, selectable by target cluster
+/// (`labelSelector=cluster.multicluster.solo.io=cluster-1`), so a per-cluster agent or a GitOps
+/// tool can consume them with an ordinary Kubernetes client. Writes are refused (405).
+struct KubeOutputs: Sendable {
+    let endpoints: Endpoints
+    let reads: KubeObjects
+
+    static let group = "networking.istio.io"
+    static let version = "v1alpha3"
+    /// (kind, plural, singular)
+    static let kinds = [
+        ("ServiceEntry", "serviceentries", "serviceentry"), ("DestinationRule", "destinationrules", "destinationrule"),
+        ("EnvoyFilter", "envoyfilters", "envoyfilter"),
+    ]
+
+    func addRoutes(to router: Router<ServerContext>) {
+        let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
+        apis.get(RouterPath("\(Self.group)/\(Self.version)")) { _, _ in
+            let resources = Self.kinds.map { kind, plural, singular -> JSONValue in
+                [
+                    "name": .string(plural), "singularName": .string(singular), "namespaced": true,
+                    "kind": .string(kind), "verbs": ["get", "list", "watch"], "categories": ["meshledger-outputs"],
+                ]
+            }
+            return kubeJSON([
+                "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string("\(Self.group)/\(Self.version)"),
+                "resources": .array(resources),
+            ])
+        }
+        for (kind, plural, _) in Self.kinds {
+            let base = "\(Self.group)/\(Self.version)"
+            apis.get(RouterPath("\(base)/\(plural)")) { request, _ in try await list(kind, namespace: nil, request) }
+            apis.get(RouterPath("\(base)/namespaces/:namespace/\(plural)")) { request, context in
+                try await list(kind, namespace: try context.parameters.require("namespace"), request)
+            }
+            apis.get(RouterPath("\(base)/namespaces/:namespace/\(plural)/:name")) { request, context in
+                try await get(
+                    kind, plural, namespace: try context.parameters.require("namespace"),
+                    name: try context.parameters.require("name"))
+            }
+            for method in [HTTPRequest.Method.post, .put, .patch, .delete] {
+                let refusal: @Sendable (Request, ServerContext) async throws -> Response = { _, _ in
+                    throw KubeError(
+                        code: 405, reason: "MethodNotAllowed",
+                        message: "\(plural).\(Self.group) are derived by MeshLedger from the log and are read-only")
+                }
+                apis.on(RouterPath("\(base)/namespaces/:namespace/\(plural)"), method: method, use: refusal)
+                apis.on(RouterPath("\(base)/namespaces/:namespace/\(plural)/:name"), method: method, use: refusal)
+            }
+        }
+    }
+
+    /// The outputs of a kind at a view, each with its digest as resourceVersion-independent
+    /// identity and the view's sequence as resourceVersion.
+    static func objects(_ kind: String, namespace: String?, _ projection: Projection, sequence: UInt64) -> [JSONValue] {
+        projection.outputObjects.filter { $0.key.kind == kind && (namespace == nil || $0.key.namespace == namespace) }
+            .map { served($0, sequence: sequence) }
+    }
+
+    static func served(_ object: OutputObject, sequence: UInt64) -> JSONValue {
+        guard case .object(var root) = object.manifest, case .object(var metadata)? = root["metadata"] else {
+            return object.manifest
+        }
+        metadata["resourceVersion"] = .string(String(sequence))
+        var annotations = metadata["annotations"]?.objectValue ?? JSONObject()
+        annotations["meshledger.dev/digest"] = .string(object.digest)
+        metadata["annotations"] = .object(annotations)
+        root["metadata"] = .object(metadata)
+        return .object(root)
+    }
+
+    func list(_ kind: String, namespace: String?, _ request: Request) async throws -> Response {
+        let filter = try reads.filter(request, namespace: namespace)
+        if reads.flag(request, "watch") { return try await watch(kind, filter, request) }
+        let view: KubeObjects.View
+        if let rv = reads.query(request, "resourceVersion"), let n = UInt64(rv), n > 0,
+            reads.query(request, "resourceVersionMatch") == "Exact"
+        {
+            view = try reads.view(at: n)
+        } else {
+            view = await reads.liveView()
+        }
+        let items = Self.objects(kind, namespace: namespace, view.projection, sequence: view.sequence).filter(
+            filter.matches)
+        return kubeJSON([
+            "apiVersion": .string("\(Self.group)/\(Self.version)"), "kind": .string("\(kind)List"),
+            "metadata": ["resourceVersion": .string(String(view.sequence))], "items": .array(items),
+        ])
+    }
+
+    func get(_ kind: String, _ plural: String, namespace: String, name: String) async throws -> Response {
+        let view = await reads.liveView()
+        guard
+            let object = Self.objects(kind, namespace: namespace, view.projection, sequence: view.sequence).first(
+                where: {
+                    $0[path: ["metadata", "name"]]?.stringValue == name
+                })
+        else {
+            throw KubeError(
+                code: 404, reason: "NotFound", message: "\(plural).\(Self.group) \"\(name)\" not found",
+                details: ["name": .string(name), "group": .string(Self.group), "kind": .string(plural)])
+        }
+        return kubeJSON(object)
+    }
+
+    /// A watch: ADDED for the current outputs when it starts at 0 or none (or, from an older
+    /// resourceVersion, the difference since then), then ADDED, MODIFIED and DELETED as each
+    /// commit changes them, at that commit's sequence.
+    func watch(_ kind: String, _ filter: KubeObjects.Filter, _ request: Request) async throws -> Response {
+        let committer = endpoints.committer
+        let configuration = endpoints.configuration
+        let store = endpoints.store
+        let timeout = min(
+            reads.query(request, "timeoutSeconds").flatMap(Double.init) ?? configuration.maxWatchSeconds,
+            configuration.maxWatchSeconds)
+        guard await committer.openWatch(limit: configuration.maxWatchers) else {
+            throw KubeError(code: 429, reason: "TooManyRequests", message: "too many watches open; retry later")
+        }
+        let rv = reads.query(request, "resourceVersion").flatMap { UInt64($0) }.flatMap { $0 == 0 ? nil : $0 }
+        let start = await reads.liveView()
+        var known: [String: JSONValue] = [:]
+        if let rv {
+            // From a resourceVersion: what was there then is known (no synthetic ADDED).
+            let past = rv < start.sequence ? try reads.view(at: rv) : start
+            for object in Self.objects(kind, namespace: filter.namespace, past.projection, sequence: past.sequence)
+            where filter.matches(object) {
+                known[Self.key(object)] = object
+            }
+        }
+        let initialKnown = known
+        let metrics = endpoints.metrics
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody { writer in
+                metrics.watchers.increment()
+                defer {
+                    metrics.watchers.decrement()
+                    Task { await committer.closeWatch() }
+                }
+                var known = initialKnown
+                var cursor: UInt64 = 0
+                let began = ContinuousClock.now
+                while ContinuousClock.now - began < .seconds(timeout), await !committer.watchesStopped {
+                    await committer.foldNewEvents()
+                    let head = try store.log.head().sequence
+                    if head > cursor {
+                        let projection = await committer.current()
+                        var now: [String: JSONValue] = [:]
+                        for object in Self.objects(
+                            kind, namespace: filter.namespace, projection, sequence: projection.sequence)
+                        where filter.matches(object) {
+                            now[Self.key(object)] = object
+                        }
+                        var lines: [UInt8] = []
+                        for (key, object) in now.sorted(by: { $0.key < $1.key }) {
+                            guard let before = known[key] else {
+                                lines += Self.line("ADDED", object)
+                                continue
+                            }
+                            if Self.digest(before) != Self.digest(object) { lines += Self.line("MODIFIED", object) }
+                        }
+                        for (key, object) in known.sorted(by: { $0.key < $1.key }) where now[key] == nil {
+                            lines += Self.line("DELETED", Self.withVersion(object, projection.sequence))
+                        }
+                        if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
+                        known = now
+                        cursor = projection.sequence
+                        continue
+                    }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// Outputs of different target clusters share names: the cluster is part of the key.
+    static func key(_ object: JSONValue) -> String {
+        let cluster = object[path: ["metadata", "labels", "cluster.multicluster.solo.io"]]?.stringValue ?? ""
+        return cluster + "/" + KubeObjects.sortKey(object)
+    }
+
+    static func digest(_ object: JSONValue) -> String? {
+        object[path: ["metadata", "annotations", "meshledger.dev/digest"]]?.stringValue
+    }
+
+    static func withVersion(_ object: JSONValue, _ sequence: UInt64) -> JSONValue {
+        guard case .object(var root) = object, case .object(var metadata)? = root["metadata"] else { return object }
+        metadata["resourceVersion"] = .string(String(sequence))
+        root["metadata"] = .object(metadata)
+        return .object(root)
+    }
+
+    static func line(_ type: String, _ object: JSONValue) -> [UInt8] {
+        var bytes = JSONText.canonical(["type": .string(type), "object": object])
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+}
