@@ -1,0 +1,157 @@
+import EventLog
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import MeshLedger
+import MeshLedgerHTTP
+import MeshLedgerTesting
+import MeshModel
+import Testing
+
+/// The Kubernetes API's rules, in process: each status code and shape a real API server gives.
+@Suite struct KubernetesEndpointTests {
+    let vds = "/apis/networking.enterprise.mesh.gloo.solo.io/v1alpha1/namespaces/bookinfo/virtualdestinations"
+
+    func json(_ text: String) -> JSONValue { (try? JSONText.parse(Array(text.utf8))) ?? .null }
+
+    @Test func discoveryNegotiatesAggregatedV2ByAccept() async throws {
+        try await withServer(try fleetStore()) { client in
+            let v2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+            let aggregated = try await client.execute(uri: "/apis", method: .get, headers: [.accept: v2]) { $0 }
+            #expect(
+                aggregated.headers[.contentType]
+                    == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+            let groups = json(String(buffer: aggregated.body))["items"]?.arrayValue?.compactMap {
+                $0[path: ["metadata", "name"]]?.stringValue
+            }
+            #expect(
+                groups == [
+                    "discovery.mesh.gloo.solo.io", "networking.mesh.gloo.solo.io",
+                    "networking.enterprise.mesh.gloo.solo.io", "networking.istio.io",
+                ])
+            // A client that asks only for v2beta1 gets the legacy shape, with a plain content type.
+            let legacy = try await client.execute(
+                uri: "/apis", method: .get,
+                headers: [
+                    .accept:
+                        "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+                ]
+            ) { $0 }
+            #expect(legacy.headers[.contentType] == "application/json")
+            #expect(json(String(buffer: legacy.body))["kind"] == "APIGroupList")
+            let resources = try await client.call(.get, "/apis/networking.enterprise.mesh.gloo.solo.io/v1alpha1")
+            let names = resources.json["resources"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+            #expect(names == ["virtualdestinations", "virtualdestinations/status"])
+            #expect(resources.json["resources"]?.arrayValue?.first?["shortNames"] == ["vd"])
+            #expect(
+                try await client.call(.get, "/api/v1/namespaces/bookinfo").json[path: ["status", "phase"]] == "Active")
+            #expect(try await client.call(.get, "/api/v1/namespaces/nowhere").status == 404)
+            #expect(try await client.call(.get, "/version").json["major"] == "1")
+        }
+    }
+
+    @Test func listsAtTheHeadExactlyInThePastAndInPages() async throws {
+        let store = try fleetStore()
+        let discovered = try store.log.head().sequence - 3
+        try await withServer(store) { client in
+            let now = try await client.call(.get, vds)
+            #expect(now.json["kind"] == "VirtualDestinationList")
+            #expect(now.json[path: ["metadata", "resourceVersion"]] == .string(String(try store.log.head().sequence)))
+            #expect(now.json["items"]?.arrayValue?.count == 3)
+            let past = try await client.call(.get, vds + "?resourceVersion=\(discovered)&resourceVersionMatch=Exact")
+            #expect(past.json[path: ["metadata", "resourceVersion"]] == .string(String(discovered)))
+            #expect(past.json["items"]?.arrayValue?.isEmpty == true)
+            let future = try await client.call(.get, vds + "?resourceVersion=999999&resourceVersionMatch=Exact")
+            #expect(future.status == 504 && future.json["reason"] == "Timeout")
+            #expect(try await client.call(.get, vds + "?resourceVersionMatch=Exact").status == 400)
+            var names: [String] = []
+            var page = try await client.call(.get, vds + "?limit=2")
+            names += page.json["items"]?.arrayValue?.compactMap { $0[path: ["metadata", "name"]]?.stringValue } ?? []
+            let token = try #require(page.json[path: ["metadata", "continue"]]?.stringValue)
+            #expect(page.json[path: ["metadata", "remainingItemCount"]] == 1)
+            page = try await client.call(.get, vds + "?limit=2&continue=\(token)")
+            names += page.json["items"]?.arrayValue?.compactMap { $0[path: ["metadata", "name"]]?.stringValue } ?? []
+            #expect(names == ["productpage-global", "ratings-global", "reviews-global"])
+            let labelled = try await client.call(.get, vds + "?labelSelector=app%3Dreviews")
+            #expect(labelled.json["items"]?.arrayValue?.count == 1)
+            let named = try await client.call(.get, vds + "?fieldSelector=metadata.name%3Dratings-global")
+            #expect(named.json["items"]?.arrayValue?.first?[path: ["metadata", "name"]] == "ratings-global")
+            let table = try await client.execute(
+                uri: vds, method: .get, headers: [.accept: "application/json;as=Table;v=v1;g=meta.k8s.io"]
+            ) { json(String(buffer: $0.body)) }
+            let columns = table["columnDefinitions"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+            #expect(columns?.prefix(5) == ["Name", "Hostname", "State", "Meshes", "Selected"])
+            #expect(columns?.last == "Age")
+            #expect(table["rows"]?.arrayValue?.first?[path: ["object", "kind"]] == "PartialObjectMetadata")
+        }
+    }
+
+    @Test func writesFollowTheAPIServersRules() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            let body = JSONText.string(
+                try #require(try YAMLText.parseDocuments(virtualDestinationYAML("k8s", hostname: "k8s.global")).first)
+                    .value)
+            let created = try await client.call(.post, vds, body: body)
+            #expect(created.status == 201, "\(created.text)")
+            let exists = try await client.call(.post, vds, body: body)
+            #expect(exists.status == 409 && exists.json["reason"] == "AlreadyExists")
+            // PUT needs the resourceVersion.
+            let put = try await client.call(.put, vds + "/k8s", body: body)
+            #expect(put.status == 422 && put.json["reason"] == "Invalid")
+            // A JSON patch whose test fails: 422, nothing written.
+            let failedTest = try await client.call(
+                .patch, vds + "/k8s",
+                body: "[{\"op\": \"test\", \"path\": \"/metadata/resourceVersion\", \"value\": \"1\"}]",
+                headers: [.contentType: "application/json-patch+json"])
+            #expect(failedTest.status == 422)
+            let rv = created.json[path: ["metadata", "resourceVersion"]]?.stringValue ?? ""
+            let patched = try await client.call(
+                .patch, vds + "/k8s",
+                body:
+                    "[{\"op\": \"test\", \"path\": \"/metadata/resourceVersion\", \"value\": \"\(rv)\"}, {\"op\": \"add\", \"path\": \"/metadata/finalizers\", \"value\": [\"x\"]}]",
+                headers: [.contentType: "application/json-patch+json"])
+            #expect(
+                patched.status == 200 && patched.json[path: ["metadata", "finalizers"]] == ["x"], "\(patched.text)")
+            // The derived status is MeshLedger's: a /status write that changes it is refused.
+            let status = try await client.call(
+                .patch, vds + "/k8s/status", body: "{\"status\": {\"state\": \"INVALID\"}}",
+                headers: [.contentType: "application/merge-patch+json"])
+            #expect(status.status == 422 && status.text.contains("status.state"), "\(status.text)")
+            let smp = try await client.call(
+                .patch, vds + "/k8s", body: "{}", headers: [.contentType: "application/strategic-merge-patch+json"])
+            #expect(smp.status == 415 && smp.json["reason"] == "UnsupportedMediaType")
+            let apply = try await client.call(
+                .patch, vds + "/k8s", body: "{}", headers: [.contentType: "application/apply-patch+yaml"])
+            #expect(apply.status == 400 && apply.text.contains("requires fieldManager"))
+            let stale = try await client.call(
+                .delete, vds + "/k8s", body: "{\"preconditions\": {\"resourceVersion\": \"1\"}}")
+            #expect(stale.status == 409 && stale.json["reason"] == "Conflict")
+            let deleted = try await client.call(.delete, vds + "/k8s")
+            #expect(deleted.status == 200 && deleted.json["status"] == "Success")
+            #expect(try await client.call(.get, vds + "/k8s").status == 404)
+            let watchList = try await client.call(
+                .get, vds + "?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan")
+            #expect(watchList.status == 422)
+        }
+        // create, patch, delete: three events; every refusal appended nothing.
+        #expect(try store.log.head().sequence == head + 3)
+    }
+
+    @Test func istioOutputsAreReadOnlyResourcesSelectableByCluster() async throws {
+        try await withServer(try fleetStore()) { client in
+            let base = "/apis/networking.istio.io/v1alpha3"
+            let entries = try await client.call(
+                .get, base + "/serviceentries?labelSelector=cluster.multicluster.solo.io%3Dcluster-1")
+            let items = try #require(entries.json["items"]?.arrayValue)
+            #expect(!items.isEmpty && items.allSatisfy { $0["kind"] == "ServiceEntry" })
+            #expect(
+                items.allSatisfy { $0[path: ["metadata", "labels", "cluster.multicluster.solo.io"]] == "cluster-1" })
+            let refused = try await client.call(.post, base + "/namespaces/istio-system/serviceentries", body: "{}")
+            #expect(refused.status == 405 && refused.json["kind"] == "Status")
+            let name = try #require(items.first?[path: ["metadata", "name"]]?.stringValue)
+            #expect(try await client.call(.get, base + "/namespaces/istio-system/serviceentries/\(name)").status == 200)
+        }
+    }
+}
