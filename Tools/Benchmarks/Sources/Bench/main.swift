@@ -12,14 +12,18 @@ case "append": try append(options, rows: &rows)
 case "replay": try replay(options, rows: &rows)
 case "scaling": try scaling(options, rows: &rows)
 case "server-load": rows = try await serverLoad(options)
+case "kube-reads": rows = try await kubeReads(options)
 case "all":
     try append(options, rows: &rows)
     try scaling(options, rows: &rows)
     try replay(options, rows: &rows)
     try pastStatus(options, rows: &rows)
-    if options.values["binary"] != nil { rows += try await serverLoad(options) }
+    if options.values["binary"] != nil {
+        rows += try await serverLoad(options)
+        rows += try await kubeReads(options)
+    }
 default:
-    print("usage: Bench all|append|replay|scaling|past-status|server-load [--name value ...]")
+    print("usage: Bench all|append|replay|scaling|past-status|server-load|kube-reads [--name value ...]")
     exit(2)
 }
 if !rows.isEmpty { printTable(rows) }

@@ -1,0 +1,192 @@
+import EventLog
+import Foundation
+import MeshLedger
+import MeshLedgerTesting
+import MeshModel
+import Workload
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The Kubernetes API next to `/v1` on the same server and fleet log: listing every
+/// VirtualDestination (8 concurrent clients), and a watch fan-out (64 watchers, each change
+/// appended one at a time; the time from an append's answer to each watcher's receipt).
+func kubeReads(_ options: Options) async throws -> [Row] {
+    let binary = options.values["binary"] ?? "../../.build/release/meshledger"
+    let fleetEvents = options.int("kube-fleet-events", 20_000)
+    let lists = options.int("kube-lists", 200)
+    let watchers = options.int("watchers", 64)
+    let changes = options.int("watch-changes", 50)
+    let store = scratch("kube")
+    defer { try? FileManager.default.removeItem(atPath: store) }
+    FileHandle.standardError.write(Data("  building a \(fleetEvents)-event fleet log for the Kubernetes API\n".utf8))
+    _ = try buildStore(options.fleet, events: fleetEvents, interval: Store.defaultSnapshotInterval, path: store)
+    let server = try ServerProcess(store: store, arguments: [], binary: binary)
+    defer { withExtendedLifetime(server) {} }
+    let base = "http://127.0.0.1:\(server.port)"
+    let configuration = URLSessionConfiguration.ephemeral
+    configuration.httpMaximumConnectionsPerHost = watchers + 8
+    configuration.timeoutIntervalForRequest = 120
+    let session = URLSession(configuration: configuration)
+
+    // 1. Lists.
+    let kubePath = "/apis/networking.enterprise.mesh.gloo.solo.io/v1alpha1/virtualdestinations"
+    var listRates: [String: Double] = [:]
+    var items: [String: Int] = [:]
+    for (name, path) in [("/v1", "/v1/virtualdestinations"), ("kube", kubePath)] {
+        let started = now()
+        let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for client in 0..<8 {
+                group.addTask {
+                    var last = 0
+                    for _ in 0..<(lists / 8) {
+                        let (data, _) = try await session.data(from: URL(string: base + path)!)
+                        last = (try JSONText.parse(Array(data))["items"]?.arrayValue?.count) ?? -1
+                    }
+                    _ = client
+                    return last
+                }
+            }
+            var all: [Int] = []
+            for try await count in group { all.append(count) }
+            return all
+        }
+        listRates[name] = Double((lists / 8) * 8) / (now() - started)
+        items[name] = counts.first ?? 0
+    }
+    var rows = [
+        Row(
+            measure: "list all VirtualDestinations (\(items["kube"] ?? 0)), 8 clients: /v1",
+            value: String(format: "%.0f lists/s", listRates["/v1"]!), ratio: "1.00", target: "-"),
+        Row(
+            measure: "  the same through the Kubernetes API",
+            value: String(format: "%.0f lists/s", listRates["kube"]!),
+            ratio: String(format: "%.2f of /v1", listRates["kube"]! / listRates["/v1"]!), target: "-"),
+    ]
+    guard items["kube"] == items["/v1"] else { throw BenchFailure("the two lists disagree: \(items)") }
+
+    // 2. Watch fan-out.
+    for (name, path) in [("/v1", "/v1/watch?from="), ("kube", kubePath + "?watch=true&resourceVersion=")] {
+        let head = try await headSequence(session, base)
+        let receipts = WatchReceipts()
+        let delegate = WatchDelegate(receipts: receipts)
+        let streams = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
+        var tasks: [URLSessionDataTask] = []
+        for _ in 0..<watchers {
+            let task = streams.dataTask(
+                with: URL(
+                    string: base + path + String(head) + (name == "/v1" ? "&timeoutSeconds=60" : "&timeoutSeconds=60"))!
+            )
+            task.resume()
+            tasks.append(task)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        var appendedAt: [UInt64: Double] = [:]
+        for i in 0..<changes {
+            let body = virtualDestination("watched-\(name == "/v1" ? "a" : "b")-\(i)")
+            var request = URLRequest(url: URL(string: base + "/v1/events?op=apply")!)
+            request.httpMethod = "POST"
+            request.httpBody = Data(body.utf8)
+            let (data, _) = try await session.data(for: request)
+            let sequence = UInt64(try JSONText.parse(Array(data))["head"]?.intValue ?? 0)
+            appendedAt[sequence] = now()
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let deadline = now() + 30
+        while receipts.count(atLeast: appendedAt.keys.max() ?? 0) < watchers && now() < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        for task in tasks { task.cancel() }
+        streams.invalidateAndCancel()
+        var latencies: [Double] = []
+        for (sequence, time) in receipts.all where appendedAt[sequence] != nil {
+            latencies.append(max(0, time - appendedAt[sequence]!))
+        }
+        latencies.sort()
+        let expected = watchers * changes
+        guard latencies.count >= expected else {
+            throw BenchFailure("\(name) watchers received \(latencies.count) of \(expected) events")
+        }
+        let p50 = latencies[latencies.count / 2] * 1000
+        let p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)] * 1000
+        rows.append(
+            Row(
+                measure:
+                    "watch fan-out, \(watchers) watchers x \(changes) changes, \(name == "/v1" ? "/v1" : "Kubernetes API")",
+                value: String(format: "p50 %.1f ms, p99 %.1f ms", p50, p99), ratio: "-",
+                target: "p99 <= 2 ms (issue 14)"))
+    }
+    return rows
+}
+
+struct BenchFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func headSequence(_ session: URLSession, _ base: String) async throws -> UInt64 {
+    let (data, _) = try await session.data(from: URL(string: base + "/healthz")!)
+    return UInt64(try JSONText.parse(Array(data))["head"]?.intValue ?? 0)
+}
+
+func virtualDestination(_ name: String) -> String {
+    """
+    {"apiVersion": "networking.enterprise.mesh.gloo.solo.io/v1alpha1", "kind": "VirtualDestination",
+     "metadata": {"name": "\(name)", "namespace": "bench"},
+     "spec": {"hostname": "\(name).global", "port": {"number": 9080, "protocol": "HTTP"}, "meshList": {"meshes": []}}}
+    """
+}
+
+/// When each watcher first saw each sequence.
+final class WatchReceipts: @unchecked Sendable {
+    // @unchecked Sendable: guarded by the lock.
+    private let lock = NSLock()
+    private var received: [(UInt64, Double)] = []
+    private var highest: [ObjectIdentifier: UInt64] = [:]
+
+    func record(_ task: ObjectIdentifier, _ sequence: UInt64, _ time: Double) {
+        lock.withLock {
+            received.append((sequence, time))
+            highest[task] = max(highest[task] ?? 0, sequence)
+        }
+    }
+
+    func count(atLeast sequence: UInt64) -> Int { lock.withLock { highest.values.filter { $0 >= sequence }.count } }
+    var all: [(UInt64, Double)] { lock.withLock { received } }
+}
+
+/// Splits each watch stream into lines and records the sequence of every event line.
+final class WatchDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    // @unchecked Sendable: the buffers are guarded by the lock; URLSession calls from its queue.
+    let receipts: WatchReceipts
+    private let lock = NSLock()
+    private var buffers: [ObjectIdentifier: [UInt8]] = [:]
+
+    init(receipts: WatchReceipts) { self.receipts = receipts }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        let time = now()
+        let id = ObjectIdentifier(dataTask)
+        let lines: [[UInt8]] = lock.withLock {
+            var buffer = buffers[id, default: []] + Array(data)
+            var complete: [[UInt8]] = []
+            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                complete.append(Array(buffer[..<newline]))
+                buffer.removeFirst(newline + 1)
+            }
+            buffers[id] = buffer
+            return complete
+        }
+        for line in lines {
+            guard let value = try? JSONText.parse(line) else { continue }
+            let sequence =
+                value["sequence"]?.intValue.map(UInt64.init)
+                ?? value[path: ["object", "metadata", "resourceVersion"]]?.stringValue.flatMap(UInt64.init)
+            let type = value["type"]?.stringValue
+            if let sequence, type == "EVENT" || type == "ADDED" || type == "MODIFIED" {
+                receipts.record(id, sequence, time)
+            }
+        }
+    }
+}
