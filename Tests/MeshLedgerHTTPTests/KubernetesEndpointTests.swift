@@ -139,6 +139,44 @@ import Testing
         #expect(try store.log.head().sequence == head + 3)
     }
 
+    /// Server-side apply keeps field ownership: another manager's field set to another value is a
+    /// conflict (409 with causes) unless forced; a field the applier stops applying is removed.
+    @Test func serverSideApplyTracksFieldManagers() async throws {
+        try await withServer(try fleetStore()) { client in
+            let apply: HTTPFields = [.contentType: "application/apply-patch+yaml"]
+            let document = virtualDestinationYAML("owned", hostname: "owned.global")
+                .replacingOccurrences(
+                    of: "metadata: {name: owned, namespace: bookinfo}",
+                    with: "metadata: {name: owned, namespace: bookinfo, labels: {team: a, env: prod}}")
+            let created = try await client.call(
+                .patch, vds + "/owned?fieldManager=platform", body: document, headers: apply)
+            #expect(created.status == 201, "\(created.text)")
+            let patched = try await client.call(
+                .patch, vds + "/owned?fieldManager=oncall", body: "{\"spec\": {\"hostname\": \"other.global\"}}",
+                headers: [.contentType: "application/merge-patch+json"])
+            #expect(patched.status == 200)
+            let conflict = try await client.call(
+                .patch, vds + "/owned?fieldManager=platform", body: document, headers: apply)
+            #expect(conflict.status == 409, "\(conflict.text)")
+            #expect(
+                conflict.json["message"]
+                    == "Apply failed with 1 conflict: conflict with \"oncall\" using networking.enterprise.mesh.gloo.solo.io/v1alpha1: .spec.hostname"
+            )
+            #expect(conflict.json[path: ["details", "causes"]]?.arrayValue?.first?["field"] == ".spec.hostname")
+            let forced = try await client.call(
+                .patch, vds + "/owned?fieldManager=platform&force=true", body: document, headers: apply)
+            #expect(forced.status == 200 && forced.json[path: ["spec", "hostname"]] == "owned.global")
+            let dropped = try await client.call(
+                .patch, vds + "/owned?fieldManager=platform",
+                body: document.replacingOccurrences(of: "team: a, ", with: ""), headers: apply)
+            #expect(dropped.json[path: ["metadata", "labels"]] == ["env": "prod"], "\(dropped.text)")
+            let managers = dropped.json[path: ["metadata", "managedFields"]]?.arrayValue?.compactMap {
+                $0["manager"]?.stringValue
+            }
+            #expect(managers == ["platform"])
+        }
+    }
+
     @Test func istioOutputsAreReadOnlyResourcesSelectableByCluster() async throws {
         try await withServer(try fleetStore()) { client in
             let base = "/apis/networking.istio.io/v1alpha3"

@@ -38,12 +38,13 @@ struct KubeWrites: Sendable {
         }
     }
 
-    /// The object as it is written to the log: without server-set metadata and status.
+    /// The object as it is written to the log: without server-set metadata (field ownership
+    /// kept) and status.
     static func stripped(_ object: JSONValue) -> JSONValue {
         guard case .object(var root) = object else { return object }
         root["status"] = nil
         if case .object(var metadata)? = root["metadata"] {
-            for field in Manifest.serverMetadata { metadata[field] = nil }
+            for field in Manifest.serverMetadata where field != "managedFields" { metadata[field] = nil }
             root["metadata"] = .object(metadata)
         }
         return .object(root)
@@ -106,6 +107,24 @@ struct KubeWrites: Sendable {
 
     func dryRun(_ request: Request) -> Bool { reads.query(request, "dryRun") == "All" }
 
+    /// The field manager of a write: `fieldManager`, else the User-Agent's program name.
+    func manager(_ request: Request) -> String {
+        if let manager = reads.query(request, "fieldManager"), !manager.isEmpty { return manager }
+        let agent = request.headers[.userAgent] ?? "unknown"
+        return String(agent.split(separator: "/").first ?? "unknown")
+    }
+
+    /// Records which fields an ordinary write by `request`'s manager changed.
+    func owned(_ request: Request, _ kind: ResourceKind, from before: JSONValue?, to after: JSONValue) -> JSONValue {
+        // Ownership the client wrote itself (kubectl's client-side to server-side apply upgrade) stands.
+        if let before, after[path: ["metadata", "managedFields"]] != before[path: ["metadata", "managedFields"]] {
+            return after
+        }
+        return FieldOwnership.update(
+            from: before, to: after, manager: manager(request), apiVersion: kind.apiVersion,
+            time: RFC3339.formatSeconds(.now()))
+    }
+
     // MARK: - Create, update, delete
 
     /// POST /apis/G/V/namespaces/NS/P
@@ -115,7 +134,8 @@ struct KubeWrites: Sendable {
         -> Response
     {
         try endpoints.refuseWritesIfReadOnly()
-        let manifest = try manifest(try await body(request), kind, namespace: namespace, name: nil)
+        let given = try await body(request)
+        let manifest = try manifest(owned(request, kind, from: nil, to: given), kind, namespace: namespace, name: nil)
         if try endpoints.store.storedObject(manifest.key) != nil {
             throw KubeError.alreadyExists(kind, manifest.key.name)
         }
@@ -169,18 +189,50 @@ struct KubeWrites: Sendable {
             guard let manager = reads.query(request, "fieldManager"), !manager.isEmpty else {
                 throw KubeError.badRequest("PATCH, application/apply-patch+yaml requires fieldManager parameter")
             }
-            let applied = try await body(request, yaml: true)
+            let applied = Self.stripped(try await body(request, yaml: true))
+            let force = reads.flag(request, "force")
+            let time = RFC3339.formatSeconds(.now())
+            func apply(_ current: JSONValue) throws -> JSONValue {
+                do {
+                    return try FieldOwnership.apply(
+                        applied, to: current, manager: manager, force: force, apiVersion: kind.apiVersion, time: time)
+                } catch {
+                    let fields = error.conflicts.map(\.field)
+                    let managers = Set(error.conflicts.map(\.manager)).sorted()
+                    let message =
+                        "Apply failed with \(fields.count) conflict\(fields.count == 1 ? "" : "s"): "
+                        + managers.map { m in
+                            "conflict with \"\(m)\" using \(kind.apiVersion): "
+                                + error.conflicts.filter { $0.manager == m }.map(\.field).joined(separator: ", ")
+                        }.joined(separator: "; ")
+                    let causes = error.conflicts.map { conflict -> JSONValue in
+                        [
+                            "reason": "FieldManagerConflict",
+                            "message": .string("conflict with \"\(conflict.manager)\" using \(kind.apiVersion)"),
+                            "field": .string(conflict.field),
+                        ]
+                    }
+                    throw KubeError(
+                        code: 409, reason: "Conflict", message: message,
+                        details: KubeError.details(kind, name, causes: causes))
+                }
+            }
             let key = ObjectKey(kind: kind, namespace: namespace, name: name)
             if try endpoints.store.storedObject(key) == nil {
-                let manifest = try manifest(applied, kind, namespace: namespace, name: name)
+                let manifest = try manifest(
+                    try apply([
+                        "apiVersion": .string(kind.apiVersion), "kind": .string(kind.rawValue),
+                        "metadata": ["name": .string(name), "namespace": .string(namespace)],
+                    ]),
+                    kind, namespace: namespace, name: name)
                 if dryRun(request) { return kubeJSON(manifest.object, status: .created) }
                 _ = try await submit(
                     Batch.put(manifest, actor: actor(context), expectedVersion: 0), conflict: .conflict(kind, name))
                 return kubeJSON(try await written(key), status: .created)
             }
-            return try await write(kind, namespace: namespace, name: name, status: status, request, context) {
-                JSONPatch.merge($0, Self.stripped(applied))
-            }
+            return try await write(
+                kind, namespace: namespace, name: name, status: status, request, context, tracksOwnership: false,
+                apply)
         default:
             throw KubeError(
                 code: 415, reason: "UnsupportedMediaType",
@@ -195,7 +247,7 @@ struct KubeWrites: Sendable {
     /// version's write as the precondition, so a concurrent write conflicts instead of being lost.
     func write(
         _ kind: ResourceKind, namespace: String, name: String, status: Bool, _ request: Request,
-        _ context: ServerContext, _ change: (JSONValue) throws -> JSONValue
+        _ context: ServerContext, tracksOwnership: Bool = true, _ change: (JSONValue) throws -> JSONValue
     ) async throws -> Response {
         let key = ObjectKey(kind: kind, namespace: namespace, name: name)
         let view = await reads.liveView()
@@ -220,7 +272,9 @@ struct KubeWrites: Sendable {
             return kubeJSON(current)
         }
         // The main resource: a status in the request is ignored (the status subresource's rule).
-        let manifest = try manifest(result, kind, namespace: namespace, name: name)
+        let manifest = try manifest(
+            tracksOwnership ? owned(request, kind, from: current, to: result) : result, kind, namespace: namespace,
+            name: name)
         if dryRun(request) { return kubeJSON(manifest.object) }
         _ = try await submit(
             Batch.put(manifest, actor: actor(context), expectedVersion: writtenAt), conflict: .conflict(kind, name))
