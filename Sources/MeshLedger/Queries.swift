@@ -37,11 +37,52 @@ extension Store {
         projection.outputObjects.filter(filter.matches)
     }
 
-    /// An object with its derived status, when it is a VirtualDestination of `projection`
-    /// (other kinds are returned as they are).
+    /// An object as served: a VirtualDestination with its derived status from `projection`, and
+    /// any object with the status fields an operator recorded on it.
     public func withDerivedStatus(_ object: JSONValue, kind: ResourceKind, from projection: Projection) -> JSONValue {
-        guard kind == .virtualDestination, case .object(var root) = object else { return object }
-        root["status"] = projection.states[ObjectRef(json: object["metadata"])]?.status.json
+        guard case .object(var root) = object else { return object }
+        var status =
+            kind == .virtualDestination
+            ? projection.states[ObjectRef(json: object["metadata"])]?.status.json.objectValue : nil
+        // An operator's own status fields, recorded with the object, are served back beside the
+        // derived ones (which always win).
+        if case .object(var metadata)? = root["metadata"], var annotations = metadata["annotations"]?.objectValue,
+            let recorded = annotations[Store.operatorStatusAnnotation]?.stringValue
+        {
+            if let fields = try? JSONText.parse(Array(recorded.utf8)).objectValue {
+                var merged = fields
+                for member in status ?? JSONObject() { merged[member.key] = member.value }
+                status = merged
+            }
+            annotations[Store.operatorStatusAnnotation] = nil
+            metadata["annotations"] = annotations.count == 0 ? nil : .object(annotations)
+            root["metadata"] = .object(metadata)
+        }
+        root["status"] = status.map(JSONValue.object)
+        return .object(root)
+    }
+
+    /// Where an object records the status fields an operator wrote (anything under `.status` but
+    /// the derived fields): an annotation of the stored object, so that writing them is an event
+    /// by the writer, and the derivation never reads them.
+    public static let operatorStatusAnnotation = "status.meshledger.dev/recorded"
+
+    /// The status fields MeshLedger derives for a VirtualDestination (only it writes them).
+    public static let derivedStatusFields = [
+        "observedGeneration", "state", "meshes", "selectedDestinations", "errors", "warnings",
+    ]
+
+    /// A stored object with the operator's status fields of `status` recorded (all of `status`
+    /// but the derived fields; none: the record is removed).
+    public static func recordingOperatorStatus(_ stored: JSONValue, _ status: JSONValue?) -> JSONValue {
+        var fields = status?.objectValue ?? JSONObject()
+        for field in derivedStatusFields { fields[field] = nil }
+        guard case .object(var root) = stored else { return stored }
+        var metadata = root["metadata"]?.objectValue ?? JSONObject()
+        var annotations = metadata["annotations"]?.objectValue ?? JSONObject()
+        annotations[operatorStatusAnnotation] = fields.count == 0 ? nil : .string(JSONText.string(.object(fields)))
+        metadata["annotations"] = annotations.count == 0 ? nil : .object(annotations)
+        root["metadata"] = .object(metadata)
         return .object(root)
     }
 

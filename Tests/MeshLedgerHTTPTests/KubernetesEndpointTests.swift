@@ -119,6 +119,16 @@ import Testing
                 .patch, vds + "/k8s/status", body: "{\"status\": {\"state\": \"INVALID\"}}",
                 headers: [.contentType: "application/merge-patch+json"])
             #expect(status.status == 422 && status.text.contains("status.state"), "\(status.text)")
+            // An operator's own status fields are recorded (as its write) and served back beside the derived ones.
+            let bookkeeping = try await client.call(
+                .patch, vds + "/k8s/status", body: "{\"status\": {\"kopf\": {\"progress\": {\"h\": 1}}}}",
+                headers: [.contentType: "application/merge-patch+json"])
+            #expect(bookkeeping.status == 200, "\(bookkeeping.text)")
+            #expect(bookkeeping.json[path: ["status", "kopf", "progress", "h"]] == 1)
+            #expect(bookkeeping.json[path: ["status", "state"]] == "ACCEPTED")
+            #expect(bookkeeping.json[path: ["metadata", "annotations"]] == nil)
+            let served = try await client.call(.get, vds + "/k8s")
+            #expect(served.json[path: ["status", "kopf", "progress", "h"]] == 1)
             let smp = try await client.call(
                 .patch, vds + "/k8s", body: "{}", headers: [.contentType: "application/strategic-merge-patch+json"])
             #expect(smp.status == 415 && smp.json["reason"] == "UnsupportedMediaType")
@@ -135,8 +145,8 @@ import Testing
                 .get, vds + "?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan")
             #expect(watchList.status == 422)
         }
-        // create, patch, delete: three events; every refusal appended nothing.
-        #expect(try store.log.head().sequence == head + 3)
+        // create, patch, the operator's status, delete: four events; every refusal appended nothing.
+        #expect(try store.log.head().sequence == head + 4)
     }
 
     /// Server-side apply keeps field ownership: another manager's field set to another value is a

@@ -13,11 +13,6 @@ struct KubeWrites: Sendable {
     let endpoints: Endpoints
     let reads: KubeObjects
 
-    /// The fields of a VirtualDestination's status that MeshLedger derives.
-    static let derivedStatusFields = [
-        "observedGeneration", "state", "meshes", "selectedDestinations", "errors", "warnings",
-    ]
-
     func actor(_ context: ServerContext) -> String { (context.identity ?? .anonymous).user }
 
     /// The request body as JSON (YAML too, for server-side apply).
@@ -261,20 +256,32 @@ struct KubeWrites: Sendable {
         {
             throw KubeError.conflict(kind, name)
         }
+        // The operator's status fields as recorded now (kept by main-resource writes).
+        let recorded = stored[path: ["metadata", "annotations", Store.operatorStatusAnnotation]]
+        var toWrite: JSONValue
         if status {
-            // The status subresource: only .status counts, and the derived part is MeshLedger's.
-            for field in Self.derivedStatusFields
+            // The status subresource: only .status counts, and the derived part is MeshLedger's;
+            // the other fields are recorded as the writer's.
+            for field in Store.derivedStatusFields
             where result[path: ["status", field]] != current[path: ["status", field]] {
                 throw KubeError.invalid(
                     kind, name, field: "status.\(field)",
                     "Forbidden: derived by MeshLedger from the log; it cannot be written")
             }
-            return kubeJSON(current)
+            toWrite = Store.recordingOperatorStatus(current, result["status"])
+        } else {
+            // The main resource: a status in the request is ignored (the status subresource's rule).
+            toWrite = tracksOwnership ? owned(request, kind, from: current, to: result) : result
+            if let recorded, case .object(var root) = toWrite {
+                var metadata = root["metadata"]?.objectValue ?? JSONObject()
+                var annotations = metadata["annotations"]?.objectValue ?? JSONObject()
+                annotations[Store.operatorStatusAnnotation] = recorded
+                metadata["annotations"] = .object(annotations)
+                root["metadata"] = .object(metadata)
+                toWrite = .object(root)
+            }
         }
-        // The main resource: a status in the request is ignored (the status subresource's rule).
-        let manifest = try manifest(
-            tracksOwnership ? owned(request, kind, from: current, to: result) : result, kind, namespace: namespace,
-            name: name)
+        let manifest = try manifest(toWrite, kind, namespace: namespace, name: name)
         if dryRun(request) { return kubeJSON(manifest.object) }
         _ = try await submit(
             Batch.put(manifest, actor: actor(context), expectedVersion: writtenAt), conflict: .conflict(kind, name))
