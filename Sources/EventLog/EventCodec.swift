@@ -7,7 +7,7 @@ import struct Crypto.SHA256
 /// A stored record is `body ‖ checksum`, where `checksum = SHA-256(body)` and the body is:
 ///
 /// ```
-/// u8  format (1)
+/// u8  format (1; 2 when the actor has groups: then a varint count and `str` groups follow the actor)
 /// u64 sequence (big-endian)          i64 recordedAt µs (big-endian)
 /// u8  source                          u8  change
 /// varint generation
@@ -32,13 +32,18 @@ public enum EventCodec {
     public static func encode(_ event: Event, packedObject: [UInt8]? = nil) -> (record: [UInt8], checksum: Digest) {
         var out = ByteWriter()
         out.bytes.reserveCapacity(512)
-        out.byte(format)
+        // Format 2 only when there are groups, so that events without them keep format 1's bytes.
+        out.byte(event.groups.isEmpty ? format : 2)
         out.uint64BE(event.sequence)
         out.uint64BE(UInt64(bitPattern: event.recordedAt.microseconds))
         out.byte(sourceCode(event.source))
         out.byte(event.change == .upsert ? 0 : 1)
         out.varint(event.generation)
         out.string(event.actor)
+        if !event.groups.isEmpty {
+            out.varint(UInt64(event.groups.count))
+            for group in event.groups { out.string(group) }
+        }
         if let cluster = event.originCluster {
             out.varint(UInt64(cluster.utf8.count) + 1)
             out.bytes.append(contentsOf: cluster.utf8)
@@ -70,7 +75,7 @@ public enum EventCodec {
         }
         var reader = ByteReader(buffer: body)
         let version = try reader.byte()
-        guard version == format else { throw DecodeError(problem: "unknown event format \(version)") }
+        guard version == format || version == 2 else { throw DecodeError(problem: "unknown event format \(version)") }
         let sequence = try reader.uint64BE()
         let recordedAt = Timestamp(microseconds: Int64(bitPattern: try reader.uint64BE()))
         let source = try sourceFromCode(reader.byte())
@@ -78,6 +83,10 @@ public enum EventCodec {
         guard changeCode <= 1 else { throw DecodeError(problem: "unknown change type \(changeCode)") }
         let generation = try reader.varint()
         let actor = try reader.string()
+        var groups: [String] = []
+        if version == 2 {
+            for _ in 0..<(try reader.count()) { groups.append(try reader.string()) }
+        }
         let clusterLength = try reader.varint()
         let originCluster: String? = clusterLength == 0 ? nil : try reader.string(length: Int(clusterLength - 1))
         let kindName = try reader.string()
@@ -92,7 +101,8 @@ public enum EventCodec {
         return Event(
             sequence: sequence, recordedAt: recordedAt, source: source, actor: actor, originCluster: originCluster,
             key: ObjectKey(kind: kind, namespace: namespace, name: name), change: changeCode == 0 ? .upsert : .delete,
-            generation: generation, object: object, previousDigest: Digest(bytes: previous), checksum: stored)
+            generation: generation, object: object, previousDigest: Digest(bytes: previous), checksum: stored,
+            groups: groups)
     }
 
     /// Decodes a record held in an array.

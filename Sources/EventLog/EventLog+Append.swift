@@ -206,7 +206,7 @@ private struct BatchWriter {
             contentHash: item.contentHash!, specHash: item.specHash!, originCluster: item.originCluster)
         try emit(
             key, .upsert, item.change.source, item.change.actor, item.originCluster, generation, manifest.object,
-            keyBytes: item.keyBytes, state: state, packedObject: item.packedObject, txn)
+            keyBytes: item.keyBytes, state: state, packedObject: item.packedObject, groups: item.change.groups, txn)
         outcomes.append((key, live == nil ? .created : .configured, sequence))
     }
 
@@ -226,7 +226,7 @@ private struct BatchWriter {
         try deleteEvent(
             live, source: item.change.source, actor: item.change.actor,
             originCluster: live.originCluster ?? item.originCluster, object: manifest?.object,
-            keyBytes: item.keyBytes, txn)
+            keyBytes: item.keyBytes, groups: item.change.groups, txn)
     }
 
     /// A resync's deletes: the cluster's objects of the resynced kinds the batch did not name.
@@ -250,14 +250,14 @@ private struct BatchWriter {
     /// Appends the delete event of a live object (`object` nil: as it was last recorded).
     private mutating func deleteEvent(
         _ live: ObjectState, source: EventSource, actor: String, originCluster: String?, object: JSONValue?,
-        keyBytes: [UInt8], _ txn: borrowing WriteTransaction
+        keyBytes: [UInt8], groups: [String] = [], _ txn: borrowing WriteTransaction
     ) throws {
         var gone = live
         gone.exists = false
         gone.lastSequence = sequence + 1
         try emit(
             live.key, .delete, source, actor, originCluster, live.generation, try object ?? lastObject(live, txn),
-            keyBytes: keyBytes, state: gone, txn)
+            keyBytes: keyBytes, state: gone, groups: groups, txn)
         outcomes.append((live.key, .deleted, sequence))
     }
 
@@ -277,12 +277,13 @@ private struct BatchWriter {
     private mutating func emit(
         _ key: ObjectKey, _ change: ChangeType, _ source: EventSource, _ actor: String, _ originCluster: String?,
         _ generation: UInt64, _ object: JSONValue, keyBytes: [UInt8], state: ObjectState,
-        packedObject: [UInt8]? = nil, _ txn: borrowing WriteTransaction
+        packedObject: [UInt8]? = nil, groups: [String] = [], _ txn: borrowing WriteTransaction
     ) throws {
         sequence += 1
         var event = Event(
             sequence: sequence, recordedAt: time, source: source, actor: actor, originCluster: originCluster,
-            key: key, change: change, generation: generation, object: object, previousDigest: previous)
+            key: key, change: change, generation: generation, object: object, previousDigest: previous,
+            groups: groups)
         let (record, checksum) = EventCodec.encode(event, packedObject: packedObject)
         try txn.put(log.events, EventLog.sequenceKey(sequence), record, flags: .append)
         event.checksum = checksum

@@ -59,6 +59,8 @@ public struct Change: Sendable {
     public var source: EventSource
     /// Who.
     public var actor: String
+    /// The actor's groups (an authenticated identity's), recorded with the event.
+    public var groups: [String] = []
     /// Precondition: the sequence of the object's last change (its resourceVersion); 0 means the
     /// object must not exist.
     public var expectedVersion: UInt64?
@@ -68,11 +70,12 @@ public struct Change: Sendable {
     /// Creates a change.
     public init(
         _ operation: Operation, source: EventSource, actor: String, expectedVersion: UInt64? = nil,
-        ignoreNotFound: Bool = false
+        ignoreNotFound: Bool = false, groups: [String] = []
     ) {
         self.operation = operation
         self.source = source
         self.actor = actor
+        self.groups = groups
         self.expectedVersion = expectedVersion
         self.ignoreNotFound = ignoreNotFound
     }

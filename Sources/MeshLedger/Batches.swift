@@ -139,6 +139,13 @@ extension Batch {
         return Batch([Change(.upsert(manifest), source: .controller, actor: actor)])
     }
 
+    /// The batch with the writer's groups recorded on every change (an authenticated identity's).
+    public func attributed(to groups: [String]) -> Batch {
+        var batch = self
+        for index in batch.changes.indices { batch.changes[index].groups = groups }
+        return batch
+    }
+
     /// One batch changes each object once: a second change of the same object is refused.
     private static func refuseDuplicates(_ keys: [ObjectKey]) throws {
         var seen = Set<ObjectKey>()

@@ -10,6 +10,7 @@ public enum EventJSON {
         object["recordedAt"] = .string(event.recordedAt.description)
         object["source"] = .string(event.source.rawValue)
         object["actor"] = .string(event.actor)
+        if !event.groups.isEmpty { object["groups"] = .array(event.groups.map(JSONValue.string)) }
         object["originCluster"] = event.originCluster.map(JSONValue.string) ?? .null
         object["kind"] = .string(event.key.kind.rawValue)
         object["namespace"] = .string(event.key.namespace)

@@ -66,6 +66,8 @@ public struct Event: Sendable, Hashable {
     public var source: EventSource
     /// Who: a user name or an agent id.
     public var actor: String
+    /// The actor's groups, when an authenticated identity wrote it (empty otherwise).
+    public var groups: [String] = []
     /// The cluster the object came from, where known.
     public var originCluster: String?
     /// The object's kind, namespace and name.
@@ -85,12 +87,13 @@ public struct Event: Sendable, Hashable {
     public init(
         sequence: UInt64, recordedAt: Timestamp, source: EventSource, actor: String, originCluster: String?,
         key: ObjectKey, change: ChangeType, generation: UInt64, object: JSONValue,
-        previousDigest: Digest = .zero, checksum: Digest = .zero
+        previousDigest: Digest = .zero, checksum: Digest = .zero, groups: [String] = []
     ) {
         self.sequence = sequence
         self.recordedAt = recordedAt
         self.source = source
         self.actor = actor
+        self.groups = groups
         self.originCluster = originCluster
         self.key = key
         self.change = change

@@ -357,6 +357,30 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         }
     }
 
+    /// An authenticated writer's groups are recorded with the event (format 2); events without
+    /// groups keep format 1's bytes.
+    @Test func groupsAreRecordedWithTheActor() throws {
+        var event = Event(
+            sequence: 7, recordedAt: Timestamp(microseconds: 5), source: .user, actor: "alice", originCluster: nil,
+            key: ObjectKey(kind: .virtualMesh, namespace: "gloo-mesh", name: "vm"), change: .upsert, generation: 1,
+            object: ["spec": [:]])
+        #expect(EventCodec.encode(event).record.first == 1)
+        event.groups = ["platform", "system:authenticated"]
+        let (record, checksum) = EventCodec.encode(event)
+        #expect(record.first == 2)
+        event.checksum = checksum
+        #expect(try EventCodec.decode(record, verify: true) == event)
+
+        let log = try EventLog.open(at: temporaryDirectory())
+        let manifest = try Manifest(object: [
+            "apiVersion": "networking.mesh.gloo.solo.io/v1alpha2", "kind": "VirtualMesh",
+            "metadata": ["name": "vm", "namespace": "gloo-mesh"], "spec": [:],
+        ])
+        _ = try log.append(Batch([Change(.upsert(manifest), source: .user, actor: "alice", groups: ["platform"])]))
+        #expect(try log.event(at: 1)?.groups == ["platform"])
+        #expect(try log.verify().failure == nil)
+    }
+
     @Test func eventsRoundTripAndTruncationIsAnError() throws {
         let event = Event(
             sequence: 42, recordedAt: Timestamp(microseconds: -5), source: .controller, actor: "ctl", originCluster: "",

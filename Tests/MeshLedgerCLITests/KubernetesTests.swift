@@ -246,6 +246,9 @@ final class LineWatcher {
         let actors = Set(
             log.stdout.split(separator: "\n").compactMap { try? JSONText.parse(Array($0.utf8))["actor"]?.stringValue })
         #expect(actors == ["alice", "carol"], "\(actors)")
+        let groups = Set(
+            log.stdout.split(separator: "\n").compactMap { try? JSONText.parse(Array($0.utf8))["groups"] })
+        #expect(groups == [["platform"]], "\(groups)")
         let destinations = try meshledger([
             "log", "--store", fx.store, "--read-only", "--actor", "agent-cluster-1", "--kind", "destination",
         ])

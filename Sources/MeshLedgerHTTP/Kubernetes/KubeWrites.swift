@@ -84,9 +84,9 @@ struct KubeWrites: Sendable {
     }
 
     /// Submits a batch; a failed precondition becomes the Status `conflict` gives.
-    func submit(_ batch: Batch, conflict: KubeError) async throws -> AppendResult {
+    func submit(_ batch: Batch, _ context: ServerContext, conflict: KubeError) async throws -> AppendResult {
         do {
-            return try await endpoints.committer.submit(batch).get()
+            return try await endpoints.committer.submit(batch.attributed(to: endpoints.groups(context))).get()
         } catch let error as LogError where error.code == .conflict {
             throw conflict
         }
@@ -136,7 +136,7 @@ struct KubeWrites: Sendable {
         }
         if dryRun(request) { return kubeJSON(manifest.object, status: .created) }
         _ = try await submit(
-            Batch.put(manifest, actor: actor(context), expectedVersion: 0),
+            Batch.put(manifest, actor: actor(context), expectedVersion: 0), context,
             conflict: .alreadyExists(kind, manifest.key.name))
         return kubeJSON(try await written(manifest.key), status: .created)
     }
@@ -222,7 +222,8 @@ struct KubeWrites: Sendable {
                     kind, namespace: namespace, name: name)
                 if dryRun(request) { return kubeJSON(manifest.object, status: .created) }
                 _ = try await submit(
-                    Batch.put(manifest, actor: actor(context), expectedVersion: 0), conflict: .conflict(kind, name))
+                    Batch.put(manifest, actor: actor(context), expectedVersion: 0), context,
+                    conflict: .conflict(kind, name))
                 return kubeJSON(try await written(key), status: .created)
             }
             return try await write(
@@ -284,7 +285,8 @@ struct KubeWrites: Sendable {
         let manifest = try manifest(toWrite, kind, namespace: namespace, name: name)
         if dryRun(request) { return kubeJSON(manifest.object) }
         _ = try await submit(
-            Batch.put(manifest, actor: actor(context), expectedVersion: writtenAt), conflict: .conflict(kind, name))
+            Batch.put(manifest, actor: actor(context), expectedVersion: writtenAt), context,
+            conflict: .conflict(kind, name))
         return kubeJSON(try await written(key))
     }
 
@@ -319,7 +321,7 @@ struct KubeWrites: Sendable {
         ]
         if dryRun(request) { return kubeJSON(success) }
         _ = try await submit(
-            try Batch.delete([Batch.DeleteTarget(key, expectedVersion: writtenAt)], actor: actor(context)),
+            try Batch.delete([Batch.DeleteTarget(key, expectedVersion: writtenAt)], actor: actor(context)), context,
             conflict: .conflict(kind, name))
         return kubeJSON(success)
     }

@@ -41,6 +41,11 @@ struct Endpoints: Sendable {
         return claimed ?? otherwise
     }
 
+    /// The groups recorded with what a request writes (an authenticated identity's; none without).
+    func groups(_ context: ServerContext) -> [String] {
+        configuration.access.authenticates ? context.identity?.groups ?? [] : []
+    }
+
     /// Refuses writes on a read-only server (403).
     func refuseWritesIfReadOnly() throws {
         if configuration.readOnly {

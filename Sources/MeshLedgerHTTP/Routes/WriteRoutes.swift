@@ -55,7 +55,9 @@ struct WriteRoutes: Sendable {
                 status: .badRequest, message: "op=\(op): expected apply, delete, discover, resync or ingest",
                 code: "BadRequest")
         }
-        return json(Self.appendJSON(try await endpoints.committer.submit(batch).get()))
+        return json(
+            Self.appendJSON(try await endpoints.committer.submit(batch.attributed(to: endpoints.groups(context))).get())
+        )
     }
 
     /// POST /v1/feedback {result: applied|failed, cluster, kind, namespace, name, digest?, error?, actor?}
@@ -81,7 +83,9 @@ struct WriteRoutes: Sendable {
             digest: value["digest"]?.stringValue, error: value["error"]?.stringValue)
         let batch = try Batch.report(
             feedback, actor: endpoints.actor(context, claimed: value["actor"]?.stringValue, otherwise: "controller"))
-        return json(Self.appendJSON(try await endpoints.committer.submit(batch).get()))
+        return json(
+            Self.appendJSON(try await endpoints.committer.submit(batch.attributed(to: endpoints.groups(context))).get())
+        )
     }
 
     /// What an append did: each object's outcome and sequence, the range appended, the head.
