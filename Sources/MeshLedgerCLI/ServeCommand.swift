@@ -8,12 +8,14 @@ extension MeshLedgerCommand {
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Serve the controller API over HTTP: append, list, get, watch, outputs, history, feedback, metrics.",
+                "Serve the controller API and the Kubernetes API over HTTP or HTTPS: append, list, get, watch, outputs, history, feedback, metrics.",
             discussion: """
                 Endpoints (JSON; watch and log are JSON lines): POST /v1/events?op=apply|delete|discover|resync|ingest, \
                 GET /v1/<kinds>[/<namespace>/<name>][?at=], GET /v1/outputs?cluster=, GET /v1/log?..., \
                 GET /v1/watch?from=SEQ, GET /v1/virtualdestinations/<ns>/<name>/history|explain, POST /v1/feedback, \
-                GET /healthz, GET /metrics. Stops on SIGINT or SIGTERM after the requests in flight.
+                GET /healthz, GET /metrics. Also the Kubernetes API for the five kinds (/api, /apis, \
+                /openapi/v3; kubectl, client-go, kopf) and the derived Istio objects, read-only. \
+                Stops on SIGINT or SIGTERM: open watches end, the requests in flight finish.
                 """)
 
         @OptionGroup var global: GlobalOptions

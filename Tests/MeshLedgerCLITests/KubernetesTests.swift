@@ -199,8 +199,8 @@ final class LineWatcher {
                 "NAMESPACE", "NAME", "HOSTNAME", "STATE", "MESHES", "SELECTED", "AGE",
             ])
         #expect(table.stdout.contains("reviews-global") && table.stdout.contains("ACCEPTED"))
-        let yaml = try fx.kubectl(alice, ["get", "vd", "reviews-global", "-o", "json"])
-        let object = try JSONText.parse(Array(yaml.stdout.utf8))
+        let yaml = try fx.kubectl(alice, ["get", "vd", "reviews-global", "-o", "yaml"])
+        let object = try yamlObject(yaml.stdout)
         #expect(object[path: ["status", "state"]] == "ACCEPTED")
         #expect(object[path: ["status", "selectedDestinations"]]?.arrayValue?.count == 3)
 
