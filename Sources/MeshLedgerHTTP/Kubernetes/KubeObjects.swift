@@ -288,79 +288,68 @@ struct KubeObjects: Sendable {
         let timeout = min(
             query(request, "timeoutSeconds").flatMap(Double.init) ?? configuration.maxWatchSeconds,
             configuration.maxWatchSeconds)
-        guard await committer.openWatch(limit: configuration.maxWatchers) else {
-            throw KubeError(code: 429, reason: "TooManyRequests", message: "too many watches open; retry later")
-        }
         let oldest = await committer.oldestWatchable()
         let start = await liveView()
         let initial = rv == nil ? try objects(kind, namespace: filter.namespace, in: start).filter(filter.matches) : []
-        let metrics = endpoints.metrics
         let objects = self
-        return Response(
-            status: .ok, headers: [.contentType: "application/json"],
-            body: ResponseBody { writer in
-                metrics.watchers.increment()
-                defer {
-                    metrics.watchers.decrement()
-                    Task { await committer.closeWatch() }
+        return try await endpoints.watchResponse(contentType: "application/json") { writer in
+            var headersSent = false
+            func line(_ type: String, _ object: JSONValue, _ view: View) -> [UInt8] {
+                var payload = object
+                if table && type != "BOOKMARK" && type != "ERROR" {
+                    payload = objects.table(
+                        kind, [object], view,
+                        metadata: ["resourceVersion": object[path: ["metadata", "resourceVersion"]] ?? "0"],
+                        includeObject: includeObject, headers: !headersSent)
+                    headersSent = true
                 }
-                var headersSent = false
-                func line(_ type: String, _ object: JSONValue, _ view: View) -> [UInt8] {
-                    var payload = object
-                    if table && type != "BOOKMARK" && type != "ERROR" {
-                        payload = objects.table(
-                            kind, [object], view,
-                            metadata: ["resourceVersion": object[path: ["metadata", "resourceVersion"]] ?? "0"],
-                            includeObject: includeObject, headers: !headersSent)
-                        headersSent = true
-                    }
-                    var bytes = JSONText.canonical(["type": .string(type), "object": payload])
-                    bytes.append(UInt8(ascii: "\n"))
-                    return bytes
-                }
-                if let rv, rv + 1 < oldest {
-                    let error = KubeError(
-                        code: 410, reason: "Expired", message: "too old resource version: \(rv) (\(oldest - 1))")
-                    try await writer.write(ByteBuffer(bytes: line("ERROR", error.status, start)))
-                    try await writer.finish(nil)
-                    return
-                }
-                var cursor = rv ?? start.sequence
-                var initialLines: [UInt8] = []
-                for object in initial { initialLines += line("ADDED", object, start) }
-                if !initialLines.isEmpty { try await writer.write(ByteBuffer(bytes: initialLines)) }
-                let began = ContinuousClock.now
-                var lastBookmark = ContinuousClock.now
-                while ContinuousClock.now - began < .seconds(timeout), await !committer.watchesStopped {
-                    await committer.foldNewEvents()
-                    let head = try store.log.head().sequence
-                    if head > cursor {
-                        let view = await objects.liveView()
-                        var events: [Event] = []
-                        try store.log.scan((cursor + 1)...min(head, cursor + 500)) { event in
-                            events.append(event)
-                            return true
-                        }
-                        var lines: [UInt8] = []
-                        for event in events {
-                            lines += try await objects.watchLines(event, kind, filter, view, line)
-                            cursor = event.sequence
-                        }
-                        if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
-                        continue
-                    }
-                    if bookmarks && ContinuousClock.now - lastBookmark >= .seconds(configuration.bookmarkSeconds) {
-                        let bookmark: JSONValue = [
-                            "kind": .string(kind.rawValue), "apiVersion": .string(kind.apiVersion),
-                            "metadata": ["resourceVersion": .string(String(cursor))],
-                        ]
-                        try await writer.write(ByteBuffer(bytes: line("BOOKMARK", bookmark, start)))
-                        lastBookmark = ContinuousClock.now
-                    }
-                    try await Task.sleep(for: .milliseconds(20))
-                }
+                var bytes = JSONText.canonical(["type": .string(type), "object": payload])
+                bytes.append(UInt8(ascii: "\n"))
+                return bytes
+            }
+            if let rv, rv + 1 < oldest {
+                let error = KubeError(
+                    code: 410, reason: "Expired", message: "too old resource version: \(rv) (\(oldest - 1))")
+                try await writer.write(ByteBuffer(bytes: line("ERROR", error.status, start)))
                 try await writer.finish(nil)
-            })
+                return
+            }
+            var cursor = rv ?? start.sequence
+            var initialLines: [UInt8] = []
+            for object in initial { initialLines += line("ADDED", object, start) }
+            if !initialLines.isEmpty { try await writer.write(ByteBuffer(bytes: initialLines)) }
+            let began = ContinuousClock.now
+            var lastBookmark = ContinuousClock.now
+            while ContinuousClock.now - began < .seconds(timeout), await !committer.watchesStopped {
+                await committer.foldNewEvents()
+                let head = try store.log.head().sequence
+                if head > cursor {
+                    let view = await objects.liveView()
+                    var events: [Event] = []
+                    try store.log.scan((cursor + 1)...min(head, cursor + 500)) { event in
+                        events.append(event)
+                        return true
+                    }
+                    var lines: [UInt8] = []
+                    for event in events {
+                        lines += try await objects.watchLines(event, kind, filter, view, line)
+                        cursor = event.sequence
+                    }
+                    if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
+                    continue
+                }
+                if bookmarks && ContinuousClock.now - lastBookmark >= .seconds(configuration.bookmarkSeconds) {
+                    let bookmark: JSONValue = [
+                        "kind": .string(kind.rawValue), "apiVersion": .string(kind.apiVersion),
+                        "metadata": ["resourceVersion": .string(String(cursor))],
+                    ]
+                    try await writer.write(ByteBuffer(bytes: line("BOOKMARK", bookmark, start)))
+                    lastBookmark = ContinuousClock.now
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await writer.finish(nil)
+        }
     }
 
     /// The watch events one log event makes for a watcher of `kind`.

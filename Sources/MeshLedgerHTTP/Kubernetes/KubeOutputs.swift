@@ -123,9 +123,6 @@ struct KubeOutputs: Sendable {
         let timeout = min(
             reads.query(request, "timeoutSeconds").flatMap(Double.init) ?? configuration.maxWatchSeconds,
             configuration.maxWatchSeconds)
-        guard await committer.openWatch(limit: configuration.maxWatchers) else {
-            throw KubeError(code: 429, reason: "TooManyRequests", message: "too many watches open; retry later")
-        }
         let rv = reads.query(request, "resourceVersion").flatMap { UInt64($0) }.flatMap { $0 == 0 ? nil : $0 }
         let start = await reads.liveView()
         var known: [String: JSONValue] = [:]
@@ -138,49 +135,41 @@ struct KubeOutputs: Sendable {
             }
         }
         let initialKnown = known
-        let metrics = endpoints.metrics
-        return Response(
-            status: .ok, headers: [.contentType: "application/json"],
-            body: ResponseBody { writer in
-                metrics.watchers.increment()
-                defer {
-                    metrics.watchers.decrement()
-                    Task { await committer.closeWatch() }
-                }
-                var known = initialKnown
-                var cursor: UInt64 = 0
-                let began = ContinuousClock.now
-                while ContinuousClock.now - began < .seconds(timeout), await !committer.watchesStopped {
-                    await committer.foldNewEvents()
-                    let head = try store.log.head().sequence
-                    if head > cursor {
-                        let projection = await committer.current()
-                        var now: [String: JSONValue] = [:]
-                        for object in Self.objects(
-                            kind, namespace: filter.namespace, projection, sequence: projection.sequence)
-                        where filter.matches(object) {
-                            now[Self.key(object)] = object
-                        }
-                        var lines: [UInt8] = []
-                        for (key, object) in now.sorted(by: { $0.key < $1.key }) {
-                            guard let before = known[key] else {
-                                lines += Self.line("ADDED", object)
-                                continue
-                            }
-                            if Self.digest(before) != Self.digest(object) { lines += Self.line("MODIFIED", object) }
-                        }
-                        for (key, object) in known.sorted(by: { $0.key < $1.key }) where now[key] == nil {
-                            lines += Self.line("DELETED", Self.withVersion(object, projection.sequence))
-                        }
-                        if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
-                        known = now
-                        cursor = projection.sequence
-                        continue
+        return try await endpoints.watchResponse(contentType: "application/json") { writer in
+            var known = initialKnown
+            var cursor: UInt64 = 0
+            let began = ContinuousClock.now
+            while ContinuousClock.now - began < .seconds(timeout), await !committer.watchesStopped {
+                await committer.foldNewEvents()
+                let head = try store.log.head().sequence
+                if head > cursor {
+                    let projection = await committer.current()
+                    var now: [String: JSONValue] = [:]
+                    for object in Self.objects(
+                        kind, namespace: filter.namespace, projection, sequence: projection.sequence)
+                    where filter.matches(object) {
+                        now[Self.key(object)] = object
                     }
-                    try await Task.sleep(for: .milliseconds(20))
+                    var lines: [UInt8] = []
+                    for (key, object) in now.sorted(by: { $0.key < $1.key }) {
+                        guard let before = known[key] else {
+                            lines += Self.line("ADDED", object)
+                            continue
+                        }
+                        if Self.digest(before) != Self.digest(object) { lines += Self.line("MODIFIED", object) }
+                    }
+                    for (key, object) in known.sorted(by: { $0.key < $1.key }) where now[key] == nil {
+                        lines += Self.line("DELETED", Self.withVersion(object, projection.sequence))
+                    }
+                    if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
+                    known = now
+                    cursor = projection.sequence
+                    continue
                 }
-                try await writer.finish(nil)
-            })
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await writer.finish(nil)
+        }
     }
 
     /// Outputs of different target clusters share names: the cluster is part of the key.

@@ -3,6 +3,7 @@ import Hummingbird
 import MeshLedger
 import MeshModel
 import Projection
+import Prometheus
 
 /// What every endpoint reads from: the store, the single writer, metrics and the configuration,
 /// and how a request's parameters become the use cases' arguments. Endpoints parse, call the use
@@ -44,6 +45,31 @@ struct Endpoints: Sendable {
     /// The groups recorded with what a request writes (an authenticated identity's; none without).
     func groups(_ context: ServerContext) -> [String] {
         configuration.access.authenticates ? context.identity?.groups ?? [] : []
+    }
+
+    /// A watch stream: takes a watch slot (429 beyond `maxWatchers`), then streams `body`, counted
+    /// in the metrics, and gives the slot back when it ends (every watch endpoint uses it).
+    func watchResponse(
+        contentType: String, _ body: @escaping @Sendable @concurrent (inout any ResponseBodyWriter) async throws -> Void
+    ) async throws -> Response {
+        guard await committer.openWatch(limit: configuration.maxWatchers) else {
+            throw APIError(
+                status: .tooManyRequests,
+                message: "\(configuration.maxWatchers) watch streams are open already; retry later",
+                code: "TooManyRequests")
+        }
+        let metrics = self.metrics
+        let committer = self.committer
+        return Response(
+            status: .ok, headers: [.contentType: contentType],
+            body: ResponseBody { writer in
+                metrics.watchers.increment()
+                defer {
+                    metrics.watchers.decrement()
+                    Task { await committer.closeWatch() }
+                }
+                try await body(&writer)
+            })
     }
 
     /// Refuses writes on a read-only server (403).

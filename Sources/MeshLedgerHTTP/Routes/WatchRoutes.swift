@@ -19,7 +19,6 @@ struct WatchRoutes: Sendable {
     func watch(_ request: Request) async throws -> Response {
         let store = endpoints.store
         let committer = endpoints.committer
-        let metrics = endpoints.metrics
         let configuration = endpoints.configuration
         let from = try endpoints.sequence(request, "from") ?? (try store.log.head().sequence)
         let oldest = await committer.oldestWatchable()
@@ -33,55 +32,42 @@ struct WatchRoutes: Sendable {
         let timeout = min(
             endpoints.query(request, "timeoutSeconds").flatMap(Double.init) ?? .infinity,
             configuration.maxWatchSeconds)
-        guard await committer.openWatch(limit: configuration.maxWatchers) else {
-            throw APIError(
-                status: .tooManyRequests,
-                message: "\(configuration.maxWatchers) watch streams are open already; retry later",
-                code: "TooManyWatches")
-        }
         let bookmarkEvery =
             endpoints.query(request, "bookmarkSeconds").flatMap(Double.init) ?? configuration.bookmarkSeconds
-        return Response(
-            status: .ok, headers: [.contentType: "application/x-ndjson"],
-            body: ResponseBody { writer in
-                metrics.watchers.increment()
-                defer {
-                    metrics.watchers.decrement()
-                    Task { await committer.closeWatch() }
+        return try await endpoints.watchResponse(contentType: "application/x-ndjson") { writer in
+            let started = ContinuousClock.now
+            var lastBookmark = ContinuousClock.now
+            var cursor = from
+            while await !committer.watchesStopped {
+                await committer.foldNewEvents()
+                let head = try store.log.head().sequence
+                if head > cursor {
+                    var events: [Event] = []
+                    try store.log.scan((cursor + 1)...min(head, cursor + 1000)) { event in
+                        events.append(event)
+                        return true
+                    }
+                    var lines: [UInt8] = []
+                    for event in events {
+                        lines += Self.eventLine(event, await committer.statusChanges(at: event.sequence))
+                        cursor = event.sequence
+                    }
+                    try await writer.write(ByteBuffer(bytes: lines))
+                    continue
                 }
-                let started = ContinuousClock.now
-                var lastBookmark = ContinuousClock.now
-                var cursor = from
-                while await !committer.watchesStopped {
-                    await committer.foldNewEvents()
-                    let head = try store.log.head().sequence
-                    if head > cursor {
-                        var events: [Event] = []
-                        try store.log.scan((cursor + 1)...min(head, cursor + 1000)) { event in
-                            events.append(event)
-                            return true
-                        }
-                        var lines: [UInt8] = []
-                        for event in events {
-                            lines += Self.eventLine(event, await committer.statusChanges(at: event.sequence))
-                            cursor = event.sequence
-                        }
-                        try await writer.write(ByteBuffer(bytes: lines))
-                        continue
-                    }
-                    let now = ContinuousClock.now
-                    if now - lastBookmark >= .seconds(bookmarkEvery) {
-                        try await writer.write(ByteBuffer(bytes: Self.bookmarkLine(cursor)))
-                        lastBookmark = now
-                    }
-                    if now - started >= .seconds(timeout) {
-                        try await writer.write(ByteBuffer(bytes: Self.bookmarkLine(cursor)))
-                        break
-                    }
-                    try await Task.sleep(for: .milliseconds(20))
+                let now = ContinuousClock.now
+                if now - lastBookmark >= .seconds(bookmarkEvery) {
+                    try await writer.write(ByteBuffer(bytes: Self.bookmarkLine(cursor)))
+                    lastBookmark = now
                 }
-                try await writer.finish(nil)
-            })
+                if now - started >= .seconds(timeout) {
+                    try await writer.write(ByteBuffer(bytes: Self.bookmarkLine(cursor)))
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await writer.finish(nil)
+        }
     }
 
     /// A BOOKMARK line: every event up to `sequence` has been sent.
