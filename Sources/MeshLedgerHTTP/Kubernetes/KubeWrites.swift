@@ -238,6 +238,18 @@ struct KubeWrites: Sendable {
         }
     }
 
+    /// The object as served and as stored (read once), and the sequence of its last write, which
+    /// is the precondition of a write; 404 when it does not exist.
+    func existing(_ key: ObjectKey) async throws -> (served: JSONValue, stored: JSONValue, writtenAt: UInt64) {
+        let view = await reads.liveView()
+        guard let stored = try endpoints.store.storedObject(key),
+            let writtenAt = stored[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap(UInt64.init)
+        else { throw KubeError.notFound(key.kind, key.name) }
+        let served = reads.served(
+            endpoints.store.withDerivedStatus(stored, kind: key.kind, from: view.projection), key.kind, view)
+        return (served, stored, writtenAt)
+    }
+
     /// Reads the object as served, changes it, checks the result's resourceVersion (a
     /// precondition when it differs from the served one), and writes it with the served
     /// version's write as the precondition, so a concurrent write conflicts instead of being lost.
@@ -246,11 +258,7 @@ struct KubeWrites: Sendable {
         _ context: ServerContext, tracksOwnership: Bool = true, _ change: (JSONValue) throws -> JSONValue
     ) async throws -> Response {
         let key = ObjectKey(kind: kind, namespace: namespace, name: name)
-        let view = await reads.liveView()
-        guard let current = try reads.object(key, in: view),
-            let stored = try endpoints.store.storedObject(key),
-            let writtenAt = stored[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap(UInt64.init)
-        else { throw KubeError.notFound(kind, name) }
+        let (current, stored, writtenAt) = try await existing(key)
         let result = try change(current)
         if let given = result[path: ["metadata", "resourceVersion"]]?.stringValue,
             given != current[path: ["metadata", "resourceVersion"]]?.stringValue
@@ -297,11 +305,7 @@ struct KubeWrites: Sendable {
         try endpoints.refuseWritesIfReadOnly()
         let key = ObjectKey(kind: kind, namespace: namespace, name: name)
         let options = (try? await body(request)) ?? .null
-        let view = await reads.liveView()
-        guard let current = try reads.object(key, in: view),
-            let stored = try endpoints.store.storedObject(key),
-            let writtenAt = stored[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap(UInt64.init)
-        else { throw KubeError.notFound(kind, name) }
+        let (current, _, writtenAt) = try await existing(key)
         if let wanted = options[path: ["preconditions", "resourceVersion"]]?.stringValue,
             wanted != current[path: ["metadata", "resourceVersion"]]?.stringValue
         {
