@@ -46,7 +46,7 @@ extension EventLog {
 
     /// Refuses a resync batch that names objects of another cluster.
     private func checkResync(_ batch: Batch, _ prepared: [PreparedChange]) throws {
-        guard let resync = batch.resync else { return }
+        guard let resync = batch.resync, resync.cluster != nil else { return }
         for change in prepared where change.change.source == .discovery && change.originCluster != resync.cluster {
             throw LogError(
                 .invalidBatch,
@@ -195,7 +195,9 @@ private struct BatchWriter {
         }
         var generation: UInt64 = 0
         if key.kind.hasGeneration {
-            if let live {
+            if let given = item.change.sourceGeneration {
+                generation = given
+            } else if let live {
                 generation = live.specHash == item.specHash ? live.generation : live.generation + 1
             } else {
                 generation = 1
@@ -237,12 +239,13 @@ private struct BatchWriter {
                 !upserted.contains(key), pending[key] == nil
             else { return true }
             let state = try ObjectStateCodec.decode(value, key: key)
-            if state.exists && state.originCluster == resync.cluster { missing.append(state) }
+            if state.exists && resync.covers(state) { missing.append(state) }
             return true
         }
         for state in missing.sorted(by: { $0.key < $1.key }) {
             try deleteEvent(
-                state, source: .discovery, actor: resync.actor, originCluster: state.originCluster, object: nil,
+                state, source: state.key.kind.source, actor: resync.actor, originCluster: state.originCluster,
+                object: nil,
                 keyBytes: EventLog.objectKeyBytes(state.key), txn)
         }
     }

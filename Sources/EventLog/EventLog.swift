@@ -66,6 +66,9 @@ public struct Change: Sendable {
     public var expectedVersion: UInt64?
     /// For deletes: a missing object is skipped instead of failing the batch.
     public var ignoreNotFound: Bool
+    /// For upserts of kinds with a generation: the generation the object's own API server gave
+    /// it (a recorded object's `metadata.generation`), taken as is; nil: counted here.
+    public var sourceGeneration: UInt64?
 
     /// Creates a change.
     public init(
@@ -89,20 +92,29 @@ public struct Change: Sendable {
     }
 }
 
-/// A full resync of one cluster: existing objects of `kinds` from `cluster` that the batch does not
-/// upsert are deleted, in the same transaction.
+/// A full resync: existing objects of `kinds` (from `cluster`, in `namespace`, when given) that the
+/// batch does not upsert are deleted, in the same transaction, each with its kind's source.
 public struct Resync: Sendable {
-    /// The cluster resynced.
-    public var cluster: String
-    /// The kinds it reports (Destination and Mesh).
+    /// The cluster resynced (nil: objects of every cluster).
+    public var cluster: String?
+    /// The namespace resynced (nil: every namespace).
+    public var namespace: String?
+    /// The kinds resynced (a discovery agent's: Destination and Mesh).
     public var kinds: Set<ResourceKind>
     /// Who deletes the missing objects.
     public var actor: String
     /// Creates a resync.
-    public init(cluster: String, kinds: Set<ResourceKind>, actor: String) {
+    public init(cluster: String?, namespace: String? = nil, kinds: Set<ResourceKind>, actor: String) {
         self.cluster = cluster
+        self.namespace = namespace
         self.kinds = kinds
         self.actor = actor
+    }
+
+    /// Whether an existing object is one the resync covers.
+    func covers(_ state: ObjectState) -> Bool {
+        kinds.contains(state.key.kind) && (cluster == nil || state.originCluster == cluster)
+            && (namespace == nil || state.key.namespace == namespace)
     }
 }
 

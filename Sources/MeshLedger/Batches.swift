@@ -11,7 +11,8 @@ public import Projection
 extension Batch {
     /// `apply`: creates or updates user objects (VirtualMesh, TrafficPolicy, VirtualDestination).
     /// A `metadata.resourceVersion` in a manifest is a precondition (as with `kubectl replace`);
-    /// `expectedHead` makes the whole batch conditional on the log's head.
+    /// `expectedHead` makes the whole batch conditional on the log's head. A `status` in a
+    /// manifest is not the user's and is not stored (a status is derived, or recorded by `ingest`).
     public static func apply(_ manifests: [Manifest], actor: String, expectedHead: UInt64? = nil) throws -> Batch {
         try refuseDuplicates(manifests.map(\.key))
         for manifest in manifests where manifest.key.kind.source != .user {
@@ -20,7 +21,7 @@ extension Batch {
                 "\(manifest.key) is reported by discovery agents, not applied by users; use `meshledger discover`")
         }
         let changes = manifests.map {
-            Change(.upsert($0), source: .user, actor: actor, expectedVersion: $0.resourceVersion)
+            Change(.upsert($0.withoutStatus), source: .user, actor: actor, expectedVersion: $0.resourceVersion)
         }
         return Batch(changes, expectedHead: expectedHead)
     }
@@ -75,27 +76,73 @@ extension Batch {
             throw LogError(.invalidBatch, "a resync needs the cluster it resyncs")
         }
         let changes = manifests.map { Change(.upsert($0), source: .discovery, actor: agent) }
-        let resync = resyncCluster.map { Resync(cluster: $0, kinds: [.destination, .mesh], actor: agent) }
+        let resync = resyncCluster.map {
+            Resync(cluster: $0, namespace: nil, kinds: [.destination, .mesh], actor: agent)
+        }
         return Batch(changes, expectedHead: expectedHead, resync: resync)
     }
 
-    /// `ingest`: a Kubernetes watch-event stream. ADDED and MODIFIED upsert, DELETED deletes (an
-    /// object already gone is skipped), BOOKMARK is ignored; each event's source follows its
-    /// kind. A stream may change one object several times, in order.
+    /// `ingest` (and `record`): a Kubernetes watch-event stream from a live API server. ADDED and
+    /// MODIFIED upsert, DELETED deletes (an object already gone is skipped), BOOKMARK is ignored;
+    /// each event's source follows its kind. A stream may change one object several times, in
+    /// order. What the API server set is kept as it said it: the object's `metadata.generation`
+    /// (so `observedGeneration` matches the cluster's), its `managedFields` (who changed it), and
+    /// a VirtualDestination's `status`, the status its real controller wrote, as an observation.
     public static func ingest(_ events: [ManifestReader.WatchEvent], actor: String) -> Batch {
         var changes: [Change] = []
         for event in events {
             guard let manifest = event.manifest else { continue }
-            let source = manifest.key.kind.source
             switch event.type {
-            case .added, .modified: changes.append(Change(.upsert(manifest), source: source, actor: actor))
+            case .added, .modified: changes.append(recorded(manifest, actor: actor))
             case .deleted:
                 changes.append(
-                    Change(.delete(manifest.key, manifest), source: source, actor: actor, ignoreNotFound: true))
+                    Change(
+                        .delete(manifest.key, manifest), source: manifest.key.kind.source, actor: actor,
+                        ignoreNotFound: true))
             case .bookmark: continue
             }
         }
         return Batch(changes)
+    }
+
+    /// A relist of one kind from a live API server (an informer's resync): every listed object
+    /// upserted as `ingest` records it, and every object of the kind (in `namespace`, when the
+    /// list was one namespace's) that the list does not name deleted, in the same batch. Objects
+    /// are recorded in the order their server created them, as far as a list tells it (see
+    /// `inCreationOrder`): acceptance on a mesh goes to the earlier VirtualDestination.
+    public static func relist(
+        _ kind: ResourceKind, _ manifests: [Manifest], namespace: String? = nil, actor: String
+    ) throws -> Batch {
+        try refuseDuplicates(manifests.map(\.key))
+        for manifest in manifests where manifest.key.kind != kind {
+            throw LogError(.invalidBatch, "\(manifest.key) is not a \(kind.rawValue); a relist takes one kind")
+        }
+        if let namespace, let stray = manifests.first(where: { $0.key.namespace != namespace }) {
+            throw LogError(.invalidBatch, "\(stray.key) is not in namespace \(namespace), the namespace relisted")
+        }
+        return Batch(
+            inCreationOrder(manifests).map { recorded($0, actor: actor) },
+            resync: Resync(cluster: nil, namespace: namespace, kinds: [kind], actor: actor))
+    }
+
+    /// Manifests in the order their API server created them, as far as a list tells it: by
+    /// `metadata.creationTimestamp` (to the second), then by resourceVersion (the last change:
+    /// the creation, for an object never changed since), then by key. A list's own order is by name.
+    public static func inCreationOrder(_ manifests: [Manifest]) -> [Manifest] {
+        func order(_ m: Manifest) -> (String, UInt64) {
+            (m.object[path: ["metadata", "creationTimestamp"]]?.stringValue ?? "", m.resourceVersion ?? 0)
+        }
+        return manifests.sorted {
+            let (a, b) = (order($0), order($1))
+            return a != b ? a < b : $0.key < $1.key
+        }
+    }
+
+    /// The upsert of an object recorded from its API server (see `ingest`).
+    private static func recorded(_ manifest: Manifest, actor: String) -> Change {
+        var change = Change(.upsert(manifest), source: manifest.key.kind.source, actor: actor)
+        change.sourceGeneration = manifest.givenGeneration
+        return change
     }
 
     /// A write of one whole object through an API server (the Kubernetes API): a user kind as

@@ -10,6 +10,9 @@ public enum EventJSON {
         object["recordedAt"] = .string(event.recordedAt.description)
         object["source"] = .string(event.source.rawValue)
         object["actor"] = .string(event.actor)
+        // The client that changed the object last, as its API server recorded it (a recorded
+        // object's originating actor).
+        if let manager = event.fieldManager { object["fieldManager"] = .string(manager) }
         if !event.groups.isEmpty { object["groups"] = .array(event.groups.map(JSONValue.string)) }
         object["originCluster"] = event.originCluster.map(JSONValue.string) ?? .null
         object["kind"] = .string(event.key.kind.rawValue)
@@ -21,4 +24,16 @@ public enum EventJSON {
         if includeObject { object["object"] = event.object }
         return .object(object)
     }
+}
+
+extension Event {
+    /// The field manager that changed the object last (`metadata.managedFields`), when the object
+    /// carries managed fields: for an event recorded from an API server, the client behind the
+    /// change (`kubectl-edit`, `kubectl-client-side-apply`, a controller's name).
+    public var fieldManager: String? {
+        change == .upsert ? Manifest.lastFieldManager(of: object) : nil
+    }
+
+    /// The actor as `log` and `history` show it: with the field manager, when there is one.
+    public var actorDescription: String { fieldManager.map { "\(actor) via \($0)" } ?? actor }
 }

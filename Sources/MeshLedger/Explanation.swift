@@ -48,6 +48,14 @@ public struct Explanation: Sendable {
     /// Errors first (all meshes, top level, per mesh, hostname conflicts, write failures), then
     /// warnings.
     public var entries: [Entry]
+    /// The status its cluster's controller wrote, recorded with its last change (nil: none).
+    public var recordedStatus: JSONValue? = nil
+    /// How the recorded status differs from the derived one (empty: they agree, or none recorded).
+    public var drift: [String] {
+        recordedStatus.map {
+            StatusSummary.differences(recorded: StatusSummary($0), derived: StatusSummary(status.json))
+        } ?? []
+    }
 
     /// The errors.
     public var errors: [Entry] { entries.filter { $0.severity == .error } }
@@ -55,7 +63,8 @@ public struct Explanation: Sendable {
     public var warnings: [Entry] { entries.filter { $0.severity == .warning } }
 
     /// The explanation as JSON: `sequence`, `generation`, `hostname`, `status`, `lastChange`,
-    /// `errors` and `warnings` (each `{message, scope, inputs: [{kind, namespace, name, lastChange}]}`).
+    /// `errors` and `warnings` (each `{message, scope, inputs: [{kind, namespace, name, lastChange}]}`),
+    /// `recordedStatus` and `drift`.
     public var json: JSONValue {
         func entry(_ entry: Entry) -> JSONValue {
             let inputs = entry.inputs.map { input -> JSONValue in
@@ -76,6 +85,7 @@ public struct Explanation: Sendable {
             "status": status.json,
             "lastChange": lastChange.map { EventJSON.value(of: $0, includeObject: false) } ?? .null,
             "errors": .array(errors.map(entry)), "warnings": .array(warnings.map(entry)),
+            "recordedStatus": recordedStatus ?? .null, "drift": .array(drift.map(JSONValue.string)),
         ]
     }
 }
@@ -128,9 +138,11 @@ extension Store {
             }
             return Explanation.Entry(severity: severity, scope: scope, message: issue.message, inputs: inputs)
         }
+        let last = try lastChange(vdKey)
         return Explanation(
             ref: ref, sequence: sequence, generation: record.generation, hostname: record.spec.hostname,
-            status: state.status, lastChange: try lastChange(vdKey), entries: entries)
+            status: state.status, lastChange: last, entries: entries,
+            recordedStatus: last?.change == .upsert ? last?.object["status"] : nil)
     }
 
     /// Explains a VirtualDestination at `sequence` (the head when nil), projecting the log there.

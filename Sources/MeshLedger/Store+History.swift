@@ -95,21 +95,57 @@ public struct StatusTransition: Sendable {
     public var before: StatusView?
     /// After (nil: deleted).
     public var after: StatusView?
-    /// What changed, one line each.
+    /// What changed, one line each (the recorded status's changes prefixed `recorded`).
     public var changes: [String]
+    /// The status the cluster's controller wrote, recorded with the VirtualDestination, after
+    /// the event (nil: none recorded).
+    public var recorded: JSONValue? = nil
 
-    /// As JSON: the cause's envelope, before, after and the changes.
+    /// As JSON: the cause's envelope, before, after, the changes and the recorded status.
     public var json: JSONValue {
         [
             "cause": EventJSON.value(of: cause, includeObject: false), "before": before?.json ?? .null,
             "after": after?.json ?? .null, "changes": .array(changes.map(JSONValue.string)),
+            "recorded": recorded ?? .null,
         ]
+    }
+}
+
+extension StatusSummary {
+    /// How a recorded status changed, one line each, prefixed `recorded`.
+    static func recordedChanges(from old: StatusSummary?, to new: StatusSummary?) -> [String] {
+        switch (old, new) {
+        case (nil, nil): return []
+        case (nil, let new?): return ["recorded status: \(new.state)"]
+        case (_?, nil): return ["recorded status: none"]
+        case (let old?, let new?):
+            var lines: [String] = []
+            if old.state != new.state { lines.append("recorded state: \(old.state) → \(new.state)") }
+            for key in Set(old.meshes.keys).union(new.meshes.keys).sorted() where old.meshes[key] != new.meshes[key] {
+                lines.append(
+                    "recorded mesh \(key): \(old.meshes[key] ?? "(not exported)") → \(new.meshes[key] ?? "(not exported)")"
+                )
+            }
+            for removed in old.selected where !new.selected.contains(removed) {
+                lines.append("recorded selected −\(removed)")
+            }
+            for added in new.selected where !old.selected.contains(added) {
+                lines.append("recorded selected +\(added)")
+            }
+            for error in old.errors where !new.errors.contains(error) {
+                lines.append("recorded error resolved: \(error)")
+            }
+            for error in new.errors where !old.errors.contains(error) { lines.append("recorded error: \(error)") }
+            return lines
+        }
     }
 }
 
 extension Store {
     /// Every transition of a VirtualDestination's derived status between two sequences
-    /// (inclusive), each with its causing event. Starts from the newest snapshot before `since`.
+    /// (inclusive), each with its causing event, and every change of the status its cluster's
+    /// controller wrote, where one is recorded (`ingest`, `record`). Starts from the newest
+    /// snapshot before `since`.
     public func history(
         of vd: ObjectRef, since: UInt64 = 1, until: UInt64? = nil, progress: ((UInt64, UInt64) -> Void)? = nil
     ) throws -> [StatusTransition] {
@@ -119,16 +155,25 @@ extension Store {
         guard first <= last else { return [] }
         var (projection, _, _) = try project(upTo: first - 1)
         var previous = projection.state(of: vd).map(StatusView.init)
+        var recorded = try first > 1 ? recordedStatus(of: vd, at: first - 1) : nil
+        let key = ObjectKey(kind: .virtualDestination, namespace: vd.namespace, name: vd.name)
         var transitions: [StatusTransition] = []
         try log.scan(first...last) { event in
             projection.apply(event)
             // Only what the event rebuilt can differ (and only that needs translating).
             let current = projection.lastChanged.contains(vd) ? projection.state(of: vd).map(StatusView.init) : previous
-            if current != previous {
+            var recordedLines: [String] = []
+            if event.key == key {
+                let now = event.change == .upsert ? event.object["status"] : nil
+                recordedLines = StatusSummary.recordedChanges(
+                    from: recorded.map(StatusSummary.init), to: now.map(StatusSummary.init))
+                recorded = now
+            }
+            if current != previous || !recordedLines.isEmpty {
                 transitions.append(
                     StatusTransition(
                         cause: event, before: previous, after: current,
-                        changes: StatusView.changes(from: previous, to: current)))
+                        changes: StatusView.changes(from: previous, to: current) + recordedLines, recorded: recorded))
                 previous = current
             }
             if event.sequence % 4096 == 0 { progress?(event.sequence - first + 1, last - first + 1) }

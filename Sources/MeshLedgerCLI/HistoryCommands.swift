@@ -136,7 +136,7 @@ extension MeshLedgerCommand {
                         i == 0
                             ? [
                                 String(t.cause.sequence), t.cause.recordedAt.description, t.cause.source.rawValue,
-                                t.cause.actor, cause, t.after?.state ?? "(deleted)", line,
+                                t.cause.actorDescription, cause, t.after?.state ?? "(deleted)", line,
                             ]
                             : ["", "", "", "", "", "", line])
                 }

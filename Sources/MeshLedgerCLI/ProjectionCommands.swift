@@ -203,6 +203,12 @@ extension MeshLedgerCommand {
                         "      \(input.key.kind.rawValue) \(input.key.namespace)/\(input.key.name): \(describe(input.lastChange))\n"
                 }
             }
+            if let recorded = explanation.recordedStatus {
+                let drift = explanation.drift
+                out +=
+                    "\nRecorded status (written by the cluster's controller): \(recorded["state"]?.stringValue ?? "(no state)"), \(drift.isEmpty ? "agrees with the derived status" : "differs from the derived status:")\n"
+                for line in drift { out += "  \(line)\n" }
+            }
             return out
         }
     }

@@ -54,8 +54,9 @@ extension MeshLedgerCommand {
                     out.write(JSONText.string(EventJSON.value(of: event)) + "\n")
                 case .table:
                     table.add([
-                        String(event.sequence), event.recordedAt.description, event.source.rawValue, event.actor,
-                        event.originCluster ?? "-", event.key.kind.rawValue, event.key.namespace, event.key.name,
+                        String(event.sequence), event.recordedAt.description, event.source.rawValue,
+                        event.actorDescription, event.originCluster ?? "-", event.key.kind.rawValue,
+                        event.key.namespace, event.key.name,
                         event.change.rawValue, event.key.kind.hasGeneration ? String(event.generation) : "-",
                     ])
                 }

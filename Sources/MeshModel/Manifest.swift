@@ -108,12 +108,15 @@ public struct Manifest: Sendable, Hashable {
         return object[path: ["metadata", "clusterName"]]?.stringValue
     }
 
-    /// The object without what a server fills in (`status`, `metadata.resourceVersion`,
-    /// `generation`, `uid`, `creationTimestamp`, `managedFields`, `selfLink`): what decides whether
-    /// an upsert changes anything.
+    /// The object without what a server fills in (`metadata.resourceVersion`, `generation`,
+    /// `uid`, `creationTimestamp`, `managedFields`, `selfLink`, and `status`, except a
+    /// VirtualDestination's): what decides whether an upsert changes anything. A
+    /// VirtualDestination's `status` is a controller's status recorded from a live cluster (only
+    /// recording keeps it; see `withoutStatus`), so a change of it alone is an observation worth
+    /// an event (without a new generation).
     public var content: JSONValue {
         guard case .object(var root) = object else { return object }
-        root["status"] = nil
+        if key.kind != .virtualDestination { root["status"] = nil }
         if case .object(var metadata)? = root["metadata"] {
             for field in Manifest.serverMetadata { metadata[field] = nil }
             root["metadata"] = .object(metadata)
@@ -123,9 +126,47 @@ public struct Manifest: Sendable, Hashable {
 
     /// Whether the object carries `status` or server-set metadata (else `content == object`).
     public var hasServerFields: Bool {
-        if object["status"] != nil { return true }
+        if object["status"] != nil && key.kind != .virtualDestination { return true }
         guard let metadata = object["metadata"]?.objectValue else { return false }
         return Manifest.serverMetadata.contains { metadata[$0] != nil }
+    }
+
+    /// The manifest without `status`: what a user's write stores (status is never the user's).
+    public var withoutStatus: Manifest {
+        guard case .object(var root) = object, root["status"] != nil else { return self }
+        root["status"] = nil
+        return Manifest(key: key, validated: .object(root))
+    }
+
+    /// A manifest of an object already validated.
+    private init(key: ObjectKey, validated object: JSONValue) {
+        self.key = key
+        self.object = object
+    }
+
+    /// The field manager that changed the object last: the `metadata.managedFields` entry with
+    /// the latest `time` (the last entry among equal times), or nil without managed fields.
+    public var lastFieldManager: String? { Manifest.lastFieldManager(of: object) }
+
+    /// The last field manager of any object (see `lastFieldManager`).
+    public static func lastFieldManager(of object: JSONValue) -> String? {
+        guard let entries = object[path: ["metadata", "managedFields"]]?.arrayValue else { return nil }
+        var best: (time: String, manager: String)?
+        for entry in entries {
+            guard let manager = entry["manager"]?.stringValue else { continue }
+            let time = entry["time"]?.stringValue ?? ""
+            if best == nil || time >= best!.time { best = (time, manager) }
+        }
+        return best?.manager
+    }
+
+    /// The object's `metadata.generation` as its API server gave it, if any.
+    public var givenGeneration: UInt64? {
+        switch object[path: ["metadata", "generation"]] {
+        case .int(let value)? where value > 0: UInt64(value)
+        case .string(let text)?: UInt64(text)
+        default: nil
+        }
     }
 
     /// Metadata fields a server sets, ignored when comparing content.
