@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.30.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // Debian's liblmdb (liblmdb-dev), nothing compiled here.
@@ -94,11 +96,31 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // `meshledger record`: an informer-like recorder of a live Kubernetes API server, on
+        // async-http-client (its own module: the HTTP client is a heavy dependency).
+        .target(
+            name: "MeshLedgerRecord",
+            dependencies: [
+                "MeshLedger", "EventLog", "MeshModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The command-line interface as a library, so tests can parse commands without a process.
         .target(
             name: "MeshLedgerCLI",
             dependencies: [
-                "MeshLedger", "MeshLedgerHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "MeshLedger", "MeshLedgerHTTP", "MeshLedgerRecord",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -149,7 +171,7 @@ let package = Package(
         .testTarget(
             name: "MeshLedgerCLITests",
             dependencies: [
-                "MeshLedgerCLI", "MeshLedger", "EventLog", "MeshModel", "MeshLedgerTesting",
+                "MeshLedgerCLI", "MeshLedger", "MeshLedgerRecord", "EventLog", "MeshModel", "MeshLedgerTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Fixtures"],

@@ -18,7 +18,7 @@ public struct MeshLedgerCommand: ParsableCommand {
         subcommands: [
             Apply.self, Delete.self, Discover.self, Ingest.self, Get.self, Outputs.self, Explain.self, Report.self,
             History.self, Diff.self, Log.self, Verify.self, Replay.self, Snapshot.self, Backup.self, Stats.self,
-            Serve.self, Kubeconfig.self,
+            Serve.self, Kubeconfig.self, Record.self, Drift.self,
         ]
     )
 

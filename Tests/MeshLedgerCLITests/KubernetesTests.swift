@@ -8,7 +8,8 @@ import Testing
 final class KubeFixture {
     let directory = temporaryDirectory("kube")
     let certificates: TestCertificates
-    let server: ServerProcess
+    private(set) var server: ServerProcess
+    let serverArguments: [String]
     var store: String { server.store }
     var url: String { "https://127.0.0.1:\(server.port)" }
     let fleet = packageRoot + "/Examples/fleet"
@@ -41,13 +42,22 @@ final class KubeFixture {
         guard discovered.status == 0 else { throw TestFailure("discover: \(discovered.stderr)") }
         try Self.tokens.write(toFile: directory + "/tokens.csv", atomically: true, encoding: .utf8)
         try Self.policies.write(toFile: directory + "/policy.jsonl", atomically: true, encoding: .utf8)
+        serverArguments = [
+            "--tls-cert-file", certificates.serverCertificate, "--tls-private-key-file", certificates.serverKey,
+            "--client-ca-file", certificates.caCertificate, "--token-auth-file", directory + "/tokens.csv",
+            "--authorization-policy-file", directory + "/policy.jsonl",
+        ]
+        server = try ServerProcess(store: store, arguments: serverArguments + extra)
+    }
+
+    /// Stops the server, runs `whileStopped`, and starts it again on the same port with `extra`
+    /// arguments.
+    func restart(extra: [String] = [], whileStopped: () throws -> Void = {}) throws {
+        let port = server.port
+        server.stop()
+        try whileStopped()
         server = try ServerProcess(
-            store: store,
-            arguments: [
-                "--tls-cert-file", certificates.serverCertificate, "--tls-private-key-file", certificates.serverKey,
-                "--client-ca-file", certificates.caCertificate, "--token-auth-file", directory + "/tokens.csv",
-                "--authorization-policy-file", directory + "/policy.jsonl",
-            ] + extra)
+            store: store, arguments: serverArguments + extra, listen: "127.0.0.1:\(port)")
     }
 
     /// A kubeconfig (made by `meshledger kubeconfig`) for a token, or a client certificate.

@@ -121,11 +121,13 @@ public final class ServerProcess {
     /// Its store directory.
     public let store: String
 
-    /// Starts `binary serve --store STORE --listen 127.0.0.1:0 ARGUMENTS` and reads the port it prints.
-    public init(store: String, arguments: [String] = [], binary: String = meshledgerBinary) throws {
+    /// Starts `binary serve --store STORE --listen LISTEN ARGUMENTS` and reads the port it prints.
+    public init(
+        store: String, arguments: [String] = [], binary: String = meshledgerBinary, listen: String = "127.0.0.1:0"
+    ) throws {
         self.store = store
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--store", store, "--listen", "127.0.0.1:0"] + arguments
+        process.arguments = ["serve", "--store", store, "--listen", listen] + arguments
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -148,10 +150,13 @@ public final class ServerProcess {
         port = found
     }
 
-    deinit {
-        process.interrupt()
+    /// Stops the server (SIGINT, by its process id) and waits for it.
+    public func stop() {
+        if process.isRunning { process.interrupt() }
         process.waitUntilExit()
     }
+
+    deinit { stop() }
 
     /// One request through curl: (status, body).
     public func request(

@@ -1,0 +1,78 @@
+import Foundation
+import MeshLedgerRecord
+import MeshLedgerTesting
+import Testing
+
+/// How `meshledger record` reads a kubeconfig: the way kubectl does.
+@Suite struct KubeconfigTests {
+    @Test func tokensCertificatesAndRelativePathsResolveAsKubectlResolvesThem() throws {
+        let directory = temporaryDirectory("kubeconfig")
+        try "s3cret\n".write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+        try "CA PEM".write(toFile: directory + "/ca.crt", atomically: true, encoding: .utf8)
+        let config = """
+            apiVersion: v1
+            kind: Config
+            current-context: prod
+            clusters:
+            - name: mgmt
+              cluster: {server: "https://10.0.0.1:6443/", certificate-authority: ca.crt}
+            - name: lab
+              cluster: {server: "https://lab:6443", insecure-skip-tls-verify: true}
+            users:
+            - name: recorder
+              user: {tokenFile: token}
+            - name: cert
+              user: {client-certificate-data: Q0VSVA==, client-key-data: S0VZ}
+            - name: sso
+              user:
+                exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1}
+            contexts:
+            - name: prod
+              context: {cluster: mgmt, user: recorder, namespace: bookinfo}
+            - name: lab
+              context: {cluster: lab, user: cert}
+            - name: sso
+              context: {cluster: mgmt, user: sso}
+            """
+        try config.write(toFile: directory + "/config", atomically: true, encoding: .utf8)
+
+        let prod = try KubeconfigContext(path: directory + "/config")
+        #expect(prod.name == "prod")
+        #expect(prod.server == "https://10.0.0.1:6443")
+        #expect(prod.token == "s3cret")
+        #expect(prod.certificateAuthority == Array("CA PEM".utf8))
+        #expect(prod.namespace == "bookinfo")
+        #expect(!prod.insecureSkipTLSVerify)
+
+        let lab = try KubeconfigContext(path: directory + "/config", context: "lab")
+        #expect(lab.insecureSkipTLSVerify)
+        #expect(lab.clientCertificate == Array("CERT".utf8))
+        #expect(lab.clientKey == Array("KEY".utf8))
+        #expect(lab.token == nil)
+
+        #expect(throws: KubeconfigError.self) { try KubeconfigContext(path: directory + "/config", context: "sso") }
+        do {
+            _ = try KubeconfigContext(path: directory + "/config", context: "sso")
+        } catch {
+            #expect("\(error)".contains("exec plugin"))
+        }
+        #expect(throws: KubeconfigError.self) { try KubeconfigContext(path: directory + "/config", context: "nope") }
+    }
+
+    @Test func recordRefusesAnExecPluginWithAClearMessage() throws {
+        let directory = temporaryDirectory("kubeconfig-exec")
+        let config = """
+            apiVersion: v1
+            kind: Config
+            current-context: sso
+            clusters: [{name: mgmt, cluster: {server: "https://10.0.0.1:6443"}}]
+            users: [{name: sso, user: {exec: {command: kubelogin}}}]
+            contexts: [{name: sso, context: {cluster: mgmt, user: sso}}]
+            """
+        try config.write(toFile: directory + "/config", atomically: true, encoding: .utf8)
+        let result = try meshledger(["record", "--store", directory + "/store", "--kubeconfig", directory + "/config"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("uses an exec plugin, which meshledger record does not run"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/store"), "nothing is created on a refused start")
+    }
+}

@@ -1,0 +1,366 @@
+import Foundation
+import MeshLedgerTesting
+import MeshModel
+import Testing
+
+/// `meshledger record` against real servers: A is `meshledger serve` (the Kubernetes API over TLS
+/// with tokens), B is `meshledger record` with a kubeconfig, each its own process and store.
+@Suite(.serialized) struct RecordTests {
+    static let fleet = packageRoot + "/Examples/fleet"
+
+    /// The state digest and head of a store (read-only: the store may be in use).
+    static func stats(_ store: String) throws -> (digest: String, head: Int64) {
+        let result = try meshledger(["stats", "--store", store, "-o", "json", "--read-only"])
+        let value = try JSONText.parse(Array(result.stdout.utf8))
+        return (value["stateDigest"]?.stringValue ?? "?", value["head"]?.intValue ?? -1)
+    }
+
+    /// Waits until B's state digest equals A's; returns whether it did.
+    static func converge(_ a: String, _ b: String, seconds: Double = 30) throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if FileManager.default.fileExists(atPath: b), try stats(a).digest == stats(b).digest { return true }
+            usleep(200_000)
+        }
+        return false
+    }
+
+    /// Every event of a store's log.
+    static func events(_ store: String) throws -> [JSONValue] {
+        try meshledger(["log", "--store", store, "--read-only", "-o", "jsonl"]).stdout.split(separator: "\n")
+            .map { try JSONText.parse(Array($0.utf8)) }
+    }
+
+    /// A holding the example fleet: discovery in its store, the user objects applied by alice
+    /// through kubectl.
+    static func serverWithFleet() throws -> (KubeFixture, alice: String) {
+        let fx = try KubeFixture()
+        let alice = try fx.kubeconfig(token: "alice-token")
+        for file in ["virtualmesh", "trafficpolicies", "virtualdestinations"] {
+            let applied = try fx.kubectl(alice, ["apply", "-f", "\(fleet)/user/\(file).yaml"])
+            guard applied.status == 0 else { throw TestFailure("kubectl apply: \(applied.stderr)") }
+        }
+        return (fx, alice)
+    }
+
+    /// Starts B recording A with a read-only identity's kubeconfig (get, list, watch suffice).
+    static func recorder(_ fx: KubeFixture, store: String, extra: [String] = []) throws -> LineWatcher {
+        let config = try fx.kubeconfig(token: "reader-token")
+        return try LineWatcher(
+            meshledgerBinary,
+            ["record", "--store", store, "--kubeconfig", config, "--metrics-listen", "127.0.0.1:0"] + extra,
+            environment: [:])
+    }
+
+    @Test func recordsALiveServerLikeAnInformer() throws {
+        let (fx, alice) = try Self.serverWithFleet()
+        let b = fx.directory + "/recorded"
+        let recorder = try Self.recorder(fx, store: b)
+        #expect(try Self.converge(fx.store, b), "B never reached A's state digest: \(recorder.seen.suffix(5))")
+
+        // Changes through kubectl: apply, edit, delete, apply; and by a discovery agent's identity.
+        let agent = try fx.kubeconfig(token: "agent-token")
+        #expect(try fx.kubectl(alice, ["apply", "-f", "\(Self.fleet)/user/reviews-edit.yaml"]).status == 0)
+        let edited = try runProgram(
+            "kubectl", ["edit", "vd", "ratings-global"],
+            environment: ["KUBECONFIG": alice, "HOME": fx.directory, "KUBE_EDITOR": "sed -i -e s/9080/9081/"])
+        #expect(edited.status == 0, "kubectl edit: \(edited.stderr)")
+        #expect(try fx.kubectl(alice, ["delete", "vd", "productpage-global"]).status == 0)
+        #expect(try fx.kubectl(alice, ["apply", "-f", "\(Self.fleet)/user/virtualdestinations.yaml"]).status == 0)
+        let gone = try fx.kubectl(agent, ["-n", "gloo-mesh", "delete", "destination", "reviews-bookinfo-cluster-2"])
+        #expect(gone.status == 0, "agent delete: \(gone.stderr)")
+        #expect(try Self.converge(fx.store, b), "B did not follow A's changes: \(recorder.seen.suffix(5))")
+
+        // What B recorded: the kind's source, record:<context> as actor, the field manager kept,
+        // the API server's generation.
+        let events = try Self.events(b)
+        #expect(events.allSatisfy { $0["actor"]?.stringValue == "record:meshledger" })
+        let destinationDelete = events.last {
+            $0["kind"]?.stringValue == "Destination" && $0["change"]?.stringValue == "delete"
+        }
+        #expect(destinationDelete?["source"]?.stringValue == "discovery")
+        #expect(destinationDelete?["name"]?.stringValue == "reviews-bookinfo-cluster-2")
+        let edit = events.first {
+            $0["name"]?.stringValue == "ratings-global" && $0["fieldManager"]?.stringValue == "kubectl-edit"
+        }
+        #expect(edit?["source"]?.stringValue == "user")
+        #expect(edit?["generation"]?.intValue == 2)
+        #expect(
+            events.contains { $0["name"]?.stringValue == "productpage-global" && $0["change"]?.stringValue == "delete" }
+        )
+        let reviews = try meshledger([
+            "get", "--store", b, "--read-only", "vd", "reviews-global", "-n", "bookinfo", "-o", "json",
+        ])
+        let served = try fx.kubectl(alice, ["get", "vd", "reviews-global", "-o", "json"])
+        #expect(
+            try JSONText.parse(Array(reviews.stdout.utf8))[path: ["status", "observedGeneration"]]
+                == JSONText.parse(Array(served.stdout.utf8))[path: ["status", "observedGeneration"]])
+
+        // A serves its derived status, so the recorded statuses agree with B's derived ones.
+        let drift = try meshledger(["drift", "--store", b, "--read-only", "-o", "json"])
+        #expect(drift.status == 0)
+        #expect(try JSONText.parse(Array(drift.stdout.utf8)) == .array([]))
+
+        // The recorder's metrics.
+        let address = recorder.seen.first { $0.hasPrefix("metrics on ") }.map { String($0.dropFirst(11)) }
+        let metrics = try runProgram("curl", ["-s", "http://\(address ?? "")/metrics"]).stdout
+        #expect(metrics.contains("meshledger_record_events_total{kind=\"VirtualDestination\"}"))
+        #expect(metrics.contains("meshledger_record_relists_total{kind=\"Mesh\"} 1"))
+        #expect(metrics.contains("meshledger_record_lag{kind=\"Destination\"}"))
+    }
+
+    @Test func aRestartedServerAGoneWatchAndAKilledRecorderLoseNothingAndRecordNothingTwice() throws {
+        let (fx, alice) = try Self.serverWithFleet()
+        let b = fx.directory + "/recorded"
+        var recorder: LineWatcher? = try Self.recorder(fx, store: b)
+        #expect(try Self.converge(fx.store, b))
+
+        // A stops; while B cannot reach it, a VirtualDestination is deleted and another created
+        // (in A's store directly); A comes back keeping one event of watch history, so B's resume
+        // is 410 Gone and B lists again.
+        let documents = try String(contentsOfFile: "\(Self.fleet)/user/virtualdestinations.yaml", encoding: .utf8)
+            .components(separatedBy: "\n---\n")
+        try documents[1].write(toFile: fx.directory + "/reviews.yaml", atomically: true, encoding: .utf8)
+        let extra = documents.last!
+            .replacingOccurrences(of: "productpage-global", with: "details-global")
+            .replacingOccurrences(of: "productpage.global", with: "details.global")
+        try extra.write(toFile: fx.directory + "/details.yaml", atomically: true, encoding: .utf8)
+        // reviews-global is edited twice meanwhile (generation 3): B takes A's generation, not
+        // its own count of the changes it saw (2).
+        try fx.restart(extra: ["--watch-retention", "1"]) { () throws in
+            let results = try [
+                meshledger(["delete", "--store", fx.store, "vd", "ratings-global", "-n", "bookinfo"]),
+                meshledger(["apply", "--store", fx.store, "-f", fx.directory + "/details.yaml"]),
+                meshledger(["apply", "--store", fx.store, "-f", "\(Self.fleet)/user/reviews-edit.yaml"]),
+                meshledger(["apply", "--store", fx.store, "-f", fx.directory + "/reviews.yaml"]),
+            ]
+            for result in results where result.status != 0 {
+                throw TestFailure("changes while A was down: \(result.stderr)")
+            }
+        }
+        #expect(try Self.converge(fx.store, b), "B did not relist: \(recorder!.seen.suffix(8))")
+        #expect(recorder!.wait(seconds: 5) { $0.contains("410 Gone") })
+        #expect(recorder!.seen.contains { $0.contains("relisted virtualdestinations (410 Gone") })
+        let events = try Self.events(b)
+        let missed = events.filter {
+            $0["name"]?.stringValue == "ratings-global" && $0["change"]?.stringValue == "delete"
+        }
+        #expect(missed.count == 1, "the delete missed while disconnected is recorded once, by the relist")
+        #expect(events.contains { $0["name"]?.stringValue == "details-global" })
+        let reviews = events.last { $0["name"]?.stringValue == "reviews-global" }
+        #expect(reviews?["generation"]?.intValue == 3)
+
+        // SIGKILL while recording, with changes in flight; then a restart lists again.
+        #expect(try fx.kubectl(alice, ["label", "vd", "reviews-global", "tier=gold"]).status == 0)
+        kill(recorder!.process.processIdentifier, SIGKILL)
+        recorder = nil
+        #expect(try fx.kubectl(alice, ["label", "vd", "details-global", "tier=silver"]).status == 0)
+        let verified = try meshledger(["verify", "--store", b])
+        #expect(verified.status == 0, "verify after SIGKILL: \(verified.stderr)")
+        recorder = try Self.recorder(fx, store: b)
+        #expect(try Self.converge(fx.store, b))
+        #expect(try meshledger(["verify", "--store", b, "--read-only"]).status == 0)
+
+        // Nothing twice: a graceful stop (SIGTERM) and another start list everything again and
+        // append nothing.
+        let settled = try Self.stats(b).head
+        recorder!.process.terminate()
+        recorder!.process.waitUntilExit()
+        #expect(recorder!.process.terminationStatus == 0)
+        #expect(recorder!.seen.contains { $0.contains("recorder stopped") })
+        recorder = try Self.recorder(fx, store: b)
+        #expect(recorder!.wait(seconds: 20) { $0.contains("relisted virtualdestinations (start)") })
+        #expect(try Self.stats(b).head == settled)
+        #expect(recorder!.seen.contains { $0.contains("relisted virtualdestinations (start): 3 listed, 0 recorded") })
+    }
+
+    @Test func badInputFromTheServerIsReportedAndSkippedOrRetried() throws {
+        let directory = temporaryDirectory("record-bad")
+        let requests = directory + "/requests.log"
+        let server = try LineWatcher(
+            "python3", ["\(packageRoot)/Tests/MeshLedgerCLITests/Fixtures/bad_apiserver.py", requests],
+            environment: [:])
+        #expect(server.wait(seconds: 10) { $0.hasPrefix("listening on ") })
+        let port = server.seen.first { $0.hasPrefix("listening on ") }!.dropFirst(13)
+        let config = directory + "/kubeconfig"
+        try meshledger(["kubeconfig", "--server", "http://127.0.0.1:\(port)"]).stdout.write(
+            toFile: config, atomically: true, encoding: .utf8)
+        let store = directory + "/store"
+        let recorder = try LineWatcher(
+            meshledgerBinary,
+            ["record", "--store", store, "--kubeconfig", config, "--kinds", "virtualdestinations"], environment: [:])
+        let deadline = Date().addingTimeInterval(20)
+        var names: [String] = []
+        while Date() < deadline {
+            let listed = try meshledger(["get", "--store", store, "--read-only", "vd", "-A", "-o", "json"])
+            let items = (try? JSONText.parse(Array(listed.stdout.utf8)))?["items"]?.arrayValue ?? []
+            names = items.compactMap { $0[path: ["metadata", "name"]]?.stringValue }
+            if names.contains("fourth") { break }
+            usleep(200_000)
+        }
+        // The good events are recorded; the unknown kind is skipped; the malformed line made it
+        // list again; the truncated event is not recorded and the watch resumed after the last good one.
+        #expect(names == ["first", "fourth", "second"])
+        let second = try meshledger([
+            "get", "--store", store, "--read-only", "vd", "second", "-n", "bookinfo", "-o", "json",
+        ])
+        #expect(try JSONText.parse(Array(second.stdout.utf8))[path: ["spec", "hostname"]] == "second-changed.global")
+        let log = recorder.seen.joined(separator: "\n")
+        #expect(log.contains("a Gadget") || log.contains("unknown kind"), "\(log)")
+        #expect(log.contains("a line that is not a watch event"))
+        #expect(log.contains("relisted virtualdestinations (a malformed watch event)"))
+        #expect(log.contains("truncated"))
+        let paths = try String(contentsOfFile: requests, encoding: .utf8).split(separator: "\n")
+        let watches = paths.filter { $0.contains("watch=1") }
+        #expect(watches.count >= 3)
+        #expect(watches.first?.contains("resourceVersion=10&") == true, "the first watch from the first list's version")
+        #expect(
+            watches.dropFirst().first?.contains("resourceVersion=13") == true,
+            "after the relist, from the list's version")
+        #expect(
+            watches.dropFirst(2).first?.contains("resourceVersion=14") == true,
+            "after the truncation, from the last good event")
+        #expect(paths.filter { !$0.contains("watch=1") }.count == 2, "one list at start, one relist")
+        #expect(try meshledger(["verify", "--store", store, "--read-only"]).status == 0)
+    }
+}
+
+/// `drift`: a watch stream whose VirtualDestinations carry statuses that differ from the derived
+/// ones in chosen ways, and `drift`, `explain` and `history` on it.
+@Suite struct DriftTests {
+    static let fleet = packageRoot + "/Examples/fleet"
+
+    /// A store with the fleet's discovery, VirtualMesh and TrafficPolicies.
+    static func storeWithoutVirtualDestinations(_ directory: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let store = directory + "/store"
+        for c in ["cluster-1", "cluster-2", "cluster-3"] {
+            let result = try meshledger(
+                ["discover", "--store", store, "--agent", "agent-\(c)", "-f", "\(fleet)/discovery/\(c).yaml"])
+            guard result.status == 0 else { throw TestFailure("discover: \(result.stderr)") }
+        }
+        let result = try meshledger(
+            [
+                "apply", "--store", store, "-f", "\(fleet)/user/virtualmesh.yaml", "-f",
+                "\(fleet)/user/trafficpolicies.yaml",
+            ])
+        guard result.status == 0 else { throw TestFailure("apply: \(result.stderr)") }
+        return store
+    }
+
+    static func drift(_ store: String, at: UInt64? = nil) throws -> [JSONValue] {
+        let result = try meshledger(
+            ["drift", "--store", store, "-o", "json"] + (at.map { ["--at", String($0)] } ?? []))
+        return try JSONText.parse(Array(result.stdout.utf8)).arrayValue ?? []
+    }
+
+    @Test func driftReportsExactlyTheChosenDisagreementsWithTheirStart() throws {
+        let directory = temporaryDirectory("drift")
+        // The derived statuses, from a store where the VirtualDestinations are applied.
+        let reference = try Self.storeWithoutVirtualDestinations(directory + "/reference")
+        try meshledger(["apply", "--store", reference, "-f", "\(Self.fleet)/user/virtualdestinations.yaml"])
+        let listed = try JSONText.parse(
+            Array(try meshledger(["get", "--store", reference, "vd", "-A", "-o", "json"]).stdout.utf8))
+        var byName: [String: JSONValue] = [:]
+        for item in listed["items"]?.arrayValue ?? [] { byName[item[path: ["metadata", "name"]]!.stringValue!] = item }
+
+        // The controller's statuses: productpage-global agrees; ratings-global is INVALID on one
+        // mesh; reviews-global lists an extra error and one destination fewer.
+        func with(_ name: String, _ change: (inout JSONObject) -> Void) -> JSONValue {
+            guard case .object(var root) = byName[name]!, case .object(var status)? = root["status"] else {
+                return .null
+            }
+            change(&status)
+            root["status"] = .object(status)
+            return .object(root)
+        }
+        let ratingsMesh = byName["ratings-global"]![path: ["status", "meshes"]]!.objectValue!.map(\.key).sorted().first!
+        let ratings = with("ratings-global") { status in
+            var meshes = status["meshes"]!.objectValue!
+            var entry = meshes[ratingsMesh]!.objectValue!
+            entry["state"] = "INVALID"
+            meshes[ratingsMesh] = .object(entry)
+            status["meshes"] = .object(meshes)
+        }
+        let dropped = byName["reviews-global"]![path: ["status", "selectedDestinations"]]!.arrayValue!.last!
+        let reviews = with("reviews-global") { status in
+            status["errors"] = ["Destination reviews.bookinfo.cluster-9 not found"]
+            status["selectedDestinations"] = .array(status["selectedDestinations"]!.arrayValue!.dropLast())
+        }
+        let productpage = with("productpage-global") { _ in }
+        let stream = [productpage, ratings, reviews].map { (object: JSONValue) -> String in
+            JSONText.string(["type": "ADDED", "object": object]) + "\n"
+        }.joined()
+        try stream.write(toFile: directory + "/watch.json", atomically: true, encoding: .utf8)
+
+        let store = try Self.storeWithoutVirtualDestinations(directory)
+        let ingested = try meshledger([
+            "ingest", "--store", store, "--actor", "watch-mgmt", "-f", directory + "/watch.json",
+        ])
+        #expect(ingested.status == 0, "\(ingested.stderr)")
+        let events = try meshledger(["log", "--store", store, "-o", "jsonl", "--kind", "virtualdestination"]).stdout
+            .split(separator: "\n").map { try JSONText.parse(Array($0.utf8)) }
+        func sequence(_ name: String) -> Int64? {
+            events.last { $0["name"]?.stringValue == name }?["sequence"]?.intValue
+        }
+
+        let drift = try Self.drift(store)
+        #expect(drift.map { $0["name"]?.stringValue ?? "" } == ["ratings-global", "reviews-global"])
+        #expect(drift.first?["since"]?.intValue == sequence("ratings-global"))
+        #expect(drift.last?["since"]?.intValue == sequence("reviews-global"))
+        #expect(
+            drift.first?["differences"] == .array([.string("mesh \(ratingsMesh): recorded INVALID, derived ACCEPTED")]))
+        let droppedRef = dropped["ref"]!
+        let droppedName = [droppedRef["name"], droppedRef["namespace"], droppedRef["clusterName"]]
+            .compactMap { $0?.stringValue }.joined(separator: ".")
+        #expect(
+            drift.last?["differences"]
+                == .array([
+                    .string("error only recorded: Destination reviews.bookinfo.cluster-9 not found"),
+                    .string("selected only derived: \(droppedName)"),
+                ]))
+
+        // The controller catches up on ratings-global: its drift ends; `--at` still sees it.
+        let before = try JSONText.parse(Array(try meshledger(["stats", "--store", store, "-o", "json"]).stdout.utf8))[
+            "head"]!
+            .intValue!
+        let agreed = JSONText.string(["type": "MODIFIED", "object": byName["ratings-global"]!]) + "\n"
+        try agreed.write(toFile: directory + "/agreed.json", atomically: true, encoding: .utf8)
+        #expect(try meshledger(["ingest", "--store", store, "-f", directory + "/agreed.json"]).status == 0)
+        #expect(try Self.drift(store).map { $0["name"]?.stringValue ?? "" } == ["reviews-global"])
+        #expect(try Self.drift(store, at: UInt64(before)).count == 2)
+        // The same status again is unchanged: nothing appended.
+        let again = try meshledger(["ingest", "--store", store, "-f", directory + "/agreed.json"])
+        #expect(again.stdout.contains("unchanged") || again.stdout.contains("nothing"), "\(again.stdout)")
+
+        // explain and history show the recorded status beside the derived one.
+        let explained = try meshledger(["explain", "--store", store, "vd", "reviews-global", "-n", "bookinfo"]).stdout
+        #expect(explained.contains("Recorded status (written by the cluster's controller): ACCEPTED, differs"))
+        #expect(explained.contains("error only recorded: Destination reviews.bookinfo.cluster-9 not found"))
+        let history = try meshledger(["history", "--store", store, "vd", "ratings-global", "-n", "bookinfo"]).stdout
+        #expect(history.contains("recorded status: ACCEPTED"))
+        #expect(history.contains("recorded mesh \(ratingsMesh): INVALID → ACCEPTED"))
+        // A recorded status is an observation: the generation stays 1 throughout.
+        let ratingsEvents = try meshledger(
+            ["log", "--store", store, "-o", "jsonl", "--kind", "virtualdestination", "--name", "ratings-global"]).stdout
+            .split(separator: "\n").map { try JSONText.parse(Array($0.utf8)) }
+        #expect(ratingsEvents.count == 2)
+        #expect(ratingsEvents.allSatisfy { $0["generation"]?.intValue == 1 })
+    }
+
+    @Test func applyDoesNotStoreAStatusAndARecordedOneNeverBecomesTheSpec() throws {
+        let directory = temporaryDirectory("drift-apply")
+        let store = try Self.storeWithoutVirtualDestinations(directory)
+        try meshledger(["apply", "--store", store, "-f", "\(Self.fleet)/user/virtualdestinations.yaml"])
+        let got = try meshledger(["get", "--store", store, "vd", "reviews-global", "-n", "bookinfo", "-o", "json"])
+            .stdout
+        // Applying what `get` printed (derived status included) stores no status: no drift, no event.
+        try got.write(toFile: directory + "/got.json", atomically: true, encoding: .utf8)
+        let applied = try meshledger(["apply", "--store", store, "-f", directory + "/got.json"])
+        #expect(applied.stdout.contains("unchanged"), "\(applied.stdout)")
+        #expect(try Self.drift(store).isEmpty)
+        let last = try meshledger(["log", "--store", store, "-o", "jsonl", "--name", "reviews-global"]).stdout
+            .split(separator: "\n").last.map { try JSONText.parse(Array($0.utf8)) }
+        #expect(last?[path: ["object", "status"]] == nil)
+    }
+}
