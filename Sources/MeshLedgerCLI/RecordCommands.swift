@@ -73,20 +73,12 @@ extension MeshLedgerCommand {
             let store = try global.openForWriting()
             let logger = Logger(label: "meshledger.record")
             let recorder = try Recorder(store: store, context: resolved, configuration: configuration, logger: logger)
-            let done = DispatchSemaphore(value: 0)
-            let failure = ErrorBox()
-            Task {
-                do {
-                    try await recorder.runUntilSignalled(metricsAt: metricsAddress) { address in
-                        FileHandle.standardOutput.write(Data("metrics on \(address)\n".utf8))
-                    }
-                } catch {
-                    failure.error = error
+            let metricsAt = metricsAddress
+            try waitFor("record") {
+                try await recorder.runUntilSignalled(metricsAt: metricsAt) { address in
+                    FileHandle.standardOutput.write(Data("metrics on \(address)\n".utf8))
                 }
-                done.signal()
             }
-            done.wait()
-            if let error = failure.error { throw CLIError("record stopped: \(error)") }
         }
     }
 

@@ -101,26 +101,34 @@ extension MeshLedgerCommand {
             }
             let store = try global.readOnly ? global.openForReading() : global.openForWriting()
             let server = MeshLedgerServer(store: store, configuration: configuration)
-            let done = DispatchSemaphore(value: 0)
-            let failure = ErrorBox()
-            Task {
-                do {
-                    try await server.run { address in
-                        FileHandle.standardOutput.write(Data("listening on \(address)\n".utf8))
-                    }
-                } catch {
-                    failure.error = error
+            try waitFor("server") {
+                try await server.run { address in
+                    FileHandle.standardOutput.write(Data("listening on \(address)\n".utf8))
                 }
-                done.signal()
             }
-            done.wait()
-            if let error = failure.error { throw CLIError("server stopped: \(error)") }
         }
     }
 }
 
-/// Carries an error out of the server task.
+/// Runs a long-running async operation (a server, a recorder) from a synchronous command until it
+/// ends; its error becomes one line: "WHAT stopped: ERROR".
+func waitFor(_ what: String, _ operation: @escaping @Sendable () async throws -> Void) throws {
+    let done = DispatchSemaphore(value: 0)
+    let failure = ErrorBox()
+    Task {
+        do {
+            try await operation()
+        } catch {
+            failure.error = error
+        }
+        done.signal()
+    }
+    done.wait()
+    if let error = failure.error { throw CLIError("\(what) stopped: \(error)") }
+}
+
+/// Carries an error out of an async task.
 final class ErrorBox: @unchecked Sendable {
-    // @unchecked Sendable: written once by the server task before the semaphore is signalled.
+    // @unchecked Sendable: written once by the task before the semaphore is signalled.
     var error: (any Error)?
 }
