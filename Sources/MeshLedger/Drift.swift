@@ -36,6 +36,12 @@ public struct StatusSummary: Sendable, Hashable {
         .sorted()
     }
 
+    /// What differs between a recorded and a derived status (objects shaped as the CRD's
+    /// `status`), one line each (none: they agree).
+    public static func differences(recorded: JSONValue, derived: JSONValue) -> [String] {
+        differences(recorded: StatusSummary(recorded), derived: StatusSummary(derived))
+    }
+
     /// What differs between a recorded and a derived summary, one line each (none: they agree).
     public static func differences(recorded: StatusSummary, derived: StatusSummary) -> [String] {
         var lines: [String] = []
@@ -93,10 +99,8 @@ extension Store {
     public func recordedStatus(of vd: ObjectRef, at sequence: UInt64? = nil) throws -> JSONValue? {
         let key = ObjectKey(kind: .virtualDestination, namespace: vd.namespace, name: vd.name)
         let point = sequence ?? UInt64.max
-        guard let last = try log.history(of: key).last(where: { $0 <= point }),
-            let event = try log.event(at: last), event.change == .upsert
-        else { return nil }
-        return event.object["status"]
+        guard let last = try log.history(of: key).last(where: { $0 <= point }) else { return nil }
+        return try log.event(at: last)?.recordedStatus
     }
 
     /// Every VirtualDestination whose recorded status (see `recordedStatus`) differs from its
@@ -124,7 +128,7 @@ extension Store {
                 var touched = projection.lastChanged
                 if event.key.kind == .virtualDestination {
                     let ref = ObjectRef(name: event.key.name, namespace: event.key.namespace)
-                    recorded[ref] = event.change == .upsert ? event.object["status"] : nil
+                    recorded[ref] = event.recordedStatus
                     touched.insert(ref)
                 }
                 for ref in touched where recorded[ref] != nil || since[ref] != nil { check(ref, at: event.sequence) }
@@ -137,9 +141,16 @@ extension Store {
             else { return nil }
             return Drift(
                 virtualDestination: ref, since: start,
-                differences: StatusSummary.differences(
-                    recorded: StatusSummary(observed), derived: StatusSummary(derived)),
+                differences: StatusSummary.differences(recorded: observed, derived: derived),
                 recorded: observed, derived: derived)
         }
+    }
+}
+
+extension Event {
+    /// The status a VirtualDestination's own controller wrote, as this event recorded it with the
+    /// object (`ingest`, `record`); nil for a delete, another kind, or an object without one.
+    public var recordedStatus: JSONValue? {
+        change == .upsert && key.kind == .virtualDestination ? object["status"] : nil
     }
 }

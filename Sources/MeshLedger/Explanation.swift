@@ -52,9 +52,7 @@ public struct Explanation: Sendable {
     public var recordedStatus: JSONValue? = nil
     /// How the recorded status differs from the derived one (empty: they agree, or none recorded).
     public var drift: [String] {
-        recordedStatus.map {
-            StatusSummary.differences(recorded: StatusSummary($0), derived: StatusSummary(status.json))
-        } ?? []
+        recordedStatus.map { StatusSummary.differences(recorded: $0, derived: status.json) } ?? []
     }
 
     /// The errors.
@@ -142,7 +140,7 @@ extension Store {
         return Explanation(
             ref: ref, sequence: sequence, generation: record.generation, hostname: record.spec.hostname,
             status: state.status, lastChange: last, entries: entries,
-            recordedStatus: last?.change == .upsert ? last?.object["status"] : nil)
+            recordedStatus: last?.recordedStatus)
     }
 
     /// Explains a VirtualDestination at `sequence` (the head when nil), projecting the log there.

@@ -164,7 +164,7 @@ extension Store {
             let current = projection.lastChanged.contains(vd) ? projection.state(of: vd).map(StatusView.init) : previous
             var recordedLines: [String] = []
             if event.key == key {
-                let now = event.change == .upsert ? event.object["status"] : nil
+                let now = event.recordedStatus
                 recordedLines = StatusSummary.recordedChanges(
                     from: recorded.map(StatusSummary.init), to: now.map(StatusSummary.init))
                 recorded = now
