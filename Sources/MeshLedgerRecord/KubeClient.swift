@@ -13,6 +13,18 @@ struct APIStatusError: Error, CustomStringConvertible {
     /// The server's message.
     let message: String
     var description: String { "\(code): \(message)" }
+
+    init(code: Int, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// The error a Kubernetes Status object states (nil when `value` is not one).
+    init?(status value: JSONValue) {
+        guard value["kind"]?.stringValue == "Status" else { return nil }
+        code = value["code"]?.intValue.map { Int($0) } ?? 0
+        message = value["message"]?.stringValue ?? "no message"
+    }
 }
 
 /// The recorder's client of one Kubernetes API server, over async-http-client: list and watch
@@ -82,10 +94,8 @@ final class KubeClient: Sendable {
 
     /// The error of a refused request: the Status's code and message when the body is one.
     static func failure(_ status: HTTPResponseStatus, _ value: JSONValue?, _ body: ByteBuffer) -> APIStatusError {
-        if let value, value["kind"]?.stringValue == "Status" {
-            let code = value["code"].flatMap { if case .int(let c) = $0 { Int(c) } else { nil } }
-            return APIStatusError(
-                code: code ?? Int(status.code), message: value["message"]?.stringValue ?? status.reasonPhrase)
+        if let value, let stated = APIStatusError(status: value) {
+            return APIStatusError(code: stated.code == 0 ? Int(status.code) : stated.code, message: stated.message)
         }
         return APIStatusError(code: Int(status.code), message: String(buffer: body).prefix(200).description)
     }

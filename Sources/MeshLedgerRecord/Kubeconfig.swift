@@ -49,6 +49,14 @@ public struct KubeconfigContext: Sendable {
             }
             return entry
         }
+        /// A file the kubeconfig names (relative paths: to its directory).
+        func contents(_ field: String, _ file: String) throws -> [UInt8] {
+            let resolved = file.hasPrefix("/") ? file : directory + "/" + file
+            guard let contents = FileManager.default.contents(atPath: resolved) else {
+                throw KubeconfigError("\(path): \(field) \(resolved): cannot read it")
+            }
+            return Array(contents)
+        }
         func bytes(_ object: JSONValue, _ field: String) throws -> [UInt8]? {
             if let inline = object[field + "-data"]?.stringValue {
                 guard let decoded = Data(base64Encoded: inline, options: .ignoreUnknownCharacters) else {
@@ -56,12 +64,7 @@ public struct KubeconfigContext: Sendable {
                 }
                 return Array(decoded)
             }
-            guard let file = object[field]?.stringValue else { return nil }
-            let resolved = file.hasPrefix("/") ? file : directory + "/" + file
-            guard let contents = FileManager.default.contents(atPath: resolved) else {
-                throw KubeconfigError("\(path): \(field) \(resolved): cannot read it")
-            }
-            return Array(contents)
+            return try object[field]?.stringValue.map { try contents(field, $0) }
         }
         guard let contextName = context ?? config["current-context"]?.stringValue, !contextName.isEmpty else {
             throw KubeconfigError("\(path): no current-context; name one with --context")
@@ -86,11 +89,8 @@ public struct KubeconfigContext: Sendable {
             if let token = user["token"]?.stringValue {
                 self.token = token
             } else if let tokenFile = user["tokenFile"]?.stringValue {
-                let resolved = tokenFile.hasPrefix("/") ? tokenFile : directory + "/" + tokenFile
-                guard let contents = FileManager.default.contents(atPath: resolved) else {
-                    throw KubeconfigError("\(path): tokenFile \(resolved): cannot read it")
-                }
-                token = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                token = String(decoding: try contents("tokenFile", tokenFile), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
             }
             clientCertificate = try bytes(user, "client-certificate")
             clientKey = try bytes(user, "client-key")

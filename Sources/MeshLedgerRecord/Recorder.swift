@@ -114,18 +114,16 @@ public final class Recorder: Service, Sendable {
             do {
                 let manifest = try Manifest(object: item)
                 guard manifest.key.kind == kind else {
-                    throw ManifestError(.unknownKind, "a \(manifest.key.kind.rawValue) in the list of \(kind.plural)")
+                    report(.otherKind(manifest, in: kind), kind, in: "item \(index + 1) of the list")
+                    continue
                 }
                 manifests.append(manifest)
             } catch {
-                metrics.badEvent("invalid_object")
-                logger.error(
-                    "skipped item \(index + 1) of the list of \(kind.plural): \(error)",
-                    metadata: ["kind": "\(kind.rawValue)"])
+                report(WatchStream.Problem(error), kind, in: "item \(index + 1) of the list")
             }
         }
         let batch = try Batch.relist(kind, manifests, namespace: configuration.namespace, actor: actor)
-        let result = try await sink.append(batch, kind: kind)
+        let result = try await sink.append(batch)
         metrics.relisted(kind)
         metrics.observe(kind, resourceVersion: version)
         let deleted = result.outcomes.filter { $0.outcome == .deleted }.count
@@ -133,6 +131,13 @@ public final class Recorder: Service, Sendable {
             "relisted \(kind.plural) (\(reason)): \(manifests.count) listed, \(result.events.count - deleted) recorded, \(deleted) deleted as gone",
             metadata: ["kind": "\(kind.rawValue)", "resourceVersion": "\(version)"])
         return version
+    }
+
+    /// Reports bad input from the server (one log line, one count by reason); it is skipped.
+    func report(_ problem: WatchStream.Problem, _ kind: ResourceKind, in place: String) {
+        metrics.badEvent(problem.reason)
+        logger.error(
+            "\(place) of \(kind.plural): \(problem.message); skipped", metadata: ["kind": "\(kind.rawValue)"])
     }
 
     /// `relist`, retried with backoff until it succeeds (or the recorder stops).
@@ -165,7 +170,7 @@ public final class Recorder: Service, Sendable {
         var version = version
         var attempt = 0
         while !Task.isCancelled {
-            var stream = WatchStream(kind: kind, actor: actor)
+            var stream = WatchStream(kind: kind)
             do {
                 let response = try await client.watch(
                     kind, namespace: configuration.namespace, resourceVersion: version,
@@ -173,14 +178,9 @@ public final class Recorder: Service, Sendable {
                 attempt = 0
                 for try await chunk in response.body {
                     let arrival = stream.take(Array(chunk.readableBytesView))
-                    for problem in arrival.problems {
-                        metrics.badEvent(problem.reason)
-                        logger.error(
-                            "watch of \(kind.plural): \(problem.message); skipped",
-                            metadata: ["kind": "\(kind.rawValue)"])
-                    }
+                    for problem in arrival.problems { report(problem, kind, in: "the watch") }
                     if !arrival.events.isEmpty {
-                        _ = try await sink.append(Batch.ingest(arrival.events, actor: actor), kind: kind)
+                        _ = try await sink.append(Batch.ingest(arrival.events, actor: actor))
                     }
                     if let last = arrival.resourceVersion {
                         version = last
@@ -242,7 +242,7 @@ actor RecordSink {
         self.metrics = metrics
     }
 
-    func append(_ batch: Batch, kind: ResourceKind) throws -> AppendResult {
+    func append(_ batch: Batch) throws -> AppendResult {
         let result = try store.append(batch)
         for event in result.events { metrics.recorded(event.key.kind) }
         metrics.head.set(Int64(result.head))
@@ -256,18 +256,30 @@ actor RecordSink {
 /// for the next chunk.
 struct WatchStream {
     let kind: ResourceKind
-    let actor: String
     private var buffer: [UInt8] = []
 
-    init(kind: ResourceKind, actor: String) {
-        self.kind = kind
-        self.actor = actor
-    }
+    init(kind: ResourceKind) { self.kind = kind }
 
-    /// A problem with one line (reported and skipped).
+    /// Bad input from the server: what is reported and skipped, and its reason (the metric's label).
     struct Problem {
         let reason: String
         let message: String
+
+        init(reason: String, message: String) {
+            self.reason = reason
+            self.message = message
+        }
+
+        /// An object that fails validation (of a kind MeshLedger does not take, or malformed).
+        init(_ error: ManifestError) {
+            self.init(reason: error.code == .unknownKind ? "unknown_kind" : "invalid_object", message: "\(error)")
+        }
+
+        /// An object of a kind MeshLedger takes, but not the kind listed or watched.
+        static func otherKind(_ manifest: Manifest, in kind: ResourceKind) -> Problem {
+            Problem(
+                reason: "unknown_kind", message: "a \(manifest.key.kind.rawValue) \(manifest.key) among \(kind.plural)")
+        }
     }
 
     /// What one chunk brought: the events to record (one batch), the resourceVersion reached
@@ -303,10 +315,9 @@ struct WatchStream {
             let object = value["object"] ?? .null
             switch type {
             case "ERROR":
-                let code = object["code"].flatMap { if case .int(let c) = $0 { Int(c) } else { nil } } ?? 0
-                let message = object["message"]?.stringValue ?? "no message"
+                let error = APIStatusError(status: object) ?? APIStatusError(code: 0, message: "no Status")
                 arrival.relist = Recorder.Relist(
-                    reason: code == 410 ? "410 Gone (\(message))" : "ERROR \(code): \(message)")
+                    reason: error.code == 410 ? "410 Gone (\(error.message))" : "ERROR \(error.code): \(error.message)")
                 buffer = []
                 return arrival
             case "BOOKMARK":
@@ -323,16 +334,12 @@ struct WatchStream {
             do {
                 let event = try ManifestReader.watchEvent(value, location: "watch of \(kind.plural)")
                 if let manifest = event.manifest, manifest.key.kind != kind {
-                    arrival.problems.append(
-                        Problem(
-                            reason: "unknown_kind",
-                            message: "a \(manifest.key.kind.rawValue) \(manifest.key) in the watch of \(kind.plural)"))
+                    arrival.problems.append(.otherKind(manifest, in: kind))
                     continue
                 }
                 arrival.events.append(event)
             } catch {
-                let reason = error.code == .unknownKind ? "unknown_kind" : "invalid_object"
-                arrival.problems.append(Problem(reason: reason, message: "\(error)"))
+                arrival.problems.append(Problem(error))
             }
         }
         return arrival
