@@ -43,13 +43,7 @@ extension MeshLedgerCommand {
                 cluster["certificate-authority-data"] = .string(try data(certificateAuthority))
             }
             var credentials = JSONObject()
-            if let tokenFile {
-                guard let bytes = FileManager.default.contents(atPath: tokenFile),
-                    let token = String(data: bytes, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
-                    !token.isEmpty
-                else { throw CLIError("\(tokenFile): cannot read a token from it") }
-                credentials["token"] = .string(token)
-            }
+            if let tokenFile { credentials["token"] = .string(try readToken(tokenFile)) }
             if let clientCert, let clientKey {
                 credentials["client-certificate-data"] = .string(try data(clientCert))
                 credentials["client-key-data"] = .string(try data(clientKey))

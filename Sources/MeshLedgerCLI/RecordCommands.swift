@@ -63,17 +63,10 @@ extension MeshLedgerCommand {
                 }
                 configuration.kinds = configuration.kinds.filter(named.contains)
             }
-            var metricsAddress: (String, Int)?
-            if let metricsListen {
-                guard let colon = metricsListen.lastIndex(of: ":"),
-                    let port = Int(metricsListen[metricsListen.index(after: colon)...])
-                else { throw CLIError("--metrics-listen \(metricsListen): expected host:port") }
-                metricsAddress = (String(metricsListen[..<colon]), port)
-            }
+            let metricsAt = try metricsListen.map { try hostAndPort($0, flag: "--metrics-listen") }
             let store = try global.openForWriting()
             let logger = Logger(label: "meshledger.record")
             let recorder = try Recorder(store: store, context: resolved, configuration: configuration, logger: logger)
-            let metricsAt = metricsAddress
             try waitFor("record") {
                 try await recorder.runUntilSignalled(metricsAt: metricsAt) { address in
                     FileHandle.standardOutput.write(Data("metrics on \(address)\n".utf8))

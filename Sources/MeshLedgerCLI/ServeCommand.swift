@@ -53,24 +53,14 @@ extension MeshLedgerCommand {
         var maxWatchSeconds = 3600.0
 
         func run() throws {
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
-                throw CLIError("--listen \(listen): expected host:port")
-            }
             var configuration = ServerConfiguration()
-            configuration.host = String(listen[..<colon])
-            configuration.port = port
+            (configuration.host, configuration.port) = try hostAndPort(listen, flag: "--listen")
             configuration.readOnly = global.readOnly
             configuration.groupCommit = groupCommit
             configuration.watchRetention = watchRetention
             configuration.maxWatchers = maxWatchers
             configuration.maxWatchSeconds = maxWatchSeconds
-            if let tokenFile {
-                guard let data = FileManager.default.contents(atPath: tokenFile),
-                    let token = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
-                    !token.isEmpty
-                else { throw CLIError("\(tokenFile): cannot read a token from it") }
-                configuration.access.addSingleToken(token)
-            }
+            if let tokenFile { configuration.access.addSingleToken(try readToken(tokenFile)) }
             do {
                 if let tokenAuthFile { try configuration.access.addTokenFile(tokenAuthFile) }
                 if let authorizationPolicyFile { try configuration.access.addPolicyFile(authorizationPolicyFile) }
@@ -108,6 +98,23 @@ extension MeshLedgerCommand {
             }
         }
     }
+}
+
+/// A `host:port` flag value (`--listen`, `--metrics-listen`), split.
+func hostAndPort(_ text: String, flag: String) throws -> (host: String, port: Int) {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else {
+        throw CLIError("\(flag) \(text): expected host:port")
+    }
+    return (String(text[..<colon]), port)
+}
+
+/// The bearer token a file holds (surrounding whitespace trimmed); an error when there is none.
+func readToken(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path),
+        let token = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+        !token.isEmpty
+    else { throw CLIError("\(path): cannot read a token from it") }
+    return token
 }
 
 /// Runs a long-running async operation (a server, a recorder) from a synchronous command until it
