@@ -194,7 +194,7 @@ extension MeshLedgerCommand {
                 }
                 try finish(try store.append(Batch.ingest(events, actor: actor)), store)
             }
-            if buffer.contains(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) {
+            if !JSONText.isBlank(buffer) {
                 throw CLIError(
                     "stdin: the stream ended inside watch event \(count + 1) (truncated); it was not recorded")
             }

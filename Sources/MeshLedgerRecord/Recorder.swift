@@ -292,7 +292,7 @@ struct WatchStream {
     }
 
     /// Whether bytes of an incomplete line are left (the stream ended inside an event).
-    var hasPartialEvent: Bool { buffer.contains { ![0x20, 0x0A, 0x0D, 0x09].contains($0) } }
+    var hasPartialEvent: Bool { !JSONText.isBlank(buffer) }
 
     /// Takes one chunk. A line that is not JSON, or a watch event without a readable type, ends
     /// the arrival with a relist (whatever it carried is recovered by listing again); an object
@@ -304,7 +304,7 @@ struct WatchStream {
         while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
             let line = Array(buffer[..<newline])
             buffer.removeFirst(newline + 1)
-            guard line.contains(where: { ![0x20, 0x0D, 0x09].contains($0) }) else { continue }
+            guard !JSONText.isBlank(line) else { continue }
             guard let value = try? JSONText.parse(line), let type = value["type"]?.stringValue else {
                 arrival.problems.append(
                     Problem(reason: "malformed", message: "a line that is not a watch event: \(preview(line))"))

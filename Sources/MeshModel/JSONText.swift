@@ -23,6 +23,14 @@ public enum JSONText {
         public var description: String { "line \(line), column \(column): \(problem)" }
     }
 
+    /// Whether a byte is JSON white space (space, tab, line feed, carriage return).
+    public static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    /// Whether bytes hold nothing but JSON white space (or nothing).
+    public static func isBlank(_ bytes: some Collection<UInt8>) -> Bool { bytes.allSatisfy(isWhitespace) }
+
     /// Parses exactly one JSON value (white space around it allowed).
     public static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
         var reader = Reader(bytes: bytes)

@@ -182,7 +182,7 @@ public enum ManifestReader {
     /// `---` lines are YAML documents written in flow style, as `kubectl apply -f` reads them.
     static func documents(_ bytes: [UInt8], name: String) throws(ManifestError) -> [(JSONValue, String)] {
         try checkText(bytes, name: name)
-        let first = bytes.first { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }
+        let first = bytes.first { !JSONText.isWhitespace($0) }
         if (first == UInt8(ascii: "{") || first == UInt8(ascii: "[")) && !hasDocumentSeparator(bytes) {
             do {
                 let values = try JSONText.parseStream(bytes)
@@ -278,7 +278,7 @@ public enum ManifestReader {
             throw ManifestError(
                 .notText, "input is not UTF-8 text (invalid byte near offset \(offset))", location: name)
         }
-        if bytes.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) {
+        if JSONText.isBlank(bytes) {
             throw ManifestError(.syntax, "input is empty", location: name)
         }
     }
