@@ -102,10 +102,7 @@ final class KubeFixture {
         return (result.status, Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
     }
 
-    func head() throws -> UInt64 {
-        let stats = try meshledger(["stats", "--store", store, "-o", "json", "--read-only"])
-        return UInt64(try JSONText.parse(Array(stats.stdout.utf8))["head"]?.intValue ?? -1)
-    }
+    func head() throws -> UInt64 { try MeshLedgerCLITests.head(of: store) }
 }
 
 /// Lines a reader thread collects.

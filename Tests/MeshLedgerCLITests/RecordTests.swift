@@ -8,18 +8,11 @@ import Testing
 @Suite(.serialized) struct RecordTests {
     static let fleet = packageRoot + "/Examples/fleet"
 
-    /// The state digest and head of a store (read-only: the store may be in use).
-    static func stats(_ store: String) throws -> (digest: String, head: Int64) {
-        let result = try meshledger(["stats", "--store", store, "-o", "json", "--read-only"])
-        let value = try JSONText.parse(Array(result.stdout.utf8))
-        return (value["stateDigest"]?.stringValue ?? "?", value["head"]?.intValue ?? -1)
-    }
-
     /// Waits until B's state digest equals A's; returns whether it did.
     static func converge(_ a: String, _ b: String, seconds: Double = 30) throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if FileManager.default.fileExists(atPath: b), try stats(a).digest == stats(b).digest { return true }
+            if let digest = try stateDigest(of: b), try stateDigest(of: a) == digest { return true }
             usleep(200_000)
         }
         return false
@@ -163,14 +156,14 @@ import Testing
 
         // Nothing twice: a graceful stop (SIGTERM) and another start list everything again and
         // append nothing.
-        let settled = try Self.stats(b).head
+        let settled = try head(of: b)
         recorder!.process.terminate()
         recorder!.process.waitUntilExit()
         #expect(recorder!.process.terminationStatus == 0)
         #expect(recorder!.seen.contains { $0.contains("recorder stopped") })
         recorder = try Self.recorder(fx, store: b)
         #expect(recorder!.wait(seconds: 20) { $0.contains("relisted virtualdestinations (start)") })
-        #expect(try Self.stats(b).head == settled)
+        #expect(try head(of: b) == settled)
         #expect(recorder!.seen.contains { $0.contains("relisted virtualdestinations (start): 3 listed, 0 recorded") })
     }
 
@@ -321,14 +314,12 @@ import Testing
                 ]))
 
         // The controller catches up on ratings-global: its drift ends; `--at` still sees it.
-        let before = try JSONText.parse(Array(try meshledger(["stats", "--store", store, "-o", "json"]).stdout.utf8))[
-            "head"]!
-            .intValue!
+        let before = try head(of: store)
         let agreed = JSONText.string(["type": "MODIFIED", "object": byName["ratings-global"]!]) + "\n"
         try agreed.write(toFile: directory + "/agreed.json", atomically: true, encoding: .utf8)
         #expect(try meshledger(["ingest", "--store", store, "-f", directory + "/agreed.json"]).status == 0)
         #expect(try Self.drift(store).map { $0["name"]?.stringValue ?? "" } == ["reviews-global"])
-        #expect(try Self.drift(store, at: UInt64(before)).count == 2)
+        #expect(try Self.drift(store, at: before).count == 2)
         // The same status again is unchanged: nothing appended.
         let again = try meshledger(["ingest", "--store", store, "-f", directory + "/agreed.json"])
         #expect(again.stdout.contains("unchanged") || again.stdout.contains("nothing"), "\(again.stdout)")

@@ -2,15 +2,25 @@ import EventLog
 import Foundation
 import MeshLedger
 import MeshLedgerTesting
+import MeshModel
 import Testing
 
-/// The head of the store at `path`, read by the binary (so no environment stays open here).
+/// `stats -o json` of the store at `path`, read by the binary read-only (so no environment stays
+/// open here, and a store another process writes can be read); null when there is no store.
+func stats(of store: String) throws -> JSONValue {
+    let result = try meshledger(["stats", "--store", store, "-o", "json", "--read-only"])
+    guard result.status == 0 else { return .null }
+    return try JSONText.parse(Array(result.stdout.utf8))
+}
+
+/// The head of the store at `path` (0 when there is none).
 func head(of store: String) throws -> UInt64 {
-    let result = try meshledger(["stats", "--store", store, "-o", "json"])
-    guard result.status == 0, let data = result.stdout.data(using: .utf8),
-        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any], let head = object["head"] as? Int
-    else { return 0 }
-    return UInt64(head)
+    UInt64(try stats(of: store)["head"]?.intValue ?? 0)
+}
+
+/// The state digest of the store at `path` (nil when there is none).
+func stateDigest(of store: String) throws -> String? {
+    try stats(of: store)["stateDigest"]?.stringValue
 }
 
 /// Writes `text` to a new file in `directory` and returns its path.
