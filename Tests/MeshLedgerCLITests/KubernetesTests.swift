@@ -118,14 +118,10 @@ final class Lines: @unchecked Sendable {
 /// process object) when the watcher is released.
 final class LineWatcher {
     private let lines = Lines()
-    let process = Process()
+    let process: Process
 
     init(_ executable: String, _ arguments: [String], environment: [String: String]) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [executable] + arguments
-        var env = ProcessInfo.processInfo.environment
-        env.merge(environment) { _, new in new }
-        process.environment = env
+        process = makeProcess(executable, arguments, environment: environment)
         let out = Pipe()
         process.standardOutput = out
         process.standardError = out

@@ -25,12 +25,11 @@ public struct RunResult: Sendable {
     public var stderr: String
 }
 
-/// Runs `executable` (a path, or a name looked up on PATH) with `arguments` and optional stdin to
-/// completion.
-@discardableResult
-public func runProgram(
-    _ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]
-) throws -> RunResult {
+/// A process (not yet started) of `executable` (a path, or a name looked up on PATH) with
+/// `arguments`, in this process's environment with `environment` added.
+public func makeProcess(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:]
+) -> Process {
     let process = Process()
     if executable.contains("/") {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -42,6 +41,16 @@ public func runProgram(
     var env = ProcessInfo.processInfo.environment
     env.merge(environment) { _, new in new }
     process.environment = env
+    return process
+}
+
+/// Runs `executable` (a path, or a name looked up on PATH) with `arguments` and optional stdin to
+/// completion.
+@discardableResult
+public func runProgram(
+    _ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]
+) throws -> RunResult {
+    let process = makeProcess(executable, arguments, environment: environment)
     let out = Pipe()
     let err = Pipe()
     let input = Pipe()
