@@ -24,6 +24,13 @@ public struct RecorderConfiguration: Sendable {
 
     /// The default configuration.
     public init() {}
+
+    /// The delay before retry `attempt` (1, 2, ...): exponential from `initialBackoff`, capped at
+    /// `maxBackoff`, with jitter (half to all of it), so that many recorders do not retry in step.
+    public func backoff(attempt: Int) -> Duration {
+        let base = initialBackoff * (1 << min(max(attempt, 1) - 1, 16))
+        return min(base, maxBackoff) * Double.random(in: 0.5...1.0)
+    }
 }
 
 /// `meshledger record`: follows a Kubernetes API server the way an informer does, and records
@@ -148,7 +155,7 @@ public final class Recorder: Service, Sendable {
                 return try await relist(kind, reason: reason)
             } catch let error where !(error is CancellationError) {
                 attempt += 1
-                let delay = backoff(attempt)
+                let delay = configuration.backoff(attempt: attempt)
                 logger.warning(
                     "list of \(kind.plural) failed: \(error); retrying in \(delay)",
                     metadata: ["kind": "\(kind.rawValue)"])
@@ -208,7 +215,7 @@ public final class Recorder: Service, Sendable {
             } catch let error where !(error is CancellationError) && !Task.isCancelled {
                 attempt += 1
                 metrics.watchRestarted(kind)
-                let delay = backoff(attempt)
+                let delay = configuration.backoff(attempt: attempt)
                 if stream.hasPartialEvent {
                     metrics.badEvent("truncated")
                     logger.warning(
@@ -223,13 +230,6 @@ public final class Recorder: Service, Sendable {
         }
     }
 
-    /// The delay before retry `attempt` (1, 2, ...): exponential, capped, with jitter (half to
-    /// all of it), so that many recorders do not retry in step.
-    func backoff(_ attempt: Int) -> Duration {
-        let base = configuration.initialBackoff * (1 << min(attempt - 1, 16))
-        let capped = min(base, configuration.maxBackoff)
-        return capped * Double.random(in: 0.5...1.0)
-    }
 }
 
 /// The one writer of a recorder: the watch loops' batches are appended one at a time.

@@ -76,3 +76,20 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory + "/store"), "nothing is created on a refused start")
     }
 }
+
+/// The recorder's retry delays.
+@Suite struct BackoffTests {
+    @Test func retriesBackOffExponentiallyWithJitterUpToTheCap() {
+        let configuration = RecorderConfiguration()  // 250 ms doubling, at most 30 s
+        for _ in 0..<50 {
+            let first = configuration.backoff(attempt: 1)
+            #expect(first >= .milliseconds(125) && first <= .milliseconds(250))
+            let third = configuration.backoff(attempt: 3)
+            #expect(third >= .milliseconds(500) && third <= .milliseconds(1000))
+            let late = configuration.backoff(attempt: 40)
+            #expect(late >= .seconds(15) && late <= .seconds(30))
+        }
+        // Jitter: fifty delays of one attempt are not all the same.
+        #expect(Set((0..<50).map { _ in configuration.backoff(attempt: 5) }).count > 1)
+    }
+}

@@ -37,11 +37,15 @@ import Testing
     }
 
     /// Starts B recording A with a read-only identity's kubeconfig (get, list, watch suffice).
-    static func recorder(_ fx: KubeFixture, store: String, extra: [String] = []) throws -> LineWatcher {
-        let config = try fx.kubeconfig(token: "reader-token")
+    /// With `certificate`, B authenticates with rita's client certificate instead of her token.
+    static func recorder(_ fx: KubeFixture, store: String, certificate: Bool = false) throws -> LineWatcher {
+        let config =
+            certificate
+            ? try fx.kubeconfig(certificate: try fx.certificates.client("rita"))
+            : try fx.kubeconfig(token: "reader-token")
         return try LineWatcher(
             meshledgerBinary,
-            ["record", "--store", store, "--kubeconfig", config, "--metrics-listen", "127.0.0.1:0"] + extra,
+            ["record", "--store", store, "--kubeconfig", config, "--metrics-listen", "127.0.0.1:0"],
             environment: [:])
     }
 
@@ -150,8 +154,9 @@ import Testing
         #expect(try fx.kubectl(alice, ["label", "vd", "details-global", "tier=silver"]).status == 0)
         let verified = try meshledger(["verify", "--store", b])
         #expect(verified.status == 0, "verify after SIGKILL: \(verified.stderr)")
-        recorder = try Self.recorder(fx, store: b)
-        #expect(try Self.converge(fx.store, b))
+        // The restarted recorder authenticates with a client certificate (kubeconfig -data).
+        recorder = try Self.recorder(fx, store: b, certificate: true)
+        #expect(try Self.converge(fx.store, b), "\(recorder!.seen.suffix(5))")
         #expect(try meshledger(["verify", "--store", b, "--read-only"]).status == 0)
 
         // Nothing twice: a graceful stop (SIGTERM) and another start list everything again and
