@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "MeshLedgerHTTP",
             dependencies: [
-                "MeshLedger", "Projection", "EventLog", "MeshModel",
+                "MeshLedger", "Projection", "EventLog", "MeshModel", "MeshLedgerReplication",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -114,11 +114,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Replication of the log on etcd (its JSON gateway over async-http-client): writer election,
+        // fenced group commits, catch-up and tailing (its own module: the HTTP client is heavy).
+        .target(
+            name: "MeshLedgerReplication",
+            dependencies: [
+                "EventLog", "MeshModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The command-line interface as a library, so tests can parse commands without a process.
         .target(
             name: "MeshLedgerCLI",
             dependencies: [
-                "MeshLedger", "MeshLedgerHTTP", "MeshLedgerRecord",
+                "MeshLedger", "MeshLedgerHTTP", "MeshLedgerRecord", "MeshLedgerReplication",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -24,9 +24,24 @@ extension EventLog {
     public func appendGroup(
         _ batches: [Batch], clock: @Sendable () -> Timestamp = Timestamp.now
     ) throws -> [Result<AppendResult, LogError>] {
+        try appendGroup(batches, clock: clock, commit: true).results
+    }
+
+    /// Group commit without committing (a replicated store's writer): the per-batch outcomes and
+    /// the records the group would append, in order, from the aborted write transaction. The
+    /// records reach this log only once the log of record has them (`applyReplicated`).
+    public func prepareGroup(
+        _ batches: [Batch], clock: @Sendable () -> Timestamp = Timestamp.now
+    ) throws -> (results: [Result<AppendResult, LogError>], records: [[UInt8]]) {
+        try appendGroup(batches, clock: clock, commit: false)
+    }
+
+    private func appendGroup(
+        _ batches: [Batch], clock: @Sendable () -> Timestamp, commit: Bool
+    ) throws -> (results: [Result<AppendResult, LogError>], records: [[UInt8]]) {
         let prepared = batches.map { $0.changes.map(PreparedChange.init) }
         do {
-            return try environment.write { txn in
+            return try environment.write(commit: commit) { txn in
                 var results: [Result<AppendResult, LogError>] = []
                 for (batch, changes) in zip(batches, prepared) {
                     do {
@@ -37,7 +52,15 @@ extension EventLog {
                         results.append(.failure(error))
                     }
                 }
-                return results
+                var records: [[UInt8]] = []
+                let first = results.compactMap { (try? $0.get())?.range?.lowerBound }.min()
+                if !commit, let first {
+                    try txn.scan(events, from: EventLog.sequenceKey(first)) { _, value in
+                        records.append(Array(value))
+                        return true
+                    }
+                }
+                return (results, records)
             }
         } catch let error as LMDBError {
             throw LogError(.storage, "append failed: \(error)", underlying: error)

@@ -24,6 +24,11 @@ public struct LogError: Error, Sendable, CustomStringConvertible {
         public static let invalidBatch = Code(rawValue: "invalidBatch")
         /// LMDB failed; `underlying` has its error.
         public static let storage = Code(rawValue: "storage")
+        /// A replicated store cannot write now (no writer, or its log of record is unreachable or
+        /// without quorum); nothing was appended, the caller may retry.
+        public static let unavailable = Code(rawValue: "unavailable")
+        /// The batch's records exceed what one entry of the log of record may hold; nothing appended.
+        public static let tooLarge = Code(rawValue: "tooLarge")
     }
 
     /// What kind of failure.
@@ -151,6 +156,17 @@ public struct AppendResult: Sendable {
     /// The events appended, as stored (a caller maintaining a projection folds these instead of
     /// reading them back).
     public var events: [Event] = []
+
+    /// An outcome (a forwarded append's, as the writer reported it).
+    public init(
+        outcomes: [(key: ObjectKey, outcome: Outcome, sequence: UInt64?)], range: ClosedRange<UInt64>?, head: UInt64,
+        events: [Event] = []
+    ) {
+        self.outcomes = outcomes
+        self.range = range
+        self.head = head
+        self.events = events
+    }
 }
 
 /// What the store knows about an object now (the `objects` index).

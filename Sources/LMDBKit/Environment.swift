@@ -182,11 +182,12 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` in the single write transaction and commits it when `body` returns.
+    /// Runs `body` in the single write transaction and commits it when `body` returns (`commit`
+    /// false: aborts it instead, a dry run that keeps only what `body` returns).
     ///
     /// When the map is full, the transaction is aborted, the map size doubled and `body` run again
     /// from the start: all or nothing of what `body` writes is committed, once.
-    public func write<T>(_ body: (borrowing WriteTransaction) throws -> T) throws -> T {
+    public func write<T>(commit: Bool = true, _ body: (borrowing WriteTransaction) throws -> T) throws -> T {
         if options.readOnly {
             throw LMDBError(code: .permissionDenied, operation: "write", message: "the store is open read-only")
         }
@@ -205,7 +206,11 @@ public final class Environment: @unchecked Sendable {
                             mdb_txn_abort(txn)
                             throw error
                         }
-                        try check(mdb_txn_commit(txn), "mdb_txn_commit")
+                        if commit {
+                            try check(mdb_txn_commit(txn), "mdb_txn_commit")
+                        } else {
+                            mdb_txn_abort(txn)
+                        }
                         return .some(result)
                     }
                     if let outcome { return outcome }

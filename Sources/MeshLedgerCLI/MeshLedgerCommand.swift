@@ -119,9 +119,15 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Opens the store for a command that writes.
-    func openForWriting() throws -> Store {
+    func openForWriting(asReplica: Bool = false) throws -> Store {
         if readOnly { throw CLIError("this command writes, but --read-only was given") }
-        return try Store(path: storePath)
+        let store = try Store(path: storePath)
+        if !asReplica, let source = try store.log.replication().source {
+            throw CLIError(
+                "\(storePath) is a replica of the log in \(source): writing here would fork it; write through a server (meshledger serve --etcd-servers ...) instead. Read commands work on it as on any store."
+            )
+        }
+        return store
     }
 
     /// Opens the store for a command that only reads (never creates it).

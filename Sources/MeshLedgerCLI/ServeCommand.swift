@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MeshLedger
 import MeshLedgerHTTP
+import MeshLedgerReplication
 
 extension MeshLedgerCommand {
     /// `serve`: the controller API.
@@ -51,6 +52,30 @@ extension MeshLedgerCommand {
         @Option(help: "Most watch streams open at once (more get 429).") var maxWatchers = 256
         @Option(help: "Longest a watch stream stays open, in seconds (clients resume from a bookmark).")
         var maxWatchSeconds = 3600.0
+        @Option(
+            help: ArgumentHelp(
+                "Replicate the log kept in this etcd (its client URLs, comma-separated): the store directory becomes a replica.",
+                valueName: "URL[,URL...]"))
+        var etcdServers: String?
+        @Option(help: ArgumentHelp("The key prefix of the log in etcd.", valueName: "prefix"))
+        var etcdPrefix = "/meshledger/default"
+        @Option(help: ArgumentHelp("TLS to etcd: its CA (PEM).", valueName: "file")) var etcdCafile: String?
+        @Option(help: ArgumentHelp("TLS to etcd: the client certificate (PEM).", valueName: "file"))
+        var etcdCertfile: String?
+        @Option(help: ArgumentHelp("TLS to etcd: the client key (PEM).", valueName: "file")) var etcdKeyfile: String?
+        @Option(help: ArgumentHelp("This replica's name, unique among the log's replicas.", valueName: "name"))
+        var replicaName: String?
+        @Option(
+            help: ArgumentHelp(
+                "Where the other replicas reach this one (default: the scheme and the address it listens on).",
+                valueName: "URL"))
+        var replicaURL: String?
+        @Option(
+            help: ArgumentHelp(
+                "The CA of the other replicas' serving certificates (writes forwarded over HTTPS).", valueName: "file"))
+        var replicaCAFile: String?
+        @Option(help: "The writer's lease in seconds: a crashed writer is replaced after this long.")
+        var leaseTTLSeconds = 5
 
         func run() throws {
             var configuration = ServerConfiguration()
@@ -89,7 +114,27 @@ extension MeshLedgerCommand {
                         "warning: no authentication configured: every caller is system:anonymous\(loopback ? "; listening on loopback only" : " (--insecure-allow-unauthenticated)")\n"
                             .utf8))
             }
-            let store = try global.readOnly ? global.openForReading() : global.openForWriting()
+            if let etcdServers {
+                guard let replicaName, !replicaName.isEmpty else {
+                    throw CLIError("--etcd-servers needs --replica-name (unique among the log's replicas)")
+                }
+                guard !global.readOnly else { throw CLIError("a replica (--etcd-servers) cannot be --read-only") }
+                var replication = ReplicationConfiguration(
+                    etcdServers: etcdServers.split(separator: ",").map { String($0) }, replicaName: replicaName)
+                replication.prefix = etcdPrefix
+                (replication.caFile, replication.certFile, replication.keyFile) = (
+                    etcdCafile, etcdCertfile, etcdKeyfile
+                )
+                replication.peerCAFile = replicaCAFile
+                replication.leaseTTL = leaseTTLSeconds
+                configuration.replication = replication
+                configuration.replicationURL = replicaURL
+            } else if replicaName != nil {
+                throw CLIError("--replica-name needs --etcd-servers")
+            }
+            let store =
+                try global.readOnly
+                ? global.openForReading() : global.openForWriting(asReplica: configuration.replication != nil)
             let server = MeshLedgerServer(store: store, configuration: configuration)
             try waitFor("server") {
                 try await server.run { address in

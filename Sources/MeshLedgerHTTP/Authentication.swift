@@ -210,7 +210,8 @@ struct AccessMiddleware: RouterMiddleware {
     typealias Context = ServerContext
     let access: AccessControl
 
-    static let public_ = ["/healthz", "/livez", "/readyz", "/version"]
+    /// Paths anyone may call; a forwarded write proves it comes from a replica with a secret.
+    static let public_ = ["/healthz", "/livez", "/readyz", "/version", ReplicationRoutes.appendPath]
 
     func handle(
         _ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response

@@ -1,6 +1,7 @@
 import EventLog
 import Foundation
 import MeshLedger
+import MeshLedgerReplication
 import MeshModel
 import Projection
 import Prometheus
@@ -29,6 +30,8 @@ actor Committer {
     let maxDelay: Duration
     let retention: UInt64
     let metrics: Metrics
+    /// A replica's replication: appends go through it (to etcd, or to the writer).
+    let replicator: Replicator?
     private var pending: [Pending] = []
     private var flushing = false
     private(set) var projection = Projection()
@@ -58,8 +61,10 @@ actor Committer {
     func closeWatch() { watchers -= 1 }
 
     init(
-        store: Store, groupCommit: Bool, maxBatchRequests: Int, maxDelay: Duration, retention: UInt64, metrics: Metrics
+        store: Store, groupCommit: Bool, maxBatchRequests: Int, maxDelay: Duration, retention: UInt64, metrics: Metrics,
+        replicator: Replicator? = nil
     ) throws {
+        self.replicator = replicator
         self.store = store
         self.groupCommit = groupCommit
         self.maxBatchRequests = maxBatchRequests
@@ -79,7 +84,11 @@ actor Committer {
         if !groupCommit {
             let result: Result<AppendResult, LogError>
             do {
-                result = .success(try store.log.append(batch))
+                if let replicator {
+                    result = await replicator.commit([batch])[0]
+                } else {
+                    result = .success(try store.log.append(batch))
+                }
             } catch let error as LogError {
                 result = .failure(error)
             } catch {
@@ -107,7 +116,11 @@ actor Committer {
             pending.removeFirst(group.count)
             let results: [Result<AppendResult, LogError>]
             do {
-                results = try store.log.appendGroup(group.map(\.batch))
+                if let replicator {
+                    results = await replicator.commit(group.map(\.batch))
+                } else {
+                    results = try store.log.appendGroup(group.map(\.batch))
+                }
             } catch let error as LogError {
                 results = Array(repeating: .failure(error), count: group.count)
             } catch {

@@ -31,6 +31,11 @@ struct ErrorMiddleware: RouterMiddleware {
             case .conflict: return errorResponse(.conflict, error.message, code: "Conflict")
             case .notFound: return errorResponse(.notFound, error.message, code: "NotFound")
             case .invalidBatch: return errorResponse(.badRequest, error.message, code: "BadRequest")
+            case .unavailable:
+                var response = errorResponse(.serviceUnavailable, error.message, code: "ServiceUnavailable")
+                response.headers[.retryAfter] = "1"
+                return response
+            case .tooLarge: return errorResponse(.contentTooLarge, error.message, code: "RequestEntityTooLarge")
             default: return errorResponse(.internalServerError, error.message, code: "StorageError")
             }
         } catch let error as ManifestError {

@@ -8,6 +8,9 @@ final class Metrics: Sendable {
     let batchSize: ValueHistogram
     let head: Gauge
     let watchers: Gauge
+    let etcdLatency: DurationHistogram
+    let replicationLag: Gauge
+    let elections: Gauge
     private let eventCounters: [ResourceKind: Counter]
 
     init() {
@@ -23,6 +26,16 @@ final class Metrics: Sendable {
             help: "Append requests per write transaction (group commit).")
         head = registry.makeGauge(name: "meshledger_head", help: "The log's head sequence.")
         watchers = registry.makeGauge(name: "meshledger_watchers", help: "Open watch streams.")
+        etcdLatency = registry.makeDurationHistogram(
+            name: "meshledger_etcd_request_seconds",
+            buckets: [
+                .milliseconds(1), .milliseconds(5), .milliseconds(20), .milliseconds(100), .seconds(1), .seconds(5),
+            ],
+            help: "Time of each request to etcd (replicated stores).")
+        replicationLag = registry.makeGauge(
+            name: "meshledger_replication_lag", help: "Events etcd has that this replica has not applied yet.")
+        elections = registry.makeGauge(
+            name: "meshledger_replication_elections", help: "Times this replica was elected the writer.")
         var counters: [ResourceKind: Counter] = [:]
         for kind in ResourceKind.allCases {
             counters[kind] = registry.makeCounter(

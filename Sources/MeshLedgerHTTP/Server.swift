@@ -5,10 +5,12 @@ import HummingbirdCore
 import HummingbirdHTTP2
 import HummingbirdTLS
 public import MeshLedger
+public import MeshLedgerReplication
 import MeshModel
 import NIOCore
 import NIOSSL
 import Projection
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -42,6 +44,10 @@ public struct ServerConfiguration: Sendable {
     public var maxWatchers = 256
     /// Longest a watch stream stays open (a client resumes from its last bookmark).
     public var maxWatchSeconds = 3600.0
+    /// Replicate the log kept in etcd (nil: a standalone store).
+    public var replication: ReplicationConfiguration?
+    /// Where the other replicas reach this one (nil: the scheme and the address it listens on).
+    public var replicationURL: String?
     /// Creates the defaults.
     public init() {}
 }
@@ -60,13 +66,15 @@ public struct MeshLedgerServer: Sendable {
     /// Runs until SIGINT or SIGTERM, then finishes the requests in flight. `onListening` gets
     /// the address actually bound.
     public func run(onListening: @escaping @Sendable (String) -> Void = { _ in }) async throws {
-        let (app, stop) = try makeApplication(onListening: onListening)
+        let (app, stop, replicator) = try makeApplication(onListening: onListening)
         // Shut down in reverse order: first end the open watch streams, then the server waits
-        // for the requests in flight.
+        // for the requests in flight, then a replica resigns as the writer.
+        var services: [any Service] = []
+        if let replicator { services.append(ReplicationService(replicator: replicator)) }
+        services += [app, WatchStopper(stop: stop)]
         let group = ServiceGroup(
             configuration: .init(
-                services: [app, WatchStopper(stop: stop)], gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: app.logger))
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
         try await group.run()
         await stop()
     }
@@ -75,16 +83,28 @@ public struct MeshLedgerServer: Sendable {
     /// it, the in-process tests drive it. `stop` finishes the writer's requests in flight.
     package func makeApplication(
         onListening: @escaping @Sendable (String) -> Void = { _ in }
-    ) throws -> (application: Application<RouterResponder<ServerContext>>, stop: @Sendable () async -> Void) {
+    ) throws -> (
+        application: Application<RouterResponder<ServerContext>>, stop: @Sendable () async -> Void,
+        replicator: Replicator?
+    ) {
         let metrics = Metrics()
+        let replicator = try configuration.replication.map { replication in
+            try Replicator(log: store.log, configuration: replication) { _, duration in
+                metrics.etcdLatency.record(duration)
+            }
+        }
         let committer = try Committer(
             store: store, groupCommit: configuration.groupCommit, maxBatchRequests: configuration.maxBatchRequests,
-            maxDelay: configuration.maxDelay, retention: configuration.watchRetention, metrics: metrics)
-        let endpoints = Endpoints(store: store, committer: committer, metrics: metrics, configuration: configuration)
+            maxDelay: configuration.maxDelay, retention: configuration.watchRetention, metrics: metrics,
+            replicator: replicator)
+        let endpoints = Endpoints(
+            store: store, committer: committer, metrics: metrics, configuration: configuration, replicator: replicator)
         let router = Router(context: ServerContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AccessMiddleware(access: configuration.access))
+        router.add(middleware: ConsistencyMiddleware(endpoints: endpoints))
         OperationsRoutes(endpoints: endpoints).addRoutes(to: router)
+        ReplicationRoutes(endpoints: endpoints).addRoutes(to: router)
         let v1 = router.group("/v1")
         WriteRoutes(endpoints: endpoints).addRoutes(to: v1)
         ObjectRoutes(endpoints: endpoints).addRoutes(to: v1)
@@ -96,14 +116,22 @@ public struct MeshLedgerServer: Sendable {
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "MeshLedger"),
             onServerRunning: { channel in
-                onListening(channel.localAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? 0)" } ?? "?")
+                let address =
+                    channel.localAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? 0)" } ?? "?"
+                if let replicator {
+                    let url =
+                        configuration.replicationURL ?? "\(configuration.tls == nil ? "http" : "https")://\(address)"
+                    await replicator.setAdvertiseURL(url)
+                }
+                onListening(address)
             })
         return (
             app,
             {
                 await committer.stopWatches()
                 await committer.stop()
-            }
+            },
+            replicator
         )
     }
 }
@@ -123,6 +151,15 @@ extension MeshLedgerServer {
             tlsConfiguration.certificateVerification = .optionalVerification
         }
         return try .http2Upgrade(tlsConfiguration: tlsConfiguration)
+    }
+}
+
+/// Runs a replica's replication until the server shuts down; then it resigns as the writer.
+struct ReplicationService: Service {
+    let replicator: Replicator
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { await replicator.run() }
     }
 }
 

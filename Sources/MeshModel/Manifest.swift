@@ -138,6 +138,12 @@ public struct Manifest: Sendable, Hashable {
         return Manifest(key: key, validated: .object(root))
     }
 
+    /// The manifest of an object a verified event recorded (validated when it was appended):
+    /// replicas rebuild an object's state from its record without validating it again.
+    public init(recorded object: JSONValue, key: ObjectKey) {
+        self.init(key: key, validated: object)
+    }
+
     /// A manifest of an object already validated.
     private init(key: ObjectKey, validated object: JSONValue) {
         self.key = key

@@ -22,7 +22,7 @@ func withServer<T: Sendable>(
     _ store: Store, configuration: ServerConfiguration = ServerConfiguration(),
     _ body: @Sendable (any TestClientProtocol) async throws -> T
 ) async throws -> T {
-    let (app, stop) = try MeshLedgerServer(store: store, configuration: configuration).makeApplication()
+    let (app, stop, _) = try MeshLedgerServer(store: store, configuration: configuration).makeApplication()
     let result = try await app.test(.router, body)
     await stop()
     return result

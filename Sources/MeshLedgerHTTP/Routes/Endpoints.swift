@@ -1,6 +1,7 @@
 import EventLog
 import Hummingbird
 import MeshLedger
+import MeshLedgerReplication
 import MeshModel
 import Projection
 import Prometheus
@@ -13,6 +14,8 @@ struct Endpoints: Sendable {
     let committer: Committer
     let metrics: Metrics
     let configuration: ServerConfiguration
+    /// The store's replication (nil: a standalone store).
+    let replicator: Replicator?
 
     /// A query parameter's text.
     func query(_ request: Request, _ name: String) -> String? {
