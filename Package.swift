@@ -186,7 +186,11 @@ let package = Package(
             name: "MeshLedgerCLITests",
             dependencies: [
                 "MeshLedgerCLI", "MeshLedger", "MeshLedgerRecord", "EventLog", "MeshModel", "MeshLedgerTesting",
+                "LMDBKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings

@@ -131,10 +131,13 @@ public final class EtcdClient: Sendable {
         var fragments: [JSONValue] = []
         do {
             for try await chunk in response.body {
+                // Only the new bytes are searched for the end of a line (an entry may be megabytes).
+                var searchFrom = buffer.count
                 buffer.append(contentsOf: chunk.readableBytesView)
-                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                while let newline = buffer[searchFrom...].firstIndex(of: UInt8(ascii: "\n")) {
                     let line = Array(buffer[..<newline])
                     buffer.removeSubrange(...newline)
+                    searchFrom = 0
                     if JSONText.isBlank(line) { continue }
                     guard let value = try? JSONText.parse(line), let result = value["result"] else {
                         throw EtcdError(status: 200, code: nil, message: "watch: unreadable line")

@@ -52,7 +52,7 @@ struct ReplicationRoutes: Sendable {
 /// replicas), `?consistency=strong` (etcd's head, read with a quorum), and on the Kubernetes API a
 /// list without `resourceVersion` (strong, as kube-apiserver's consistent reads) or with
 /// `resourceVersion=N` (not older than N). `resourceVersion=0` is any local state. After 5 s the
-/// answer is 504 with the sequence reached.
+/// answer is 504 with the sequence reached (on the Kubernetes API, the handler's Status).
 struct ConsistencyMiddleware: RouterMiddleware {
     typealias Context = ServerContext
     let endpoints: Endpoints
@@ -71,7 +71,10 @@ struct ConsistencyMiddleware: RouterMiddleware {
             target = value
         }
         let path = request.uri.path
-        if path.hasPrefix("/api/") || path.hasPrefix("/apis/") {
+        let kubernetes = path.hasPrefix("/api/") || path.hasPrefix("/apis/")
+        // On the Kubernetes API a replica waits for the resourceVersion asked; a standalone store has
+        // its whole log already (a later one is the handler's 504 Status at once).
+        if kubernetes && endpoints.replicator != nil {
             let watching = endpoints.query(request, "watch").map { $0 == "1" || $0 == "true" } ?? false
             switch endpoints.query(request, "resourceVersion") {
             case nil, "": if !watching && endpoints.replicator != nil { strong = true }
@@ -97,7 +100,7 @@ struct ConsistencyMiddleware: RouterMiddleware {
                 }
                 reached = try endpoints.store.log.head().sequence >= target
             }
-            guard reached else {
+            guard reached || kubernetes else {
                 let head = try endpoints.store.log.head().sequence
                 throw APIError(
                     status: .gatewayTimeout,
