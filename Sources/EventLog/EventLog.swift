@@ -201,6 +201,9 @@ public final class EventLog: Sendable {
         public var mapSize = 64 << 20
         /// Skip fsync at commit (benchmarks only).
         public var noSync = false
+        /// A replica's store: a system crash may undo its last transaction (the log of record in
+        /// etcd has it and the replica applies it again), which saves one fsync per commit.
+        public var noMetaSync = false
         /// The defaults: read-write, 64 MiB initial map, durable commits.
         public init() {}
     }
@@ -228,6 +231,7 @@ public final class EventLog: Sendable {
         envOptions.readOnly = options.readOnly
         envOptions.mapSize = options.mapSize
         envOptions.noSync = options.noSync
+        envOptions.noMetaSync = options.noMetaSync
         let environment: Environment
         do {
             environment = try Environment.open(path: path, options: envOptions)

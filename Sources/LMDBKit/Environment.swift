@@ -34,6 +34,9 @@ public final class Environment: @unchecked Sendable {
         public var maxReaders: UInt32 = 126
         /// Skip fsync at commit (`MDB_NOSYNC`); only for benchmarks and tests that say so.
         public var noSync: Bool = false
+        /// Sync data but not the meta page at commit (`MDB_NOMETASYNC`): a system crash may undo
+        /// the last transaction, never corrupt the environment.
+        public var noMetaSync: Bool = false
         /// Creates the default options.
         public init() {}
     }
@@ -104,6 +107,7 @@ public final class Environment: @unchecked Sendable {
         var flags = UInt32(MDB_NOTLS)
         if options.readOnly { flags |= UInt32(MDB_RDONLY) }
         if options.noSync { flags |= UInt32(MDB_NOSYNC) }
+        if options.noMetaSync { flags |= UInt32(MDB_NOMETASYNC) }
         do {
             try check(mdb_env_set_maxdbs(env, UInt32(max(options.databases.count, 1))), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, options.maxReaders), "mdb_env_set_maxreaders")

@@ -121,7 +121,10 @@ struct GlobalOptions: ParsableArguments {
     /// Opens the store for a command that writes.
     func openForWriting(asReplica: Bool = false) throws -> Store {
         if readOnly { throw CLIError("this command writes, but --read-only was given") }
-        let store = try Store(path: storePath)
+        var options = EventLog.Options()
+        // A replica's log of record is etcd: a system crash may undo its last local transaction.
+        options.noMetaSync = asReplica
+        let store = try Store(path: storePath, options: options)
         if !asReplica, let source = try store.log.replication().source {
             throw CLIError(
                 "\(storePath) is a replica of the log in \(source): writing here would fork it; write through a server (meshledger serve --etcd-servers ...) instead. Read commands work on it as on any store."

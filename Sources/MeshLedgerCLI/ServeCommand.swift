@@ -46,7 +46,9 @@ extension MeshLedgerCommand {
         var authorizationPolicyFile: String?
         @Flag(help: "Allow listening beyond loopback without authentication (insecure: anyone may write).")
         var insecureAllowUnauthenticated = false
-        @Flag(inversion: .prefixedNo, help: "Coalesce concurrent appends into one write transaction (default on).")
+        @Flag(
+            inversion: .prefixedNo,
+            help: "Coalesce concurrent appends into one write transaction (default on; a replica always does).")
         var groupCommit = true
         @Option(help: "Watch starts older than this many events get 410 Gone.") var watchRetention: UInt64 = 100_000
         @Option(help: "Most watch streams open at once (more get 429).") var maxWatchers = 256
@@ -76,6 +78,11 @@ extension MeshLedgerCommand {
         var replicaCAFile: String?
         @Option(help: "The writer's lease in seconds: a crashed writer is replaced after this long.")
         var leaseTTLSeconds = 5
+        @Option(
+            help:
+                "Events etcd keeps for replicas to catch up from; older ones are trimmed, compacted and defragmented away (0: keep all). Every replica's store keeps the whole log."
+        )
+        var etcdKeepEvents: UInt64 = 100_000
 
         func run() throws {
             var configuration = ServerConfiguration()
@@ -127,6 +134,7 @@ extension MeshLedgerCommand {
                 )
                 replication.peerCAFile = replicaCAFile
                 replication.leaseTTL = leaseTTLSeconds
+                replication.keepEvents = etcdKeepEvents
                 configuration.replication = replication
                 configuration.replicationURL = replicaURL
             } else if replicaName != nil {

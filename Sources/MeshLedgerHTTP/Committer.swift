@@ -81,14 +81,11 @@ actor Committer {
     func submit(_ batch: Batch) async -> Result<AppendResult, LogError> {
         if stopped { return .failure(LogError(.storage, "the server is shutting down")) }
         let started = ContinuousClock.now
-        if !groupCommit {
+        // A replica always commits in groups: its writer commits one group at a time to etcd.
+        if !groupCommit && replicator == nil {
             let result: Result<AppendResult, LogError>
             do {
-                if let replicator {
-                    result = await replicator.commit([batch])[0]
-                } else {
-                    result = .success(try store.log.append(batch))
-                }
+                result = .success(try store.log.append(batch))
             } catch let error as LogError {
                 result = .failure(error)
             } catch {
@@ -111,7 +108,9 @@ actor Committer {
     /// Commits pending requests in groups until none is left.
     private func flushLoop() async {
         while !pending.isEmpty {
-            if pending.count < maxBatchRequests { try? await Task.sleep(for: maxDelay) }
+            // A replica's writer does not wait: requests that arrive while a group is in etcd form
+            // the next group by themselves, and the wait would only add to every write's latency.
+            if pending.count < maxBatchRequests && replicator == nil { try? await Task.sleep(for: maxDelay) }
             let group = Array(pending.prefix(maxBatchRequests))
             pending.removeFirst(group.count)
             let results: [Result<AppendResult, LogError>]

@@ -97,6 +97,26 @@ public final class EtcdClient: Sendable {
         throw EtcdError(status: 0, code: nil, message: "no etcd member answered: \(lastError.map { "\($0)" } ?? "")")
     }
 
+    /// One call to one member (maintenance: status, defragment), with its own timeout.
+    public func call(
+        _ path: String, _ body: JSONValue, on member: Int, timeout: Duration? = nil
+    ) async throws -> JSONValue {
+        var request = HTTPClientRequest(url: endpoints[member] + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: JSONText.canonical(body)))
+        let limit = timeout ?? self.timeout
+        let response = try await http.execute(request, timeout: .milliseconds(Int64(limit / .milliseconds(1))))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        let value = try? JSONText.parse(Array(bytes.readableBytesView))
+        guard response.status == .ok, let value else {
+            throw EtcdError(
+                status: Int(response.status.code), code: value?["code"]?.intValue.map(Int.init),
+                message: value?["error"]?.stringValue ?? String(buffer: bytes).prefix(200).description)
+        }
+        return value
+    }
+
     private func rotate(from index: Int) {
         current.withLock { if $0 == index { $0 = (index + 1) % endpoints.count } }
     }

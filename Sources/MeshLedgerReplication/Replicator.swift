@@ -28,6 +28,9 @@ public struct ReplicationConfiguration: Sendable {
     /// The largest entry (records of one group) written to etcd; etcd must take requests this big
     /// (`--max-request-bytes 8388608`).
     public var maxEntryBytes = 7 << 20
+    /// How many events etcd keeps (the window replicas catch up from); the writer trims older
+    /// entries, compacts and defragments. 0: etcd keeps everything. LMDB always keeps all.
+    public var keepEvents: UInt64 = 100_000
 
     /// A replica named `replicaName` of the log in the etcd at `etcdServers`.
     public init(etcdServers: [String], replicaName: String) {
@@ -86,6 +89,8 @@ public actor Replicator {
     private var connected = false
     private var failure: String?
     private var elections = 0
+    private var trimmedBelow: UInt64 = 0
+    private var trimming = false
     private var waiters: [Int: (sequence: UInt64, continuation: CheckedContinuation<Void, Never>)] = [:]
     private var nextWaiter = 0
 
@@ -538,11 +543,63 @@ public actor Replicator {
         do {
             let applied = try log.applyReplicated(records, revision: revision == 0 ? nil : revision)
             if let lastEvent = applied.last { advance(to: lastEvent.sequence) }
+            let keep = configuration.keepEvents
+            if keep > 0, !trimming, localHead > keep, localHead - keep >= trimmedBelow + max(keep / 4, 1) {
+                trimming = true
+                let target = localHead - keep
+                Task { await self.trim(below: target) }
+            }
             return results
         } catch {
             failure = "applying this writer's own committed entry failed: \(error)"
             stepDown(failure!)
             return unavailable(results.map { _ in Batch([]) }, failure!)
+        }
+    }
+
+    /// Trims etcd's window: deletes the entries that start below `target` (fenced: only this
+    /// writer's term may), notes it in `trim`, compacts etcd physically at that revision and
+    /// defragments, one member at a time, those with over 30% free space in their database.
+    private func trim(below target: UInt64) async {
+        defer { trimming = false }
+        do {
+            let response = try await etcd.call(
+                "/v3/kv/txn",
+                [
+                    "compare": [
+                        [
+                            "key": .string(b64(writerKey)), "target": "CREATE", "result": "EQUAL",
+                            "create_revision": .string(String(fence)),
+                        ]
+                    ],
+                    "success": [
+                        [
+                            "request_delete_range": [
+                                "key": .string(b64(logKey(0))), "range_end": .string(b64(logKey(target))),
+                            ]
+                        ],
+                        [
+                            "request_put": [
+                                "key": .string(b64(trimKey)), "value": .string(EtcdClient.base64(String(target))),
+                            ]
+                        ],
+                    ],
+                ], idempotent: false)
+            guard response["succeeded"]?.boolValue == true else { return }
+            trimmedBelow = target
+            let revision = EtcdClient.int(response[path: ["header", "revision"]])
+            _ = try await etcd.call("/v3/kv/compaction", ["revision": .string(String(revision)), "physical": true])
+            for member in etcd.endpoints.indices {
+                let status = try await etcd.call("/v3/maintenance/status", [:], on: member)
+                let size = EtcdClient.int(status["dbSize"])
+                let used = EtcdClient.int(status["dbSizeInUse"])
+                if size > 0 && Double(size - used) > 0.3 * Double(size) {
+                    _ = try await etcd.call("/v3/maintenance/defragment", [:], on: member, timeout: .seconds(30))
+                }
+            }
+            logger.info("replication: etcd keeps the log from \(target) (compacted at revision \(revision))")
+        } catch {
+            logger.warning("replication: trimming etcd's window failed: \(error)")
         }
     }
 
@@ -579,6 +636,7 @@ public actor Replicator {
 
     private var headKey: [UInt8] { Array((configuration.prefix + "/head").utf8) }
     private var writerKey: [UInt8] { Array((configuration.prefix + "/writer").utf8) }
+    private var trimKey: [UInt8] { Array((configuration.prefix + "/trim").utf8) }
     private var logEnd: [UInt8] { Array((configuration.prefix + "/log0").utf8) }
     private func logKey(_ sequence: UInt64) -> [UInt8] {
         let digits = String(sequence)

@@ -26,10 +26,14 @@ final class ReplicaSet: @unchecked Sendable {
     var etcdURLs: [String?] = [nil, nil, nil]
     let http = HTTPClient(eventLoopGroupProvider: .singleton)
 
-    init(ttl: Int = 3, start: Bool = true) throws {
-        etcd = try EtcdCluster()
+    /// Arguments every replica gets.
+    let extraArguments: [String]
+
+    init(ttl: Int = 3, start: Bool = true, quotaBackendBytes: Int? = nil, arguments: [String] = []) throws {
+        etcd = try EtcdCluster(quotaBackendBytes: quotaBackendBytes)
         try etcd.waitHealthy()
         self.ttl = ttl
+        extraArguments = arguments
         stores = (0..<3).map { temporaryDirectory("replica\($0)", create: false) }
         if start { for index in 0..<3 { try self.start(index) } }
     }
@@ -40,7 +44,7 @@ final class ReplicaSet: @unchecked Sendable {
             arguments: [
                 "--etcd-servers", etcdURLs[index] ?? etcd.endpoints, "--replica-name", names[index],
                 "--lease-ttl-seconds", String(ttl),
-            ])
+            ] + extraArguments)
     }
 
     /// The replica's URL (a closed port when it is not running).
@@ -394,6 +398,17 @@ struct ReplicationTests {
         #expect(
             appended(await set.call("POST", 1, "/v1/events?op=discover&actor=agent", body: destinationManifest("one")))
                 != nil)
+        // Unknown outcome: etcd's answer to the writer's txn comes after its 3 s timeout; the
+        // writer reads the head (answered at once by then), finds its own entry, and says 200.
+        for relay in relays { relay.delay = 4 }
+        let late = Task {
+            await set.call("POST", 0, "/v1/events?op=discover&actor=agent", body: destinationManifest("late"))
+        }
+        try await Task.sleep(for: .milliseconds(2500))
+        for relay in relays { relay.delay = 0 }
+        let lateAnswer = await late.value
+        #expect(appended(lateAnswer) == 2, "\(lateAnswer)")
+        try await set.waitForEqualHeads(2)
         for relay in relays { relay.cut() }
         let cut = Date()
         // The cut-off writer refuses writes; the others elect a new writer within TTL + 2 s.
@@ -420,6 +435,10 @@ struct ReplicationTests {
         try set.expectIdenticalStores()
         let log = try meshledger(["log", "--store", set.stores[0], "--read-only", "-o", "jsonl"])
         #expect(!log.stdout.contains("refused"))
+        let lateEvents = try log.stdout.split(separator: "\n").filter {
+            try JSONText.parse(Array($0.utf8))["name"] == "late"
+        }
+        #expect(lateEvents.count == 1)
         for relay in relays { relay.close() }
     }
 }
@@ -501,6 +520,51 @@ extension ReplicationTests {
             appended(
                 await set.call("POST", writer, "/v1/events?op=discover&actor=agent", body: destinationManifest("d10")))
                 == 11)
+    }
+
+    @Test func etcdKeepsAWindowUnderHalfItsQuotaWhileEveryReplicaKeepsAll() async throws {
+        // Scaled for CI: 20,000 events of about 3.5 KB (about 80 MB in etcd if nothing were
+        // trimmed) against a 64 MiB quota, etcd keeping 2,000.
+        let quota = 64 << 20
+        let set = try ReplicaSet(quotaBackendBytes: quota, arguments: ["--etcd-keep-events", "2000"])
+        defer { set.shutdown() }
+        let writer = try await set.waitForWriter()
+        let note = String(repeating: "n", count: 3000)
+        for batch in 0..<20 {
+            let body = (0..<1000).map { destinationManifest("keep-\(batch)-\($0)", note: note) }
+                .joined(separator: "\n---\n")
+            let answer = await set.call(
+                "POST", (writer + batch % 2) % 3, "/v1/events?op=discover&actor=agent", body: body)
+            #expect(appended(answer) == UInt64(batch + 1) * 1000, "batch \(batch): \(answer.status) \(answer.value)")
+            if appended(answer) == nil { break }
+        }
+        try await set.waitForEqualHeads(20_000, timeout: 60)
+        try await Task.sleep(for: .seconds(2))  // the last trim's compaction and defragmentation
+        for url in set.etcd.clientURLs {
+            let status = try JSONText.parse(Array(try etcdJSON(url, "/v3/maintenance/status", "{}").body.utf8))
+            let size = Int(status["dbSize"]?.stringValue ?? "") ?? Int.max
+            #expect(size < quota / 2, "etcd at \(url): \(size) bytes")
+        }
+        let alarms = try etcdJSON(set.etcd.clientURLs[0], "/v3/maintenance/alarm", "{\"action\": \"GET\"}")
+        #expect(!alarms.body.contains("NOSPACE"))
+        // etcd no longer has the first entries; every replica still has every event.
+        let first = try etcdJSON(
+            set.etcd.clientURLs[0], "/v3/kv/range",
+            "{\"key\": \"\(Data("/meshledger/default/log/".utf8).base64EncodedString())\", \"range_end\": \"\(Data("/meshledger/default/log0".utf8).base64EncodedString())\", \"limit\": \"1\", \"keys_only\": true}"
+        )
+        let key = try JSONText.parse(Array(first.body.utf8))["kvs"]?.arrayValue?.first?["key"]?.stringValue
+        let firstKey = key.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        #expect(UInt64(firstKey.suffix(20)) ?? 0 > 10_000, "etcd's first entry: \(firstKey)")
+        try set.expectIdenticalStores()
+        for store in set.stores {
+            #expect(try head(of: store) == 20_000)
+            let oldest = try meshledger([
+                "log", "--store", store, "--read-only", "--since", "1", "--until", "1", "-o", "jsonl",
+            ])
+            #expect(
+                oldest.stdout.hasPrefix("{") && oldest.stdout.contains("\"sequence\":1,"),
+                "\(oldest.stdout.prefix(200))")
+        }
     }
 
     @Test func sizeLimitsOfOneReplicatedEntry() async throws {

@@ -13,6 +13,7 @@ case "replay": try replay(options, rows: &rows)
 case "scaling": try scaling(options, rows: &rows)
 case "server-load": rows = try await serverLoad(options)
 case "kube-reads": rows = try await kubeReads(options)
+case "replicated": rows = try await replicated(options)
 case "all":
     try append(options, rows: &rows)
     try scaling(options, rows: &rows)
@@ -21,9 +22,10 @@ case "all":
     if options.values["binary"] != nil {
         rows += try await serverLoad(options)
         rows += try await kubeReads(options)
+        rows += try await replicated(options)
     }
 default:
-    print("usage: Bench all|append|replay|scaling|past-status|server-load|kube-reads [--name value ...]")
+    print("usage: Bench all|append|replay|scaling|past-status|server-load|kube-reads|replicated [--name value ...]")
     exit(2)
 }
 if !rows.isEmpty { printTable(rows) }
