@@ -47,8 +47,39 @@ actor Committer {
     /// Set when the server shuts down: open watch streams end (clients resume elsewhere or later).
     private(set) var watchesStopped = false
 
+    /// Watch streams waiting for the next event.
+    private var eventWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextEventWaiter = 0
+
     /// Ends every open watch stream (graceful shutdown).
-    func stopWatches() { watchesStopped = true }
+    func stopWatches() {
+        watchesStopped = true
+        wakeWatchers()
+    }
+
+    /// Waits until an event after `sequence` is folded (woken by the fold that folds it, at once),
+    /// the watches stop, or `timeout` passes: events another process appends to the store are
+    /// found by the fold after the timeout.
+    func waitForEvents(after sequence: UInt64, timeout: Duration) async {
+        foldNewEvents()
+        if projection.sequence > sequence || watchesStopped { return }
+        let id = nextEventWaiter
+        nextEventWaiter += 1
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            self.wakeWatcher(id)
+        }
+        await withCheckedContinuation { continuation in eventWaiters[id] = continuation }
+        timer.cancel()
+    }
+
+    private func wakeWatcher(_ id: Int) { eventWaiters.removeValue(forKey: id)?.resume() }
+
+    private func wakeWatchers() {
+        let waiting = eventWaiters
+        eventWaiters = [:]
+        for continuation in waiting.values { continuation.resume() }
+    }
 
     /// Takes a watch slot; false when `limit` streams are open already.
     func openWatch(limit: Int) -> Bool {
@@ -140,6 +171,8 @@ actor Committer {
     /// first those this server just appended and holds (`appended`, no read back), then whatever
     /// else the log has.
     func foldNewEvents(appended: [Event] = []) {
+        let before = projection.sequence
+        defer { if projection.sequence > before { wakeWatchers() } }
         for event in appended where event.sequence == projection.sequence + 1 { fold(event) }
         if let head = try? store.log.head().sequence, head > projection.sequence {
             try? store.log.scan((projection.sequence + 1)...head) { event in

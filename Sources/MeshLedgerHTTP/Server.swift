@@ -66,11 +66,11 @@ public struct MeshLedgerServer: Sendable {
     /// Runs until SIGINT or SIGTERM, then finishes the requests in flight. `onListening` gets
     /// the address actually bound.
     public func run(onListening: @escaping @Sendable (String) -> Void = { _ in }) async throws {
-        let (app, stop, replicator) = try makeApplication(onListening: onListening)
+        let (app, stop, replication) = try makeApplication(onListening: onListening)
         // Shut down in reverse order: first end the open watch streams, then the server waits
         // for the requests in flight, then a replica resigns as the writer.
         var services: [any Service] = []
-        if let replicator { services.append(ReplicationService(replicator: replicator)) }
+        if let replication { services.append(replication) }
         services += [app, WatchStopper(stop: stop)]
         let group = ServiceGroup(
             configuration: .init(
@@ -85,7 +85,7 @@ public struct MeshLedgerServer: Sendable {
         onListening: @escaping @Sendable (String) -> Void = { _ in }
     ) throws -> (
         application: Application<RouterResponder<ServerContext>>, stop: @Sendable () async -> Void,
-        replicator: Replicator?
+        replication: (any Service)?
     ) {
         let metrics = Metrics()
         let replicator = try configuration.replication.map { replication in
@@ -131,7 +131,7 @@ public struct MeshLedgerServer: Sendable {
                 await committer.stopWatches()
                 await committer.stop()
             },
-            replicator
+            replicator.map { ReplicationService(replicator: $0, committer: committer) }
         )
     }
 }
@@ -157,8 +157,12 @@ extension MeshLedgerServer {
 /// Runs a replica's replication until the server shuts down; then it resigns as the writer.
 struct ReplicationService: Service {
     let replicator: Replicator
+    let committer: Committer
 
     func run() async throws {
+        // What the replica appends is folded at once, and wakes the watches.
+        let committer = self.committer
+        await replicator.setOnApplied { await committer.foldNewEvents() }
         try await cancelWhenGracefulShutdown { await replicator.run() }
     }
 }

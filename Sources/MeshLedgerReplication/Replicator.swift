@@ -89,6 +89,7 @@ public actor Replicator {
     private var connected = false
     private var failure: String?
     private var elections = 0
+    private var onApplied: (@Sendable () async -> Void)?
     private var trimmedBelow: UInt64 = 0
     private var trimming = false
     private var waiters: [Int: (sequence: UInt64, continuation: CheckedContinuation<Void, Never>)] = [:]
@@ -130,6 +131,9 @@ public actor Replicator {
             throw LogError(.invalidBatch, "the store is a replica of \(marked!), not of \(source)")
         }
     }
+
+    /// Told after each append to the local log (the server folds and wakes its watchers).
+    public func setOnApplied(_ body: @escaping @Sendable () async -> Void) { onApplied = body }
 
     /// Where the other replicas reach this one (its served address), once it listens.
     public func setAdvertiseURL(_ url: String) { advertiseURL = url }
@@ -235,6 +239,7 @@ public actor Replicator {
     }
 
     private func advance(to sequence: UInt64) {
+        if sequence > localHead, let onApplied { Task { await onApplied() } }
         localHead = max(localHead, sequence)
         etcdHead = max(etcdHead, localHead)
         for (id, waiter) in waiters where waiter.sequence <= localHead {

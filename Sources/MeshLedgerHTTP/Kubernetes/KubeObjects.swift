@@ -346,7 +346,8 @@ struct KubeObjects: Sendable {
                     try await writer.write(ByteBuffer(bytes: line("BOOKMARK", bookmark, start)))
                     lastBookmark = ContinuousClock.now
                 }
-                try await Task.sleep(for: .milliseconds(20))
+                await committer.waitForEvents(
+                    after: cursor, timeout: .seconds(max(0.01, min(0.25, configuration.bookmarkSeconds))))
             }
             try await writer.finish(nil)
         }

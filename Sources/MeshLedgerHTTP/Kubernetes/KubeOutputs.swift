@@ -166,7 +166,7 @@ struct KubeOutputs: Sendable {
                     cursor = projection.sequence
                     continue
                 }
-                try await Task.sleep(for: .milliseconds(20))
+                await committer.waitForEvents(after: cursor, timeout: .milliseconds(250))
             }
             try await writer.finish(nil)
         }

@@ -64,7 +64,7 @@ struct WatchRoutes: Sendable {
                     try await writer.write(ByteBuffer(bytes: Self.bookmarkLine(cursor)))
                     break
                 }
-                try await Task.sleep(for: .milliseconds(20))
+                await committer.waitForEvents(after: cursor, timeout: .seconds(max(0.01, min(0.25, bookmarkEvery))))
             }
             try await writer.finish(nil)
         }
