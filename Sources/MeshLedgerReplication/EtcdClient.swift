@@ -61,33 +61,13 @@ public final class EtcdClient: Sendable {
         var lastError: (any Error)?
         for _ in 0..<min(attempts ?? endpoints.count, endpoints.count) {
             let index = current.withLock { $0 }
-            let started = ContinuousClock.now
             do {
-                var request = HTTPClientRequest(url: endpoints[index] + path)
-                request.method = .POST
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .bytes(ByteBuffer(bytes: JSONText.canonical(body)))
-                let response = try await http.execute(
-                    request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
-                let bytes = try await response.body.collect(upTo: 64 << 20)
-                observe(path, ContinuousClock.now - started)
-                let value = try? JSONText.parse(Array(bytes.readableBytesView))
-                guard response.status == .ok, let value else {
-                    let error = EtcdError(
-                        status: Int(response.status.code), code: value?["code"]?.intValue.map(Int.init),
-                        message: value?["error"]?.stringValue ?? value?["message"]?.stringValue
-                            ?? String(buffer: bytes).prefix(200).description)
-                    // No leader or a timeout inside etcd: another member may do better (reads only).
-                    if idempotent && error.code == 14 {
-                        lastError = error
-                        rotate(from: index)
-                        continue
-                    }
-                    throw error
-                }
-                return value
-            } catch let error as EtcdError {
-                throw error
+                return try await call(path, body, on: index)
+            } catch let error as EtcdError where error.status != 0 {
+                // No leader or a timeout inside etcd: another member may do better (reads only).
+                guard idempotent && error.code == 14 else { throw error }
+                lastError = error
+                rotate(from: index)
             } catch {
                 rotate(from: index)
                 if !idempotent { throw EtcdError(status: 0, code: nil, message: "no answer from etcd: \(error)") }
@@ -97,22 +77,25 @@ public final class EtcdClient: Sendable {
         throw EtcdError(status: 0, code: nil, message: "no etcd member answered: \(lastError.map { "\($0)" } ?? "")")
     }
 
-    /// One call to one member (maintenance: status, defragment), with its own timeout.
+    /// One call to one member (also maintenance: status, defragment), with its own timeout.
     public func call(
         _ path: String, _ body: JSONValue, on member: Int, timeout: Duration? = nil
     ) async throws -> JSONValue {
+        let started = ContinuousClock.now
         var request = HTTPClientRequest(url: endpoints[member] + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: JSONText.canonical(body)))
         let limit = timeout ?? self.timeout
         let response = try await http.execute(request, timeout: .milliseconds(Int64(limit / .milliseconds(1))))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        observe(path, ContinuousClock.now - started)
         let value = try? JSONText.parse(Array(bytes.readableBytesView))
         guard response.status == .ok, let value else {
             throw EtcdError(
                 status: Int(response.status.code), code: value?["code"]?.intValue.map(Int.init),
-                message: value?["error"]?.stringValue ?? String(buffer: bytes).prefix(200).description)
+                message: value?["error"]?.stringValue ?? value?["message"]?.stringValue
+                    ?? String(buffer: bytes).prefix(200).description)
         }
         return value
     }
