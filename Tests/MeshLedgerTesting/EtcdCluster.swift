@@ -98,7 +98,7 @@ public final class EtcdCluster: @unchecked Sendable {
     /// Kills `member` (SIGKILL, by its process id) and waits for it to exit.
     public func kill(_ member: Int) {
         guard let process = lock.withLock({ processes[member] }) else { return }
-        if process.isRunning { _ = Glibc.kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { sendSignal(process.processIdentifier, SIGKILL) }
         waitForExit(process, timeout: 10)
         lock.withLock {
             processes[member] = nil
@@ -110,7 +110,7 @@ public final class EtcdCluster: @unchecked Sendable {
     public func stop(_ member: Int) {
         lock.withLock {
             guard let process = processes[member], process.isRunning else { return }
-            _ = Glibc.kill(process.processIdentifier, SIGSTOP)
+            sendSignal(process.processIdentifier, SIGSTOP)
             stopped[member] = true
         }
     }
@@ -119,7 +119,7 @@ public final class EtcdCluster: @unchecked Sendable {
     public func resume(_ member: Int) {
         lock.withLock {
             guard let process = processes[member], process.isRunning else { return }
-            _ = Glibc.kill(process.processIdentifier, SIGCONT)
+            sendSignal(process.processIdentifier, SIGCONT)
             stopped[member] = false
         }
     }
@@ -128,7 +128,8 @@ public final class EtcdCluster: @unchecked Sendable {
     /// waits until the cluster is healthy.
     public func restart(_ member: Int) throws {
         if isRunning(member) { kill(member) }
-        let arguments = lock.withLock { commandLines[member] }.map { $0 == "new" ? "existing" : $0 }
+        var arguments = lock.withLock { commandLines[member] }
+        if let flag = arguments.firstIndex(of: "--initial-cluster-state") { arguments[flag + 1] = "existing" }
         try start(member, arguments: arguments)
         try waitHealthy()
     }
@@ -233,16 +234,18 @@ public final class EtcdCluster: @unchecked Sendable {
         }
     }
 
-    /// SIGCONT and SIGTERM to every live member, up to 5 s, then SIGKILL and wait.
+    /// SIGCONT to every live member, then SIGTERM to each in turn and wait for it (5 s in all),
+    /// then SIGKILL and wait. One at a time: a leader told to stop hands its leadership over first,
+    /// which takes milliseconds to a live follower but 6 s (a timeout) to one that is stopping too.
     private func stopAll() {
         let live = lock.withLock { processes.compactMap { $0 } }.filter(\.isRunning)
-        for process in live {
-            _ = Glibc.kill(process.processIdentifier, SIGCONT)
-            _ = Glibc.kill(process.processIdentifier, SIGTERM)
-        }
+        for process in live { sendSignal(process.processIdentifier, SIGCONT) }
         let deadline = Date().addingTimeInterval(5)
-        while live.contains(where: \.isRunning) && Date() < deadline { usleep(20_000) }
-        for process in live where process.isRunning { _ = Glibc.kill(process.processIdentifier, SIGKILL) }
+        for process in live where process.isRunning {
+            sendSignal(process.processIdentifier, SIGTERM)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+        }
+        for process in live where process.isRunning { sendSignal(process.processIdentifier, SIGKILL) }
         for process in live { waitForExit(process, timeout: 10) }
         lock.withLock {
             processes = processes.map { _ in nil }
@@ -314,6 +317,11 @@ public final class EtcdCluster: @unchecked Sendable {
         let text = (try? String(contentsOfFile: "\(directory)/m\(member + 1).log", encoding: .utf8)) ?? ""
         return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
+}
+
+/// Sends `signal` to process `pid` (`kill(2)`; the name is taken by the cluster's method).
+private func sendSignal(_ pid: Int32, _ signal: Int32) {
+    _ = kill(pid, signal)
 }
 
 /// A member id as etcd's JSON gateway spells it: a decimal string (or a number).

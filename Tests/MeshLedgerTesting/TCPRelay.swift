@@ -25,6 +25,7 @@ public final class TCPRelay: @unchecked Sendable {
     /// The relay's state and threads (which hold the core, not the relay, so `deinit` runs).
     private let core: RelayCore
 
+    /// Listens on 127.0.0.1 (a free port) and relays each connection to `target` ("host:port").
     public init(target: String) throws {
         core = try RelayCore(target: target)
         port = core.port
@@ -35,8 +36,10 @@ public final class TCPRelay: @unchecked Sendable {
     /// Closes every relayed connection and refuses new ones until `heal()`.
     public func cut() { core.cut() }
 
+    /// Accepts and relays again, on the same port.
     public func heal() { core.heal() }
 
+    /// Stops listening and closes every connection; idempotent (`deinit` calls it).
     public func close() { core.close() }
 }
 
@@ -73,7 +76,7 @@ private final class RelayCore: @unchecked Sendable {
         }
     }
 
-    public init(target: String) throws {
+    init(target: String) throws {
         guard let colon = target.lastIndex(of: ":"), let targetPort = UInt16(target[target.index(after: colon)...])
         else { throw TestFailure("relay target \(target) is not host:port") }
         var host = String(target[..<colon])
