@@ -46,7 +46,13 @@ extension EventLog {
                 for (batch, changes) in zip(batches, prepared) {
                     do {
                         try checkResync(batch, changes)
-                        let result = try txn.nested { child in try appendInTransaction(child, batch, changes, clock) }
+                        // A batch of one change without a resync refuses (LogError) only before
+                        // its first write: it needs no nested transaction to be all or nothing.
+                        // Nesting costs LMDB a dirty-page list per batch (about 30 µs each).
+                        let result =
+                            batch.resync == nil && changes.count <= 1
+                            ? try appendInTransaction(txn, batch, changes, clock)
+                            : try txn.nested { child in try appendInTransaction(child, batch, changes, clock) }
                         results.append(.success(result))
                     } catch let error as LogError {
                         results.append(.failure(error))

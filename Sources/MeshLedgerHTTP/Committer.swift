@@ -138,10 +138,13 @@ actor Committer {
 
     /// Commits pending requests in groups until none is left.
     private func flushLoop() async {
+        // Only a group that starts an idle writer waits `maxDelay` for company: requests that
+        // arrive while a group commits form the next group by themselves, so under load the
+        // writer commits back to back. A replica's writer never waits (its groups are in etcd).
+        var waitForCompany = replicator == nil
         while !pending.isEmpty {
-            // A replica's writer does not wait: requests that arrive while a group is in etcd form
-            // the next group by themselves, and the wait would only add to every write's latency.
-            if pending.count < maxBatchRequests && replicator == nil { try? await Task.sleep(for: maxDelay) }
+            if waitForCompany && pending.count < maxBatchRequests { try? await Task.sleep(for: maxDelay) }
+            waitForCompany = false
             let group = Array(pending.prefix(maxBatchRequests))
             pending.removeFirst(group.count)
             let results: [Result<AppendResult, LogError>]

@@ -57,106 +57,179 @@ public final class CRDSchemas: Sendable {
         return schema
     }
 
+    private let compiled = Mutex<[ResourceKind: SchemaNode]>([:])
+
     /// Every structural problem of `value` (the `spec`) for `kind`, each as `path: problem`.
     public func validate(_ value: JSONValue, of kind: ResourceKind, path: String) -> [String] {
+        let schema =
+            compiled.withLock { $0[kind] }
+            ?? {
+                let node = SchemaNode(specSchema(of: kind))
+                compiled.withLock { $0[kind] = node }
+                return node
+            }()
         var problems: [String] = []
-        CRDSchemas.check(value, against: specSchema(of: kind), path: path, problems: &problems)
+        var location = Location(root: path)
+        CRDSchemas.check(value, against: schema, at: &location, problems: &problems)
         return problems
     }
 
+    /// Where the checker is in the value; the text of a path is built only for a problem.
+    struct Location {
+        enum Step {
+            case member(String)
+            case element(Int)
+        }
+        let root: String
+        var steps: [Step] = []
+
+        var text: String {
+            var text = root
+            for step in steps {
+                switch step {
+                case .member(let key): text += ".\(key)"
+                case .element(let index): text += "[\(index)]"
+                }
+            }
+            return text
+        }
+    }
+
+    /// A schema node with its keywords read once (a CRD schema is checked on every write).
+    final class SchemaNode: Sendable {
+        let intOrString: Bool
+        let type: String?
+        let enumValues: [JSONValue]?
+        let minimum: Double?
+        let maximum: Double?
+        let int32: Bool
+        let properties: [String: SchemaNode]?
+        let additionalProperties: SchemaNode?
+        let required: [String]
+        let items: SchemaNode?
+        let allOf: [SchemaNode]
+        let anyOf: [SchemaNode]?
+        let not: (node: SchemaNode, text: String)?
+        let oneOf: [SchemaNode]?
+        /// The first required member of each oneOf branch (the proto-oneof pattern's members).
+        let oneOfMembers: [String]
+
+        init(_ schema: JSONValue) {
+            intOrString = schema["x-kubernetes-int-or-string"] == .bool(true)
+            type = schema["type"]?.stringValue
+            enumValues = schema["enum"]?.arrayValue
+            minimum = schema["minimum"].flatMap(CRDSchemas.numeric)
+            maximum = schema["maximum"].flatMap(CRDSchemas.numeric)
+            int32 = schema["format"]?.stringValue == "int32"
+            properties = schema["properties"]?.objectValue.map { object in
+                Dictionary(object.map { ($0.key, SchemaNode($0.value)) }, uniquingKeysWith: { first, _ in first })
+            }
+            if let additional = schema["additionalProperties"], case .object = additional {
+                additionalProperties = SchemaNode(additional)
+            } else {
+                additionalProperties = nil
+            }
+            required = schema["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            items = schema["items"].map(SchemaNode.init)
+            allOf = schema["allOf"]?.arrayValue?.map(SchemaNode.init) ?? []
+            anyOf = schema["anyOf"]?.arrayValue?.map(SchemaNode.init)
+            not = schema["not"].map { (SchemaNode($0), JSONText.string($0)) }
+            let oneOf = schema["oneOf"]?.arrayValue
+            self.oneOf = oneOf?.map(SchemaNode.init)
+            oneOfMembers = oneOf?.compactMap { $0["required"]?.arrayValue?.first?.stringValue } ?? []
+        }
+    }
+
     /// Appends the problems of `value` against `schema` to `problems`.
-    static func check(_ value: JSONValue, against schema: JSONValue, path: String, problems: inout [String]) {
+    static func check(
+        _ value: JSONValue, against schema: SchemaNode, at location: inout Location, problems: inout [String]
+    ) {
         // Kubernetes prunes nulls of non-nullable fields; an explicit null is "not set".
         if value == .null { return }
-        let intOrString = schema["x-kubernetes-int-or-string"] == .bool(true)
-        if intOrString {
+        if schema.intOrString {
             switch value {
             case .int, .string: break
             case .double(let d) where d.rounded() == d: break
             default:
-                problems.append("\(path): expected integer or string, got \(describe(value))")
+                problems.append("\(location.text): expected integer or string, got \(describe(value))")
                 return
             }
-        } else if let type = schema["type"]?.stringValue, !matches(value, type: type) {
-            problems.append("\(path): expected \(type), got \(describe(value))")
+        } else if let type = schema.type, !matches(value, type: type) {
+            problems.append("\(location.text): expected \(type), got \(describe(value))")
             return
         }
-        if let allowed = schema["enum"]?.arrayValue, case .string = value, !allowed.contains(value) {
+        if let allowed = schema.enumValues, case .string = value, !allowed.contains(value) {
             let list = allowed.compactMap(\.stringValue).joined(separator: ", ")
-            problems.append("\(path): unsupported value \(describe(value)); expected one of \(list)")
+            problems.append("\(location.text): unsupported value \(describe(value)); expected one of \(list)")
         }
         if let number = numeric(value) {
-            if let minimum = schema["minimum"].flatMap(numeric), number < minimum {
-                problems.append("\(path): \(describe(value)) is below the minimum \(format(minimum))")
+            if let minimum = schema.minimum, number < minimum {
+                problems.append("\(location.text): \(describe(value)) is below the minimum \(format(minimum))")
             }
-            if let maximum = schema["maximum"].flatMap(numeric), number > maximum {
-                problems.append("\(path): \(describe(value)) is above the maximum \(format(maximum))")
+            if let maximum = schema.maximum, number > maximum {
+                problems.append("\(location.text): \(describe(value)) is above the maximum \(format(maximum))")
             }
-            if schema["format"]?.stringValue == "int32", number < -2_147_483_648 || number > 2_147_483_647 {
-                problems.append("\(path): \(describe(value)) does not fit in int32")
+            if schema.int32, number < -2_147_483_648 || number > 2_147_483_647 {
+                problems.append("\(location.text): \(describe(value)) does not fit in int32")
             }
         }
         switch value {
         case .object(let object):
-            let properties = schema["properties"]?.objectValue
-            let additional = schema["additionalProperties"]
             for member in object {
-                let memberPath = "\(path).\(member.key)"
-                if let propertySchema = properties?[member.key] {
-                    check(member.value, against: propertySchema, path: memberPath, problems: &problems)
-                } else if let additional, case .object = additional {
-                    check(member.value, against: additional, path: memberPath, problems: &problems)
-                }
+                guard let memberSchema = schema.properties?[member.key] ?? schema.additionalProperties else { continue }
+                location.steps.append(.member(member.key))
+                check(member.value, against: memberSchema, at: &location, problems: &problems)
+                location.steps.removeLast()
             }
-            if let required = schema["required"]?.arrayValue {
-                for field in required.compactMap(\.stringValue) where object[field] == nil {
-                    problems.append("\(path).\(field): required")
-                }
+            for field in schema.required where object[field] == nil {
+                problems.append("\(location.text).\(field): required")
             }
         case .array(let elements):
-            if let items = schema["items"] {
+            if let items = schema.items {
                 for (i, element) in elements.enumerated() {
-                    check(element, against: items, path: "\(path)[\(i)]", problems: &problems)
+                    location.steps.append(.element(i))
+                    check(element, against: items, at: &location, problems: &problems)
+                    location.steps.removeLast()
                 }
             }
         default:
             break
         }
-        checkCombinators(value, schema: schema, path: path, problems: &problems)
+        checkCombinators(value, schema: schema, at: &location, problems: &problems)
     }
 
-    private static func checkCombinators(_ value: JSONValue, schema: JSONValue, path: String, problems: inout [String])
-    {
-        if let all = schema["allOf"]?.arrayValue {
-            for branch in all { check(value, against: branch, path: path, problems: &problems) }
+    private static func checkCombinators(
+        _ value: JSONValue, schema: SchemaNode, at location: inout Location, problems: inout [String]
+    ) {
+        for branch in schema.allOf { check(value, against: branch, at: &location, problems: &problems) }
+        if let any = schema.anyOf, !any.contains(where: { accepts(value, $0) }) {
+            problems.append("\(location.text): must match at least one of its alternatives")
         }
-        if let any = schema["anyOf"]?.arrayValue, !any.contains(where: { accepts(value, $0) }) {
-            problems.append("\(path): must match at least one of its alternatives")
+        if let not = schema.not, accepts(value, not.node) {
+            problems.append("\(location.text): must not match \(not.text)")
         }
-        if let not = schema["not"], accepts(value, not) {
-            problems.append("\(path): must not match \(JSONText.string(not))")
-        }
-        if let one = schema["oneOf"]?.arrayValue {
+        if let one = schema.oneOf {
             let matching = one.filter { accepts(value, $0) }
             if matching.count != 1 {
                 // The proto-oneof pattern: [not anyOf required..., required A, required B, ...].
-                let members = one.compactMap { $0["required"]?.arrayValue?.first?.stringValue }
+                let members = schema.oneOfMembers
                 let present = members.filter { value[$0] != nil && value[$0] != .null }
                 if present.count > 1 {
                     problems.append(
-                        "\(path): \(present.joined(separator: " and ")) are mutually exclusive (a oneof); set only one of \(members.joined(separator: ", "))"
+                        "\(location.text): \(present.joined(separator: " and ")) are mutually exclusive (a oneof); set only one of \(members.joined(separator: ", "))"
                     )
                 } else {
                     problems.append(
-                        "\(path): must match exactly one of its oneOf alternatives, matched \(matching.count)")
+                        "\(location.text): must match exactly one of its oneOf alternatives, matched \(matching.count)")
                 }
             }
         }
     }
 
-    private static func accepts(_ value: JSONValue, _ schema: JSONValue) -> Bool {
+    private static func accepts(_ value: JSONValue, _ schema: SchemaNode) -> Bool {
         var problems: [String] = []
-        check(value, against: schema, path: "", problems: &problems)
+        var location = Location(root: "")
+        check(value, against: schema, at: &location, problems: &problems)
         return problems.isEmpty
     }
 

@@ -142,16 +142,33 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         var high = members.count
         while low < high {
             let mid = (low + high) / 2
-            let candidate = members[mid].key
-            if candidate == key { return (mid, true) }
-            if JSONObject.precedes(candidate, key) { low = mid + 1 } else { high = mid }
+            let order = JSONObject.compare(members[mid].key, key)
+            if order == 0 { return (mid, true) }
+            if order < 0 { low = mid + 1 } else { high = mid }
         }
         return (low, false)
     }
 
     /// The canonical key order: lexicographic over UTF-8 bytes.
-    public static func precedes(_ a: String, _ b: String) -> Bool {
-        a.utf8.lexicographicallyPrecedes(b.utf8)
+    public static func precedes(_ a: String, _ b: String) -> Bool { compare(a, b) < 0 }
+
+    /// Three-way comparison in the canonical key order (negative: `a` first), over the strings'
+    /// contiguous UTF-8 (native strings have it; others are compared element by element).
+    static func compare(_ a: String, _ b: String) -> Int {
+        let fast = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y -> Int in
+                let count = Swift.min(x.count, y.count)
+                var i = 0
+                while i < count {
+                    if x[i] != y[i] { return Int(x[i]) - Int(y[i]) }
+                    i += 1
+                }
+                return x.count - y.count
+            }
+        }
+        if let fast, let order = fast { return order }
+        if a == b { return 0 }
+        return a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1
     }
 }
 

@@ -179,13 +179,24 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
                     .delete(ObjectKey(kind: .virtualDestination, namespace: "bookinfo", name: "nope"), nil),
                     source: .user, actor: "t"),
             ]),
+            // Single-change batches refused by their own preconditions (appended without a
+            // nested transaction when they pass): a stale resourceVersion, a missing object.
+            Batch([upsert(virtualDestination("a", hostname: "a3.global"), version: 99)]),
+            Batch([
+                Change(
+                    .delete(ObjectKey(kind: .virtualDestination, namespace: "bookinfo", name: "nope"), nil),
+                    source: .user, actor: "t")
+            ]),
             Batch([upsert(virtualDestination("a", hostname: "a2.global"), version: 1)]),
         ])
-        #expect(results.count == 4)
+        #expect(results.count == 6)
         #expect(try results[0].get().range == 2...3)
         #expect(throws: LogError.self) { try results[1].get() }
         #expect(throws: LogError.self) { try results[2].get() }
-        #expect(try results[3].get().range == 4...4)
+        #expect((try? results[3].get()) == nil)
+        #expect((try? results[4].get()) == nil)
+        #expect(try results[5].get().range == 4...4)
+        #expect(try log.event(at: 4)?.object[path: ["spec", "hostname"]] == "a2.global")
         #expect(try log.head().sequence == 4)
         #expect(try log.state(of: virtualDestination("d", hostname: "d.global").key) == nil)
         #expect(try log.state(of: virtualDestination("e", hostname: "e.global").key) == nil)
