@@ -11,6 +11,30 @@ import Prometheus
 /// get, watch, as JSON or as a server-side printed Table.
 struct KubeObjects: Sendable {
     let endpoints: Endpoints
+    /// The watch events of recent log events, per watched kind, derived once for every watcher.
+    let recentWatchEvents: [ResourceKind: RecentBySequence<[WatchEvent]>]
+
+    init(endpoints: Endpoints) {
+        self.endpoints = endpoints
+        let capacity = min(4096, endpoints.configuration.watchRetention)
+        recentWatchEvents = Dictionary(
+            uniqueKeysWithValues: ResourceKind.allCases.map { ($0, RecentBySequence(capacity: capacity)) })
+    }
+
+    /// One watch event: its type, its object, and its line when it is sent as JSON.
+    struct WatchEvent: Sendable {
+        let type: String
+        let object: JSONValue
+        let line: [UInt8]
+
+        init(_ type: String, _ object: JSONValue) {
+            self.type = type
+            self.object = object
+            var bytes = JSONText.canonical(["type": .string(type), "object": object])
+            bytes.append(UInt8(ascii: "\n"))
+            line = bytes
+        }
+    }
 
     /// A point of the log to read at, and what is needed to serve objects there.
     struct View {
@@ -324,17 +348,28 @@ struct KubeObjects: Sendable {
                 await committer.foldNewEvents()
                 let head = try store.log.head().sequence
                 if head > cursor {
-                    let view = await objects.liveView()
-                    var events: [Event] = []
-                    try store.log.scan((cursor + 1)...min(head, cursor + 500)) { event in
-                        events.append(event)
-                        return true
+                    let last = min(head, cursor + 500)
+                    let recent = objects.recentWatchEvents[kind]!
+                    var perEvent = recent.values(from: cursor + 1, through: last)
+                    if cursor + UInt64(perEvent.count) < last {
+                        let view = await objects.liveView()
+                        var events: [Event] = []
+                        try store.log.scan((cursor + UInt64(perEvent.count) + 1)...last) { event in
+                            events.append(event)
+                            return true
+                        }
+                        for event in events {
+                            let derived = try await objects.watchEvents(event, kind, view)
+                            recent.insert(derived, at: event.sequence)
+                            perEvent.append(derived)
+                        }
                     }
                     var lines: [UInt8] = []
-                    for event in events {
-                        lines += try await objects.watchLines(event, kind, filter, view, line)
-                        cursor = event.sequence
+                    let tableView = table ? await objects.liveView() : start
+                    for watchEvent in perEvent.joined() where filter.matches(watchEvent.object) {
+                        lines += table ? line(watchEvent.type, watchEvent.object, tableView) : watchEvent.line
                     }
+                    cursor = last
                     if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
                     continue
                 }
@@ -353,12 +388,9 @@ struct KubeObjects: Sendable {
         }
     }
 
-    /// The watch events one log event makes for a watcher of `kind`.
-    func watchLines(
-        _ event: Event, _ kind: ResourceKind, _ filter: Filter, _ view: View,
-        _ line: (String, JSONValue, View) -> [UInt8]
-    ) async throws -> [UInt8] {
-        var lines: [UInt8] = []
+    /// The watch events one log event makes for watchers of `kind` (before their filters).
+    func watchEvents(_ event: Event, _ kind: ResourceKind, _ view: View) async throws -> [WatchEvent] {
+        var derived: [WatchEvent] = []
         let changes = await endpoints.committer.statusChanges(at: event.sequence) ?? []
         if event.key.kind == kind {
             if event.change == .delete {
@@ -368,7 +400,7 @@ struct KubeObjects: Sendable {
                 metadata["resourceVersion"] = .string(String(event.sequence))
                 root["metadata"] = .object(metadata)
                 root["status"] = nil
-                if filter.matches(.object(root)) { lines += line("DELETED", .object(root), view) }
+                derived.append(WatchEvent("DELETED", .object(root)))
             } else if var object = try endpoints.store.object(event.key, at: event.sequence, statuses: view.projection)
             {
                 let ref = ObjectRef(name: event.key.name, namespace: event.key.namespace)
@@ -378,10 +410,7 @@ struct KubeObjects: Sendable {
                     root["status"] = change.status
                     object = .object(root)
                 }
-                if filter.matches(object) {
-                    let created = try isCreation(event)
-                    lines += line(created ? "ADDED" : "MODIFIED", object, view)
-                }
+                derived.append(WatchEvent(try isCreation(event) ? "ADDED" : "MODIFIED", object))
             }
         }
         // A change elsewhere that changed a VirtualDestination's derived status.
@@ -398,10 +427,10 @@ struct KubeObjects: Sendable {
                 root["metadata"] = .object(metadata)
                 root["status"] = change.status
                 object = .object(root)
-                if filter.matches(object) { lines += line("MODIFIED", object, view) }
+                derived.append(WatchEvent("MODIFIED", object))
             }
         }
-        return lines
+        return derived
     }
 
     /// Whether an upsert created its object (nothing before it, or a delete).

@@ -11,6 +11,14 @@ import Prometheus
 /// older than the retention window, 429 beyond `maxWatchers` streams.
 struct WatchRoutes: Sendable {
     let endpoints: Endpoints
+    /// The lines of recent events, encoded once for every watcher: a new event reaches many
+    /// watchers at once, and the first to need its line encodes it.
+    let lines: RecentBySequence<[UInt8]>
+
+    init(endpoints: Endpoints) {
+        self.endpoints = endpoints
+        lines = RecentBySequence(capacity: min(4096, endpoints.configuration.watchRetention))
+    }
 
     func addRoutes(to group: RouterGroup<ServerContext>) {
         group.get("watch") { request, _ in try await watch(request) }
@@ -42,17 +50,22 @@ struct WatchRoutes: Sendable {
                 await committer.foldNewEvents()
                 let head = try store.log.head().sequence
                 if head > cursor {
-                    var events: [Event] = []
-                    try store.log.scan((cursor + 1)...min(head, cursor + 1000)) { event in
-                        events.append(event)
-                        return true
+                    let last = min(head, cursor + 1000)
+                    var bytes = lines.values(from: cursor + 1, through: last)
+                    cursor += UInt64(bytes.count)
+                    if cursor < last {
+                        var events: [Event] = []
+                        try store.log.scan((cursor + 1)...last) { event in
+                            events.append(event)
+                            return true
+                        }
+                        for event in events {
+                            bytes.append(Self.eventLine(event, await committer.statusChanges(at: event.sequence)))
+                            lines.insert(bytes.last!, at: event.sequence)
+                            cursor = event.sequence
+                        }
                     }
-                    var lines: [UInt8] = []
-                    for event in events {
-                        lines += Self.eventLine(event, await committer.statusChanges(at: event.sequence))
-                        cursor = event.sequence
-                    }
-                    try await writer.write(ByteBuffer(bytes: lines))
+                    try await writer.write(ByteBuffer(bytes: bytes.joined()))
                     continue
                 }
                 let now = ContinuousClock.now
