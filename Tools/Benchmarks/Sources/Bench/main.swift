@@ -14,6 +14,7 @@ case "scaling": try scaling(options, rows: &rows)
 case "server-load": rows = try await serverLoad(options)
 case "kube-reads": rows = try await kubeReads(options)
 case "replicated": rows = try await replicated(options)
+case "server-throughput": rows = try await serverThroughput(options)
 case "all":
     try append(options, rows: &rows)
     try scaling(options, rows: &rows)
@@ -21,11 +22,14 @@ case "all":
     try pastStatus(options, rows: &rows)
     if options.values["binary"] != nil {
         rows += try await serverLoad(options)
+        rows += try await serverThroughput(options)
         rows += try await kubeReads(options)
         rows += try await replicated(options)
     }
 default:
-    print("usage: Bench all|append|replay|scaling|past-status|server-load|kube-reads|replicated [--name value ...]")
+    print(
+        "usage: Bench all|append|replay|scaling|past-status|server-load|server-throughput|kube-reads|replicated [--name value ...]"
+    )
     exit(2)
 }
 if !rows.isEmpty { printTable(rows) }
