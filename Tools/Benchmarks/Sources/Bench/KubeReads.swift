@@ -70,16 +70,13 @@ func kubeReads(_ options: Options) async throws -> [Row] {
     for (name, path) in [("/v1", "/v1/watch?from="), ("kube", kubePath + "?watch=true&resourceVersion=")] {
         let head = try await headSequence(session, base)
         let receipts = WatchReceipts()
-        let delegate = WatchDelegate(receipts: receipts)
-        let streams = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
-        var tasks: [URLSessionDataTask] = []
+        // Each watcher is a plain socket read by a thread of its own (HTTP/1.0: the stream is
+        // not chunked), so that the time of arrival is not the client library's.
+        var readers: [WatchReader] = []
         for _ in 0..<watchers {
-            let task = streams.dataTask(
-                with: URL(
-                    string: base + path + String(head) + (name == "/v1" ? "&timeoutSeconds=60" : "&timeoutSeconds=60"))!
-            )
-            task.resume()
-            tasks.append(task)
+            readers.append(
+                try WatchReader(
+                    port: server.port, path: path + String(head) + "&timeoutSeconds=60", receipts: receipts))
         }
         try await Task.sleep(for: .milliseconds(500))
         var appendedAt: [UInt64: Double] = [:]
@@ -97,8 +94,7 @@ func kubeReads(_ options: Options) async throws -> [Row] {
         while receipts.count(atLeast: appendedAt.keys.max() ?? 0) < watchers && now() < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
-        for task in tasks { task.cancel() }
-        streams.invalidateAndCancel()
+        for reader in readers { reader.close() }
         var latencies: [Double] = []
         for (sequence, time) in receipts.all where appendedAt[sequence] != nil {
             latencies.append(max(0, time - appendedAt[sequence]!))
@@ -156,37 +152,67 @@ final class WatchReceipts: @unchecked Sendable {
     var all: [(UInt64, Double)] { lock.withLock { received } }
 }
 
-/// Splits each watch stream into lines and records the sequence of every event line.
-final class WatchDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    // @unchecked Sendable: the buffers are guarded by the lock; URLSession calls from its queue.
-    let receipts: WatchReceipts
-    private let lock = NSLock()
-    private var buffers: [ObjectIdentifier: [UInt8]] = [:]
+/// One watch stream on a plain loopback socket, read by its own thread: splits the stream into
+/// lines and records when each event line's sequence arrived.
+final class WatchReader: @unchecked Sendable {
+    // @unchecked Sendable: both are set once; the thread owns its buffer.
+    private let socket: Int32
+    private let thread: Thread
 
-    init(receipts: WatchReceipts) { self.receipts = receipts }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let time = now()
-        let id = ObjectIdentifier(dataTask)
-        let lines: [[UInt8]] = lock.withLock {
-            var buffer = buffers[id, default: []] + Array(data)
-            var complete: [[UInt8]] = []
-            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                complete.append(Array(buffer[..<newline]))
-                buffer.removeFirst(newline + 1)
-            }
-            buffers[id] = buffer
-            return complete
-        }
-        for line in lines {
-            guard let value = try? JSONText.parse(line) else { continue }
-            let sequence =
-                value["sequence"]?.intValue.map(UInt64.init)
-                ?? value[path: ["object", "metadata", "resourceVersion"]]?.stringValue.flatMap(UInt64.init)
-            let type = value["type"]?.stringValue
-            if let sequence, type == "EVENT" || type == "ADDED" || type == "MODIFIED" {
-                receipts.record(id, sequence, time)
+    init(port: Int, path: String, receipts: WatchReceipts) throws {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.socket = socket
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
+        guard connected == 0 else { throw BenchFailure("watch reader: connect failed") }
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        guard write(socket, request, request.count) == request.count else {
+            throw BenchFailure("watch reader: write failed")
+        }
+        let identity = ReaderIdentity()
+        thread = Thread {
+            var buffer: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            var inBody = false
+            while true {
+                let count = read(socket, &chunk, chunk.count)
+                if count <= 0 { break }
+                let time = now()
+                buffer += chunk[0..<count]
+                if !inBody {
+                    guard let end = buffer.firstRange(of: Array("\r\n\r\n".utf8)) else { continue }
+                    buffer.removeFirst(end.upperBound)
+                    inBody = true
+                }
+                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = Array(buffer[..<newline])
+                    buffer.removeFirst(newline + 1)
+                    guard let value = try? JSONText.parse(line) else { continue }
+                    let sequence =
+                        value["sequence"]?.intValue.map(UInt64.init)
+                        ?? value[path: ["object", "metadata", "resourceVersion"]]?.stringValue.flatMap(UInt64.init)
+                    let type = value["type"]?.stringValue
+                    if let sequence, type == "EVENT" || type == "ADDED" || type == "MODIFIED" {
+                        receipts.record(ObjectIdentifier(identity), sequence, time)
+                    }
+                }
+            }
+        }
+        thread.start()
     }
+
+    /// Ends the stream (the thread's read returns).
+    func close() { shutdown(socket, Int32(SHUT_RDWR)) }
+
+    deinit { Glibc.close(socket) }
 }
+
+/// A distinct identity per reader thread, for the receipts.
+final class ReaderIdentity: Sendable {}
