@@ -5,6 +5,7 @@ import MeshLedgerReplication
 import MeshModel
 import Projection
 import Prometheus
+import Synchronization
 
 /// The server's single writer. Concurrent append requests are coalesced into one LMDB write
 /// transaction (group commit, bounded by `maxBatchRequests` and `maxDelay`), each in its own
@@ -45,7 +46,14 @@ actor Committer {
     private var watchers = 0
 
     /// Set when the server shuts down: open watch streams end (clients resume elsewhere or later).
-    private(set) var watchesStopped = false
+    /// Read without a hop to the actor, as is the sequence folded last.
+    nonisolated var watchesStopped: Bool { stoppedFlag.load(ordering: .acquiring) }
+    private let stoppedFlag = Atomic<Bool>(false)
+
+    /// The last sequence the live projection folded: every event up to it is in the log and its
+    /// status changes are recorded. Watch streams read it without a hop to the actor.
+    nonisolated var foldedSequence: UInt64 { folded.load(ordering: .acquiring) }
+    private let folded = Atomic<UInt64>(0)
 
     /// Watch streams waiting for the next event.
     private var eventWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
@@ -53,7 +61,7 @@ actor Committer {
 
     /// Ends every open watch stream (graceful shutdown).
     func stopWatches() {
-        watchesStopped = true
+        stoppedFlag.store(true, ordering: .releasing)
         wakeWatchers()
     }
 
@@ -105,6 +113,7 @@ actor Committer {
         let (projection, _, _) = try store.project()
         self.projection = projection
         for (ref, state) in projection.states { statuses[ref] = state.status.json }
+        folded.store(projection.sequence, ordering: .releasing)
         metrics.head.set(Double(projection.sequence))
     }
 
@@ -175,7 +184,12 @@ actor Committer {
     /// else the log has.
     func foldNewEvents(appended: [Event] = []) {
         let before = projection.sequence
-        defer { if projection.sequence > before { wakeWatchers() } }
+        defer {
+            if projection.sequence > before {
+                folded.store(projection.sequence, ordering: .releasing)
+                wakeWatchers()
+            }
+        }
         for event in appended where event.sequence == projection.sequence + 1 { fold(event) }
         if let head = try? store.log.head().sequence, head > projection.sequence {
             try? store.log.scan((projection.sequence + 1)...head) { event in

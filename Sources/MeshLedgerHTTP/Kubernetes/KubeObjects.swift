@@ -344,9 +344,9 @@ struct KubeObjects: Sendable {
             if !initialLines.isEmpty { try await writer.write(ByteBuffer(bytes: initialLines)) }
             let began = ContinuousClock.now
             var lastBookmark = ContinuousClock.now
-            while ContinuousClock.now - began < .seconds(timeout), await !committer.watchesStopped {
-                await committer.foldNewEvents()
-                let head = try store.log.head().sequence
+            while ContinuousClock.now - began < .seconds(timeout), !committer.watchesStopped {
+                // Folded by the writer (or by `waitForEvents`, for other processes' appends).
+                let head = committer.foldedSequence
                 if head > cursor {
                     let last = min(head, cursor + 500)
                     let recent = objects.recentWatchEvents[kind]!

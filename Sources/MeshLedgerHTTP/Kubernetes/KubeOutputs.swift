@@ -139,9 +139,9 @@ struct KubeOutputs: Sendable {
             var known = initialKnown
             var cursor: UInt64 = 0
             let began = ContinuousClock.now
-            while ContinuousClock.now - began < .seconds(timeout), await !committer.watchesStopped {
-                await committer.foldNewEvents()
-                let head = try store.log.head().sequence
+            while ContinuousClock.now - began < .seconds(timeout), !committer.watchesStopped {
+                // Folded by the writer (or by `waitForEvents`, for other processes' appends).
+                let head = committer.foldedSequence
                 if head > cursor {
                     let projection = await committer.current()
                     var now: [String: JSONValue] = [:]

@@ -46,9 +46,9 @@ struct WatchRoutes: Sendable {
             let started = ContinuousClock.now
             var lastBookmark = ContinuousClock.now
             var cursor = from
-            while await !committer.watchesStopped {
-                await committer.foldNewEvents()
-                let head = try store.log.head().sequence
+            while !committer.watchesStopped {
+                // Folded by the writer (or by `waitForEvents`, for other processes' appends).
+                let head = committer.foldedSequence
                 if head > cursor {
                     let last = min(head, cursor + 1000)
                     var bytes = lines.values(from: cursor + 1, through: last)
