@@ -63,6 +63,25 @@ import Testing
         #expect(try store.log.head().sequence == head + 1)
     }
 
+    /// On a standalone store, a read with `minSequence` beyond the head waits for the write that
+    /// reaches it (woken by the writer's fold) and then sees it.
+    @Test func aReadWaitsForItsMinSequenceOnAStandaloneStore() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            // No sleep between them: on a loaded machine a sleep's wake-up can come later than the
+            // read's 5 s deadline. The write's group commit waits 2 ms for company, so the read is
+            // nearly always waiting by the time it lands; either order must give the object.
+            async let read = client.call(.get, "/v1/virtualdestinations/bookinfo/waited?minSequence=\(head + 1)")
+            let written = try await client.call(
+                .post, "/v1/events?op=apply", body: virtualDestinationYAML("waited", hostname: "waited.global"))
+            #expect(written.status == 200, "\(written.text)")
+            let answer = try await read
+            #expect(answer.status == 200, "\(answer.text)")
+            #expect(answer.json[path: ["metadata", "name"]] == "waited")
+        }
+    }
+
     /// The CLI refused a batch that deletes one object twice; the API tried both deletes and
     /// answered 404 for the second. Both now build the batch with `Batch.delete`.
     @Test func aDuplicateDeleteIsRefusedWithNothingAppended() async throws {
