@@ -86,6 +86,9 @@ public actor Replicator {
     private var lastKeepalive = ContinuousClock.now
     private var etcdHead: UInt64 = 0
     private var localHead: UInt64
+    /// This writer's entries applied at their etcd revision, until the watch brings them back
+    /// (then skipped by comparing bytes, not decoded and verified again).
+    private var ownEntries: [Int64: [UInt8]] = [:]
     private var connected = false
     private var failure: String?
     private var elections = 0
@@ -223,6 +226,8 @@ public actor Replicator {
 
     /// Appends one entry to the local log (skipping what it already holds).
     private func applyEntry(_ entry: [UInt8], revision: Int64) throws {
+        // This writer's own entry coming back: applied already, from these very bytes.
+        if let own = ownEntries.removeValue(forKey: revision), own == entry { return }
         guard let records = LogEntry.decode(entry) else {
             failure = "the etcd entry at revision \(revision) is malformed; replication stopped"
             throw LogError(.corrupted, failure!)
@@ -520,7 +525,8 @@ public actor Replicator {
                     stepDown("the writer key changed (fenced)")
                     return unavailable(batches, "this replica is no longer the writer")
                 }
-                return committed(records, EtcdClient.int(response[path: ["header", "revision"]]), results)
+                return committed(
+                    records, EtcdClient.int(response[path: ["header", "revision"]]), results, entry: entry)
             } catch {
                 // Unknown outcome: read the head (with a quorum) instead of writing again blindly.
                 logger.warning("replication: append outcome unknown (\(error)); reading etcd's head")
@@ -543,11 +549,15 @@ public actor Replicator {
     }
 
     private func committed(
-        _ records: [[UInt8]], _ revision: Int64, _ results: [Result<AppendResult, LogError>]
+        _ records: [[UInt8]], _ revision: Int64, _ results: [Result<AppendResult, LogError>], entry: [UInt8]? = nil
     ) -> [Result<AppendResult, LogError>] {
         do {
             let applied = try log.applyReplicated(records, revision: revision == 0 ? nil : revision)
             if let lastEvent = applied.last { advance(to: lastEvent.sequence) }
+            if revision != 0, let entry {
+                ownEntries[revision] = entry
+                if ownEntries.count > 256, let oldest = ownEntries.keys.min() { ownEntries[oldest] = nil }
+            }
             let keep = configuration.keepEvents
             if keep > 0, !trimming, localHead > keep, localHead - keep >= trimmedBelow + max(keep / 4, 1) {
                 trimming = true
