@@ -158,18 +158,8 @@ final class WatchReader: @unchecked Sendable {
     private let thread: Thread
 
     init(port: Int, path: String, receipts: WatchReceipts) throws {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socket = try connectedSocket(port: port)
         self.socket = socket
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { throw BenchFailure("watch reader: connect failed") }
         let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         guard write(socket, request, request.count) == request.count else {
             throw BenchFailure("watch reader: write failed")
@@ -233,10 +223,9 @@ final class WatchReader: @unchecked Sendable {
     deinit { Glibc.close(socket) }
 }
 
-/// One HTTP/1.0 POST on a new loopback socket: the answer's body and when its last byte arrived.
-func rawPost(port: Int, path: String, body: [UInt8]) throws -> (body: [UInt8], answeredAt: Double) {
+/// A TCP socket connected to `port` on loopback.
+func connectedSocket(port: Int) throws -> Int32 {
     let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { Glibc.close(socket) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -246,7 +235,17 @@ func rawPost(port: Int, path: String, body: [UInt8]) throws -> (body: [UInt8], a
             connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
         }
     }
-    guard connected == 0 else { throw BenchFailure("post: connect failed") }
+    guard connected == 0 else {
+        Glibc.close(socket)
+        throw BenchFailure("could not connect to 127.0.0.1:\(port)")
+    }
+    return socket
+}
+
+/// One HTTP/1.0 POST on a new loopback socket: the answer's body and when its last byte arrived.
+func rawPost(port: Int, path: String, body: [UInt8]) throws -> (body: [UInt8], answeredAt: Double) {
+    let socket = try connectedSocket(port: port)
+    defer { Glibc.close(socket) }
     let request =
         Array(
             "POST \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
