@@ -462,8 +462,18 @@ public actor Replicator {
         }
     }
 
-    private func unavailable(_ batches: [Batch], _ message: String) -> [Result<AppendResult, LogError>] {
-        Array(repeating: .failure(LogError(.unavailable, message + "; nothing appended")), count: batches.count)
+    /// 503 for every batch. `outcomeKnown: false` when a txn was sent and not answered: etcd keeps
+    /// the proposal, which may still commit once it has a quorum again, so the answer must not
+    /// say that nothing was appended.
+    private func unavailable(
+        _ batches: [Batch], _ message: String, outcomeKnown: Bool = true
+    ) -> [Result<AppendResult, LogError>] {
+        let text =
+            outcomeKnown
+            ? message + "; nothing appended"
+            : message
+                + "; the outcome of this append is unknown: it may still be appended once etcd has a quorum (read before retrying)"
+        return Array(repeating: .failure(LogError(.unavailable, text)), count: batches.count)
     }
 
     private func commitAsWriter(_ batches: [Batch]) async -> [Result<AppendResult, LogError>] {
@@ -534,7 +544,7 @@ public actor Replicator {
                 guard let (head, _) = try? await readHeadAndWriter(attempts: 1), let head else {
                     connected = false
                     stepDown("etcd does not answer: the outcome of an append is unknown")
-                    return unavailable(batches, "etcd does not answer (no quorum?)")
+                    return unavailable(batches, "etcd does not answer (no quorum?)", outcomeKnown: false)
                 }
                 if head.sequence == last.sequence && head.digest == last.checksum {
                     return committed(records, 0, results)
@@ -545,7 +555,7 @@ public actor Replicator {
                 }
             }
         }
-        return unavailable(batches, "etcd did not take the append")
+        return unavailable(batches, "etcd did not take the append", outcomeKnown: false)
     }
 
     private func committed(
