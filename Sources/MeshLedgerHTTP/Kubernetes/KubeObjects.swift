@@ -349,20 +349,12 @@ struct KubeObjects: Sendable {
                 let head = committer.foldedSequence
                 if head > cursor {
                     let last = min(head, cursor + 500)
-                    let recent = objects.recentWatchEvents[kind]!
-                    var perEvent = recent.values(from: cursor + 1, through: last)
-                    if cursor + UInt64(perEvent.count) < last {
-                        let view = await objects.liveView()
-                        var events: [Event] = []
-                        try store.log.scan((cursor + UInt64(perEvent.count) + 1)...last) { event in
-                            events.append(event)
-                            return true
-                        }
-                        for event in events {
-                            let derived = try await objects.watchEvents(event, kind, view)
-                            recent.insert(derived, at: event.sequence)
-                            perEvent.append(derived)
-                        }
+                    var view: KubeObjects.View?
+                    let perEvent = try await objects.recentWatchEvents[kind]!.values(
+                        from: cursor + 1, through: last, log: store.log
+                    ) { event in
+                        if view == nil { view = await objects.liveView() }
+                        return try await objects.watchEvents(event, kind, view!)
                     }
                     var lines: [UInt8] = []
                     let tableView = table ? await objects.liveView() : start

@@ -1,3 +1,5 @@
+import EventLog
+import MeshModel
 import Synchronization
 
 /// What the watch streams of one server derive from each recent event (its encoded line, its
@@ -20,6 +22,27 @@ final class RecentBySequence<Value: Sendable>: Sendable {
             }
             return found
         }
+    }
+
+    /// The values of `first...last` in order: those kept, then the others derived from the log's
+    /// events, each kept for the watchers after this one.
+    func values(
+        from first: UInt64, through last: UInt64, log: EventLog, derive: (Event) async throws -> Value
+    ) async throws -> [Value] {
+        var found = values(from: first, through: last)
+        let next = first + UInt64(found.count)
+        guard next <= last else { return found }
+        var events: [Event] = []
+        try log.scan(next...last) { event in
+            events.append(event)
+            return true
+        }
+        for event in events {
+            let value = try await derive(event)
+            insert(value, at: event.sequence)
+            found.append(value)
+        }
+        return found
     }
 
     /// The value kept for `sequence`, if any.

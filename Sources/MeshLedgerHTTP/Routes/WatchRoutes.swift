@@ -51,20 +51,10 @@ struct WatchRoutes: Sendable {
                 let head = committer.foldedSequence
                 if head > cursor {
                     let last = min(head, cursor + 1000)
-                    var bytes = lines.values(from: cursor + 1, through: last)
-                    cursor += UInt64(bytes.count)
-                    if cursor < last {
-                        var events: [Event] = []
-                        try store.log.scan((cursor + 1)...last) { event in
-                            events.append(event)
-                            return true
-                        }
-                        for event in events {
-                            bytes.append(Self.eventLine(event, await committer.statusChanges(at: event.sequence)))
-                            lines.insert(bytes.last!, at: event.sequence)
-                            cursor = event.sequence
-                        }
+                    let bytes = try await lines.values(from: cursor + 1, through: last, log: store.log) { event in
+                        Self.eventLine(event, await committer.statusChanges(at: event.sequence))
                     }
+                    cursor = last
                     try await writer.write(ByteBuffer(bytes: bytes.joined()))
                     continue
                 }
