@@ -90,9 +90,9 @@ public struct Explanation: Sendable {
 
 extension Store {
     /// Explains a VirtualDestination at `sequence` of the log, from `projection` (which must be at
-    /// that sequence, outputs settled); nil when it does not exist there.
+    /// that sequence); nil when it does not exist there.
     public func explain(_ ref: ObjectRef, in projection: Projection, at sequence: UInt64) throws -> Explanation? {
-        guard let state = projection.states[ref], let record = projection.world.virtualDestinations[ref] else {
+        guard let state = projection.state(of: ref), let record = projection.world.virtualDestinations[ref] else {
             return nil
         }
         let vdKey = ref.objectKey(.virtualDestination)

@@ -68,7 +68,7 @@ public enum ObjectTable {
         let generation = o[path: ["metadata", "generation"]]?.intValue.map(String.init) ?? "-"
         switch kind {
         case .virtualDestination:
-            let status = projection.states[ObjectRef(json: o["metadata"])]?.status
+            let status = projection.status(of: ObjectRef(json: o["metadata"]))
             let accepted = status?.meshes.filter { $0.status.state == .accepted }.count ?? 0
             return [
                 spec("hostname"), status?.state.rawValue ?? "PENDING", "\(accepted)/\(status?.meshes.count ?? 0)",

@@ -43,7 +43,7 @@ extension Store {
         guard case .object(var root) = object else { return object }
         var status =
             kind == .virtualDestination
-            ? projection.states[ObjectRef(json: object["metadata"])]?.status.json.objectValue : nil
+            ? projection.status(of: ObjectRef(json: object["metadata"]))?.json.objectValue : nil
         // An operator's own status fields, recorded with the object, are served back beside the
         // derived ones (which always win).
         if case .object(var metadata)? = root["metadata"], var annotations = metadata["annotations"]?.objectValue,

@@ -185,7 +185,8 @@ extension Store {
     /// The text `diff` compares at one point: statuses (YAML) and outputs (YAML), optionally
     /// limited to a cluster and to one VirtualDestination.
     public func diffText(at sequence: UInt64, cluster: String?, virtualDestination: ObjectRef?) throws -> String {
-        let (projection, _, _) = try project(upTo: sequence)
+        var (projection, _, _) = try project(upTo: sequence)
+        projection.settleOutputs()  // read twice below: translate the pending outputs once
         var statuses = JSONObject()
         for (ref, state) in projection.states where virtualDestination == nil || ref == virtualDestination {
             statuses["\(ref.namespace)/\(ref.name)"] = state.status.json

@@ -15,7 +15,9 @@ extension Store {
 
     /// The projection at `sequence` (the head when nil): from the newest usable snapshot at or
     /// before it plus the events after, or from event 1 when `useSnapshots` is false or no
-    /// snapshot is usable. Also returns the sequence reached and where it started.
+    /// snapshot is usable. Also returns the sequence reached and where it started. Outputs are
+    /// translated when they are asked for: a reader of `states` or `outputObjects` (which
+    /// translate what is pending on every read) calls `settleOutputs()` first.
     public func project(
         upTo sequence: UInt64? = nil, useSnapshots: Bool = true, progress: ((UInt64, UInt64) -> Void)? = nil
     ) throws -> (projection: Projection, sequence: UInt64, origin: ProjectionOrigin) {
@@ -23,24 +25,26 @@ extension Store {
         let target = min(sequence ?? head, head)
         var projection = Projection()
         var origin = ProjectionOrigin()
-        if useSnapshots && target > 0 {
-            for (info, payload) in try log.snapshots(atOrBefore: target) {
-                guard let payload else {
-                    origin.skipped.append((info.sequence, "checksum mismatch (altered bytes)"))
-                    continue
-                }
-                guard info.format == Projection.snapshotFormat else {
-                    origin.skipped.append(
-                        (info.sequence, "format \(info.format), this version reads \(Projection.snapshotFormat)"))
-                    continue
-                }
-                do {
-                    projection = try Projection.restore(payload: payload, expectedDigest: info.digest)
-                    origin.snapshot = info.sequence
-                    break
-                } catch {
-                    origin.skipped.append((info.sequence, "\(error)"))
-                }
+        // Snapshots are read one at a time, newest first: the first usable one ends the search.
+        var candidate = useSnapshots ? target : 0
+        for _ in 0..<8 where candidate > 0 {
+            guard let (info, payload) = try log.snapshots(atOrBefore: candidate, limit: 1).first else { break }
+            candidate = info.sequence - 1
+            guard let payload else {
+                origin.skipped.append((info.sequence, "checksum mismatch (altered bytes)"))
+                continue
+            }
+            guard info.format == Projection.snapshotFormat else {
+                origin.skipped.append(
+                    (info.sequence, "format \(info.format), this version reads \(Projection.snapshotFormat)"))
+                continue
+            }
+            do {
+                projection = try Projection.restore(payload: payload, expectedDigest: info.digest)
+                origin.snapshot = info.sequence
+                break
+            } catch {
+                origin.skipped.append((info.sequence, "\(error)"))
             }
         }
         let start = projection.sequence + 1
@@ -52,14 +56,14 @@ extension Store {
             }
             progress?(target - start + 1, target - start + 1)
         }
-        projection.settleOutputs()
         return (projection, target, origin)
     }
 
     /// Takes a snapshot at `sequence` (default: the head) and returns its header.
     @discardableResult
     public func createSnapshot(at sequence: UInt64? = nil) throws -> EventLog.SnapshotInfo {
-        let (projection, reached, _) = try project(upTo: sequence)
+        var (projection, reached, _) = try project(upTo: sequence)
+        projection.settleDigest()  // translates what is pending once, for the digest and the payload
         try log.writeSnapshot(
             sequence: reached, format: Projection.snapshotFormat, digest: projection.digest,
             payload: projection.snapshotPayload())

@@ -110,7 +110,8 @@ actor Committer {
         self.maxDelay = maxDelay
         self.retention = retention
         self.metrics = metrics
-        let (projection, _, _) = try store.project()
+        var (projection, _, _) = try store.project()
+        projection.settleOutputs()  // readers look at many states: translate the pending outputs once
         self.projection = projection
         for (ref, state) in projection.states { statuses[ref] = state.status.json }
         folded.store(projection.sequence, ordering: .releasing)

@@ -24,9 +24,10 @@ public struct Projection: Sendable {
     /// Per VirtualDestination: status, evaluation, outputs. Outputs are translated lazily (see
     /// `staleOutputs`); this view translates the pending ones, `settleOutputs()` stores them.
     public var states: [ObjectRef: VirtualDestinationState] {
-        guard !staleOutputs.isEmpty else { return storedStates }
+        let stale = staleOutputs.union(deferredAffected)
+        guard !stale.isEmpty else { return storedStates }
         var result = storedStates
-        for vd in staleOutputs { result[vd]?.outputs = translatedOutputs(vd) }
+        for vd in stale { result[vd]?.outputs = translatedOutputs(vd) }
         return result
     }
     private var storedStates: [ObjectRef: VirtualDestinationState] = [:]
@@ -36,8 +37,21 @@ public struct Projection: Sendable {
     /// a digest are asked for: a replay translates each changed VirtualDestination once, and a
     /// TrafficPolicy edit costs a mark per VirtualDestination instead of a translation.
     private var staleOutputs: Set<ObjectRef> = []
+    /// TrafficPolicy edits that can change outputs only (same selectors, outlier detection still
+    /// present or still absent, no write failure reported), by policy: which VirtualDestinations
+    /// they affect is looked up when outputs, a digest or `lastChanged` are asked for, so such an
+    /// edit costs no work proportional to what its selectors match. The VirtualDestinations to
+    /// translate again are those whose selection, when asked, includes a Destination the policy
+    /// selects: any that selected one at the edit and no longer does was rebuilt since.
+    private var deferredPolicies: [ObjectRef: TrafficPolicy] = [:]
+    /// The policy of the last event, when that event was a deferred TrafficPolicy edit.
+    private var lastDeferredPolicy: TrafficPolicy?
+    private var changed: Set<ObjectRef> = []
     /// The VirtualDestinations whose status or outputs the last event rebuilt (or removed).
-    public private(set) var lastChanged: Set<ObjectRef> = []
+    public var lastChanged: Set<ObjectRef> {
+        guard let policy = lastDeferredPolicy else { return changed }
+        return affected(by: policy)
+    }
     /// Per mesh: accepted and blocked VirtualDestinations.
     public private(set) var acceptance: [ObjectRef: MeshAcceptance] = [:]
     private var digestAccumulator = DigestAccumulator()
@@ -53,7 +67,11 @@ public struct Projection: Sendable {
     private var byExport: [ObjectRef: Set<ObjectRef>] = [:]
     private var byVirtualMesh: [ObjectRef: Set<ObjectRef>] = [:]
     private var byOutput: [OutputKey: Set<ObjectRef>] = [:]
-    private var localized: Set<ObjectRef> = []
+    /// Localized VirtualDestinations by the index keys of their selectors (`World.indexKeys`), and
+    /// those with a selector that may match any Destination: a Destination's arrival or change
+    /// is tested against the ones sharing a key with it, not against all.
+    private var localizedByKey: [String: Set<ObjectRef>] = [:]
+    private var localizedAnywhere: Set<ObjectRef> = []
     /// What each VirtualDestination was indexed under, to unindex it exactly.
     private var indexed: [ObjectRef: IndexEntry] = [:]
 
@@ -64,6 +82,8 @@ public struct Projection: Sendable {
         var exported: [ObjectRef] = []
         var virtualMeshes: Set<ObjectRef> = []
         var candidacy: [ObjectRef: MeshAcceptance.Candidate] = [:]
+        var localizedKeys: [String] = []
+        var localizedAnywhere = false
     }
 
     /// An empty projection (before event 1).
@@ -75,12 +95,48 @@ public struct Projection: Sendable {
     /// The derived state of one VirtualDestination, its outputs translated if pending.
     public func state(of vd: ObjectRef) -> VirtualDestinationState? {
         guard var state = storedStates[vd] else { return nil }
-        if staleOutputs.contains(vd) { state.outputs = translatedOutputs(vd) }
+        if staleOutputs.contains(vd) || deferredAffects(vd) { state.outputs = translatedOutputs(vd) }
         return state
+    }
+
+    /// The VirtualDestinations whose outputs a policy's edit changes: those selecting a
+    /// Destination it selects (found through the selector indexes, not by testing every one).
+    private func affected(by policy: TrafficPolicy) -> Set<ObjectRef> {
+        var result = Set<ObjectRef>()
+        if policy.destinationSelectors.isEmpty {  // selects every Destination
+            for (_, vds) in bySelected { result.formUnion(vds) }
+        } else {
+            for destination in world.destinations(matching: policy.destinationSelectors) {
+                result.formUnion(bySelected[destination.ref] ?? [])
+            }
+        }
+        return result
+    }
+
+    /// Every VirtualDestination a deferred policy edit affects.
+    private var deferredAffected: Set<ObjectRef> {
+        deferredPolicies.values.reduce(into: Set<ObjectRef>()) { $0.formUnion(affected(by: $1)) }
+    }
+
+    /// How many policies have an output-only edit whose effects are not looked up yet.
+    var deferredPolicyCount: Int { deferredPolicies.count }
+
+    /// Whether a deferred policy edit affects one VirtualDestination.
+    private func deferredAffects(_ vd: ObjectRef) -> Bool {
+        guard !deferredPolicies.isEmpty, let selected = storedStates[vd]?.evaluation.selected else { return false }
+        return deferredPolicies.values.contains { policy in selected.contains(where: policy.selects) }
+    }
+
+    /// Marks the outputs of what the deferred policy edits affect for translation.
+    private mutating func resolveDeferredPolicies() {
+        guard !deferredPolicies.isEmpty else { return }
+        for vd in deferredAffected.sorted() { invalidateOutputs(vd) }
+        deferredPolicies = [:]
     }
 
     /// Translates and stores the outputs still pending, so that `states` is cheap to read again.
     public mutating func settleOutputs() {
+        resolveDeferredPolicies()
         for vd in staleOutputs.sorted() {
             guard storedStates[vd] != nil else { continue }
             let outputs = translatedOutputs(vd)
@@ -114,7 +170,7 @@ public struct Projection: Sendable {
     /// VirtualDestination's canonical state, so it is updated in O(changed) per event.
     public var digest: Digest {
         var accumulator = digestAccumulator
-        for vd in pendingContributions {
+        for vd in pendingContributions.union(deferredAffected) {
             if let old = contributions[vd] { accumulator.subtract(old) }
             if let state = state(of: vd) { accumulator.add(contributionDigest(vd, state)) }
         }
@@ -139,6 +195,7 @@ public struct Projection: Sendable {
     public mutating func apply(_ event: Event) {
         precondition(event.sequence > sequence, "events must be folded in order")
         sequence = event.sequence
+        lastDeferredPolicy = nil
         let ref = ObjectRef(name: event.key.name, namespace: event.key.namespace)
         let object = event.change == .upsert ? event.object : nil
         var affected = Set<ObjectRef>()
@@ -151,13 +208,15 @@ public struct Projection: Sendable {
                     kind: .destination, ref: ref, object: object, generation: event.generation,
                     sequence: event.sequence)
             else {  // endpoints moved: nothing evaluation reads changed
-                lastChanged = []
+                changed = []
                 return
             }
             let new = world.destinations[ref]
             affected.formUnion(bySelected[ref] ?? [])
             for destination in [old, new].compactMap({ $0 }) {
                 affected.formUnion(byService[destination.service] ?? [])
+                var localized = localizedAnywhere
+                for key in World.indexKeys(of: destination) { localized.formUnion(localizedByKey[key] ?? []) }
                 for vd in localized where selects(vd, destination) { affected.insert(vd) }
             }
         case .mesh:
@@ -182,9 +241,30 @@ public struct Projection: Sendable {
                 kind: .trafficPolicy, ref: ref, object: object, generation: event.generation, sequence: event.sequence)
             let new = world.trafficPolicies[ref]?.spec
             // Evaluation reads which policies select a Destination and whether one of them
-            // detects outliers (the "no TrafficPolicies that apply OutlierDetection" error).
+            // detects outliers (the "no TrafficPolicies that apply OutlierDetection" error): with
+            // the same selectors and outlier detection still present (or still absent), only
+            // outputs can change, and they wait until asked for.
+            if let old, let new, old.destinationSelectors == new.destinationSelectors,
+                (old.outlierDetection != nil) == (new.outlierDetection != nil), world.writeFailures.isEmpty
+            {
+                deferredPolicies[ref] = new
+                lastDeferredPolicy = new
+                changed = []
+                return
+            }
+            resolveDeferredPolicies()
             var evaluationInputChanged = false
-            for (destinationRef, destination) in world.destinations {
+            var matched: [ObjectRef: Destination] = [:]
+            for policy in [old, new].compactMap({ $0 }) {
+                if policy.destinationSelectors.isEmpty {
+                    matched = world.destinations
+                    break
+                }
+                for destination in world.destinations(matching: policy.destinationSelectors) {
+                    matched[destination.ref] = destination
+                }
+            }
+            for (destinationRef, destination) in matched {
                 let before = old?.selects(destination) == true
                 let after = new?.selects(destination) == true
                 guard before || after else { continue }
@@ -197,7 +277,7 @@ public struct Projection: Sendable {
             // (and a status through them only when a write failure is reported).
             if !evaluationInputChanged && world.writeFailures.isEmpty {
                 for vd in affected { invalidateOutputs(vd) }
-                lastChanged = affected
+                changed = affected
                 return
             }
         case .syncResult:
@@ -270,24 +350,57 @@ public struct Projection: Sendable {
             acceptance[mesh] = new.accepted.isEmpty && new.blocked.isEmpty ? nil : new
         }
         for vd in restatus.sorted() { rebuild(vd) }
-        lastChanged = restatus
+        changed = restatus
     }
 
-    /// Replaces the whole state by one computed from inputs and acceptance (a snapshot restore).
-    mutating func rebuildAll(world: World, acceptance: [ObjectRef: MeshAcceptance], sequence: UInt64) {
+    /// Replaces the whole state by one computed from inputs and acceptance (a snapshot restore):
+    /// every VirtualDestination is evaluated, indexed and given its status again, and each status
+    /// must hash to the one the snapshot recorded. Outputs are left to translate lazily, and the
+    /// digest contributions are the recorded ones (decision 0006, addendum: what checks them).
+    /// Returns the first problem, nil when the state is restored.
+    mutating func rebuildAll(
+        world: World, acceptance: [ObjectRef: MeshAcceptance], sequence: UInt64,
+        recorded: [ObjectRef: (status: [UInt8], contribution: [UInt8])]
+    ) -> String? {
         self = Projection()
         self.world = world
         self.acceptance = acceptance
         self.sequence = sequence
-        for vd in world.virtualDestinations.keys.sorted() {
+        let refs = world.virtualDestinations.keys.sorted()
+        guard refs.count == recorded.count else {
+            return "the snapshot records \(recorded.count) VirtualDestination states, its inputs have \(refs.count)"
+        }
+        for vd in refs {
             let record = world.virtualDestinations[vd]!
             let evaluation = evaluate(record.spec, in: world)
             _ = index(vd, record, evaluation)
             storedStates[vd] = VirtualDestinationState(
                 status: placeholderStatus, evaluation: evaluation, outputs: [])
         }
-        for vd in world.virtualDestinations.keys.sorted() { rebuild(vd) }
-        settleDigest()
+        for vd in refs {
+            rebuild(vd)
+            guard let stored = recorded[vd], stored.status == statusDigest(storedStates[vd]!.status) else {
+                return "the status of \(vd) derived again differs from the one the snapshot recorded"
+            }
+            contributions[vd] = stored.contribution
+            digestAccumulator.add(stored.contribution)
+        }
+        pendingContributions = []
+        return nil
+    }
+
+    /// The recorded digest contribution of every VirtualDestination and the digest of its status
+    /// (what a snapshot stores so that a restore need not translate outputs to check its digest).
+    func recordedStates() -> [(vd: ObjectRef, status: [UInt8], contribution: [UInt8])] {
+        storedStates.keys.sorted().map { vd in
+            let contribution: [UInt8]
+            if !pendingContributions.contains(vd), !deferredAffects(vd), let settled = contributions[vd] {
+                contribution = settled  // its outputs need no translation
+            } else {
+                contribution = contributionDigest(vd, state(of: vd)!)
+            }
+            return (vd, statusDigest(storedStates[vd]!.status), contribution)
+        }
     }
 
     private static let placeholderStatus = VirtualDestinationStatus(
@@ -328,7 +441,15 @@ public struct Projection: Sendable {
     ) -> [ObjectRef: MeshAcceptance.Candidate] {
         var entry = IndexEntry()
         if case .staticList(let services) = record.spec.backing { entry.services = services }
-        if case .localized = record.spec.backing { localized.insert(vd) }
+        if case .localized(let selectors, _, _) = record.spec.backing {
+            for selector in selectors {
+                if let keys = World.indexKeys(for: selector) {
+                    entry.localizedKeys += keys
+                } else {
+                    entry.localizedAnywhere = true
+                }
+            }
+        }
         entry.selected = e.selected.map { ($0.ref, $0.mesh) }
         entry.exported = e.exported
         entry.virtualMeshes = e.virtualMeshes
@@ -349,14 +470,17 @@ public struct Projection: Sendable {
             byMesh[mesh, default: []].insert(vd)
         }
         for vm in entry.virtualMeshes { byVirtualMesh[vm, default: []].insert(vd) }
+        for key in entry.localizedKeys { localizedByKey[key, default: []].insert(vd) }
+        if entry.localizedAnywhere { localizedAnywhere.insert(vd) }
         indexed[vd] = entry
         return entry.candidacy
     }
 
     /// Removes a VirtualDestination from the indexes; returns its former candidacy per mesh.
     private mutating func unindex(_ vd: ObjectRef) -> [ObjectRef: MeshAcceptance.Candidate] {
-        localized.remove(vd)
         guard let entry = indexed.removeValue(forKey: vd) else { return [:] }
+        for key in entry.localizedKeys { localizedByKey[key]?.remove(vd) }
+        if entry.localizedAnywhere { localizedAnywhere.remove(vd) }
         for service in entry.services { byService[service]?.remove(vd) }
         for (destination, mesh) in entry.selected {
             bySelected[destination]?.remove(vd)
@@ -411,6 +535,11 @@ func contributionDigest(_ vd: ObjectRef, _ state: VirtualDestinationState) -> [U
             state.outputs.map { ["key": .string($0.key.description), "mesh": .string($0.mesh), "spec": $0.spec] }),
     ]
     return Array(SHA256.hash(data: PackedValue.encode(value)))
+}
+
+/// SHA-256 of a status in the packed encoding: what a snapshot checks a restored status against.
+func statusDigest(_ status: VirtualDestinationStatus) -> [UInt8] {
+    Array(SHA256.hash(data: PackedValue.encode(status.json)))
 }
 
 /// An order-independent, incrementally updatable digest: the sum modulo 2^256 of 32-byte hashes.

@@ -5,13 +5,18 @@ public import MeshModel
 ///
 /// A snapshot holds the inputs that exist at N (objects as applied, generations, sequences),
 /// the creation order of VirtualMeshes and TrafficPolicies, the per-mesh acceptance (which
-/// history decides) and the last Destination seen per service. Statuses, outputs and indexes are
-/// recomputed from those on restore: they are a function of them. The bytes are a packed JSON
-/// value (the event codec's value encoding).
+/// history decides) and the last Destination seen per service. Evaluations, statuses and indexes
+/// are recomputed from those on restore: they are a function of them. Per VirtualDestination it
+/// also records the digest of its status, which the restored status must match, and its digest
+/// contribution, so that a restore does not translate every output to check the state digest:
+/// outputs are translated when they are asked for (decision 0006, addendum). The bytes are a
+/// packed JSON value (the event codec's value encoding).
 extension Projection {
     /// The snapshot format this version writes and reads; any other is skipped. Format 2: the
-    /// state digest hashes packed encodings (format 1 hashed canonical JSON text).
-    public static let snapshotFormat: UInt8 = 2
+    /// state digest hashes packed encodings (format 1 hashed canonical JSON text). Format 3: each
+    /// VirtualDestination's status digest and digest contribution are recorded. A change to what
+    /// translation produces must bump it (a test pins the digest of a fixed scenario).
+    public static let snapshotFormat: UInt8 = 3
 
     /// Why a snapshot was not used.
     public struct SnapshotError: Error, Sendable, CustomStringConvertible {
@@ -54,14 +59,21 @@ extension Projection {
                     state.blocked.sorted { $0.key < $1.key }.map { ["vd": ref($0.key), "by": ref($0.value)] }),
             ]
         }
+        let states = recordedStates().map { vd, status, contribution -> JSONValue in
+            [
+                "vd": ref(vd), "status": .string(Digest(bytes: status).hex),
+                "contribution": .string(Digest(bytes: contribution).hex),
+            ]
+        }
         let value: JSONValue = [
             "sequence": .int(Int64(sequence)), "inputs": .array(inputs), "createdAt": .array(createdAt),
-            "formerDestinations": .array(former), "acceptance": .array(meshes),
+            "formerDestinations": .array(former), "acceptance": .array(meshes), "states": .array(states),
         ]
         return PackedValue.encode(value)
     }
 
-    /// Restores a projection from a snapshot payload; its digest must equal `expectedDigest`.
+    /// Restores a projection from a snapshot payload: every restored status must match the one
+    /// recorded, and the recorded contributions must sum to `expectedDigest`.
     public static func restore(payload: [UInt8], expectedDigest: Digest) throws -> Projection {
         let value: JSONValue
         do {
@@ -105,8 +117,19 @@ extension Projection {
             for b in entry["blocked"]?.arrayValue ?? [] { blocked[ObjectRef(json: b["vd"])] = ObjectRef(json: b["by"]) }
             acceptance[ObjectRef(json: entry["mesh"])] = MeshAcceptance(accepted: accepted, blocked: blocked)
         }
+        var recorded: [ObjectRef: (status: [UInt8], contribution: [UInt8])] = [:]
+        for entry in value["states"]?.arrayValue ?? [] {
+            guard let status = entry["status"]?.stringValue.flatMap(Digest.init(hex:)),
+                let contribution = entry["contribution"]?.stringValue.flatMap(Digest.init(hex:))
+            else { throw SnapshotError(problem: "malformed state entry") }
+            recorded[ObjectRef(json: entry["vd"])] = (status.bytes, contribution.bytes)
+        }
         var projection = Projection()
-        projection.rebuildAll(world: world, acceptance: acceptance, sequence: UInt64(sequence))
+        if let problem = projection.rebuildAll(
+            world: world, acceptance: acceptance, sequence: UInt64(sequence), recorded: recorded)
+        {
+            throw SnapshotError(problem: problem)
+        }
         guard projection.digest == expectedDigest else {
             throw SnapshotError(
                 problem: "restored state digest \(projection.digest.hex.prefix(16)) does not match the snapshot's")

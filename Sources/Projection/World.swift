@@ -19,12 +19,9 @@ public struct World: Sendable {
     public internal(set) var destinations: [ObjectRef: Destination] = [:]
     /// Destination object refs by the service they represent (`kubeService.ref`).
     public internal(set) var destinationsByService: [ClusterObjectRef: Set<ObjectRef>] = [:]
-    /// Destination refs by `key=value` service label, by service namespace, cluster and name: the
-    /// candidates a localized selector is tested against.
-    var destinationsByLabel: [String: Set<ObjectRef>] = [:]
-    var destinationsByNamespace: [String: Set<ObjectRef>] = [:]
-    var destinationsByCluster: [String: Set<ObjectRef>] = [:]
-    var destinationsByName: [String: Set<ObjectRef>] = [:]
+    /// Destination refs by index key (`World.indexKeys(of:)`: each service label, the service's
+    /// namespace, cluster and name): the candidates a selector is tested against.
+    var destinationsByKey: [String: Set<ObjectRef>] = [:]
     /// Meshes by ref.
     public internal(set) var meshes: [ObjectRef: Mesh] = [:]
     /// VirtualMeshes by ref, with the sequence each was created at (its acceptance order).
@@ -57,31 +54,49 @@ public struct World: Sendable {
         return destinations[first]
     }
 
-    /// The Destinations a selector could match (a superset, from the indexes), or nil for "any".
-    func candidates(for selector: DestinationSelector) -> Set<ObjectRef>? {
-        var result = Set<ObjectRef>()
+    /// The index keys of a Destination: one per service label, its namespace, cluster and name.
+    static func indexKeys(of destination: Destination) -> [String] {
+        destination.labels.map { "label:\($0.key)=\($0.value)" } + [
+            "namespace:\(destination.service.namespace)", "cluster:\(destination.service.clusterName)",
+            "name:\(destination.service.name)",
+        ]
+    }
+
+    /// Index keys of which every Destination a selector matches has at least one, or nil when a
+    /// Destination without any of them may match ("any"). A selector with neither a matcher nor
+    /// refs matches nothing: no keys.
+    static func indexKeys(for selector: DestinationSelector) -> [String]? {
+        var keys: [String] = []
         if let matcher = selector.matcher {
             if let (key, value) = matcher.labels.min(by: { $0.key < $1.key }) {
-                result.formUnion(destinationsByLabel["\(key)=\(value)"] ?? [])
+                keys.append("label:\(key)=\(value)")
             } else if !matcher.namespaces.isEmpty {
-                for namespace in matcher.namespaces { result.formUnion(destinationsByNamespace[namespace] ?? []) }
+                keys += matcher.namespaces.map { "namespace:\($0)" }
             } else if !matcher.clusters.isEmpty {
-                for cluster in matcher.clusters { result.formUnion(destinationsByCluster[cluster] ?? []) }
+                keys += matcher.clusters.map { "cluster:\($0)" }
             } else {
                 return nil
             }
         }
         for ref in selector.refs ?? [] {
             if !ref.name.isEmpty {
-                result.formUnion(destinationsByName[ref.name] ?? [])
+                keys.append("name:\(ref.name)")
             } else if !ref.namespace.isEmpty {
-                result.formUnion(destinationsByNamespace[ref.namespace] ?? [])
+                keys.append("namespace:\(ref.namespace)")
             } else if !ref.clusterName.isEmpty {
-                result.formUnion(destinationsByCluster[ref.clusterName] ?? [])
+                keys.append("cluster:\(ref.clusterName)")
             } else {
                 return nil
             }
         }
+        return keys
+    }
+
+    /// The Destinations a selector could match (a superset, from the indexes), or nil for "any".
+    func candidates(for selector: DestinationSelector) -> Set<ObjectRef>? {
+        guard let keys = World.indexKeys(for: selector) else { return nil }
+        var result = Set<ObjectRef>()
+        for key in keys { result.formUnion(destinationsByKey[key] ?? []) }
         return result
     }
 
@@ -140,18 +155,12 @@ public struct World: Sendable {
             if let old = destinations[ref] {
                 destinationsByService[old.service]?.remove(ref)
                 if destinationsByService[old.service]?.isEmpty == true { destinationsByService[old.service] = nil }
-                for (key, value) in old.labels { destinationsByLabel["\(key)=\(value)"]?.remove(ref) }
-                destinationsByNamespace[old.service.namespace]?.remove(ref)
-                destinationsByCluster[old.service.clusterName]?.remove(ref)
-                destinationsByName[old.service.name]?.remove(ref)
+                for key in World.indexKeys(of: old) { destinationsByKey[key]?.remove(ref) }
             }
             destinations[ref] = typed
             if let new = destinations[ref] {
                 destinationsByService[new.service, default: []].insert(ref)
-                for (key, value) in new.labels { destinationsByLabel["\(key)=\(value)", default: []].insert(ref) }
-                destinationsByNamespace[new.service.namespace, default: []].insert(ref)
-                destinationsByCluster[new.service.clusterName, default: []].insert(ref)
-                destinationsByName[new.service.name, default: []].insert(ref)
+                for key in World.indexKeys(of: new) { destinationsByKey[key, default: []].insert(ref) }
             }
         case .mesh:
             meshes[ref] = object.map(Mesh.init)

@@ -93,6 +93,49 @@ func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {
         #expect(problems.map(\.sequence) == [100, 500])
     }
 
+    @Test func aRestoreChecksEveryStatusAgainstTheRecordedOneAndTranslatesNothingUntilAsked() throws {
+        let store = try generatedStore(seed: 21, clusters: 3, batches: 800)
+        var full = try store.project(useSnapshots: false).projection
+        full.settleDigest()
+        let payload = full.snapshotPayload()
+        let restored = try Projection.restore(payload: payload, expectedDigest: full.digest)
+        #expect(restored.digest == full.digest)  // the recorded contributions, no translation
+        #expect(canonicalState(restored.states) == canonicalState(full.states))  // translated on demand
+
+        // The recorded states: one per VirtualDestination, each with a status digest.
+        let value = try PackedValue.decode(payload)
+        let states = try #require(value["states"]?.arrayValue)
+        #expect(states.count == full.world.virtualDestinations.count)
+        #expect(states.count > 3)
+        func restoring(_ alter: (inout [JSONValue]) -> Void) -> String {
+            guard case .object(var root) = value else { return "not an object" }
+            var altered = states
+            alter(&altered)
+            root["states"] = .array(altered)
+            do {
+                _ = try Projection.restore(payload: PackedValue.encode(.object(root)), expectedDigest: full.digest)
+                return "restored"
+            } catch { return "\(error)" }
+        }
+        // A status derived differently than recorded (rules changed since, or altered bytes).
+        let differs = restoring { states in
+            guard case .object(var entry) = states[1] else { return }
+            entry["status"] = .string(Digest.zero.hex)
+            states[1] = .object(entry)
+        }
+        #expect(differs.contains("differs from the one the snapshot recorded"), "\(differs)")
+        // A state missing.
+        #expect(restoring { $0.removeLast() }.contains("records \(states.count - 1) VirtualDestination states"))
+        // Contributions that do not sum to the snapshot's digest.
+        let sum = restoring { states in
+            guard case .object(var entry) = states[0] else { return }
+            entry["contribution"] = .string(Digest.zero.hex)
+            states[0] = .object(entry)
+        }
+        #expect(sum.contains("does not match the snapshot's"), "\(sum)")
+        #expect(restoring { _ in } == "restored")
+    }
+
     @Test func theSnapshotPolicyTakesOneEveryIntervalEvents() throws {
         let store = try generatedStore(seed: 3, clusters: 2, batches: 50)
         let head = try store.log.head().sequence

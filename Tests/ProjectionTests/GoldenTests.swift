@@ -55,6 +55,28 @@ func checkGolden(_ actual: String, _ path: String) throws {
             "\(scenariosDirectory)/\(name)/expected-outputs.yaml")
     }
 
+    /// A snapshot records each VirtualDestination's digest contribution, which covers its
+    /// outputs, and a restore trusts it instead of translating everything again (decision 0006,
+    /// addendum). So a change to what translation (or a status) produces must also change
+    /// `Projection.snapshotFormat`, or older snapshots would restore a digest that a replay does
+    /// not give. This pins the golden scenarios' state digests to the format.
+    @Test func aChangeToTheDerivedStateBumpsTheSnapshotFormat() throws {
+        let digests = try GoldenTests.scenarios.map { try runScenario($0).digest.hex }.joined(separator: " ")
+        let pins: [UInt8: String] = [
+            3: """
+            df179a2e18ecf52c7905367bba56325675f2ec736788e488dc03ecc17a5d4af9 \
+            4ae1d498ff745816a3f026b6a56817efda6a25e00c4cfbac99f86e7e95ef5586 \
+            ee6170c8d3665ea5566be713ed33de903ee9aca1bad06ce726adfe2bae991fff
+            """
+        ]
+        #expect(
+            pins[Projection.snapshotFormat] == digests,
+            """
+            the golden scenarios derive another state (\(digests)): bump Projection.snapshotFormat and \
+            pin the new digests here
+            """)
+    }
+
     @Test func everyGoldenOutputValidatesAgainstIstiosCRDSchemas() throws {
         let (status, output) = try validateIstio(
             GoldenTests.scenarios.map { "\(scenariosDirectory)/\($0)/expected-outputs.yaml" },

@@ -185,6 +185,41 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
         #expect(errors(without).count == 3)
     }
 
+    /// An edit of a TrafficPolicy that keeps its selectors and its outlier detection changes only
+    /// outputs: the fold defers finding what it affects until outputs, the digest or
+    /// `lastChanged` are asked for, and then they are what a full fold gives.
+    @Test func anOutputOnlyPolicyEditIsDeferredUntilOutputsAreAskedFor() throws {
+        let ledger = try Ledger()
+        try ledger.apply(Fleet.base)
+        try ledger.apply(Fleet.staticVD("a", backing: ["reviews@cluster-1"]))
+        try ledger.apply(Fleet.localizedVD("b", labels: "{app: reviews}", outlier: false))
+        try ledger.apply(Fleet.localizedVD("c", labels: "{app: ratings}", outlier: false))
+        var projection = ledger.project()
+        projection.settleDigest()
+        let before = projection.states
+        let edit = try #require(try ledger.apply(Fleet.outlierPolicy(consecutiveErrors: 7)).first)
+        projection.apply(edit)
+        #expect(projection.deferredPolicyCount == 1)  // nothing looked at yet
+        let full = ledger.project()  // every event folded from scratch, checked against the reference
+        #expect(projection.lastChanged == Set(full.states.keys))  // the policy selects every Destination
+        #expect(projection.deferredPolicyCount == 1)
+        #expect(projection.digest == full.digest)
+        #expect(canonicalState(projection.states) == canonicalState(full.states))
+        for (ref, state) in projection.states {
+            #expect(state.outputs != before[ref]?.outputs, "\(ref): consecutive errors 7 reach its outputs")
+            #expect(state.status == before[ref]?.status)
+        }
+        projection.settleOutputs()
+        #expect(projection.deferredPolicyCount == 0)
+        #expect(projection.digest == full.digest)
+        // Narrowing its selectors is an evaluation input: no deferral, statuses follow at once.
+        let narrowed = try #require(
+            try ledger.apply(Fleet.outlierPolicy(labels: "{app: ratings}", consecutiveErrors: 7)).first)
+        projection.apply(narrowed)
+        #expect(projection.deferredPolicyCount == 0)
+        #expect(canonicalState(projection.states) == canonicalState(ledger.project().states))
+    }
+
     /// The outlier error names the policies that select the Destination without detecting
     /// outliers; creating, editing and narrowing such a policy must re-trace it (the incremental
     /// projection skips re-evaluation for TrafficPolicy edits that change only outputs).
