@@ -5,9 +5,11 @@ import MeshModel
 import Projection
 import Workload
 
-func pastStatus(_ options: Options, rows: inout [Row]) throws {
+/// Status at a past sequence (snapshot + tail) against full replay, on a log of `events` events
+/// (default: `--events`), and the cost of one snapshot restore.
+func pastStatus(_ options: Options, events: Int? = nil, rows: inout [Row]) throws {
     let parameters = options.fleet
-    let events = options.int("events", 200_000)
+    let events = events ?? options.int("events", 200_000)
     let interval = UInt64(options.int("interval", Int(Store.defaultSnapshotInterval)))
     let samples = options.int("samples", 10)
     let path = scratch("past")
