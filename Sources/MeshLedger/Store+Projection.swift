@@ -62,15 +62,22 @@ extension Store {
     /// Takes a snapshot at `sequence` (default: the head) and returns its header.
     @discardableResult
     public func createSnapshot(at sequence: UInt64? = nil) throws -> EventLog.SnapshotInfo {
-        var (projection, reached, _) = try project(upTo: sequence)
-        projection.settleDigest()  // translates what is pending once, for the digest and the payload
-        try log.writeSnapshot(
-            sequence: reached, format: Projection.snapshotFormat, digest: projection.digest,
-            payload: projection.snapshotPayload())
+        let (projection, reached, _) = try project(upTo: sequence)
+        try writeSnapshot(of: projection)
         guard let info = try log.snapshotInfos().first(where: { $0.sequence == reached }) else {
             throw LogError(.corrupted, "snapshot at \(reached) was not stored")
         }
         return info
+    }
+
+    /// Stores a snapshot of `projection` at its sequence (the server takes them of the projection
+    /// it keeps folded, without a replay).
+    public func writeSnapshot(of projection: Projection) throws {
+        var projection = projection
+        projection.settleDigest()  // translates what is pending once, for the digest and the payload
+        try log.writeSnapshot(
+            sequence: projection.sequence, format: Projection.snapshotFormat, digest: projection.digest,
+            payload: projection.snapshotPayload())
     }
 
     /// The snapshot policy: a snapshot every `snapshotInterval` events (0: never automatically).

@@ -51,6 +51,10 @@ extension MeshLedgerCommand {
             help: "Coalesce concurrent appends into one write transaction (default on; a replica always does).")
         var groupCommit = true
         @Option(help: "Watch starts older than this many events get 410 Gone.") var watchRetention: UInt64 = 100_000
+        @Option(
+            help: ArgumentHelp(
+                "A snapshot every this many events, taken of the served state (0: none). Default: $MESHLEDGER_SNAPSHOT_EVERY, else 5000.",
+                valueName: "events")) var snapshotEvery: UInt64?
         @Option(help: "Most watch streams open at once (more get 429).") var maxWatchers = 256
         @Option(help: "Longest a watch stream stays open, in seconds (clients resume from a bookmark).")
         var maxWatchSeconds = 3600.0
@@ -90,6 +94,7 @@ extension MeshLedgerCommand {
             configuration.readOnly = global.readOnly
             configuration.groupCommit = groupCommit
             configuration.watchRetention = watchRetention
+            configuration.snapshotInterval = snapshotEvery ?? snapshotInterval()
             configuration.maxWatchers = maxWatchers
             configuration.maxWatchSeconds = maxWatchSeconds
             if let tokenFile { configuration.access.addSingleToken(try readToken(tokenFile)) }

@@ -33,6 +33,10 @@ actor Committer {
     let metrics: Metrics
     /// A replica's replication: appends go through it (to etcd, or to the writer).
     let replicator: Replicator?
+    /// A snapshot every this many folded events (0: none), and the newest one's sequence.
+    let snapshotInterval: UInt64
+    private var newestSnapshot: UInt64 = 0
+    private var snapshotting: Task<Void, Never>?
     private var pending: [Pending] = []
     private var flushing = false
     private(set) var projection = Projection()
@@ -101,9 +105,10 @@ actor Committer {
 
     init(
         store: Store, groupCommit: Bool, maxBatchRequests: Int, maxDelay: Duration, retention: UInt64, metrics: Metrics,
-        replicator: Replicator? = nil
+        replicator: Replicator? = nil, snapshotInterval: UInt64 = 0
     ) throws {
         self.replicator = replicator
+        self.snapshotInterval = snapshotInterval
         self.store = store
         self.groupCommit = groupCommit
         self.maxBatchRequests = maxBatchRequests
@@ -116,6 +121,10 @@ actor Committer {
         for (ref, state) in projection.states { statuses[ref] = state.status.json }
         folded.store(projection.sequence, ordering: .releasing)
         metrics.head.set(Double(projection.sequence))
+        if snapshotInterval > 0 {
+            newestSnapshot = try store.log.snapshotInfos().last(where: \.isUsable)?.sequence ?? 0
+            metrics.snapshot.set(Double(newestSnapshot))
+        }
     }
 
     /// Appends a batch (through the group when group commit is on) and returns its outcome.
@@ -189,6 +198,7 @@ actor Committer {
             if projection.sequence > before {
                 folded.store(projection.sequence, ordering: .releasing)
                 wakeWatchers()
+                snapshotIfDue()
             }
         }
         for event in appended where event.sequence == projection.sequence + 1 { fold(event) }
@@ -199,6 +209,24 @@ actor Committer {
             }
         }
         metrics.head.set(Double(projection.sequence))
+    }
+
+    /// Takes a snapshot of the folded projection when `snapshotInterval` events passed since the
+    /// newest: of a copy (the projection is a value), in a task of its own, so neither the writer
+    /// nor a replay waits for it. Snapshots are written one at a time; `stop()` waits for the last.
+    private func snapshotIfDue() {
+        guard snapshotInterval > 0, projection.sequence >= newestSnapshot + snapshotInterval else { return }
+        newestSnapshot = projection.sequence
+        let (copy, store, metrics, previous) = (projection, store, metrics, snapshotting)
+        snapshotting = Task.detached(priority: .utility) {
+            await previous?.value
+            do {
+                try store.writeSnapshot(of: copy)
+                metrics.snapshot.set(Double(copy.sequence))
+            } catch {
+                FileHandle.standardError.write(Data("meshledger: snapshot at \(copy.sequence) failed: \(error)\n".utf8))
+            }
+        }
     }
 
     /// Folds one event and records the status changes it made.
@@ -246,5 +274,6 @@ actor Committer {
     func stop() async {
         stopped = true
         while flushing { try? await Task.sleep(for: .milliseconds(5)) }
+        await snapshotting?.value
     }
 }

@@ -11,6 +11,7 @@ final class Metrics: Sendable {
     let etcdLatency: DurationHistogram
     let replicationLag: Gauge
     let elections: Gauge
+    let snapshot: Gauge
     private let eventCounters: [ResourceKind: Counter]
 
     init() {
@@ -36,6 +37,8 @@ final class Metrics: Sendable {
             name: "meshledger_replication_lag", help: "Events etcd has that this replica has not applied yet.")
         elections = registry.makeGauge(
             name: "meshledger_replication_elections", help: "Times this replica was elected the writer.")
+        snapshot = registry.makeGauge(
+            name: "meshledger_snapshot_sequence", help: "The sequence of the newest snapshot this server took.")
         var counters: [ResourceKind: Counter] = [:]
         for kind in ResourceKind.allCases {
             counters[kind] = registry.makeCounter(

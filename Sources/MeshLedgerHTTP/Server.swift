@@ -38,6 +38,9 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 8 << 20
     /// How far back (in events) a watch may start; older starts get 410 Gone.
     public var watchRetention: UInt64 = 100_000
+    /// A snapshot of the folded projection every this many events (0: none; not on a read-only
+    /// store).
+    public var snapshotInterval: UInt64 = Store.defaultSnapshotInterval
     /// Default seconds between watch bookmarks.
     public var bookmarkSeconds = 5.0
     /// Most watch streams open at once; more get 429.
@@ -96,7 +99,7 @@ public struct MeshLedgerServer: Sendable {
         let committer = try Committer(
             store: store, groupCommit: configuration.groupCommit, maxBatchRequests: configuration.maxBatchRequests,
             maxDelay: configuration.maxDelay, retention: configuration.watchRetention, metrics: metrics,
-            replicator: replicator)
+            replicator: replicator, snapshotInterval: configuration.readOnly ? 0 : configuration.snapshotInterval)
         let endpoints = Endpoints(
             store: store, committer: committer, metrics: metrics, configuration: configuration, replicator: replicator)
         let router = Router(context: ServerContext.self)

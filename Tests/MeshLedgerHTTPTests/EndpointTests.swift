@@ -6,6 +6,7 @@ import MeshLedger
 import MeshLedgerHTTP
 import MeshLedgerTesting
 import MeshModel
+import Projection
 import Testing
 
 /// Every endpoint's status codes and bodies, in process.
@@ -24,6 +25,45 @@ import Testing
             let gauge = metrics.text.split(separator: "\n").first { $0.hasPrefix("meshledger_head ") }
             #expect(gauge.flatMap { Double($0.split(separator: " ").last ?? "") } == Double(head))
         }
+    }
+
+    /// The server snapshots the state it keeps folded (no replay) every interval, off the
+    /// writer's path; each snapshot is what a full replay gives at its sequence, and a restart
+    /// (a new projection of the store) starts from the newest.
+    @Test func theServerSnapshotsWhatItFoldsEveryIntervalEvents() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        #expect(try store.log.snapshotInfos().isEmpty)
+        var configuration = ServerConfiguration()
+        configuration.snapshotInterval = 4
+        try await withServer(store, configuration: configuration) { client in
+            for i in 0..<9 {
+                let yaml = virtualDestinationYAML("snapshotted-\(i)", hostname: "snapshotted-\(i).global")
+                let answer = try await client.call(.post, "/v1/events?op=apply", body: yaml)
+                #expect(answer.status == 200, "\(answer.text)")
+            }
+            let metrics = try await client.call(.get, "/metrics")
+            #expect(metrics.text.contains("meshledger_snapshot_sequence"))
+        }
+        #expect(try store.log.head().sequence == head + 9)
+        // The store had none, so the first append's fold takes one.
+        let sequences = try store.log.snapshotInfos().map(\.sequence)
+        #expect(sequences == [head + 1, head + 5, head + 9])
+        #expect(try store.replay(verifySnapshots: true).snapshotProblems.isEmpty)
+        let restarted = try store.project()
+        #expect(restarted.origin.snapshot == sequences.last)
+        let replayed = try store.replay()
+        #expect(restarted.projection.digest == replayed.digest)
+        // A read-only server takes none.
+        var readOnly = ServerConfiguration()
+        readOnly.readOnly = true
+        readOnly.snapshotInterval = 1
+        try store.pruneSnapshots(keep: 0)
+        try await withServer(store, configuration: readOnly) { client in
+            let health = try await client.call(.get, "/healthz")
+            #expect(health.status == 200)
+        }
+        #expect(try store.log.snapshotInfos().isEmpty)
     }
 
     @Test func appendsAndTheirRefusals() async throws {
@@ -166,7 +206,8 @@ import Testing
         configuration.access.addSingleToken("s3cret")
         configuration.readOnly = true
         try await withServer(store, configuration: configuration) { client in
-            #expect(try await client.call(.get, "/healthz").status == 200)
+            let health = try await client.call(.get, "/healthz")
+            #expect(health.status == 200)
             #expect(try await client.call(.get, "/v1/virtualdestinations").status == 401)
             let wrong: HTTPFields = [.authorization: "Bearer nope"]
             #expect(try await client.call(.get, "/v1/virtualdestinations", headers: wrong).status == 401)
