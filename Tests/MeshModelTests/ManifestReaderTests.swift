@@ -196,6 +196,19 @@ func readError(_ text: String) -> ManifestError? {
         #expect(JSONText.string(value) == #"{"a":"é\n😀\"","b":[1,-2,3.5,1000.0,true,false,null],"c":{}}"#)
     }
 
+    /// Strings without escapes take a fast path (ASCII needs no validation); UTF-8 is still
+    /// checked for the others, with and without escapes, and control characters refused.
+    @Test func stringsWithoutEscapesAreReadExactlyAndNonASCIIStillValidated() throws {
+        #expect(try JSONText.parse(Array(#"["plain","café 😀",""]"#.utf8)) == ["plain", "café 😀", ""])
+        let invalid: [UInt8] = [0x5B, 0x22, 0x61, 0xFF, 0x62, 0x22, 0x5D]  // ["a\xFFb"]
+        #expect(throws: JSONText.SyntaxError.self) { try JSONText.parse(invalid) }
+        let invalidAfterEscape: [UInt8] = [0x22, 0x5C, 0x6E, 0xC3, 0x28, 0x22]  // "\n\xC3("
+        #expect(throws: JSONText.SyntaxError.self) { try JSONText.parse(invalidAfterEscape) }
+        #expect(throws: JSONText.SyntaxError.self) { try JSONText.parse(Array("\"a\tb\"".utf8)) }
+        let error = #expect(throws: JSONText.SyntaxError.self) { try JSONText.parse(Array("[\"ab\ncd\"]".utf8)) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("control character"))
+    }
+
     @Test func refusesDeepNestingDuplicatesAndGarbage() {
         let deep = String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)
         #expect(throws: JSONText.SyntaxError.self) { try JSONText.parse(Array(deep.utf8)) }
