@@ -1,3 +1,4 @@
+import CBaselines
 import EventLog
 import Foundation
 import MeshModel
@@ -11,6 +12,7 @@ func scaling(_ options: Options, rows: inout [Row]) throws {
     var perEvent: [Double] = []
     var perEventSettled: [Double] = []
     var perKind: [[ResourceKind: Double]] = []
+    var memory: [(fleet: Int, churned: Int, objects: Int)] = []
     let factors = [1, 10, 100].filter { $0 <= options.int("largest-factor", 100) }
     for factor in factors {
         let parameters = FleetWorkload.Parameters(
@@ -68,12 +70,25 @@ func scaling(_ options: Options, rows: inout [Row]) throws {
             ratio = String(format: "%.0fx cheaper than reference (%.0f µs)", full / incremental, full * 1e6)
         }
         perEvent.append(incremental)
+        memory.append(try projectionMemory(log, fleetHead: fleetHead, head: head))
         rows.append(
             Row(
                 measure:
                     "per churn event, fleet \(factor)x (\(6 * 10 * factor) services, \(20 * factor) VDs): incremental",
                 value: String(format: "%.1f µs", incremental * 1e6), ratio: ratio, target: "-"))
         try? FileManager.default.removeItem(atPath: path)
+    }
+    for (factor, bytes) in zip(factors, memory) {
+        rows.append(
+            Row(
+                measure:
+                    "projection heap, fleet \(factor)x (\(bytes.objects) live objects): after the fleet; after 3000 more events",
+                value: String(
+                    format: "%.1f MiB; %.1f MiB", Double(bytes.fleet) / 1_048_576, Double(bytes.churned) / 1_048_576),
+                ratio: String(
+                    format: "%.0f B per live object; the longer log %.2fx", Double(bytes.fleet) / Double(bytes.objects),
+                    Double(bytes.churned) / Double(bytes.fleet)),
+                target: "proportional to live objects, not to log length"))
     }
     for step in 1..<factors.count {
         let (small, large) = (step - 1, step)
@@ -98,4 +113,29 @@ func scaling(_ options: Options, rows: inout [Row]) throws {
                     value: String(format: "%.2fx", after / before), ratio: "-", target: "< 2x"))
         }
     }
+}
+
+/// The heap a projection holds (glibc's count of bytes in use, before and after building it)
+/// after folding the fleet, and after folding the churn as well: the same live objects, a longer
+/// log. Also the number of live objects.
+func projectionMemory(
+    _ log: EventLog, fleetHead: UInt64, head: UInt64
+) throws -> (
+    fleet: Int, churned: Int, objects: Int
+) {
+    let base = Int(heap_in_use())
+    var projection = Projection()
+    try log.scan(1...fleetHead) { event in
+        projection.apply(event)
+        return true
+    }
+    projection.settleDigest()
+    let fleet = Int(heap_in_use()) - base
+    try log.scan((fleetHead + 1)...head) { event in
+        projection.apply(event)
+        return true
+    }
+    projection.settleDigest()
+    let churned = Int(heap_in_use()) - base
+    return withExtendedLifetime(projection) { (fleet, churned, projection.world.inputs.count) }
 }

@@ -3,6 +3,7 @@
 // same records, same batch sizes, durable commits.
 #include "baselines.h"
 #include <lmdb.h>
+#include <malloc.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -156,3 +157,5 @@ double sqlite_wal_append(
     sqlite3_close(db);
     return elapsed;
 }
+
+size_t heap_in_use(void) { return mallinfo2().uordblks; }

@@ -21,4 +21,8 @@ double raw_lmdb_scan(const char *path, size_t *records, size_t *bytes);
 double sqlite_wal_append(
     const char *path, const uint8_t *data, const size_t *lengths, size_t count, size_t batch, int indexed);
 
+/// Bytes of the heap in use now (glibc's `mallinfo2().uordblks`): what a data structure holds,
+/// measured as the difference around building it.
+size_t heap_in_use(void);
+
 #endif
