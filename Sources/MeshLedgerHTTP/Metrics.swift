@@ -16,33 +16,49 @@ final class Metrics: Sendable {
 
     init() {
         appendLatency = registry.makeDurationHistogram(
-            name: "meshledger_append_latency_seconds",
+            descriptor: MetricNameDescriptor(
+                metricName: "meshledger_append_latency_seconds", unitName: "",
+                helpText: "Time from an append request's arrival to its commit."),
             buckets: [
                 .microseconds(200), .milliseconds(1), .milliseconds(5), .milliseconds(20), .milliseconds(100),
                 .seconds(1),
-            ],
-            help: "Time from an append request's arrival to its commit.")
+            ])
         batchSize = registry.makeValueHistogram(
-            name: "meshledger_commit_requests", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
-            help: "Append requests per write transaction (group commit).")
-        head = registry.makeGauge(name: "meshledger_head", help: "The log's head sequence.")
-        watchers = registry.makeGauge(name: "meshledger_watchers", help: "Open watch streams.")
+            descriptor: MetricNameDescriptor(
+                metricName: "meshledger_commit_requests", unitName: "",
+                helpText: "Append requests per write transaction (group commit)."),
+            buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256])
+        head = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "meshledger_head", unitName: "", helpText: "The log's head sequence."))
+        watchers = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "meshledger_watchers", unitName: "", helpText: "Open watch streams."))
         etcdLatency = registry.makeDurationHistogram(
-            name: "meshledger_etcd_request_seconds",
+            descriptor: MetricNameDescriptor(
+                metricName: "meshledger_etcd_request_seconds", unitName: "",
+                helpText: "Time of each request to etcd (replicated stores)."),
             buckets: [
                 .milliseconds(1), .milliseconds(5), .milliseconds(20), .milliseconds(100), .seconds(1), .seconds(5),
-            ],
-            help: "Time of each request to etcd (replicated stores).")
+            ])
         replicationLag = registry.makeGauge(
-            name: "meshledger_replication_lag", help: "Events etcd has that this replica has not applied yet.")
+            descriptor: MetricNameDescriptor(
+                metricName: "meshledger_replication_lag", unitName: "",
+                helpText: "Events etcd has that this replica has not applied yet."))
         elections = registry.makeGauge(
-            name: "meshledger_replication_elections", help: "Times this replica was elected the writer.")
+            descriptor: MetricNameDescriptor(
+                metricName: "meshledger_replication_elections", unitName: "",
+                helpText: "Times this replica was elected the writer."))
         snapshot = registry.makeGauge(
-            name: "meshledger_snapshot_sequence", help: "The sequence of the newest snapshot this server took.")
+            descriptor: MetricNameDescriptor(
+                metricName: "meshledger_snapshot_sequence", unitName: "",
+                helpText: "The sequence of the newest snapshot this server took."))
         var counters: [ResourceKind: Counter] = [:]
         for kind in ResourceKind.allCases {
             counters[kind] = registry.makeCounter(
-                name: "meshledger_events_total", labels: [("kind", kind.rawValue)], help: "Events folded, by kind.")
+                descriptor: MetricNameDescriptor(
+                    metricName: "meshledger_events_total", unitName: "", helpText: "Events folded, by kind."),
+                labels: [("kind", kind.rawValue)])
         }
         eventCounters = counters
     }

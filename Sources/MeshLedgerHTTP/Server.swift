@@ -166,7 +166,7 @@ struct ReplicationService: Service {
         // What the replica appends is folded at once, and wakes the watches.
         let committer = self.committer
         await replicator.setOnApplied { await committer.foldNewEvents() }
-        try await cancelWhenGracefulShutdown { await replicator.run() }
+        await cancelWhenGracefulShutdown { await replicator.run() }
     }
 }
 

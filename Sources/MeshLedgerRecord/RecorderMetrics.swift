@@ -19,7 +19,9 @@ public final class RecorderMetrics: Sendable {
     private let versions = Mutex<(newest: UInt64, byKind: [ResourceKind: UInt64])>((0, [:]))
 
     init() {
-        head = registry.makeGauge(name: "meshledger_record_head", help: "The recording store's head sequence.")
+        head = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "meshledger_record_head", unitName: "", helpText: "The recording store's head sequence."))
         var recorded: [ResourceKind: Counter] = [:]
         var relists: [ResourceKind: Counter] = [:]
         var restarts: [ResourceKind: Counter] = [:]
@@ -27,21 +29,31 @@ public final class RecorderMetrics: Sendable {
         for kind in ResourceKind.allCases where kind != .syncResult {
             let labels = [("kind", kind.rawValue)]
             recorded[kind] = registry.makeCounter(
-                name: "meshledger_record_events_total", labels: labels, help: "Events recorded, by kind.")
+                descriptor: MetricNameDescriptor(
+                    metricName: "meshledger_record_events_total", unitName: "", helpText: "Events recorded, by kind."),
+                labels: labels)
             relists[kind] = registry.makeCounter(
-                name: "meshledger_record_relists_total", labels: labels, help: "Lists recorded as a relist, by kind.")
+                descriptor: MetricNameDescriptor(
+                    metricName: "meshledger_record_relists_total", unitName: "",
+                    helpText: "Lists recorded as a relist, by kind."), labels: labels)
             restarts[kind] = registry.makeCounter(
-                name: "meshledger_record_watch_restarts_total", labels: labels,
-                help: "Watches reconnected after an error, by kind.")
+                descriptor: MetricNameDescriptor(
+                    metricName: "meshledger_record_watch_restarts_total", unitName: "",
+                    helpText: "Watches reconnected after an error, by kind."), labels: labels)
             lags[kind] = registry.makeGauge(
-                name: "meshledger_record_lag", labels: labels,
-                help: "The newest resourceVersion seen on any stream minus the kind's last one (numeric versions).")
+                descriptor: MetricNameDescriptor(
+                    metricName: "meshledger_record_lag", unitName: "",
+                    helpText:
+                        "The newest resourceVersion seen on any stream minus the kind's last one (numeric versions)."),
+                labels: labels)
         }
         var bad: [String: Counter] = [:]
         for reason in ["malformed", "unknown_kind", "invalid_object", "truncated"] {
             bad[reason] = registry.makeCounter(
-                name: "meshledger_record_bad_input_total", labels: [("reason", reason)],
-                help: "Bad input from the server, reported and skipped or retried, by reason.")
+                descriptor: MetricNameDescriptor(
+                    metricName: "meshledger_record_bad_input_total", unitName: "",
+                    helpText: "Bad input from the server, reported and skipped or retried, by reason."),
+                labels: [("reason", reason)])
         }
         recordedCounters = recorded
         relistCounters = relists

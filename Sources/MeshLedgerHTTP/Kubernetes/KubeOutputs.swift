@@ -119,7 +119,6 @@ struct KubeOutputs: Sendable {
     func watch(_ kind: String, _ filter: KubeObjects.Filter, _ request: Request) async throws -> Response {
         let committer = endpoints.committer
         let configuration = endpoints.configuration
-        let store = endpoints.store
         let timeout = min(
             reads.query(request, "timeoutSeconds").flatMap(Double.init) ?? configuration.maxWatchSeconds,
             configuration.maxWatchSeconds)

@@ -87,7 +87,7 @@ struct KubeWrites: Sendable {
     func submit(_ batch: Batch, _ context: ServerContext, conflict: KubeError) async throws -> AppendResult {
         do {
             return try await endpoints.committer.submit(batch.attributed(to: endpoints.groups(context))).get()
-        } catch let error as LogError where error.code == .conflict {
+        } catch  where error.code == .conflict {
             throw conflict
         }
     }
