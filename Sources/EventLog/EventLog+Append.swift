@@ -170,12 +170,7 @@ private struct BatchWriter {
         log: EventLog, _ txn: borrowing WriteTransaction, expectedHead: UInt64?, clock: () -> Timestamp
     ) throws {
         self.log = log
-        var last: (UInt64, Digest, Timestamp) = (0, .zero, Timestamp(microseconds: 0))
-        try txn.scan(log.events, reverse: true) { key, value in
-            last = try EventLog.headFields(key, value)
-            return false
-        }
-        let (head, headDigest, lastTime) = last
+        let (head, headDigest, lastTime) = try EventLog.head(in: txn, log.events)
         if let expected = expectedHead, expected != head {
             throw LogError(
                 .conflict, "conflict: expected head \(expected), but the log is at \(head); nothing appended")
@@ -334,15 +329,19 @@ private struct BatchWriter {
         for (state, keyBytes) in pending.values {
             try txn.put(log.objects, keyBytes, ObjectStateCodec.encode(state))
         }
-        for (kind, count) in kindCounts { try addCounter("count.kind.\(kind.rawValue)", count, txn) }
-        for (source, count) in sourceCounts { try addCounter("count.source.\(source.rawValue)", count, txn) }
+        for (kind, count) in kindCounts { try log.addCounter("count.kind.\(kind.rawValue)", count, txn) }
+        for (source, count) in sourceCounts { try log.addCounter("count.source.\(source.rawValue)", count, txn) }
         return AppendResult(
             outcomes: outcomes, range: sequence > head ? (head + 1)...sequence : nil, head: sequence, events: appended)
     }
+}
 
-    private func addCounter(_ name: String, _ delta: UInt64, _ txn: borrowing WriteTransaction) throws {
+extension EventLog {
+    /// Adds `delta` to the counter `name` in `meta` (the counts `stats` shows), in the transaction
+    /// that appends the events it counts.
+    func addCounter(_ name: String, _ delta: UInt64, _ txn: borrowing WriteTransaction) throws {
         let key = Array(name.utf8)
-        let old = try txn.get(log.meta, key).map(EventLog.decodeUInt64) ?? 0
-        try txn.put(log.meta, key, EventLog.sequenceKey(old + delta))
+        let old = try txn.get(meta, key).map(EventLog.decodeUInt64) ?? 0
+        try txn.put(meta, key, EventLog.sequenceKey(old + delta))
     }
 }

@@ -8,13 +8,8 @@ extension EventLog {
     /// The head: the last sequence (0 for an empty log) and its checksum.
     public func head() throws -> (sequence: UInt64, digest: Digest) {
         try environment.read { txn in
-            var result: (UInt64, Digest) = (0, .zero)
-            try txn.scan(events, reverse: true) { key, value in
-                let (sequence, digest, _) = try EventLog.headFields(key, value)
-                result = (sequence, digest)
-                return false
-            }
-            return result
+            let (sequence, digest, _) = try EventLog.head(in: txn, events)
+            return (sequence, digest)
         }
     }
 

@@ -14,12 +14,8 @@ extension EventLog {
     public func applyReplicated(_ records: [[UInt8]], revision: Int64? = nil) throws -> [Event] {
         do {
             return try environment.write { txn in
-                var head: (sequence: UInt64, digest: Digest) = (0, .zero)
-                try txn.scan(events, reverse: true) { key, value in
-                    let (sequence, digest, _) = try EventLog.headFields(key, value)
-                    head = (sequence, digest)
-                    return false
-                }
+                let last = try EventLog.head(in: txn, events)
+                var head = (sequence: last.sequence, digest: last.digest)
                 var states: [ObjectKey: (state: ObjectState, keyBytes: [UInt8])] = [:]
                 var counters: [String: UInt64] = [:]
                 var applied: [Event] = []
@@ -67,11 +63,7 @@ extension EventLog {
                 for (state, keyBytes) in states.values {
                     try txn.put(objects, keyBytes, ObjectStateCodec.encode(state))
                 }
-                for (name, delta) in counters {
-                    let key = Array(name.utf8)
-                    let old = try txn.get(meta, key).map(EventLog.decodeUInt64) ?? 0
-                    try txn.put(meta, key, EventLog.sequenceKey(old + delta))
-                }
+                for (name, delta) in counters { try addCounter(name, delta, txn) }
                 if let revision, !applied.isEmpty {
                     try txn.put(meta, Array("repl.revision".utf8), EventLog.sequenceKey(UInt64(revision)))
                 }

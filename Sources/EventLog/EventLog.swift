@@ -269,6 +269,19 @@ public final class EventLog: Sendable {
         }
     }
 
+    /// The head as a transaction sees it: the last record's sequence, checksum and time (zeros for
+    /// an empty log). The one place a head is read; appends, replicated applies and readers call it.
+    static func head<Access>(
+        in txn: borrowing Transaction<Access>, _ events: Database
+    ) throws -> (sequence: UInt64, digest: Digest, time: Timestamp) {
+        var last: (UInt64, Digest, Timestamp) = (0, .zero, Timestamp(microseconds: 0))
+        try txn.scan(events, reverse: true) { key, value in
+            last = try EventLog.headFields(key, value)
+            return false
+        }
+        return last
+    }
+
     static func headFields(
         _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer
     ) throws -> (UInt64, Digest, Timestamp) {
