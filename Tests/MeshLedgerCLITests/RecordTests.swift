@@ -156,6 +156,9 @@ import Testing
         #expect(verified.status == 0, "verify after SIGKILL: \(verified.stderr)")
         // The restarted recorder authenticates with a client certificate (kubeconfig -data).
         recorder = try Self.recorder(fx, store: b, certificate: true)
+        // The label changed while no recorder ran: its start relist records it. (The state digest
+        // alone does not say so: labels derive nothing, so it can converge before.)
+        #expect(recorder!.wait(seconds: 20) { $0.contains("relisted virtualdestinations (start)") })
         #expect(try Self.converge(fx.store, b), "\(recorder!.seen.suffix(5))")
         #expect(try meshledger(["verify", "--store", b, "--read-only"]).status == 0)
 
