@@ -103,12 +103,8 @@ public struct Projection: Sendable {
     /// Destination it selects (found through the selector indexes, not by testing every one).
     private func affected(by policy: TrafficPolicy) -> Set<ObjectRef> {
         var result = Set<ObjectRef>()
-        if policy.destinationSelectors.isEmpty {  // selects every Destination
-            for (_, vds) in bySelected { result.formUnion(vds) }
-        } else {
-            for destination in world.destinations(matching: policy.destinationSelectors) {
-                result.formUnion(bySelected[destination.ref] ?? [])
-            }
+        for destination in world.destinations(selectedBy: policy) {
+            result.formUnion(bySelected[destination.ref] ?? [])
         }
         return result
     }
@@ -256,13 +252,7 @@ public struct Projection: Sendable {
             var evaluationInputChanged = false
             var matched: [ObjectRef: Destination] = [:]
             for policy in [old, new].compactMap({ $0 }) {
-                if policy.destinationSelectors.isEmpty {
-                    matched = world.destinations
-                    break
-                }
-                for destination in world.destinations(matching: policy.destinationSelectors) {
-                    matched[destination.ref] = destination
-                }
+                for destination in world.destinations(selectedBy: policy) { matched[destination.ref] = destination }
             }
             for (destinationRef, destination) in matched {
                 let before = old?.selects(destination) == true

@@ -112,6 +112,13 @@ public struct World: Sendable {
         return candidates.compactMap { destinations[$0] }.filter { d in selectors.contains { $0.matches(d) } }
     }
 
+    /// The Destinations a TrafficPolicy selects (every one when it has no selector), from the
+    /// indexes.
+    public func destinations(selectedBy policy: TrafficPolicy) -> [Destination] {
+        policy.destinationSelectors.isEmpty
+            ? Array(destinations.values) : destinations(matching: policy.destinationSelectors)
+    }
+
     /// TrafficPolicies that select a Destination and carry outlier detection, in acceptance order.
     public func outlierPolicies(for destination: Destination) -> [TrafficPolicy] {
         trafficPolicies.values
