@@ -264,8 +264,7 @@ public enum ManifestReader {
             throw ManifestError(
                 .notText, "input is binary, not YAML or JSON text (NUL byte at offset \(nul))", location: name)
         }
-        // ASCII text needs no UTF-8 validation (cheap to check; the generic validation is not).
-        if !bytes.allSatisfy({ $0 < 0x80 }) && String(validating: bytes, as: UTF8.self) == nil {
+        if String(utf8Text: bytes) == nil {
             var offset = 0
             var iterator = bytes.makeIterator()
             var decoder = UTF8()
