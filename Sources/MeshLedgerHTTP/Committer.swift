@@ -115,16 +115,15 @@ actor Committer {
         self.maxDelay = maxDelay
         self.retention = retention
         self.metrics = metrics
-        var (projection, _, _) = try store.project()
-        projection.settleOutputs()  // readers look at many states: translate the pending outputs once
+        let (projection, _, origin) = try store.project()
         self.projection = projection
-        for (ref, state) in projection.states { statuses[ref] = state.status.json }
+        // Statuses only: outputs are translated when the first reader asks (`current()`).
+        for ref in projection.world.virtualDestinations.keys { statuses[ref] = projection.status(of: ref)?.json }
         folded.store(projection.sequence, ordering: .releasing)
         metrics.head.set(Double(projection.sequence))
-        if snapshotInterval > 0 {
-            newestSnapshot = try store.log.snapshotInfos().last(where: \.isUsable)?.sequence ?? 0
-            metrics.snapshot.set(Double(newestSnapshot))
-        }
+        // The snapshot this start restored from is the newest this version can use.
+        newestSnapshot = origin.snapshot ?? 0
+        metrics.snapshot.set(Double(newestSnapshot))
     }
 
     /// Appends a batch (through the group when group commit is on) and returns its outcome.
