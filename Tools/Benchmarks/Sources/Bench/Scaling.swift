@@ -14,6 +14,7 @@ func scaling(_ options: Options, rows: inout [Row]) throws {
     var perKind: [[ResourceKind: Double]] = []
     var memory: [(fleet: Int, churned: Int, objects: Int)] = []
     let factors = [1, 10, 100].filter { $0 <= options.int("largest-factor", 100) }
+    let churn = options.int("churn", 3000)
     for factor in factors {
         let parameters = FleetWorkload.Parameters(
             clusters: 6, servicesPerCluster: 10 * factor, virtualDestinations: 20 * factor)
@@ -24,7 +25,7 @@ func scaling(_ options: Options, rows: inout [Row]) throws {
         var workload = FleetWorkload(parameters)
         for batch in workload.initialBatches() { _ = try log.append(Batch(batch)) }
         let fleetHead = try log.head().sequence
-        for _ in 0..<options.int("churn", 3000) { _ = try log.append(Batch(workload.nextBatch())) }
+        for _ in 0..<churn { _ = try log.append(Batch(workload.nextBatch())) }
         let head = try log.head().sequence
         var projection = Projection()
         var reference = ReferenceProjection()
@@ -82,7 +83,7 @@ func scaling(_ options: Options, rows: inout [Row]) throws {
         rows.append(
             Row(
                 measure:
-                    "projection heap, fleet \(factor)x (\(bytes.objects) live objects): after the fleet; after 3000 more events",
+                    "projection heap, fleet \(factor)x (\(bytes.objects) live objects): after the fleet; after \(churn) churn batches",
                 value: String(
                     format: "%.1f MiB; %.1f MiB", Double(bytes.fleet) / 1_048_576, Double(bytes.churned) / 1_048_576),
                 ratio: String(
