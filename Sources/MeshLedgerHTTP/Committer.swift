@@ -56,41 +56,21 @@ actor Committer {
 
     /// The last sequence the live projection folded: every event up to it is in the log and its
     /// status changes are recorded. Watch streams read it without a hop to the actor.
-    nonisolated var foldedSequence: UInt64 { folded.load(ordering: .acquiring) }
-    private let folded = Atomic<UInt64>(0)
-
-    /// Watch streams waiting for the next event.
-    private var eventWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
-    private var nextEventWaiter = 0
+    nonisolated var foldedSequence: UInt64 { folded.reached }
+    /// Watch streams waiting for the next event, woken by the fold that folds it.
+    private let folded = SequenceWaiters(reached: 0)
 
     /// Ends every open watch stream (graceful shutdown).
     func stopWatches() {
         stoppedFlag.store(true, ordering: .releasing)
-        wakeWatchers()
+        folded.stop()
     }
 
-    /// Waits until an event after `sequence` is folded (woken by the fold that folds it, at once),
-    /// the watches stop, or `timeout` passes: events another process appends to the store are
-    /// found by the fold after the timeout.
-    func waitForEvents(after sequence: UInt64, timeout: Duration) async {
-        foldNewEvents()
-        if projection.sequence > sequence || watchesStopped { return }
-        let id = nextEventWaiter
-        nextEventWaiter += 1
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            self.wakeWatcher(id)
-        }
-        await withCheckedContinuation { continuation in eventWaiters[id] = continuation }
-        timer.cancel()
-    }
-
-    private func wakeWatcher(_ id: Int) { eventWaiters.removeValue(forKey: id)?.resume() }
-
-    private func wakeWatchers() {
-        let waiting = eventWaiters
-        eventWaiters = [:]
-        for continuation in waiting.values { continuation.resume() }
+    /// Waits until an event after `sequence` is folded (woken by the fold that folds it, at once,
+    /// without a hop to the actor), the watches stop, or `timeout` passes: events another process
+    /// appends to the store are found by a fold after the timeout.
+    nonisolated func waitForEvents(after sequence: UInt64, timeout: Duration) async {
+        if await !folded.wait(for: sequence + 1, timeout: timeout), !watchesStopped { await foldNewEvents() }
     }
 
     /// Takes a watch slot; false when `limit` streams are open already.
@@ -119,7 +99,7 @@ actor Committer {
         self.projection = projection
         // Statuses only: outputs are translated when the first reader asks (`current()`).
         for ref in projection.world.virtualDestinations.keys { statuses[ref] = projection.status(of: ref)?.json }
-        folded.store(projection.sequence, ordering: .releasing)
+        folded.advance(to: projection.sequence)
         metrics.head.set(Double(projection.sequence))
         // The snapshot this start restored from is the newest this version can use.
         newestSnapshot = origin.snapshot ?? 0
@@ -195,8 +175,7 @@ actor Committer {
         let before = projection.sequence
         defer {
             if projection.sequence > before {
-                folded.store(projection.sequence, ordering: .releasing)
-                wakeWatchers()
+                folded.advance(to: projection.sequence)
                 snapshotIfDue()
             }
         }

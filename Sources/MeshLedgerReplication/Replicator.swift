@@ -95,8 +95,8 @@ public actor Replicator {
     private var onApplied: (@Sendable () async -> Void)?
     private var trimmedBelow: UInt64 = 0
     private var trimming = false
-    private var waiters: [Int: (sequence: UInt64, continuation: CheckedContinuation<Void, Never>)] = [:]
-    private var nextWaiter = 0
+    /// Tasks waiting for the local log to reach a sequence.
+    private let heads: SequenceWaiters
 
     /// A replica of `log`; `observe` is told every etcd request's path and time.
     public init(
@@ -120,6 +120,7 @@ public actor Replicator {
         self.logger = logger
         secret = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
         localHead = try log.head().sequence
+        heads = SequenceWaiters(reached: localHead)
         let source = "etcd:\(configuration.prefix)"
         let (marked, _) = try log.replication()
         if marked == nil {
@@ -247,27 +248,13 @@ public actor Replicator {
         if sequence > localHead, let onApplied { Task { await onApplied() } }
         localHead = max(localHead, sequence)
         etcdHead = max(etcdHead, localHead)
-        for (id, waiter) in waiters where waiter.sequence <= localHead {
-            waiters[id] = nil
-            waiter.continuation.resume()
-        }
+        heads.advance(to: localHead)
     }
 
     /// Waits until the local log reaches `sequence` (at most `timeout`); whether it did.
-    public func waitForHead(_ sequence: UInt64, timeout: Duration = .seconds(5)) async -> Bool {
-        if localHead >= sequence { return true }
-        let id = nextWaiter
-        nextWaiter += 1
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            self.expire(id)
-        }
-        await withCheckedContinuation { continuation in waiters[id] = (sequence, continuation) }
-        timer.cancel()
-        return localHead >= sequence
+    public nonisolated func waitForHead(_ sequence: UInt64, timeout: Duration = .seconds(5)) async -> Bool {
+        await heads.wait(for: sequence, timeout: timeout)
     }
-
-    private func expire(_ id: Int) { waiters.removeValue(forKey: id)?.continuation.resume() }
 
     /// etcd's head, read with a quorum (a strong read waits until the local log reaches it).
     public func strongHead() async throws -> UInt64 {
