@@ -55,7 +55,12 @@ struct WatchRoutes: Sendable {
                         Self.eventLine(event, await committer.statusChanges(at: event.sequence))
                     }
                     cursor = last
-                    try await writer.write(ByteBuffer(bytes: bytes.joined()))
+                    // One contiguous copy (a ByteBuffer made from a joined sequence is written
+                    // byte by byte).
+                    var buffer = ByteBuffer()
+                    buffer.reserveCapacity(bytes.reduce(0) { $0 + $1.count })
+                    for line in bytes { buffer.writeBytes(line) }
+                    try await writer.write(buffer)
                     continue
                 }
                 let now = ContinuousClock.now
