@@ -44,6 +44,20 @@ extension EventLog {
         }
     }
 
+    /// The newest stored snapshot whose header `usable` accepts, read newest first: the search
+    /// stops at the first one, and the older records are not read or checksummed.
+    public func newestSnapshot(where usable: (SnapshotInfo) -> Bool) throws -> SnapshotInfo? {
+        try environment.read { txn in
+            var found: SnapshotInfo?
+            try txn.scan(snapshots, reverse: true) { key, value in
+                guard let info = EventLog.snapshotInfo(key, value), usable(info) else { return true }
+                found = info
+                return false
+            }
+            return found
+        }
+    }
+
     /// The snapshots at or before `sequence`, newest first, with their payloads (nil payload when
     /// the record is not intact). Callers try them in order.
     public func snapshots(

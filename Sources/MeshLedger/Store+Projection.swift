@@ -91,8 +91,7 @@ extension Store {
         guard interval > 0 else { return nil }
         let (head, _) = try log.head()
         // Only snapshots this version can use count (an upgrade must not wait on older formats).
-        let newest =
-            try log.snapshotInfos().last(where: \.isUsable)?.sequence ?? 0
+        let newest = try log.newestSnapshot(where: \.isUsable)?.sequence ?? 0
         guard head >= newest + interval else { return nil }
         return try createSnapshot(at: head)
     }

@@ -150,5 +150,11 @@ func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {
             sequence: head, format: Projection.snapshotFormat &+ 1, digest: .zero, payload: [1, 2, 3])
         #expect(try store.snapshotIfDue(interval: head)?.sequence == head)
         #expect(try store.log.snapshotInfos().map(\.format) == [Projection.snapshotFormat])
+        // The newest usable one is looked for newest first, past a newer one whose bytes changed.
+        try store.log.writeSnapshot(sequence: head + 5, format: Projection.snapshotFormat, digest: .zero, payload: [9])
+        try store.log.replaceSnapshotRecord(head + 5) { record in record.dropLast() + [record.last! ^ 1] }
+        #expect(try store.log.newestSnapshot(where: { _ in true })?.sequence == head + 5)
+        #expect(try store.log.newestSnapshot(where: \.isUsable)?.sequence == head)
+        #expect(try store.snapshotIfDue(interval: 1) == nil)
     }
 }
