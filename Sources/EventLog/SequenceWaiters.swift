@@ -32,6 +32,9 @@ public final class SequenceWaiters: Sendable {
     /// The highest sequence reached (read without the lock).
     public var reached: UInt64 { reachedValue.load(ordering: .acquiring) }
 
+    /// How many tasks wait now.
+    public var waiting: Int { state.withLock { $0.waiters.count } }
+
     /// Whether `stop()` was called.
     public var stopped: Bool { state.withLock { $0.stopped } }
 

@@ -3,48 +3,58 @@ import Foundation
 import Testing
 
 /// The waiters the writer wakes (watch streams) and the replicator wakes (reads that wait for a
-/// head): woken at once by `advance`, not by polling; a timeout or `stop()` ends a wait.
+/// head): woken at once by `advance`, not by polling; a timeout or `stop()` ends a wait. The
+/// checks do not time anything (the test process runs many suites on 2 cores): a wait woken by
+/// `advance` or `stop` leaves the list in that call, long before its 600 s timeout.
 @Suite struct SequenceWaitersTests {
+    /// Waits until `count` tasks wait.
+    func untilWaiting(_ waiters: SequenceWaiters, _ count: Int) async throws {
+        while waiters.waiting < count { try await Task.sleep(for: .milliseconds(5)) }
+    }
+
     @Test func advanceWakesTheWaitersItReachesAndOnlyThem() async throws {
         let waiters = SequenceWaiters(reached: 10)
-        #expect(await waiters.wait(for: 10, timeout: .seconds(30)))
-        let started = ContinuousClock.now
-        async let five = waiters.wait(for: 15, timeout: .seconds(30))
-        async let twenty = waiters.wait(for: 20, timeout: .milliseconds(300))
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await waiters.wait(for: 10, timeout: .seconds(600)))
+        async let fifteen = waiters.wait(for: 15, timeout: .seconds(600))
+        async let twenty = waiters.wait(for: 20, timeout: .seconds(600))
+        try await untilWaiting(waiters, 2)
         waiters.advance(to: 15)
-        #expect(await five)
-        // Woken by the advance, long before its 30 s timeout.
-        #expect(ContinuousClock.now - started < .seconds(10))
-        // The waiter for 20 is not reached: its timeout ends it.
-        #expect(await twenty == false)
-        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        #expect(waiters.waiting == 1)
+        #expect(await fifteen)
         #expect(waiters.reached == 15)
         // An advance never goes back.
         waiters.advance(to: 12)
         #expect(waiters.reached == 15)
+        waiters.stop()
+        #expect(await twenty == false)
+    }
+
+    @Test func aTimeoutEndsAWaitThatIsNotReached() async throws {
+        let waiters = SequenceWaiters(reached: 0)
+        #expect(await waiters.wait(for: 1, timeout: .milliseconds(50)) == false)
+        #expect(waiters.waiting == 0)
     }
 
     @Test func stopEndsEveryWaitAndTheOnesAfter() async throws {
         let waiters = SequenceWaiters(reached: 0)
-        let started = ContinuousClock.now
-        async let first = waiters.wait(for: 1, timeout: .seconds(30))
-        async let second = waiters.wait(for: 2, timeout: .seconds(30))
-        try await Task.sleep(for: .milliseconds(50))
+        async let first = waiters.wait(for: 1, timeout: .seconds(600))
+        async let second = waiters.wait(for: 2, timeout: .seconds(600))
+        try await untilWaiting(waiters, 2)
         waiters.stop()
+        #expect(waiters.waiting == 0)
         #expect(await first == false)
         #expect(await second == false)
-        #expect(await waiters.wait(for: 3, timeout: .seconds(30)) == false)
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(await waiters.wait(for: 3, timeout: .seconds(600)) == false)
         #expect(waiters.stopped)
     }
 
     @Test func manyWaitersAreAllWokenByOneAdvance() async throws {
         let waiters = SequenceWaiters(reached: 0)
         let woken = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for _ in 0..<64 { group.addTask { await waiters.wait(for: 1, timeout: .seconds(30)) } }
-            try await Task.sleep(for: .milliseconds(100))
+            for _ in 0..<64 { group.addTask { await waiters.wait(for: 1, timeout: .seconds(600)) } }
+            try await untilWaiting(waiters, 64)
             waiters.advance(to: 1)
+            #expect(waiters.waiting == 0)
             var all: [Bool] = []
             for try await result in group { all.append(result) }
             return all

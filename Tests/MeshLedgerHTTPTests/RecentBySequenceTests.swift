@@ -41,14 +41,17 @@ import Testing
         let store = try fleetStore()
         let head = try store.log.head().sequence
         let recent = RecentBySequence<UInt64>(capacity: 100)
+        let (started, starting) = AsyncStream<Void>.makeStream()
         let failing = Task {
             try await recent.values(from: head, through: head, log: store.log) { _ in
-                try await Task.sleep(for: .milliseconds(200))
+                starting.yield()
+                try await Task.sleep(for: .milliseconds(100))
                 throw Failed()
             }
         }
-        try await Task.sleep(for: .milliseconds(50))
-        // Waits for the failing derivation, then derives the value itself.
+        // The failing watcher has claimed the event: this one waits for it, then derives it.
+        var signals = started.makeAsyncIterator()
+        await signals.next()
         let values = try await recent.values(from: head, through: head, log: store.log) { event in event.sequence }
         #expect(values == [head])
         await #expect(throws: Failed.self) { try await failing.value }
