@@ -1,8 +1,9 @@
 import Synchronization
 
 /// Tasks waiting for a sequence to be reached (a log's head, a projection's folded sequence),
-/// woken by whoever advances it, at once: no polling and no hop to an actor. A waiter's timeout
-/// is kept by one shared timer task that runs only while someone waits, not by a task per wait.
+/// woken by whoever advances it, at once: no polling and no hop to an actor. Timeouts are kept by
+/// one shared timer task, not by a task per wait: it runs only while someone waits and wakes at
+/// the earliest deadline (at most every `resolution`).
 public final class SequenceWaiters: Sendable {
     private struct Waiter {
         let sequence: UInt64
@@ -14,12 +15,14 @@ public final class SequenceWaiters: Sendable {
         var reached: UInt64
         var stopped = false
         var waiters: [Waiter] = []
-        var timerRunning = false
+        /// When the running timer task wakes next, and which timer it is (nil: none runs).
+        var timer: (wake: ContinuousClock.Instant, generation: UInt64)?
+        var generations: UInt64 = 0
     }
 
     private let state: Mutex<State>
     private let reachedValue: Atomic<UInt64>
-    /// How often the timer looks for expired waiters (the precision of a timeout).
+    /// The least time between two wakes of the timer (timeouts due within it end together).
     private let resolution: Duration
 
     /// Waiters for a sequence that is at `reached` now.
@@ -72,35 +75,48 @@ public final class SequenceWaiters: Sendable {
         if reached >= sequence { return true }
         let deadline = ContinuousClock.now + timeout
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let (now, startTimer) = state.withLock { state -> (Bool, Bool) in
-                if state.reached >= sequence || state.stopped { return (true, false) }
+            let (now, timer) = state.withLock { state -> (Bool, UInt64?) in
+                if state.reached >= sequence || state.stopped { return (true, nil) }
                 state.waiters.append(Waiter(sequence: sequence, deadline: deadline, continuation: continuation))
-                defer { state.timerRunning = true }
-                return (false, !state.timerRunning)
+                if let timer = state.timer, timer.wake <= deadline { return (false, nil) }
+                // No timer, or one that wakes after this deadline: a new one takes over.
+                state.generations += 1
+                state.timer = (deadline, state.generations)
+                return (false, state.generations)
             }
             if now { continuation.resume() }
-            if startTimer { Task { await self.expireLoop() } }
+            if let timer { Task { await self.expireLoop(timer, firstWake: deadline) } }
         }
         return reached >= sequence
     }
 
-    /// Resumes waiters whose deadline passed, every `resolution`, until none waits.
-    private func expireLoop() async {
+    /// Resumes waiters whose deadline passed, waking at the earliest deadline left, until none
+    /// waits or a newer timer takes over.
+    private func expireLoop(_ generation: UInt64, firstWake: ContinuousClock.Instant) async {
+        var wake = firstWake
         while true {
-            try? await Task.sleep(for: resolution)
+            try? await Task.sleep(until: wake, clock: .continuous)
             let now = ContinuousClock.now
-            let (expired, done) = state.withLock { state in
+            let (expired, next) = state.withLock {
+                state -> ([CheckedContinuation<Void, Never>], ContinuousClock.Instant?) in
                 var expired: [CheckedContinuation<Void, Never>] = []
+                guard state.timer?.generation == generation else { return (expired, nil) }
                 state.waiters.removeAll { waiter in
                     guard waiter.deadline <= now else { return false }
                     expired.append(waiter.continuation)
                     return true
                 }
-                if state.waiters.isEmpty { state.timerRunning = false }
-                return (expired, state.waiters.isEmpty)
+                guard let earliest = state.waiters.lazy.map(\.deadline).min() else {
+                    state.timer = nil
+                    return (expired, nil)
+                }
+                let next = max(earliest, now + resolution)
+                state.timer = (next, generation)
+                return (expired, next)
             }
             for continuation in expired { continuation.resume() }
-            if done { return }
+            guard let next else { return }
+            wake = next
         }
     }
 }

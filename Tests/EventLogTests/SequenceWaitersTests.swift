@@ -35,6 +35,19 @@ import Testing
         #expect(waiters.waiting == 0)
     }
 
+    /// The timer wakes at the earliest deadline: a short wait that starts while a long one waits
+    /// ends at its own timeout, not at the long one's (this test would take 600 s).
+    @Test func aShortWaitIsNotHeldBackByALongOne() async throws {
+        let waiters = SequenceWaiters(reached: 0)
+        async let long = waiters.wait(for: 1, timeout: .seconds(600))
+        try await untilWaiting(waiters, 1)
+        #expect(await waiters.wait(for: 1, timeout: .milliseconds(50)) == false)
+        #expect(await waiters.wait(for: 1, timeout: .milliseconds(20)) == false)
+        #expect(waiters.waiting == 1)
+        waiters.advance(to: 1)
+        #expect(await long)
+    }
+
     @Test func stopEndsEveryWaitAndTheOnesAfter() async throws {
         let waiters = SequenceWaiters(reached: 0)
         async let first = waiters.wait(for: 1, timeout: .seconds(600))
