@@ -23,7 +23,11 @@ public struct OutputKey: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     public static func < (a: OutputKey, b: OutputKey) -> Bool {
-        (a.cluster, a.kind, a.namespace, a.name) < (b.cluster, b.kind, b.namespace, b.name)
+        // Field by field, without building tuples of copies (outputs are sorted by key often).
+        if a.cluster != b.cluster { return a.cluster < b.cluster }
+        if a.kind != b.kind { return a.kind < b.kind }
+        if a.namespace != b.namespace { return a.namespace < b.namespace }
+        return a.name < b.name
     }
 
     public var description: String { "\(cluster)/\(kind)/\(namespace)/\(name)" }
@@ -72,8 +76,12 @@ public struct OutputObject: Sendable, Hashable {
     }
 
     /// SHA-256 of the canonical manifest: what a controller reports it applied.
-    public var digest: String {
-        hex(SHA256.hash(data: JSONText.canonical(manifest)))
+    public var digest: String { manifestAndDigest.digest }
+
+    /// The manifest and its digest, the manifest built once.
+    public var manifestAndDigest: (manifest: JSONValue, digest: String) {
+        let manifest = self.manifest
+        return (manifest, hex(SHA256.hash(data: JSONText.canonical(manifest))))
     }
 }
 
@@ -355,15 +363,21 @@ func firstOutlierDetection(_ destinations: [Destination], _ world: World) -> Out
 /// Merges pieces from several VirtualDestinations into output objects, sorted by key. Pieces with
 /// the same key merge their parents; the spec is the one of the first parent by name.
 public func mergeOutputs(_ pieces: [(parent: ObjectRef, piece: OutputPiece)]) -> [OutputObject] {
-    var merged: [OutputKey: OutputObject] = [:]
-    for (parent, piece) in pieces.sorted(by: { ($0.piece.key, $0.parent) < ($1.piece.key, $1.parent) }) {
-        if merged[piece.key] == nil {
-            merged[piece.key] = OutputObject(key: piece.key, mesh: piece.mesh, spec: piece.spec, parents: [parent])
-        } else if merged[piece.key]!.parents.last != parent {
-            merged[piece.key]!.parents.append(parent)
-        }
+    // Grouped by key first: only the pieces of one key (most often one) are sorted by parent,
+    // and the pieces themselves are not moved.
+    var byKey: [OutputKey: [Int]] = [:]
+    for (index, item) in pieces.enumerated() { byKey[item.piece.key, default: []].append(index) }
+    var merged: [OutputObject] = []
+    merged.reserveCapacity(byKey.count)
+    for (key, indices) in byKey {
+        let ordered = indices.count == 1 ? indices : indices.sorted { pieces[$0].parent < pieces[$1].parent }
+        let first = pieces[ordered[0]]
+        var parents: [ObjectRef] = []
+        for index in ordered where parents.last != pieces[index].parent { parents.append(pieces[index].parent) }
+        merged.append(OutputObject(key: key, mesh: first.piece.mesh, spec: first.piece.spec, parents: parents))
     }
-    return merged.values.sorted { $0.key < $1.key }
+    merged.sort { $0.key < $1.key }
+    return merged
 }
 
 /// Every output object of these VirtualDestination states, merged and sorted by key.
