@@ -187,6 +187,40 @@ import Testing
         }
     }
 
+    /// A watch of the Istio outputs from a resourceVersion sends what changed since, at the
+    /// sequence that changed it; watches with different selectors see the same objects (rendered
+    /// once per commit for all of them).
+    @Test func istioOutputWatchesSendWhatChangedAfterTheirResourceVersion() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            // reviews-global moves to port 9443: each target cluster's ServiceEntry changes.
+            let edit = try text("\(fleet)/user/reviews-edit.yaml").replacingOccurrences(
+                of: "number: 9080", with: "number: 9443")
+            #expect(try await client.call(.post, "/v1/events?op=apply", body: edit).status == 200)
+            let path =
+                "/apis/networking.istio.io/v1alpha3/serviceentries?watch=true&resourceVersion=\(head)&timeoutSeconds=0.5"
+            async let everyCluster = client.call(.get, path)
+            async let clusterOne = client.call(.get, path + "&labelSelector=cluster.multicluster.solo.io%3Dcluster-1")
+            func events(_ answer: Answer) -> [JSONValue] {
+                answer.text.split(separator: "\n").map { (try? JSONText.parse(Array($0.utf8))) ?? .null }
+            }
+            let all = events(try await everyCluster)
+            let one = events(try await clusterOne)
+            #expect(all.count >= 2, "\(all)")
+            for event in all {
+                #expect(event["type"] == "MODIFIED" && event[path: ["object", "kind"]] == "ServiceEntry")
+                #expect(event[path: ["object", "metadata", "name"]] == "reviews-global-bookinfo")
+                #expect(event[path: ["object", "metadata", "resourceVersion"]] == .string(String(head + 1)))
+                #expect(event[path: ["object", "spec", "ports"]]?.arrayValue?.first?["number"] == 9443)
+            }
+            let inClusterOne = all.filter {
+                $0[path: ["object", "metadata", "labels", "cluster.multicluster.solo.io"]] == "cluster-1"
+            }
+            #expect(one == inClusterOne && one.count == 1)
+        }
+    }
+
     @Test func istioOutputsAreReadOnlyResourcesSelectableByCluster() async throws {
         try await withServer(try fleetStore()) { client in
             let base = "/apis/networking.istio.io/v1alpha3"

@@ -100,6 +100,7 @@ struct KubeObjects: Sendable {
         var fields: FieldSelector?
 
         func matches(_ object: JSONValue) -> Bool {
+            if namespace == nil && labels == nil && fields == nil { return true }
             let name = object[path: ["metadata", "name"]]?.stringValue ?? ""
             let namespace = object[path: ["metadata", "namespace"]]?.stringValue ?? ""
             if let want = self.namespace, want != namespace { return false }

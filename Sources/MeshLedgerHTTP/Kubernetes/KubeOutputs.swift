@@ -6,6 +6,7 @@ import MeshModel
 import NIOCore
 import Projection
 import Prometheus
+import Synchronization
 
 /// The derived Istio outputs as read-only Kubernetes resources (`networking.istio.io/v1alpha3`
 /// ServiceEntry, DestinationRule, EnvoyFilter): list, get and watch, selectable by target cluster
@@ -14,6 +15,12 @@ import Prometheus
 struct KubeOutputs: Sendable {
     let endpoints: Endpoints
     let reads: KubeObjects
+    /// Every output as served at recent sequences, by kind and key: merged and rendered once per
+    /// commit for all the watches (each then only filters and compares digests).
+    let rendered = RecentBySequence<[String: [String: ServedOutput]]>(capacity: 4)
+    /// Each output's manifest and digest as last rendered: an output that did not change since
+    /// is not rendered and hashed again.
+    let manifests = ManifestCache()
 
     static let group = "networking.istio.io"
     static let version = "v1alpha3"
@@ -68,12 +75,17 @@ struct KubeOutputs: Sendable {
     }
 
     static func served(_ object: OutputObject, sequence: UInt64) -> JSONValue {
-        guard case .object(var root) = object.manifest, case .object(var metadata)? = root["metadata"] else {
-            return object.manifest
+        served(object.manifestAndDigest, sequence: sequence)
+    }
+
+    static func served(_ rendered: (manifest: JSONValue, digest: String), sequence: UInt64) -> JSONValue {
+        let (manifest, digest) = rendered
+        guard case .object(var root) = manifest, case .object(var metadata)? = root["metadata"] else {
+            return manifest
         }
         metadata["resourceVersion"] = .string(String(sequence))
         var annotations = metadata["annotations"]?.objectValue ?? JSONObject()
-        annotations["meshledger.dev/digest"] = .string(object.digest)
+        annotations["meshledger.dev/digest"] = .string(digest)
         metadata["annotations"] = .object(annotations)
         root["metadata"] = .object(metadata)
         return .object(root)
@@ -124,13 +136,13 @@ struct KubeOutputs: Sendable {
             configuration.maxWatchSeconds)
         let rv = reads.query(request, "resourceVersion").flatMap { UInt64($0) }.flatMap { $0 == 0 ? nil : $0 }
         let start = await reads.liveView()
-        var known: [String: JSONValue] = [:]
+        var known: [String: ServedOutput] = [:]
         if let rv {
             // From a resourceVersion: what was there then is known (no synthetic ADDED).
             let past = rv < start.sequence ? try reads.view(at: rv) : start
             for object in Self.objects(kind, namespace: filter.namespace, past.projection, sequence: past.sequence)
             where filter.matches(object) {
-                known[Self.key(object)] = object
+                known[Self.key(object)] = ServedOutput(object: object, digest: Self.digest(object))
             }
         }
         let initialKnown = known
@@ -143,22 +155,29 @@ struct KubeOutputs: Sendable {
                 let head = committer.foldedSequence
                 if head > cursor {
                     let projection = await committer.current()
-                    var now: [String: JSONValue] = [:]
-                    for object in Self.objects(
-                        kind, namespace: filter.namespace, projection, sequence: projection.sequence)
-                    where filter.matches(object) {
-                        now[Self.key(object)] = object
+                    let served = try await rendered.values(
+                        from: projection.sequence, through: projection.sequence, log: endpoints.store.log
+                    ) { _ in manifests.servedByKind(projection) }
+                    var now: [String: ServedOutput] = [:]
+                    for (key, output) in served.first?[kind] ?? [:] where filter.matches(output.object) {
+                        now[key] = output
                     }
-                    var lines: [UInt8] = []
-                    for (key, object) in now.sorted(by: { $0.key < $1.key }) {
+                    // Only what changed is sorted (by key): added and modified, then deleted.
+                    var changed: [(key: String, type: String, object: JSONValue)] = []
+                    for (key, output) in now {
                         guard let before = known[key] else {
-                            lines += Self.line("ADDED", object)
+                            changed.append((key, "ADDED", output.object))
                             continue
                         }
-                        if Self.digest(before) != Self.digest(object) { lines += Self.line("MODIFIED", object) }
+                        if before.digest != output.digest { changed.append((key, "MODIFIED", output.object)) }
                     }
-                    for (key, object) in known.sorted(by: { $0.key < $1.key }) where now[key] == nil {
-                        lines += Self.line("DELETED", Self.withVersion(object, projection.sequence))
+                    var deleted: [(key: String, type: String, object: JSONValue)] = []
+                    for (key, output) in known where now[key] == nil {
+                        deleted.append((key, "DELETED", Self.withVersion(output.object, projection.sequence)))
+                    }
+                    var lines: [UInt8] = []
+                    for change in changed.sorted(by: { $0.key < $1.key }) + deleted.sorted(by: { $0.key < $1.key }) {
+                        lines += Self.line(change.type, change.object)
                     }
                     if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
                     known = now
@@ -193,4 +212,38 @@ struct KubeOutputs: Sendable {
         bytes.append(UInt8(ascii: "\n"))
         return bytes
     }
+}
+
+/// The manifest and digest of each output as the output watches last rendered it.
+final class ManifestCache: Sendable {
+    private let rendered = Mutex<[OutputKey: (object: OutputObject, manifest: JSONValue, digest: String)]>([:])
+
+    /// Every output of a projection as served at its sequence, by kind and key; outputs equal to
+    /// the ones rendered last keep their manifest and digest.
+    func servedByKind(_ projection: Projection) -> [String: [String: ServedOutput]] {
+        let previous = rendered.withLock { $0 }
+        var current: [OutputKey: (object: OutputObject, manifest: JSONValue, digest: String)] = [:]
+        var byKind: [String: [String: ServedOutput]] = [:]
+        for object in projection.outputObjects {
+            let entry: (object: OutputObject, manifest: JSONValue, digest: String)
+            if let cached = previous[object.key], cached.object == object {
+                entry = cached
+            } else {
+                let (manifest, digest) = object.manifestAndDigest
+                entry = (object, manifest, digest)
+            }
+            current[object.key] = entry
+            let served = KubeOutputs.served((entry.manifest, entry.digest), sequence: projection.sequence)
+            byKind[object.key.kind, default: [:]][KubeOutputs.key(served)] = ServedOutput(
+                object: served, digest: entry.digest)
+        }
+        rendered.withLock { $0 = current }
+        return byKind
+    }
+}
+
+/// An output as a watch serves it, with its digest (what tells a modification).
+struct ServedOutput: Sendable {
+    let object: JSONValue
+    let digest: String?
 }

@@ -43,8 +43,9 @@ struct ObjectRoutes: Sendable {
         let (projection, sequence, _) = try await endpoints.projection(request)
         let filter = OutputFilter(cluster: endpoints.query(request, "cluster"), mesh: endpoints.query(request, "mesh"))
         let items = endpoints.store.outputs(matching: filter, in: projection).map { object -> JSONValue in
-            guard case .object(var manifest) = object.manifest else { return object.manifest }
-            manifest["digest"] = .string(object.digest)
+            let (served, digest) = object.manifestAndDigest
+            guard case .object(var manifest) = served else { return served }
+            manifest["digest"] = .string(digest)
             return .object(manifest)
         }
         return json(["apiVersion": "v1", "kind": "List", "sequence": .int(Int64(sequence)), "items": .array(items)])
