@@ -133,7 +133,54 @@ func kubeReads(_ options: Options) async throws -> [Row] {
                 ratio: String(format: "since the request: p50 %.1f ms, p99 %.1f ms", requestP50, requestP99),
                 target: "p99 <= 2 ms (issue 14)"))
     }
+
+    // 3. Istio output watches: the server's CPU per change of a VirtualDestination (its port and
+    // order of clusters move, so its ServiceEntries change), with no watch and with many watches
+    // of every ServiceEntry.
+    let outputWatchers = options.int("output-watchers", 16)
+    let outputChanges = options.int("output-changes", 20)
+    let workload = FleetWorkload(options.fleet)
+    var perChange: [Double] = []
+    var edit = 1
+    for count in [0, outputWatchers] {
+        let readers =
+            count == 0
+            ? nil
+            : try WatchReaders(
+                count: count, port: server.port,
+                path: "/apis/networking.istio.io/v1alpha3/serviceentries?watch=true&timeoutSeconds=120",
+                receipts: WatchReceipts())
+        try await Task.sleep(for: .milliseconds(1000))
+        let before = processCPUSeconds(server.process.processIdentifier)
+        for _ in 0..<outputChanges {
+            let body = JSONText.canonical(workload.virtualDestination(0, edit: edit).object)
+            edit += 1
+            _ = try rawPost(port: server.port, path: "/v1/events?op=apply", body: body)
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(1000))
+        perChange.append((processCPUSeconds(server.process.processIdentifier) - before) / Double(outputChanges))
+        readers?.close()
+    }
+    rows.append(
+        Row(
+            measure:
+                "server CPU per VirtualDestination change: no watch; \(outputWatchers) watches of every Istio ServiceEntry",
+            value: String(format: "%.1f ms; %.1f ms", perChange[0] * 1000, perChange[1] * 1000),
+            ratio: String(format: "%.1f ms per watch", (perChange[1] - perChange[0]) * 1000 / Double(outputWatchers)),
+            target: "-"))
     return rows
+}
+
+/// The CPU time (user and system) a process has used, in seconds (from /proc; 0 when it is gone).
+func processCPUSeconds(_ pid: Int32) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = text.lastIndex(of: ")")
+    else { return 0 }
+    // Fields after the command name: state is field 3, utime 14 and stime 15 (clock ticks).
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 struct BenchFailure: Error, CustomStringConvertible {
