@@ -22,6 +22,7 @@ public final class SequenceWaiters: Sendable {
 
     private let state: Mutex<State>
     private let reachedValue: Atomic<UInt64>
+    private let stoppedValue = Atomic<Bool>(false)
     /// The least time between two wakes of the timer (timeouts due within it end together).
     private let resolution: Duration
 
@@ -38,8 +39,8 @@ public final class SequenceWaiters: Sendable {
     /// How many tasks wait now.
     public var waiting: Int { state.withLock { $0.waiters.count } }
 
-    /// Whether `stop()` was called.
-    public var stopped: Bool { state.withLock { $0.stopped } }
+    /// Whether `stop()` was called (read without the lock).
+    public var stopped: Bool { stoppedValue.load(ordering: .acquiring) }
 
     /// Records that `sequence` is reached and wakes everyone waiting for it or an earlier one.
     public func advance(to sequence: UInt64) {
@@ -62,6 +63,7 @@ public final class SequenceWaiters: Sendable {
     public func stop() {
         let woken = state.withLock { state in
             state.stopped = true
+            stoppedValue.store(true, ordering: .releasing)
             defer { state.waiters = [] }
             return state.waiters.map(\.continuation)
         }

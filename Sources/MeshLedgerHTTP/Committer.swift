@@ -5,7 +5,6 @@ import MeshLedgerReplication
 import MeshModel
 import Projection
 import Prometheus
-import Synchronization
 
 /// The server's single writer. Concurrent append requests are coalesced into one LMDB write
 /// transaction (group commit, bounded by `maxBatchRequests` and `maxDelay`), each in its own
@@ -51,8 +50,7 @@ actor Committer {
 
     /// Set when the server shuts down: open watch streams end (clients resume elsewhere or later).
     /// Read without a hop to the actor, as is the sequence folded last.
-    nonisolated var watchesStopped: Bool { stoppedFlag.load(ordering: .acquiring) }
-    private let stoppedFlag = Atomic<Bool>(false)
+    nonisolated var watchesStopped: Bool { folded.stopped }
 
     /// The last sequence the live projection folded: every event up to it is in the log and its
     /// status changes are recorded. Watch streams read it without a hop to the actor.
@@ -62,7 +60,6 @@ actor Committer {
 
     /// Ends every open watch stream (graceful shutdown).
     func stopWatches() {
-        stoppedFlag.store(true, ordering: .releasing)
         folded.stop()
     }
 
