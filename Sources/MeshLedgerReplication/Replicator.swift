@@ -2,7 +2,7 @@ import AsyncHTTPClient
 public import EventLog
 import Foundation
 import Logging
-public import MeshModel
+import MeshModel
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -176,7 +176,7 @@ public actor Replicator {
                 let revision = try await catchUp()
                 connected = true
                 try await etcd.watch(key: logKey(0), rangeEnd: logEnd, startRevision: revision + 1) { message in
-                    try await self.take(message)
+                    try self.take(message)
                 }
             } catch is CancellationError {
                 return
