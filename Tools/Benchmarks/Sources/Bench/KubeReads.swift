@@ -75,16 +75,14 @@ func kubeReads(_ options: Options) async throws -> [Row] {
         let readers = try WatchReaders(
             count: watchers, port: server.port, path: path + String(head) + "&timeoutSeconds=60", receipts: receipts)
         try await Task.sleep(for: .milliseconds(500))
-        var appendedAt: [UInt64: Double] = [:]
-        var sentAt: [UInt64: Double] = [:]
+        var appendedAt: [UInt64: (sent: Double, answered: Double)] = [:]
         for i in 0..<changes {
             let body = virtualDestination("watched-\(name == "/v1" ? "a" : "b")-\(i)")
             // On a plain socket too: the time of the answer is when its last byte arrived.
             let (data, sent, answeredAt) = try rawPost(
                 port: server.port, path: "/v1/events?op=apply", body: Array(body.utf8))
             let sequence = UInt64(try JSONText.parse(data)["head"]?.intValue ?? 0)
-            appendedAt[sequence] = answeredAt
-            sentAt[sequence] = sent
+            appendedAt[sequence] = (sent, answeredAt)
             try await Task.sleep(for: .milliseconds(20))
         }
         let deadline = now() + 30
@@ -96,16 +94,15 @@ func kubeReads(_ options: Options) async throws -> [Row] {
         // may be ahead of it: counted as 0), and from its request (this includes the commit).
         var latencies: [Double] = []
         var sinceRequest: [Double] = []
-        for (sequence, time) in receipts.all where appendedAt[sequence] != nil {
-            latencies.append(max(0, time - appendedAt[sequence]!))
-            sinceRequest.append(time - sentAt[sequence]!)
+        var bySequence: [UInt64: [Double]] = [:]
+        for (sequence, time) in receipts.all {
+            guard let appended = appendedAt[sequence] else { continue }
+            latencies.append(max(0, time - appended.answered))
+            sinceRequest.append(time - appended.sent)
+            bySequence[sequence, default: []].append((time - appended.answered) * 1000)
         }
         sinceRequest.sort()
         if ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
-            var bySequence: [UInt64: [Double]] = [:]
-            for (sequence, time) in receipts.all where appendedAt[sequence] != nil {
-                bySequence[sequence, default: []].append((time - appendedAt[sequence]!) * 1000)
-            }
             for sequence in bySequence.keys.sorted() {
                 let values = bySequence[sequence]!.sorted()
                 FileHandle.standardError.write(
