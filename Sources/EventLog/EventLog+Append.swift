@@ -75,11 +75,11 @@ extension EventLog {
 
     /// Refuses a resync batch that names objects of another cluster.
     private func checkResync(_ batch: Batch, _ prepared: [PreparedChange]) throws {
-        guard let resync = batch.resync, resync.cluster != nil else { return }
-        for change in prepared where change.change.source == .discovery && change.originCluster != resync.cluster {
+        guard let cluster = batch.resync?.cluster else { return }
+        for change in prepared where change.change.source == .discovery && change.originCluster != cluster {
             throw LogError(
                 .invalidBatch,
-                "\(change.change.key) belongs to cluster \(change.originCluster ?? "(none)"), not \(resync.cluster); a resync takes one cluster's objects"
+                "\(change.change.key) belongs to cluster \(change.originCluster ?? "(none)"), not \(cluster); a resync takes one cluster's objects"
             )
         }
     }

@@ -216,10 +216,12 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         #expect(result.outcomes.last?.key.name == "ratings-bookinfo-c1")
         #expect(try log.state(of: destination("reviews", cluster: "c2").key)?.exists == true)
         #expect(try log.event(at: 5)?.actor == "agent-c1")
-        // Objects of another cluster in a resync are refused.
-        #expect(throws: LogError.self) {
+        // Objects of another cluster in a resync are refused, the resync's cluster named as it is.
+        let refusal = #expect(throws: LogError.self) {
             try log.append(Batch([upsert(destination("reviews", cluster: "c2"))], resync: resync))
         }
+        #expect(refusal?.code == .invalidBatch)
+        #expect(refusal?.message.contains("belongs to cluster c2, not c1;") == true, "\(refusal?.message ?? "")")
     }
 
     @Test func verifyPassesAndCatchesAlteredEvents() throws {
