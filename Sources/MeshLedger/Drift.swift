@@ -1,6 +1,6 @@
 import EventLog
 public import MeshModel
-public import Projection
+import Projection
 
 /// What `drift` compares between the status a live cluster's controller wrote (recorded with a
 /// VirtualDestination by `ingest` or `record`) and the status MeshLedger derives: the overall
