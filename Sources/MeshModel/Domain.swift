@@ -30,6 +30,56 @@ public struct ObjectRef: Sendable, Hashable, Comparable, CustomStringConvertible
     public static func < (a: ObjectRef, b: ObjectRef) -> Bool { (a.namespace, a.name) < (b.namespace, b.name) }
 }
 
+extension ObjectRef {
+    /// Whether `a.key < b.key`, without building the keys when both refs are ASCII (then String
+    /// order is byte order); otherwise by comparing the keys. Sorting meshes by key is on the
+    /// fold's path.
+    public static func keyPrecedes(_ a: ObjectRef, _ b: ObjectRef) -> Bool {
+        if let ordered = asciiKeyPrecedes(a, b) { return ordered }
+        return a.key < b.key
+    }
+
+    /// The byte order of `name.namespace.` for two ASCII refs; nil when either is not ASCII.
+    private static func asciiKeyPrecedes(_ a: ObjectRef, _ b: ObjectRef) -> Bool? {
+        var (aName, aNamespace, bName, bNamespace) = (a.name, a.namespace, b.name, b.namespace)
+        return aName.withUTF8 { aName in
+            aNamespace.withUTF8 { aNamespace in
+                bName.withUTF8 { bName in
+                    bNamespace.withUTF8 { bNamespace in
+                        let left = KeyBytes(name: aName, namespace: aNamespace)
+                        let right = KeyBytes(name: bName, namespace: bNamespace)
+                        guard left.isASCII, right.isASCII else { return nil }
+                        for index in 0..<min(left.count, right.count) {
+                            let (x, y) = (left[index], right[index])
+                            if x != y { return x < y }
+                        }
+                        return left.count < right.count
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bytes of `name.namespace.` read in place.
+    private struct KeyBytes {
+        let name: UnsafeBufferPointer<UInt8>
+        let namespace: UnsafeBufferPointer<UInt8>
+        var count: Int { name.count + namespace.count + 2 }
+        var isASCII: Bool { !name.contains { $0 >= 0x80 } && !namespace.contains { $0 >= 0x80 } }
+
+        subscript(index: Int) -> UInt8 {
+            if index < name.count { return name[index] }
+            let rest = index - name.count - 1
+            return rest >= 0 && rest < namespace.count ? namespace[rest] : UInt8(ascii: ".")
+        }
+    }
+}
+
+extension Sequence<ObjectRef> {
+    /// The refs ordered by `key` (`name.namespace.`), the order statuses list meshes in.
+    @inlinable public func sortedByKey() -> [ObjectRef] { sorted(by: ObjectRef.keyPrecedes) }
+}
+
 /// A reference to an object in a cluster (`core.skv2.solo.io.ClusterObjectRef`).
 public struct ClusterObjectRef: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// `name`.

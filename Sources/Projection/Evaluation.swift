@@ -212,7 +212,7 @@ private struct Rules {
         case .backingMeshes:
             exported = Array(evaluation.backingMeshes)
         }
-        evaluation.exported = Array(Set(exported)).sorted { $0.key < $1.key }
+        evaluation.exported = Set(exported).sortedByKey()
         for ref in evaluation.exported {
             guard let mesh = world.meshes[ref] else {
                 evaluation.meshErrors[ref, default: []].append(
@@ -232,7 +232,7 @@ private struct Rules {
         let involved = evaluation.backingMeshes.union(evaluation.exported.filter { world.meshes[$0] != nil })
         var owners = Set<ObjectRef>()
         if involved.count > 1 {
-            for mesh in involved.sorted(by: { $0.key < $1.key }) {
+            for mesh in involved.sortedByKey() {
                 if let owner = world.meshOwner[mesh] {
                     owners.insert(owner)
                 } else {

@@ -324,7 +324,7 @@ public struct Projection: Sendable {
             }
         }
         var restatus = affected.subtracting(unchanged)
-        for mesh in meshesToResolve.sorted(by: { $0.key < $1.key }) {
+        for mesh in meshesToResolve.sortedByKey() {
             let old = acceptance[mesh] ?? MeshAcceptance()
             let candidates = (byExport[mesh] ?? []).compactMap { vd -> MeshAcceptance.Candidate? in
                 guard let state = storedStates[vd], state.evaluation.isCandidate(on: mesh),

@@ -28,7 +28,7 @@ public struct ReferenceProjection: Sendable {
         var meshes = Set(acceptance.keys)
         for evaluation in evaluations.values { meshes.formUnion(evaluation.exported) }
         var next: [ObjectRef: MeshAcceptance] = [:]
-        for mesh in meshes.sorted(by: { $0.key < $1.key }) {
+        for mesh in meshes.sortedByKey() {
             let candidates = evaluations.compactMap { ref, evaluation -> MeshAcceptance.Candidate? in
                 guard evaluation.isCandidate(on: mesh), let record = world.virtualDestinations[ref],
                     let hostname = record.spec.hostname
