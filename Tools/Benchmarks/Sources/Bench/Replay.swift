@@ -55,7 +55,10 @@ func replay(_ options: Options, rows: inout [Row]) throws {
     rows.append(
         Row(
             measure: "replay \(head) events: full projection", value: rate(Int(head), replaySeconds),
-            ratio: String(format: "1/%.0f of scan", replaySeconds / scanSeconds), target: ">= 1/20 of scan"))
+            ratio: String(
+                format: "1/%.0f of scan; state digest %@", replaySeconds / scanSeconds,
+                String(projection.digest.hex.prefix(16))),
+            target: ">= 1/20 of scan"))
     // Peak memory of a replay alone: `meshledger replay` in its own process.
     if let binary = options.values["binary"] {
         let child = Process()
