@@ -97,16 +97,16 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         #expect(try log.append(Batch([upsert(relabelled)])).range == 2...2)
         #expect(try log.state(of: vd.key)?.generation == 1)
         // A spec change bumps it.
-        try log.append(
+        _ = try log.append(
             Batch([upsert(virtualDestination("vd", hostname: "vd.global", port: 9443, labels: ["team": "a"]))]))
         #expect(try log.state(of: vd.key)?.generation == 2)
         #expect(try log.event(at: 3)?.generation == 2)
         // Delete, then re-create: generation starts again at 1.
-        try log.append(Batch([Change(.delete(vd.key, nil), source: .user, actor: "tester")]))
+        _ = try log.append(Batch([Change(.delete(vd.key, nil), source: .user, actor: "tester")]))
         let deleted = try #require(try log.event(at: 4))
         #expect(deleted.change == .delete)
         #expect(deleted.object[path: ["spec", "port", "number"]] == .int(9443))
-        try log.append(Batch([upsert(vd)]))
+        _ = try log.append(Batch([upsert(vd)]))
         #expect(try log.state(of: vd.key)?.generation == 1)
         #expect(try log.history(of: vd.key) == [1, 2, 3, 4, 5])
     }
@@ -114,14 +114,14 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     @Test func unknownFieldsSurviveStorage() throws {
         let log = try EventLog.open(at: temporaryDirectory())
         let extra: JSONValue = ["future": [1, 2.5, "three", .null, ["deep": true]]]
-        try log.append(Batch([upsert(virtualDestination("vd", hostname: "vd.global", extra: extra))]))
+        _ = try log.append(Batch([upsert(virtualDestination("vd", hostname: "vd.global", extra: extra))]))
         let event = try #require(try log.event(at: 1))
         #expect(event.object[path: ["spec", "x-unknown"]] == extra)
     }
 
     @Test func failedPreconditionsAppendNothing() throws {
         let log = try EventLog.open(at: temporaryDirectory())
-        try log.append(Batch([upsert(virtualDestination("a", hostname: "a.global"))]))
+        _ = try log.append(Batch([upsert(virtualDestination("a", hostname: "a.global"))]))
         let headBefore = try log.head()
 
         let wrongHead = #expect(throws: LogError.self) {
@@ -165,7 +165,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
 
     @Test func aGroupCommitKeepsEachBatchAllOrNothingOnItsOwn() throws {
         let log = try EventLog.open(at: temporaryDirectory())
-        try log.append(Batch([upsert(virtualDestination("a", hostname: "a.global"))]))
+        _ = try log.append(Batch([upsert(virtualDestination("a", hostname: "a.global"))]))
         let results = try log.appendGroup([
             Batch([
                 upsert(virtualDestination("b", hostname: "b.global")),
@@ -205,7 +205,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
 
     @Test func aResyncDeletesWhatTheClusterNoLongerHas() throws {
         let log = try EventLog.open(at: temporaryDirectory())
-        try log.append(
+        _ = try log.append(
             Batch([
                 upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c1")),
                 upsert(destination("reviews", cluster: "c2")),
@@ -228,7 +228,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         let path = temporaryDirectory()
         let log = try EventLog.open(at: path)
         for i in 0..<20 {
-            try log.append(Batch([upsert(destination("svc\(i)", cluster: "c\(i % 3)"))]))
+            _ = try log.append(Batch([upsert(destination("svc\(i)", cluster: "c\(i % 3)"))]))
         }
         let report = try log.verify()
         #expect(report.failure == nil)
@@ -272,7 +272,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
             let changes = (0..<25).map { i in
                 upsert(virtualDestination("vd-\(batch)-\(i)", hostname: "h.global", extra: blob))
             }
-            try log.append(Batch(changes))
+            _ = try log.append(Batch(changes))
         }
         #expect(log.storageInfo.mapSize >= 10 * (128 << 10))
         #expect(try log.head().sequence == 1000)
@@ -282,13 +282,13 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
     @Test func theSameInputGivesTheSameBytesInTwoStores() throws {
         func build(_ path: String, clock: @escaping @Sendable () -> Timestamp) throws -> [[UInt8]] {
             let log = try EventLog.open(at: path)
-            try log.append(
+            _ = try log.append(
                 Batch([upsert(destination("reviews", cluster: "c1")), upsert(destination("ratings", cluster: "c2"))]),
                 clock: clock)
-            try log.append(
+            _ = try log.append(
                 Batch([upsert(virtualDestination("vd", hostname: "vd.global", extra: ["b": 1, "a": [true]]))]),
                 clock: clock)
-            try log.append(
+            _ = try log.append(
                 Batch(
                     [upsert(destination("reviews", cluster: "c1", port: 1))],
                     resync: Resync(cluster: "c1", kinds: [.destination], actor: "a")), clock: clock)
@@ -320,7 +320,7 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         let log = try EventLog.open(at: temporaryDirectory())
         let times: [Int64] = [1000, 5000, 3000, 9000]
         for (i, t) in times.enumerated() {
-            try log.append(
+            _ = try log.append(
                 Batch([upsert(virtualDestination("vd\(i)", hostname: "h.global"))]),
                 clock: { Timestamp(microseconds: t) })
         }
@@ -333,9 +333,9 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
 
     @Test func countersTrackKindsAndSources() throws {
         let log = try EventLog.open(at: temporaryDirectory())
-        try log.append(
+        _ = try log.append(
             Batch([upsert(destination("a", cluster: "c1")), upsert(virtualDestination("v", hostname: "v.global"))]))
-        try log.append(Batch([upsert(destination("b", cluster: "c1"))]))
+        _ = try log.append(Batch([upsert(destination("b", cluster: "c1"))]))
         let (byKind, bySource) = try log.counters()
         #expect(byKind == [.destination: 2, .virtualDestination: 1])
         #expect(bySource == [.discovery: 2, .user: 1])

@@ -17,9 +17,9 @@ import Workload
         let clock = fixedClock()
         for _ in 0..<batches { _ = try? log.append(Batch(try stream.next()), clock: clock) }
         var workload = FleetWorkload(.init(clusters: 2, servicesPerCluster: 4, virtualDestinations: 6))
-        for batch in workload.initialBatches() { try log.append(Batch(batch), clock: clock) }
+        for batch in workload.initialBatches() { _ = try log.append(Batch(batch), clock: clock) }
         let (changes, resync) = workload.resync(1)
-        try log.append(Batch(Array(changes.dropLast()), resync: resync), clock: clock)
+        _ = try log.append(Batch(Array(changes.dropLast()), resync: resync), clock: clock)
         return log
     }
 
@@ -58,8 +58,8 @@ import Workload
         ])
         let clock = fixedClock(start: 1_900_000_000_000_000)
         let clock2 = fixedClock(start: 1_900_000_000_000_000)
-        try source.append(batch, clock: clock)
-        try replica.append(batch, clock: clock2)
+        _ = try source.append(batch, clock: clock)
+        _ = try replica.append(batch, clock: clock2)
         #expect(try records(replica) == records(source))
     }
 

@@ -58,7 +58,7 @@ import Testing
         var readOnly = ServerConfiguration()
         readOnly.readOnly = true
         readOnly.snapshotInterval = 1
-        try store.pruneSnapshots(keep: 0)
+        _ = try store.pruneSnapshots(keep: 0)
         try await withServer(store, configuration: readOnly) { client in
             let health = try await client.call(.get, "/healthz")
             #expect(health.status == 200)

@@ -215,7 +215,7 @@ public final class EtcdCluster: @unchecked Sendable {
     private func start(_ member: Int, arguments: [String]) throws {
         let logPath = "\(directory)/m\(member + 1).log"
         if !FileManager.default.fileExists(atPath: logPath) {
-            FileManager.default.createFile(atPath: logPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         }
         guard let log = FileHandle(forWritingAtPath: logPath) else {
             throw TestFailure("cannot open \(logPath)")

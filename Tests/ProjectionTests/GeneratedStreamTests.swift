@@ -31,8 +31,8 @@ func generatedLedger(seed: UInt64, clusters: Int, batches: Int) throws -> Ledger
     @Test func theFleetChurnWithDeferredPolicyEditsEqualsTheReference() throws {
         let ledger = try Ledger()
         var workload = FleetWorkload(.init(clusters: 3, servicesPerCluster: 6, virtualDestinations: 8))
-        for batch in workload.initialBatches() { try ledger.append(batch) }
-        for _ in 0..<800 { try ledger.append(workload.nextBatch()) }
+        for batch in workload.initialBatches() { _ = try ledger.append(batch) }
+        for _ in 0..<800 { _ = try ledger.append(workload.nextBatch()) }
         let policyEdits = ledger.events.filter { $0.key.kind == .trafficPolicy }.count
         #expect(policyEdits > 4)
         let states = compareWithTheReference(ledger.events, settleEvery: 50)
