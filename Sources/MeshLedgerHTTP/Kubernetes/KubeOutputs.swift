@@ -155,9 +155,11 @@ struct KubeOutputs: Sendable {
                 let head = committer.foldedSequence
                 if head > cursor {
                     let projection = await committer.current()
+                    // Rendered from the projection alone: no event is read.
                     let served = try await rendered.values(
-                        from: projection.sequence, through: projection.sequence, log: endpoints.store.log
-                    ) { _ in manifests.servedByKind(projection) }
+                        from: projection.sequence, through: projection.sequence,
+                        load: { range in Dictionary(uniqueKeysWithValues: range.map { ($0, ()) }) }
+                    ) { manifests.servedByKind(projection) }
                     var now: [String: ServedOutput] = [:]
                     for (key, output) in served.first?[kind] ?? [:] where filter.matches(output.object) {
                         now[key] = output

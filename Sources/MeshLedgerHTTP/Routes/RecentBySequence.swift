@@ -35,6 +35,25 @@ final class RecentBySequence<Value: Sendable>: Sendable {
     func values(
         from first: UInt64, through last: UInt64, log: EventLog, derive: (Event) async throws -> Value
     ) async throws -> [Value] {
+        try await values(
+            from: first, through: last,
+            load: { range in
+                var events: [UInt64: Event] = [:]
+                try log.scan(range) { event in
+                    events[event.sequence] = event
+                    return true
+                }
+                return events
+            }, derive: derive)
+    }
+
+    /// The values of `first...last` in order, as above, derived from what `load` gives for the
+    /// sequences this caller derives (the log's events, or nothing when a value is derived from
+    /// the sequence alone: then no event is read).
+    func values<Input>(
+        from first: UInt64, through last: UInt64, load: (ClosedRange<UInt64>) throws -> [UInt64: Input],
+        derive: (Input) async throws -> Value
+    ) async throws -> [Value] {
         let plans: [Plan] = storage.withLock { kept in
             (first...last).map { sequence in
                 if let value = kept.values[sequence] { return .kept(value) }
@@ -43,7 +62,7 @@ final class RecentBySequence<Value: Sendable>: Sendable {
                 return .derive
             }
         }
-        var events: [UInt64: Event] = [:]
+        var inputs: [UInt64: Input] = [:]
         let claimed = zip(first...last, plans).compactMap { sequence, plan in
             if case .derive = plan { sequence } else { nil }
         }
@@ -51,12 +70,7 @@ final class RecentBySequence<Value: Sendable>: Sendable {
         // fails first, so that no waiter waits forever.
         var unfinished = claimed[...]
         defer { for sequence in unfinished { finish(sequence, nil) } }
-        if let low = claimed.first, let high = claimed.last {
-            try log.scan(low...high) { event in
-                events[event.sequence] = event
-                return true
-            }
-        }
+        if let low = claimed.first, let high = claimed.last { inputs = try load(low...high) }
         var found: [Value] = []
         for (sequence, plan) in zip(first...last, plans) {
             switch plan {
@@ -66,14 +80,14 @@ final class RecentBySequence<Value: Sendable>: Sendable {
                 if let value = await derived(sequence) {
                     found.append(value)
                 } else {
-                    guard let event = try log.event(at: sequence) else {
+                    guard let input = try load(sequence...sequence)[sequence] else {
                         throw LogError(.corrupted, "event \(sequence) is missing")
                     }
-                    found.append(try await derive(event))
+                    found.append(try await derive(input))
                 }
             case .derive:
-                guard let event = events[sequence] else { throw LogError(.corrupted, "event \(sequence) is missing") }
-                let value = try await derive(event)
+                guard let input = inputs[sequence] else { throw LogError(.corrupted, "event \(sequence) is missing") }
+                let value = try await derive(input)
                 unfinished.removeFirst()
                 finish(sequence, value)
                 found.append(value)
