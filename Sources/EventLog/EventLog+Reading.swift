@@ -22,6 +22,18 @@ extension EventLog {
         }
     }
 
+    /// The events at `sequences`, in that order (nil where there is none), from one read
+    /// transaction.
+    public func events(at sequences: [UInt64]) throws -> [Event?] {
+        try environment.read { txn in
+            try sequences.map { sequence in
+                try txn.withValue(events, EventLog.sequenceKey(sequence)) { buffer in
+                    try buffer.map { try decodeRecord($0, sequence) }
+                }
+            }
+        }
+    }
+
     /// Visits events with sequences in `range` in order, until `body` returns false. All of them
     /// come from one read transaction: one consistent snapshot.
     public func scan(_ range: ClosedRange<UInt64>, _ body: (Event) throws -> Bool) throws {

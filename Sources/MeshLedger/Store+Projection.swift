@@ -40,7 +40,8 @@ extension Store {
                 continue
             }
             do {
-                projection = try Projection.restore(payload: payload, expectedDigest: info.digest)
+                projection = try Projection.restore(
+                    payload: payload, expectedDigest: info.digest, events: log.events(at:))
                 origin.snapshot = info.sequence
                 break
             } catch {

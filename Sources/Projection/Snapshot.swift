@@ -3,20 +3,23 @@ public import MeshModel
 /// Snapshots of the projection: everything needed to continue folding from sequence N without
 /// the events before it (docs/domain.md section 5).
 ///
-/// A snapshot holds the inputs that exist at N (objects as applied, generations, sequences),
+/// A snapshot holds the inputs that exist at N (each as the sequence of the event that last
+/// changed it, whose object is the input as applied, and its generation),
 /// the creation order of VirtualMeshes and TrafficPolicies, the per-mesh acceptance (which
 /// history decides) and the last Destination seen per service. Evaluations, statuses and indexes
 /// are recomputed from those on restore: they are a function of them. Per VirtualDestination it
 /// also records the digest of its status, which the restored status must match, and its digest
 /// contribution, so that a restore does not translate every output to check the state digest:
 /// outputs are translated when they are asked for (decision 0006, addendum). The bytes are a
-/// packed JSON value (the event codec's value encoding).
+/// packed JSON value (the event codec's value encoding). A restore reads each input's object
+/// from its event in the log (decision 0006, addendum "format 4"): a snapshot holds no object.
 extension Projection {
     /// The snapshot format this version writes and reads; any other is skipped. Format 2: the
     /// state digest hashes packed encodings (format 1 hashed canonical JSON text). Format 3: each
-    /// VirtualDestination's status digest and digest contribution are recorded. A change to what
-    /// translation produces must bump it (a test pins the digest of a fixed scenario).
-    public static let snapshotFormat: UInt8 = 3
+    /// VirtualDestination's status digest and digest contribution are recorded. Format 4: inputs are
+    /// named by the event that last changed them instead of holding their objects. A change to
+    /// what translation produces must bump it (a test pins the digest of a fixed scenario).
+    public static let snapshotFormat: UInt8 = 4
 
     /// Why a snapshot was not used.
     public struct SnapshotError: Error, Sendable, CustomStringConvertible {
@@ -32,7 +35,6 @@ extension Projection {
             [
                 "kind": .string(key.kind.rawValue), "namespace": .string(key.namespace), "name": .string(key.name),
                 "generation": .int(Int64(entry.generation)), "sequence": .int(Int64(entry.sequence)),
-                "object": entry.object,
             ]
         }
         var createdAt: [JSONValue] = []
@@ -73,8 +75,13 @@ extension Projection {
     }
 
     /// Restores a projection from a snapshot payload: every restored status must match the one
-    /// recorded, and the recorded contributions must sum to `expectedDigest`.
-    public static func restore(payload: [UInt8], expectedDigest: Digest) throws -> Projection {
+    /// recorded, and the recorded contributions must sum to `expectedDigest`. `events` gives the
+    /// events at the sequences asked for, in that order (nil where the log has none): each
+    /// input's object is read from the event that last changed it, which must be a change of that
+    /// object to that generation.
+    public static func restore(
+        payload: [UInt8], expectedDigest: Digest, events: ([UInt64]) throws -> [Event?]
+    ) throws -> Projection {
         let value: JSONValue
         do {
             value = try PackedValue.decode(payload)
@@ -84,16 +91,29 @@ extension Projection {
         guard let sequence = value["sequence"]?.intValue, let inputs = value["inputs"]?.arrayValue else {
             throw SnapshotError(problem: "payload lacks sequence or inputs")
         }
+        let sequences = try inputs.map { input in
+            guard let at = input["sequence"]?.intValue, at > 0 else {
+                throw SnapshotError(problem: "malformed input entry")
+            }
+            return UInt64(at)
+        }
+        let changes = try events(sequences)
+        guard changes.count == inputs.count else { throw SnapshotError(problem: "the log gave too few events") }
         var world = World()
-        for input in inputs {
+        for (input, change) in zip(inputs, changes) {
             guard let kindName = input["kind"]?.stringValue, let kind = ResourceKind(rawValue: kindName),
-                let object = input["object"]
+                let name = input["name"]?.stringValue, let namespace = input["namespace"]?.stringValue,
+                let generation = input["generation"]?.intValue, let at = input["sequence"]?.intValue
             else { throw SnapshotError(problem: "malformed input entry") }
-            let ref = ObjectRef(
-                name: input["name"]?.stringValue ?? "", namespace: input["namespace"]?.stringValue ?? "")
+            let key = ObjectKey(kind: kind, namespace: namespace, name: name)
+            guard let change, change.key == key, change.change == .upsert, change.generation == UInt64(generation)
+            else {
+                throw SnapshotError(
+                    problem: "input \(key) names event \(at), which is not its change to generation \(generation)")
+            }
             world.apply(
-                kind: kind, ref: ref, object: object, generation: UInt64(input["generation"]?.intValue ?? 0),
-                sequence: UInt64(input["sequence"]?.intValue ?? 0))
+                kind: kind, ref: ObjectRef(name: name, namespace: namespace), object: change.object,
+                generation: UInt64(generation), sequence: UInt64(at))
         }
         for entry in value["createdAt"]?.arrayValue ?? [] {
             let r = ObjectRef(json: entry["ref"])

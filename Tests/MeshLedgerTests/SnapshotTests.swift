@@ -98,7 +98,8 @@ func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {
         var full = try store.project(useSnapshots: false).projection
         full.settleDigest()
         let payload = full.snapshotPayload()
-        let restored = try Projection.restore(payload: payload, expectedDigest: full.digest)
+        let restored = try Projection.restore(
+            payload: payload, expectedDigest: full.digest, events: store.log.events(at:))
         #expect(restored.digest == full.digest)  // the recorded contributions, no translation
         #expect(canonicalState(restored.states) == canonicalState(full.states))  // translated on demand
 
@@ -113,7 +114,9 @@ func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {
             alter(&altered)
             root["states"] = .array(altered)
             do {
-                _ = try Projection.restore(payload: PackedValue.encode(.object(root)), expectedDigest: full.digest)
+                _ = try Projection.restore(
+                    payload: PackedValue.encode(.object(root)), expectedDigest: full.digest,
+                    events: store.log.events(at:))
                 return "restored"
             } catch { return "\(error)" }
         }
@@ -134,6 +137,50 @@ func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {
         }
         #expect(sum.contains("does not match the snapshot's"), "\(sum)")
         #expect(restoring { _ in } == "restored")
+    }
+
+    @Test func aSnapshotNamesEachInputByItsLastEventAndARestoreChecksThatEvent() throws {
+        let store = try generatedStore(seed: 23, clusters: 3, batches: 400)
+        var full = try store.project(useSnapshots: false).projection
+        full.settleDigest()
+        let value = try PackedValue.decode(full.snapshotPayload())
+        let inputs = try #require(value["inputs"]?.arrayValue)
+        #expect(inputs.count == full.world.inputs.count)
+        // No object in the snapshot: each input is the object of the event that last changed it.
+        for input in inputs {
+            #expect(input["object"] == nil)
+            let key = try #require(
+                ResourceKind(rawValue: input["kind"]?.stringValue ?? "").map {
+                    ObjectKey(
+                        kind: $0, namespace: input["namespace"]?.stringValue ?? "",
+                        name: input["name"]?.stringValue ?? "")
+                })
+            let event = try #require(try store.log.event(at: UInt64(input["sequence"]?.intValue ?? 0)))
+            #expect(event.key == key)
+            #expect(event.object == full.world.inputs[key]?.object)
+        }
+        func restoring(input index: Int, _ alter: (inout JSONObject) -> Void) -> String {
+            guard case .object(var root) = value, case .object(var entry) = inputs[index] else { return "malformed" }
+            alter(&entry)
+            var altered = inputs
+            altered[index] = .object(entry)
+            root["inputs"] = .array(altered)
+            do {
+                _ = try Projection.restore(
+                    payload: PackedValue.encode(.object(root)), expectedDigest: full.digest,
+                    events: store.log.events(at:))
+                return "restored"
+            } catch { return "\(error)" }
+        }
+        #expect(restoring(input: 0) { _ in } == "restored")
+        // An input naming another object's event, another generation, or an event past the head.
+        let other = try #require(inputs.first { $0["name"] != inputs[0]["name"] }?["sequence"])
+        #expect(restoring(input: 0) { $0["sequence"] = other }.contains("which is not its change"))
+        let user = try #require(inputs.firstIndex { ($0["generation"]?.intValue ?? 0) > 0 })
+        let generation = inputs[user]["generation"]?.intValue ?? 0
+        #expect(restoring(input: user) { $0["generation"] = .int(generation + 1) }.contains("which is not its change"))
+        let head = try store.log.head().sequence
+        #expect(restoring(input: 0) { $0["sequence"] = .int(Int64(head + 1)) }.contains("which is not its change"))
     }
 
     @Test func theSnapshotPolicyTakesOneEveryIntervalEvents() throws {
