@@ -15,7 +15,9 @@ func pastStatus(_ options: Options, events: Int? = nil, rows: inout [Row]) throw
     let path = scratch("past")
     defer { try? FileManager.default.removeItem(atPath: path) }
     FileHandle.standardError.write(Data("building a log of \(events) events (snapshot every \(interval))...\n".utf8))
+    snapshotWrites = (0, 0)
     let store = try buildStore(parameters, events: events, interval: interval, path: path)
+    let written = snapshotWrites
     let head = try store.log.head().sequence
     var random = SplitMix64(seed: 99)
     var withSnapshots: [Double] = []
@@ -34,7 +36,7 @@ func pastStatus(_ options: Options, events: Int? = nil, rows: inout [Row]) throw
     let (snapshotted, _, _) = try store.project(upTo: head)
     let payload = snapshotted.snapshotPayload()
     var t = now()
-    _ = try Projection.restore(payload: payload, expectedDigest: snapshotted.digest)
+    _ = try Projection.restore(payload: payload, expectedDigest: snapshotted.digest, events: store.log.events(at:))
     let restore = now() - t
     t = now()
     var folded = 0
@@ -61,4 +63,40 @@ func pastStatus(_ options: Options, events: Int? = nil, rows: inout [Row]) throw
             value: String(format: "%.1f ms", restore * 1000),
             ratio: String(format: "= %.0f events of folding (%.0f events/s)", restore * foldRate, foldRate),
             target: "-"))
+    if written.count > 0 {
+        let each = written.seconds / Double(written.count)
+        rows.append(
+            Row(
+                measure: "  writing a snapshot (settle the digest, payload, write; \(written.count) while building)",
+                value: String(format: "%.1f ms", each * 1000),
+                ratio: String(format: "= %.1f µs per event at one every %d", each * 1e6 / Double(interval), interval),
+                target: "-"))
+    }
+}
+
+/// Restores one snapshot of a `--events`-event fleet log (default 20,000) `--restores` times
+/// (default 200): the restore alone, to profile (`perf record -g Bench restore`).
+func restoreLoop(_ options: Options, rows: inout [Row]) throws {
+    let events = options.int("events", 20_000)
+    let restores = options.int("restores", 200)
+    let path = scratch("restore")
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let store = try buildStore(options.fleet, events: events, interval: 0, path: path)
+    var projection = try store.project().projection
+    projection.settleDigest()
+    let payload = projection.snapshotPayload()
+    let digest = projection.digest
+    var times: [Double] = []
+    for _ in 0..<restores {
+        let t = now()
+        let restored = try Projection.restore(payload: payload, expectedDigest: digest, events: store.log.events(at:))
+        times.append(now() - t)
+        precondition(restored.digest == digest)
+    }
+    times.sort()
+    rows.append(
+        Row(
+            measure: "restore of one snapshot (\(payload.count) bytes, \(events)-event log), \(restores) times",
+            value: String(format: "%.2f ms (median)", times[times.count / 2] * 1000),
+            ratio: String(format: "fastest %.2f ms", times[0] * 1000), target: "<= 5 ms"))
 }

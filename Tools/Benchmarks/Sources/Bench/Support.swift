@@ -75,16 +75,23 @@ func buildStore(_ parameters: FleetWorkload.Parameters, events: Int, interval: U
             head = newHead
         }
         if interval > 0 && head >= lastSnapshot + interval {
+            let t = now()
             projection.settleDigest()
             try store.log.writeSnapshot(
                 sequence: head, format: Projection.snapshotFormat, digest: projection.digest,
                 payload: projection.snapshotPayload())
+            snapshotWrites.seconds += now() - t
+            snapshotWrites.count += 1
             lastSnapshot = head
         }
         if head % 50_000 == 0 { FileHandle.standardError.write(Data("  built \(head) events\n".utf8)) }
     }
     return store
 }
+
+/// The snapshots `buildStore` wrote and the time they took (settling the digest, the payload, the
+/// write), the cost a snapshot interval puts on the writer.
+nonisolated(unsafe) var snapshotWrites = (count: 0, seconds: 0.0)
 
 /// A memory field (kB) of /proc/<pid>/status in MiB, 0 when the process is gone.
 func procStatusMiB(_ pid: Int32, _ field: String) -> Double {

@@ -9,6 +9,7 @@ var rows: [Row] = []
 switch arguments.first {
 case "past-status": try pastStatus(options, rows: &rows)
 case "append": try append(options, rows: &rows)
+case "restore": try restoreLoop(options, rows: &rows)
 case "replay": try replay(options, rows: &rows)
 case "scaling": try scaling(options, rows: &rows)
 case "server-load": rows = try await serverLoad(options)
@@ -30,7 +31,7 @@ case "all":
     }
 default:
     print(
-        "usage: Bench all|append|replay|scaling|past-status|server-load|server-throughput|kube-reads|replicated [--name value ...]"
+        "usage: Bench all|append|restore|replay|scaling|past-status|server-load|server-throughput|kube-reads|replicated [--name value ...]"
     )
     exit(2)
 }
