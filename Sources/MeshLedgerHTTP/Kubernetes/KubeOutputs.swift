@@ -17,7 +17,7 @@ struct KubeOutputs: Sendable {
     let reads: KubeObjects
     /// Every output as served at recent sequences, by kind and key: merged and rendered once per
     /// commit for all the watches (each then only filters and compares digests).
-    let rendered = RecentBySequence<[String: [String: ServedOutput]]>(capacity: 4)
+    let rendered = RecentBySequence<[String: [OutputKey: ServedOutput]]>(capacity: 4)
     /// Each output's manifest and digest as last rendered: an output that did not change since
     /// is not rendered and hashed again.
     let manifests = ManifestCache()
@@ -70,8 +70,15 @@ struct KubeOutputs: Sendable {
     /// The outputs of a kind at a view, each with its digest as resourceVersion-independent
     /// identity and the view's sequence as resourceVersion.
     static func objects(_ kind: String, namespace: String?, _ projection: Projection, sequence: UInt64) -> [JSONValue] {
+        keyedObjects(kind, namespace: namespace, projection, sequence: sequence).map(\.object)
+    }
+
+    /// `objects` with each output's key.
+    static func keyedObjects(
+        _ kind: String, namespace: String?, _ projection: Projection, sequence: UInt64
+    ) -> [(key: OutputKey, object: JSONValue)] {
         projection.outputObjects.filter { $0.key.kind == kind && (namespace == nil || $0.key.namespace == namespace) }
-            .map { served($0, sequence: sequence) }
+            .map { ($0.key, served($0, sequence: sequence)) }
     }
 
     static func served(_ object: OutputObject, sequence: UInt64) -> JSONValue {
@@ -136,13 +143,14 @@ struct KubeOutputs: Sendable {
             configuration.maxWatchSeconds)
         let rv = reads.query(request, "resourceVersion").flatMap { UInt64($0) }.flatMap { $0 == 0 ? nil : $0 }
         let start = await reads.liveView()
-        var known: [String: ServedOutput] = [:]
+        var known: [OutputKey: ServedOutput] = [:]
         if let rv {
             // From a resourceVersion: what was there then is known (no synthetic ADDED).
             let past = rv < start.sequence ? try reads.view(at: rv) : start
-            for object in Self.objects(kind, namespace: filter.namespace, past.projection, sequence: past.sequence)
+            for (key, object) in Self.keyedObjects(
+                kind, namespace: filter.namespace, past.projection, sequence: past.sequence)
             where filter.matches(object) {
-                known[Self.key(object)] = ServedOutput(object: object, digest: Self.digest(object))
+                known[key] = ServedOutput(object: object, digest: Self.digest(object))
             }
         }
         let initialKnown = known
@@ -160,12 +168,12 @@ struct KubeOutputs: Sendable {
                         from: projection.sequence, through: projection.sequence,
                         load: { range in Dictionary(uniqueKeysWithValues: range.map { ($0, ()) }) }
                     ) { manifests.servedByKind(projection) }
-                    var now: [String: ServedOutput] = [:]
+                    var now: [OutputKey: ServedOutput] = [:]
                     for (key, output) in served.first?[kind] ?? [:] where filter.matches(output.object) {
                         now[key] = output
                     }
                     // Only what changed is sorted (by key): added and modified, then deleted.
-                    var changed: [(key: String, type: String, object: JSONValue)] = []
+                    var changed: [(key: OutputKey, type: String, object: JSONValue)] = []
                     for (key, output) in now {
                         guard let before = known[key] else {
                             changed.append((key, "ADDED", output.object))
@@ -173,7 +181,7 @@ struct KubeOutputs: Sendable {
                         }
                         if before.digest != output.digest { changed.append((key, "MODIFIED", output.object)) }
                     }
-                    var deleted: [(key: String, type: String, object: JSONValue)] = []
+                    var deleted: [(key: OutputKey, type: String, object: JSONValue)] = []
                     for (key, output) in known where now[key] == nil {
                         deleted.append((key, "DELETED", Self.withVersion(output.object, projection.sequence)))
                     }
@@ -190,12 +198,6 @@ struct KubeOutputs: Sendable {
             }
             try await writer.finish(nil)
         }
-    }
-
-    /// Outputs of different target clusters share names: the cluster is part of the key.
-    static func key(_ object: JSONValue) -> String {
-        let cluster = object[path: ["metadata", "labels", "cluster.multicluster.solo.io"]]?.stringValue ?? ""
-        return cluster + "/" + KubeObjects.sortKey(object)
     }
 
     static func digest(_ object: JSONValue) -> String? {
@@ -222,10 +224,10 @@ final class ManifestCache: Sendable {
 
     /// Every output of a projection as served at its sequence, by kind and key; outputs equal to
     /// the ones rendered last keep their manifest and digest.
-    func servedByKind(_ projection: Projection) -> [String: [String: ServedOutput]] {
+    func servedByKind(_ projection: Projection) -> [String: [OutputKey: ServedOutput]] {
         let previous = rendered.withLock { $0 }
         var current: [OutputKey: (object: OutputObject, manifest: JSONValue, digest: String)] = [:]
-        var byKind: [String: [String: ServedOutput]] = [:]
+        var byKind: [String: [OutputKey: ServedOutput]] = [:]
         for object in projection.outputObjects {
             let entry: (object: OutputObject, manifest: JSONValue, digest: String)
             if let cached = previous[object.key], cached.object == object {
@@ -236,7 +238,7 @@ final class ManifestCache: Sendable {
             }
             current[object.key] = entry
             let served = KubeOutputs.served((entry.manifest, entry.digest), sequence: projection.sequence)
-            byKind[object.key.kind, default: [:]][KubeOutputs.key(served)] = ServedOutput(
+            byKind[object.key.kind, default: [:]][object.key] = ServedOutput(
                 object: served, digest: entry.digest)
         }
         rendered.withLock { $0 = current }
