@@ -88,7 +88,7 @@ extension Projection {
         } catch {
             throw SnapshotError(problem: "payload does not decode: \(error)")
         }
-        guard let sequence = value["sequence"]?.intValue, let inputs = value["inputs"]?.arrayValue else {
+        guard let sequence = value["sequence"]?.intValue, sequence >= 0, let inputs = value["inputs"]?.arrayValue else {
             throw SnapshotError(problem: "payload lacks sequence or inputs")
         }
         let sequences = try inputs.map { input in
@@ -103,7 +103,7 @@ extension Projection {
         for (input, change) in zip(inputs, changes) {
             guard let kindName = input["kind"]?.stringValue, let kind = ResourceKind(rawValue: kindName),
                 let name = input["name"]?.stringValue, let namespace = input["namespace"]?.stringValue,
-                let generation = input["generation"]?.intValue, let at = input["sequence"]?.intValue
+                let generation = input["generation"]?.intValue, generation >= 0, let at = input["sequence"]?.intValue
             else { throw SnapshotError(problem: "malformed input entry") }
             let key = ObjectKey(kind: kind, namespace: namespace, name: name)
             guard let change, change.key == key, change.change == .upsert, change.generation == UInt64(generation)
@@ -117,7 +117,7 @@ extension Projection {
         }
         for entry in value["createdAt"]?.arrayValue ?? [] {
             let r = ObjectRef(json: entry["ref"])
-            let at = UInt64(entry["at"]?.intValue ?? 0)
+            let at = UInt64(clamping: entry["at"]?.intValue ?? 0)
             if entry["kind"] == "VirtualMesh" { world.virtualMeshes[r]?.createdAt = at }
             if entry["kind"] == "TrafficPolicy" { world.trafficPolicies[r]?.createdAt = at }
         }
@@ -130,7 +130,8 @@ extension Projection {
         for entry in value["acceptance"]?.arrayValue ?? [] {
             let accepted = (entry["accepted"]?.arrayValue ?? []).map {
                 MeshAcceptance.Entry(
-                    virtualDestination: ObjectRef(json: $0["vd"]), acceptedAt: UInt64($0["at"]?.intValue ?? 0),
+                    virtualDestination: ObjectRef(json: $0["vd"]),
+                    acceptedAt: UInt64(clamping: $0["at"]?.intValue ?? 0),
                     hostname: $0["hostname"]?.stringValue ?? "")
             }
             var blocked: [ObjectRef: ObjectRef] = [:]

@@ -181,6 +181,9 @@ func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {
         #expect(restoring(input: user) { $0["generation"] = .int(generation + 1) }.contains("which is not its change"))
         let head = try store.log.head().sequence
         #expect(restoring(input: 0) { $0["sequence"] = .int(Int64(head + 1)) }.contains("which is not its change"))
+        // Numbers no log has: refused, not trapped on.
+        #expect(restoring(input: 0) { $0["generation"] = .int(-1) }.contains("malformed input entry"))
+        #expect(restoring(input: 0) { $0["sequence"] = .int(-1) }.contains("malformed input entry"))
     }
 
     @Test func theSnapshotPolicyTakesOneEveryIntervalEvents() throws {
