@@ -21,6 +21,15 @@ func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {
     return store
 }
 
+/// "restored", or why a restore of the payload `root` from `store`'s log failed.
+func restoreOutcome(_ root: JSONObject, _ digest: Digest, _ store: Store) -> String {
+    do {
+        _ = try Projection.restore(
+            payload: PackedValue.encode(.object(root)), expectedDigest: digest, events: store.log.events(at:))
+        return "restored"
+    } catch { return "\(error)" }
+}
+
 @Suite struct SnapshotTests {
     @Test(arguments: [UInt64(11), 12])
     func snapshotPlusTailEqualsAFullReplayAtRandomPoints(seed: UInt64) throws {
@@ -113,12 +122,7 @@ func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {
             var altered = states
             alter(&altered)
             root["states"] = .array(altered)
-            do {
-                _ = try Projection.restore(
-                    payload: PackedValue.encode(.object(root)), expectedDigest: full.digest,
-                    events: store.log.events(at:))
-                return "restored"
-            } catch { return "\(error)" }
+            return restoreOutcome(root, full.digest, store)
         }
         // A status derived differently than recorded (rules changed since, or altered bytes).
         let differs = restoring { states in
@@ -165,12 +169,7 @@ func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {
             var altered = inputs
             altered[index] = .object(entry)
             root["inputs"] = .array(altered)
-            do {
-                _ = try Projection.restore(
-                    payload: PackedValue.encode(.object(root)), expectedDigest: full.digest,
-                    events: store.log.events(at:))
-                return "restored"
-            } catch { return "\(error)" }
+            return restoreOutcome(root, full.digest, store)
         }
         #expect(restoring(input: 0) { _ in } == "restored")
         // An input naming another object's event, another generation, or an event past the head.
