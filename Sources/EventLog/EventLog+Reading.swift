@@ -15,11 +15,7 @@ extension EventLog {
 
     /// The event at `sequence`, or nil.
     public func event(at sequence: UInt64) throws -> Event? {
-        try environment.read { txn in
-            try txn.withValue(events, EventLog.sequenceKey(sequence)) { buffer in
-                try buffer.map { try decodeRecord($0, sequence) }
-            }
-        }
+        try events(at: [sequence])[0]
     }
 
     /// The events at `sequences`, in that order (nil where there is none), from one read

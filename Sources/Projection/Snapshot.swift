@@ -100,10 +100,10 @@ extension Projection {
         let changes = try events(sequences)
         guard changes.count == inputs.count else { throw SnapshotError(problem: "the log gave too few events") }
         var world = World()
-        for (input, change) in zip(inputs, changes) {
+        for (input, (at, change)) in zip(inputs, zip(sequences, changes)) {
             guard let kindName = input["kind"]?.stringValue, let kind = ResourceKind(rawValue: kindName),
                 let name = input["name"]?.stringValue, let namespace = input["namespace"]?.stringValue,
-                let generation = input["generation"]?.intValue, generation >= 0, let at = input["sequence"]?.intValue
+                let generation = input["generation"]?.intValue, generation >= 0
             else { throw SnapshotError(problem: "malformed input entry") }
             let key = ObjectKey(kind: kind, namespace: namespace, name: name)
             guard let change, change.key == key, change.change == .upsert, change.generation == UInt64(generation)
@@ -113,7 +113,7 @@ extension Projection {
             }
             world.apply(
                 kind: kind, ref: ObjectRef(name: name, namespace: namespace), object: change.object,
-                generation: UInt64(generation), sequence: UInt64(at))
+                generation: UInt64(generation), sequence: at)
         }
         for entry in value["createdAt"]?.arrayValue ?? [] {
             let r = ObjectRef(json: entry["ref"])
