@@ -1,6 +1,6 @@
 public import MeshModel
 
-/// A VirtualDestination as stored: its spec, generation, last change and whole object.
+/// A VirtualDestination as stored: its spec, generation and last change.
 public struct VirtualDestinationRecord: Sendable, Hashable {
     /// The typed spec.
     public var spec: VirtualDestination
@@ -8,8 +8,6 @@ public struct VirtualDestinationRecord: Sendable, Hashable {
     public var generation: UInt64
     /// The sequence of its last change (its resourceVersion).
     public var lastSequence: UInt64
-    /// The object as applied.
-    public var object: JSONValue
 }
 
 /// The current inputs: every object that exists after the events folded so far, with the lookups
@@ -40,9 +38,10 @@ public struct World: Sendable {
     public internal(set) var syncResultKeys: [ObjectRef: OutputKey] = [:]
     /// Output objects whose last reported write failed, with the error (docs/domain.md 4.6).
     public internal(set) var writeFailures: [OutputKey: String] = [:]
-    /// Every input object that exists, as applied, with its generation and last sequence (what a
-    /// snapshot stores).
-    public internal(set) var inputs: [ObjectKey: (object: JSONValue, generation: UInt64, sequence: UInt64)] = [:]
+    /// Every input object that exists, by its generation and the sequence of its last change (what
+    /// a snapshot stores). The objects themselves are not kept: the event at that sequence has
+    /// each, and the typed views above are all evaluation reads.
+    public internal(set) var inputs: [ObjectKey: (generation: UInt64, sequence: UInt64)] = [:]
 
     /// An empty world.
     public init() {}
@@ -153,7 +152,7 @@ public struct World: Sendable {
     mutating func apply(
         kind: ResourceKind, ref: ObjectRef, object: JSONValue?, generation: UInt64, sequence: UInt64
     ) -> Bool {
-        inputs[ref.objectKey(kind)] = object.map { ($0, generation, sequence) }
+        inputs[ref.objectKey(kind)] = object.map { _ in (generation, sequence) }
         switch kind {
         case .destination:
             let typed = object.map(Destination.init)
@@ -199,7 +198,7 @@ public struct World: Sendable {
         case .virtualDestination:
             virtualDestinations[ref] = object.map {
                 VirtualDestinationRecord(
-                    spec: VirtualDestination(object: $0), generation: generation, lastSequence: sequence, object: $0)
+                    spec: VirtualDestination(object: $0), generation: generation, lastSequence: sequence)
             }
         }
         return true
