@@ -24,7 +24,7 @@ public struct Projection: Sendable {
     /// Per VirtualDestination: status, evaluation, outputs. Outputs are translated lazily (see
     /// `staleOutputs`); this view translates the pending ones, `settleOutputs()` stores them.
     public var states: [ObjectRef: VirtualDestinationState] {
-        let stale = staleOutputs.union(deferredAffected)
+        let stale = staleOutputs.union(staleRules).union(deferredAffected)
         guard !stale.isEmpty else { return storedStates }
         var result = storedStates
         for vd in stale { result[vd]?.outputs = translatedOutputs(vd) }
@@ -37,6 +37,14 @@ public struct Projection: Sendable {
     /// a digest are asked for: a replay translates each changed VirtualDestination once, and a
     /// TrafficPolicy edit costs a mark per VirtualDestination instead of a translation.
     private var staleOutputs: Set<ObjectRef> = []
+    /// VirtualDestinations whose stored outputs are current except for their DestinationRules: a
+    /// deferred TrafficPolicy edit (same selectors, outlier detection still present or still
+    /// absent) changes only outlier settings, so settling translates those rules alone and puts
+    /// them in place of the stored ones (the same keys), instead of translating every output.
+    private var staleRules: Set<ObjectRef> = []
+    /// How many VirtualDestinations had only their DestinationRules translated again when
+    /// outputs were settled (what the policy path saves; tests read it).
+    private(set) var rulesOnlyTranslations = 0
     /// TrafficPolicy edits that can change outputs only (same selectors, outlier detection still
     /// present or still absent, no write failure reported), by policy: which VirtualDestinations
     /// they affect is looked up when outputs, a digest or `lastChanged` are asked for, so such an
@@ -95,7 +103,9 @@ public struct Projection: Sendable {
     /// The derived state of one VirtualDestination, its outputs translated if pending.
     public func state(of vd: ObjectRef) -> VirtualDestinationState? {
         guard var state = storedStates[vd] else { return nil }
-        if staleOutputs.contains(vd) || deferredAffects(vd) { state.outputs = translatedOutputs(vd) }
+        if staleOutputs.contains(vd) || staleRules.contains(vd) || deferredAffects(vd) {
+            state.outputs = translatedOutputs(vd)
+        }
         return state
     }
 
@@ -123,16 +133,24 @@ public struct Projection: Sendable {
         return deferredPolicies.values.contains { policy in selected.contains(where: policy.selects) }
     }
 
-    /// Marks the outputs of what the deferred policy edits affect for translation.
+    /// Marks the DestinationRules of what the deferred policy edits affect for translation (the
+    /// only outputs such an edit changes; see `staleRules`).
     private mutating func resolveDeferredPolicies() {
         guard !deferredPolicies.isEmpty else { return }
-        for vd in deferredAffected.sorted() { invalidateOutputs(vd) }
+        for vd in deferredAffected where storedStates[vd] != nil && !staleOutputs.contains(vd) {
+            staleRules.insert(vd)
+            pendingContributions.insert(vd)
+        }
         deferredPolicies = [:]
     }
 
     /// Translates and stores the outputs still pending, so that `states` is cheap to read again.
     public mutating func settleOutputs() {
         resolveDeferredPolicies()
+        for vd in staleRules.subtracting(staleOutputs).sorted() where !replaceRules(vd) {
+            invalidateOutputs(vd)  // the rules' keys differ from the stored ones: translate all
+        }
+        staleRules = []
         for vd in staleOutputs.sorted() {
             guard storedStates[vd] != nil else { continue }
             let outputs = translatedOutputs(vd)
@@ -140,6 +158,26 @@ public struct Projection: Sendable {
             for piece in outputs { byOutput[piece.key, default: []].insert(vd) }
         }
         staleOutputs = []
+    }
+
+    /// Translates a VirtualDestination's DestinationRules and puts each in place of the stored
+    /// piece with its key. Returns false, changing nothing, when the keys are not the stored ones.
+    private mutating func replaceRules(_ vd: ObjectRef) -> Bool {
+        guard let state = storedStates[vd], let record = world.virtualDestinations[vd] else { return true }
+        let rules = acceptedOutputs(
+            record: record, evaluation: state.evaluation, status: state.status, world: world,
+            only: "DestinationRule")
+        var outputs = state.outputs
+        var replaced = 0
+        for rule in rules {
+            guard let index = outputs.firstIndex(where: { $0.key == rule.key }) else { return false }
+            outputs[index] = rule
+            replaced += 1
+        }
+        guard replaced == outputs.count(where: { $0.key.kind == "DestinationRule" }) else { return false }
+        storedStates[vd]!.outputs = outputs
+        rulesOnlyTranslations += 1
+        return true
     }
 
     /// The outputs of a VirtualDestination as its stored status and evaluation give them.
@@ -154,6 +192,7 @@ public struct Projection: Sendable {
         unindexOutputs(vd)
         storedStates[vd]!.outputs = []
         staleOutputs.insert(vd)
+        staleRules.remove(vd)
         pendingContributions.insert(vd)
     }
 
@@ -402,6 +441,7 @@ public struct Projection: Sendable {
     private mutating func rebuild(_ vd: ObjectRef) {
         unindexOutputs(vd)
         pendingContributions.insert(vd)
+        staleRules.remove(vd)
         guard let record = world.virtualDestinations[vd], var state = storedStates[vd] else {
             staleOutputs.remove(vd)
             return
@@ -503,14 +543,16 @@ func derive(
 }
 
 /// The output pieces of a VirtualDestination on each mesh its status accepts it on (a mesh's
-/// state does not depend on write failures, so a status with or without them gives the same).
+/// state does not depend on write failures, so a status with or without them gives the same);
+/// with `only`, just the pieces of that kind.
 func acceptedOutputs(
-    record: VirtualDestinationRecord, evaluation: Evaluation, status: VirtualDestinationStatus, world: World
+    record: VirtualDestinationRecord, evaluation: Evaluation, status: VirtualDestinationStatus, world: World,
+    only kind: String? = nil
 ) -> [OutputPiece] {
     var outputs: [OutputPiece] = []
     for (mesh, (key, meshStatus)) in zip(evaluation.exported, status.meshes) where meshStatus.state == .accepted {
         precondition(mesh.key == key)
-        outputs += translate(record.spec, evaluation: evaluation, mesh: mesh, world: world)
+        outputs += translate(record.spec, evaluation: evaluation, mesh: mesh, world: world, only: kind)
     }
     return outputs
 }

@@ -141,10 +141,13 @@ func gateway(of destination: Destination, in world: World) -> Mesh.IngressGatewa
 /// Translates a VirtualDestination accepted on `meshRef` into Istio objects for that mesh's
 /// cluster (docs/domain.md 4.5): localized failover as endpoints and locality rules, static
 /// failover as an aggregate cluster over federated services. One function per output below.
+/// With `only`, just the outputs of that kind, in the same order (a TrafficPolicy's outlier
+/// settings reach DestinationRules alone, so a policy edit translates those).
 func translate(
-    _ vd: VirtualDestination, evaluation e: Evaluation, mesh meshRef: ObjectRef, world: World
+    _ vd: VirtualDestination, evaluation e: Evaluation, mesh meshRef: ObjectRef, world: World,
+    only kind: String? = nil
 ) -> [OutputPiece] {
-    guard let translator = Translator(vd, e, meshRef, world) else { return [] }
+    guard let translator = Translator(vd, e, meshRef, world, only: kind) else { return [] }
     switch vd.backing {
     case .localized(_, let failover, let outlier): return translator.localized(failover, outlier)
     case .staticList: return translator.staticFailover()
@@ -168,8 +171,10 @@ private struct Translator {
     let portNumber: Int64
     /// The port's protocol, upper case.
     let proto: String
+    /// The one kind of output wanted (nil: all).
+    let only: String?
 
-    init?(_ vd: VirtualDestination, _ e: Evaluation, _ meshRef: ObjectRef, _ world: World) {
+    init?(_ vd: VirtualDestination, _ e: Evaluation, _ meshRef: ObjectRef, _ world: World, only: String?) {
         guard let mesh = world.meshes[meshRef], let hostname = vd.hostname, let port = vd.port else { return nil }
         self.vd = vd
         self.e = e
@@ -181,7 +186,11 @@ private struct Translator {
         self.hostname = hostname
         portNumber = port.number
         proto = port.protocol.uppercased()
+        self.only = only
     }
+
+    /// Whether outputs of this kind are wanted.
+    func wants(_ kind: String) -> Bool { only == nil || only == kind }
 
     func piece(_ kind: String, _ name: String, _ spec: JSONValue) -> OutputPiece {
         OutputPiece(
@@ -198,12 +207,15 @@ private struct Translator {
         }
         var loadBalancer: JSONObject = ["enabled": true]
         if !rules.isEmpty { loadBalancer["failover"] = .array(rules) }
-        return [
-            hostServiceEntry(endpoints: e.selected.map(localizedEndpoint)),
-            hostDestinationRule(
-                outlier: outlier ?? firstOutlierDetection(e.selected, world),
-                loadBalancer: ["localityLbSetting": .object(loadBalancer)]),
-        ]
+        var pieces: [OutputPiece] = []
+        if wants("ServiceEntry") { pieces.append(hostServiceEntry(endpoints: e.selected.map(localizedEndpoint))) }
+        if wants("DestinationRule") {
+            pieces.append(
+                hostDestinationRule(
+                    outlier: outlier ?? firstOutlierDetection(e.selected, world),
+                    loadBalancer: ["localityLbSetting": .object(loadBalancer)]))
+        }
+        return pieces
     }
 
     /// One endpoint of a localized ServiceEntry: the local service, or a remote one through its
@@ -236,16 +248,21 @@ private struct Translator {
                 local
                 ? "\(d.service.name).\(d.service.namespace).svc.cluster.local"
                 : "\(d.service.name).\(d.service.namespace).svc.\(d.service.clusterName).\(e.hostnameSuffix)"
-            for p in d.ports { clusters.append(.string("outbound|\(p.port)||\(fqdn)")) }
+            if wants("EnvoyFilter") { for p in d.ports { clusters.append(.string("outbound|\(p.port)||\(fqdn)")) } }
+            guard wants("ServiceEntry") || wants("DestinationRule") else { continue }
             let name = sanitizeName("\(d.service.name)-\(d.service.namespace)-\(d.service.clusterName)")
-            if !local, let gw = gateway(of: d, in: world) {
+            if !local, wants("ServiceEntry"), let gw = gateway(of: d, in: world) {
                 pieces.append(federatedServiceEntry(d, fqdn: fqdn, name: name, gateway: gw))
             }
-            if let rule = federatedDestinationRule(d, fqdn: fqdn, name: name) { pieces.append(rule) }
+            if wants("DestinationRule"), let rule = federatedDestinationRule(d, fqdn: fqdn, name: name) {
+                pieces.append(rule)
+            }
         }
-        pieces.append(aggregateCluster(clusters))
-        pieces.append(hostServiceEntry(endpoints: nil))
-        pieces.append(hostDestinationRule(outlier: firstOutlierDetection(e.selected, world), loadBalancer: nil))
+        if wants("EnvoyFilter") { pieces.append(aggregateCluster(clusters)) }
+        if wants("ServiceEntry") { pieces.append(hostServiceEntry(endpoints: nil)) }
+        if wants("DestinationRule") {
+            pieces.append(hostDestinationRule(outlier: firstOutlierDetection(e.selected, world), loadBalancer: nil))
+        }
         return pieces
     }
 

@@ -212,6 +212,9 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
         projection.settleOutputs()
         #expect(projection.deferredPolicyCount == 0)
         #expect(projection.digest == full.digest)
+        // Settling translated the DestinationRules alone, in place of the stored ones.
+        #expect(projection.rulesOnlyTranslations == full.states.count)
+        #expect(canonicalState(projection.states) == canonicalState(full.states))
         // Narrowing its selectors is an evaluation input: no deferral, statuses follow at once.
         let narrowed = try #require(
             try ledger.apply(Fleet.outlierPolicy(labels: "{app: ratings}", consecutiveErrors: 7)).first)
