@@ -65,7 +65,11 @@ public enum EventCodec {
     }
 
     /// Decodes a stored record; `verify` also recomputes the checksum and fails on a mismatch.
-    public static func decode(_ record: UnsafeRawBufferPointer, verify: Bool = false) throws(DecodeError) -> Event {
+    /// The object of a kind in `shapes` keeps only what its shape names (for a reader that reads
+    /// no more, such as a fold: `Projection.foldShapes`); the checksum covers the whole record.
+    public static func decode(
+        _ record: UnsafeRawBufferPointer, verify: Bool = false, objects shapes: [ResourceKind: ValueShape] = [:]
+    ) throws(DecodeError) -> Event {
         guard record.count > 64 + 20 else { throw DecodeError(problem: "record too short (\(record.count) bytes)") }
         let body = UnsafeRawBufferPointer(rebasing: record[0..<record.count - 32])
         let stored = Digest(bytes: Array(record[(record.count - 32)...]))
@@ -95,7 +99,7 @@ public enum EventCodec {
         }
         let namespace = try reader.string()
         let name = try reader.string()
-        let object = try PackedValue.read(&reader, depth: 0)
+        let object = try PackedValue.read(&reader, depth: 0, shape: shapes[kind] ?? .all)
         let previous = try reader.bytes(32)
         guard reader.isAtEnd else { throw DecodeError(problem: "trailing bytes in record") }
         return Event(
@@ -106,8 +110,10 @@ public enum EventCodec {
     }
 
     /// Decodes a record held in an array.
-    public static func decode(_ record: [UInt8], verify: Bool = false) throws -> Event {
-        try record.withUnsafeBytes { buffer in try decode(buffer, verify: verify) }
+    public static func decode(
+        _ record: [UInt8], verify: Bool = false, objects shapes: [ResourceKind: ValueShape] = [:]
+    ) throws -> Event {
+        try record.withUnsafeBytes { buffer in try decode(buffer, verify: verify, objects: shapes) }
     }
 
     /// The checksum stored at the end of a record, without decoding it.

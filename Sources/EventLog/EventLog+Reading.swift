@@ -19,25 +19,28 @@ extension EventLog {
     }
 
     /// The events at `sequences`, in that order (nil where there is none), from one read
-    /// transaction.
-    public func events(at sequences: [UInt64]) throws -> [Event?] {
+    /// transaction; objects of the kinds in `shapes` decoded only as far as their shape.
+    public func events(at sequences: [UInt64], objects shapes: [ResourceKind: ValueShape] = [:]) throws -> [Event?] {
         try environment.read { txn in
             try sequences.map { sequence in
                 try txn.withValue(events, EventLog.sequenceKey(sequence)) { buffer in
-                    try buffer.map { try decodeRecord($0, sequence) }
+                    try buffer.map { try decodeRecord($0, sequence, shapes) }
                 }
             }
         }
     }
 
     /// Visits events with sequences in `range` in order, until `body` returns false. All of them
-    /// come from one read transaction: one consistent snapshot.
-    public func scan(_ range: ClosedRange<UInt64>, _ body: (Event) throws -> Bool) throws {
+    /// come from one read transaction: one consistent snapshot. Objects of the kinds in `shapes`
+    /// are decoded only as far as their shape (`EventCodec.decode`).
+    public func scan(
+        _ range: ClosedRange<UInt64>, objects shapes: [ResourceKind: ValueShape] = [:], _ body: (Event) throws -> Bool
+    ) throws {
         try environment.read { txn in
             try txn.scan(events, from: EventLog.sequenceKey(range.lowerBound)) { key, value in
                 let sequence = EventLog.decodeUInt64(key)
                 guard sequence <= range.upperBound else { return false }
-                return try body(decodeRecord(value, sequence))
+                return try body(decodeRecord(value, sequence, shapes))
             }
         }
     }
@@ -202,9 +205,11 @@ extension EventLog {
         }
     }
 
-    private func decodeRecord(_ buffer: UnsafeRawBufferPointer, _ sequence: UInt64) throws -> Event {
+    private func decodeRecord(
+        _ buffer: UnsafeRawBufferPointer, _ sequence: UInt64, _ shapes: [ResourceKind: ValueShape] = [:]
+    ) throws -> Event {
         do {
-            return try EventCodec.decode(buffer)
+            return try EventCodec.decode(buffer, objects: shapes)
         } catch {
             throw LogError(.corrupted, "event \(sequence) does not decode: \(error)", underlying: error)
         }

@@ -41,7 +41,7 @@ extension Store {
             }
             do {
                 projection = try Projection.restore(
-                    payload: payload, expectedDigest: info.digest, events: log.events(at:))
+                    payload: payload, expectedDigest: info.digest, events: foldEvents(at:))
                 origin.snapshot = info.sequence
                 break
             } catch {
@@ -50,7 +50,7 @@ extension Store {
         }
         let start = projection.sequence + 1
         if start <= target {
-            try log.scan(start...target) { event in
+            try log.scan(start...target, objects: Projection.foldShapes) { event in
                 projection.apply(event)
                 if event.sequence % 4096 == 0 { progress?(event.sequence - start + 1, target - start + 1) }
                 return true
@@ -58,6 +58,12 @@ extension Store {
             progress?(target - start + 1, target - start + 1)
         }
         return (projection, target, origin)
+    }
+
+    /// The events at `sequences` as a fold reads them (`Projection.foldShapes`): what a snapshot
+    /// restore reads its inputs from.
+    public func foldEvents(at sequences: [UInt64]) throws -> [Event?] {
+        try log.events(at: sequences, objects: Projection.foldShapes)
     }
 
     /// Takes a snapshot at `sequence` (default: the head) and returns its header.
@@ -135,7 +141,7 @@ extension Store {
         }
         check(0)
         if target > 0 {
-            try log.scan(1...target) { event in
+            try log.scan(1...target, objects: Projection.foldShapes) { event in
                 projection.apply(event)
                 check(event.sequence)
                 if event.sequence % 4096 == 0 { progress?(event.sequence, target) }

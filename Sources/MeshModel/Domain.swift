@@ -164,7 +164,20 @@ public struct Destination: Sendable, Hashable {
     /// `spec.mesh`.
     public var mesh: ObjectRef
 
-    /// Reads a Destination object.
+    /// The parts of a Destination object `init(object:)` reads: an object decoded with this shape
+    /// gives the same Destination as the whole object (endpoints keep only their zone).
+    public static let shape: ValueShape = [
+        "metadata": ["name": .all, "namespace": .all, "clusterName": .all],
+        "spec": [
+            "kubeService": [
+                "ref": .all, "labels": .all, "ports": .all, "region": .all,
+                "endpointSubsets": ["endpoints": ["subLocality": ["zone": .all]]],
+            ],
+            "mesh": .all,
+        ],
+    ]
+
+    /// Reads a Destination object (only what `shape` names).
     public init(object: JSONValue) {
         ref = ObjectRef(json: object["metadata"])
         objectCluster = object[path: ["metadata", "clusterName"]]?.stringValue ?? ""

@@ -7,6 +7,32 @@ public struct CodecError: Error, Sendable, CustomStringConvertible {
     public var description: String { problem }
 }
 
+/// Which parts of a value to decode: all of it, or some members of an object, each with its own
+/// shape (the elements of an array each take the array's shape). What a reader never reads is
+/// skipped without being built: a fold reads a Destination's identity, labels, ports and zone,
+/// not the addresses of its endpoints. Written as a dictionary literal of member names to shapes.
+public struct ValueShape: Sendable, ExpressibleByDictionaryLiteral {
+    /// The members kept, each with its shape (nil: the whole value). An object keeps only these;
+    /// each object in an array too; any other value is read whole.
+    package let members: [(key: String, shape: ValueShape)]?
+
+    /// The whole value.
+    public static let all = ValueShape(members: nil)
+
+    private init(members: [(key: String, shape: ValueShape)]?) { self.members = members }
+
+    /// Only these members (of an object, or of each object in an array).
+    public init(dictionaryLiteral elements: (String, ValueShape)...) { self.init(elements) }
+
+    /// Only these members, given as a list.
+    package init(_ members: [(String, ValueShape)]) { self.members = members.map { (key: $0.0, shape: $0.1) } }
+
+    /// The shape of a member, when it is kept: its name compared as bytes, without building it.
+    func member(_ name: UnsafeRawBufferPointer) -> (key: String, shape: ValueShape)? {
+        members?.first { $0.key.utf8.count == name.count && $0.key.utf8.elementsEqual(name) }
+    }
+}
+
 /// The packed binary encoding of `JSONValue` used inside event records.
 public enum PackedValue {
     enum Tag: UInt8 {
@@ -46,11 +72,11 @@ public enum PackedValue {
         return (out.bytes, range)
     }
 
-    /// Decodes a value encoded by `encode`.
-    public static func decode(_ bytes: [UInt8]) throws -> JSONValue {
+    /// Decodes a value encoded by `encode`, or only the parts of it `shape` names.
+    public static func decode(_ bytes: [UInt8], shape: ValueShape = .all) throws -> JSONValue {
         try bytes.withUnsafeBytes { buffer in
             var reader = ByteReader(buffer: buffer)
-            let value = try read(&reader, depth: 0)
+            let value = try read(&reader, depth: 0, shape: shape)
             guard reader.isAtEnd else { throw CodecError(problem: "trailing bytes after value") }
             return value
         }
@@ -85,6 +111,58 @@ public enum PackedValue {
                     out.string(buffer[i].key)
                     write(buffer[i].value, into: &out)
                 }
+            }
+        }
+    }
+
+    /// Reads a value, keeping only what `shape` names (the same value as a full read with the
+    /// other members removed).
+    package static func read(_ reader: inout ByteReader, depth: Int, shape: ValueShape) throws(CodecError) -> JSONValue
+    {
+        guard shape.members != nil else { return try read(&reader, depth: depth) }
+        guard depth <= JSONText.maxDepth + 8 else { throw CodecError(problem: "value nested too deeply") }
+        let start = reader.index
+        guard let tag = Tag(rawValue: try reader.byte()) else { throw CodecError(problem: "unknown value tag") }
+        switch tag {
+        case .array:
+            let count = try reader.count()
+            var elements: [JSONValue] = []
+            elements.reserveCapacity(count)
+            for _ in 0..<count { elements.append(try read(&reader, depth: depth + 1, shape: shape)) }
+            return .array(elements)
+        case .object:
+            let count = try reader.count()
+            var members: [JSONObject.Member] = []
+            for _ in 0..<count {
+                if let (key, inner) = shape.member(try reader.stringBytes()) {
+                    members.append(
+                        JSONObject.Member(key: key, value: try read(&reader, depth: depth + 1, shape: inner)))
+                } else {
+                    try skip(&reader, depth: depth + 1)
+                }
+            }
+            return .object(JSONObject(sortedMembers: members))
+        default:
+            reader.index = start
+            return try read(&reader, depth: depth)
+        }
+    }
+
+    /// Moves past one value without building it.
+    package static func skip(_ reader: inout ByteReader, depth: Int) throws(CodecError) {
+        guard depth <= JSONText.maxDepth + 8 else { throw CodecError(problem: "value nested too deeply") }
+        guard let tag = Tag(rawValue: try reader.byte()) else { throw CodecError(problem: "unknown value tag") }
+        switch tag {
+        case .null, .false, .true: return
+        case .int: _ = try reader.varint()
+        case .double: _ = try reader.uint64LE()
+        case .string: try reader.skip(try reader.count())
+        case .array:
+            for _ in 0..<(try reader.count()) { try skip(&reader, depth: depth + 1) }
+        case .object:
+            for _ in 0..<(try reader.count()) {
+                try reader.skip(try reader.count())
+                try skip(&reader, depth: depth + 1)
             }
         }
     }
@@ -219,6 +297,18 @@ package struct ByteReader {
         let slice = UnsafeRawBufferPointer(rebasing: buffer[index..<index + length])
         index += length
         return String(decoding: slice, as: UTF8.self)
+    }
+
+    /// The bytes of a string, without building it.
+    @inlinable package mutating func stringBytes() throws(CodecError) -> UnsafeRawBufferPointer {
+        let length = try count()
+        defer { index += length }
+        return UnsafeRawBufferPointer(rebasing: buffer[index..<index + length])
+    }
+
+    @inlinable package mutating func skip(_ n: Int) throws(CodecError) {
+        guard n >= 0, index + n <= buffer.count else { throw short() }
+        index += n
     }
 
     @inlinable package mutating func bytes(_ n: Int) throws(CodecError) -> [UInt8] {

@@ -97,6 +97,11 @@ public struct Projection: Sendable {
     /// An empty projection (before event 1).
     public init() {}
 
+    /// The parts of event objects a fold reads, by kind (the kinds absent are read whole): a log
+    /// scanned with these shapes folds to the same projection, without building what no rule
+    /// reads, such as the addresses of a Destination's endpoints.
+    public static let foldShapes: [ResourceKind: ValueShape] = [.destination: Destination.shape]
+
     /// The status of one VirtualDestination (cheap: no outputs are translated).
     public func status(of vd: ObjectRef) -> VirtualDestinationStatus? { storedStates[vd]?.status }
 

@@ -146,7 +146,8 @@ public struct World: Sendable {
         virtualMeshErrors = errors
     }
 
-    /// Applies one change to the inputs. `object` nil means the object is gone. Returns false when
+    /// Applies one change to the inputs. `object` nil means the object is gone; it may carry only
+    /// what `Projection.foldShapes` names. Returns false when
     /// a Destination's typed view is unchanged (only its endpoints moved), true otherwise.
     @discardableResult
     mutating func apply(

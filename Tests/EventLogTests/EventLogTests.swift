@@ -351,6 +351,50 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         }
     }
 
+    /// A decode with a shape is the whole decode without the members the shape leaves out, at
+    /// every level and in every element of an array; what it skips (every kind of value) is
+    /// passed over exactly.
+    @Test func aShapedDecodeLeavesOutOnlyWhatItsShapeSkips() throws {
+        var generator = SplitMix64(seed: 13)
+        indirect enum Wanted {
+            case all
+            case members([String: Wanted])
+            var shape: ValueShape {
+                guard case .members(let members) = self else { return .all }
+                return ValueShape(members.map { ($0.key, $0.value.shape) })
+            }
+        }
+        func randomShape(_ depth: Int) -> Wanted {
+            if depth > 2 || generator.next() % 4 == 0 { return .all }
+            var members: [String: Wanted] = [:]
+            for key in 0..<30 where generator.next() % 2 == 0 { members["k\(key)"] = randomShape(depth + 1) }
+            return .members(members)
+        }
+        func pruned(_ value: JSONValue, _ wanted: Wanted) -> JSONValue {
+            guard case .members(let members) = wanted else { return value }
+            switch value {
+            case .array(let elements): return .array(elements.map { pruned($0, wanted) })
+            case .object(let object):
+                var kept = JSONObject()
+                for member in object {
+                    guard let inner = members[member.key] else { continue }
+                    kept[member.key] = pruned(member.value, inner)
+                }
+                return .object(kept)
+            default: return value
+            }
+        }
+        var skipped = 0
+        for _ in 0..<500 {
+            let value = RandomJSON.value(&generator, alphabet: "ab\u{0}é😀\n", doubles: -1e300...1e300)
+            let wanted = randomShape(0)
+            let decoded = try PackedValue.decode(PackedValue.encode(value), shape: wanted.shape)
+            #expect(decoded == pruned(value, wanted))
+            if decoded != value { skipped += 1 }
+        }
+        #expect(skipped > 50)
+    }
+
     /// The spec hash of stored objects is over the spec's own encoding; the append path takes it
     /// as a range of the whole object's encoding, which must be the same bytes.
     @Test func aMembersRangeHoldsItsOwnEncoding() throws {

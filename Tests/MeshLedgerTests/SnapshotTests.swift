@@ -25,7 +25,7 @@ func generatedStore(seed: UInt64, clusters: Int, batches: Int) throws -> Store {
 func restoreOutcome(_ root: JSONObject, _ digest: Digest, _ store: Store) -> String {
     do {
         _ = try Projection.restore(
-            payload: PackedValue.encode(.object(root)), expectedDigest: digest, events: store.log.events(at:))
+            payload: PackedValue.encode(.object(root)), expectedDigest: digest, events: store.foldEvents(at:))
         return "restored"
     } catch { return "\(error)" }
 }
@@ -108,7 +108,7 @@ func restoreOutcome(_ root: JSONObject, _ digest: Digest, _ store: Store) -> Str
         full.settleDigest()
         let payload = full.snapshotPayload()
         let restored = try Projection.restore(
-            payload: payload, expectedDigest: full.digest, events: store.log.events(at:))
+            payload: payload, expectedDigest: full.digest, events: store.foldEvents(at:))
         #expect(restored.digest == full.digest)  // the recorded contributions, no translation
         #expect(canonicalState(restored.states) == canonicalState(full.states))  // translated on demand
 
