@@ -99,7 +99,7 @@ func timedRestores(_ store: Store, at sequence: UInt64, count: Int) throws -> (p
     var times: [Double] = []
     for _ in 0..<count {
         let t = now()
-        let restored = try Projection.restore(payload: payload, expectedDigest: digest, events: store.log.events(at:))
+        let restored = try Projection.restore(payload: payload, expectedDigest: digest, events: store.foldEvents(at:))
         times.append(now() - t)
         precondition(restored.digest == digest)
     }

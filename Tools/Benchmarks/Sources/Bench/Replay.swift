@@ -37,8 +37,11 @@ func replay(_ options: Options, rows: inout [Row]) throws {
     }
     let decodeSeconds = now() - start
     start = now()
+    try log.scan(1...head, objects: Projection.foldShapes) { _ in true }
+    let foldDecodeSeconds = now() - start
+    start = now()
     var projection = Projection()
-    try log.scan(1...head) { event in
+    try log.scan(1...head, objects: Projection.foldShapes) { event in
         projection.apply(event)
         return true
     }
@@ -52,6 +55,11 @@ func replay(_ options: Options, rows: inout [Row]) throws {
         Row(
             measure: "replay \(head) events: decode only", value: rate(decoded, decodeSeconds),
             ratio: String(format: "1/%.0f of scan", decodeSeconds / scanSeconds), target: "-"))
+    rows.append(
+        Row(
+            measure: "replay \(head) events: decode as a fold reads them (Projection.foldShapes)",
+            value: rate(Int(head), foldDecodeSeconds),
+            ratio: String(format: "1/%.0f of scan", foldDecodeSeconds / scanSeconds), target: "-"))
     rows.append(
         Row(
             measure: "replay \(head) events: full projection", value: rate(Int(head), replaySeconds),

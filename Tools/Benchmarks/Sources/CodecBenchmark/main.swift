@@ -55,6 +55,24 @@ let decodeFoundation = try measure("decode foundation", rounds: rounds, count: o
     }
 }
 
+// A fold reads a Destination's typed view only: whole decode against a decode with its shape.
+let destinations = objects.indices.filter { objects[$0]["kind"] == "Destination" }.map { packed[$0] }
+let destinationRounds = max(1, 400_000 / max(destinations.count, 1))
+var typedWhole: [Double] = []
+var typedShaped: [Double] = []
+for _ in 0..<5 {  // alternating, fastest of 5: the machine's noise is larger than the difference
+    typedWhole.append(
+        try measure("whole", rounds: destinationRounds, count: destinations.count) {
+            for record in destinations { sink &+= Destination(object: try PackedValue.decode(record)).ports.count }
+        })
+    typedShaped.append(
+        try measure("shaped", rounds: destinationRounds, count: destinations.count) {
+            for record in destinations {
+                sink &+= Destination(object: try PackedValue.decode(record, shape: Destination.shape)).ports.count
+            }
+        })
+}
+
 func row(_ name: String, _ rate: Double, _ base: Double) -> String {
     name.padding(toLength: 44, withPad: " ", startingAt: 0)
         + String(format: "%12.0f objects/s   %5.2fx", rate, rate / base)
@@ -66,6 +84,9 @@ print(
 print(row("decode packed (stored format)", decodePacked, decodePacked))
 print(row("decode canonical JSON, MeshLedger parser", decodeJSON, decodePacked))
 print(row("decode canonical JSON, JSONSerialization", decodeFoundation, decodePacked))
+print(
+    row("Destination: decode whole, then typed (\(destinations.count))", typedWhole.max() ?? 0, typedWhole.max() ?? 1))
+print(row("Destination: decode with Destination.shape, then typed", typedShaped.max() ?? 0, typedWhole.max() ?? 1))
 print(row("encode packed", encodePacked, encodePacked))
 print(row("encode canonical JSON", encodeJSON, encodePacked))
 if sink == 42 { print("") }
