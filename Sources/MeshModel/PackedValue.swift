@@ -15,21 +15,35 @@ public struct ValueShape: Sendable, ExpressibleByDictionaryLiteral {
     /// The members kept, each with its shape (nil: the whole value). An object keeps only these;
     /// each object in an array too; any other value is read whole.
     package let members: [(key: String, shape: ValueShape)]?
+    /// The members' names as UTF-8 bytes, compared with the stored names without building them.
+    private let names: [[UInt8]]
 
     /// The whole value.
     public static let all = ValueShape(members: nil)
 
-    private init(members: [(key: String, shape: ValueShape)]?) { self.members = members }
+    private init(members: [(key: String, shape: ValueShape)]?) {
+        self.members = members
+        names = members?.map { Array($0.key.utf8) } ?? []
+    }
 
     /// Only these members (of an object, or of each object in an array).
     public init(dictionaryLiteral elements: (String, ValueShape)...) { self.init(elements) }
 
     /// Only these members, given as a list.
-    package init(_ members: [(String, ValueShape)]) { self.members = members.map { (key: $0.0, shape: $0.1) } }
+    package init(_ members: [(String, ValueShape)]) { self.init(members: members.map { (key: $0.0, shape: $0.1) }) }
 
     /// The shape of a member, when it is kept: its name compared as bytes, without building it.
     func member(_ name: UnsafeRawBufferPointer) -> (key: String, shape: ValueShape)? {
-        members?.first { $0.key.utf8.count == name.count && $0.key.utf8.elementsEqual(name) }
+        guard let members else { return nil }
+        for (index, candidate) in names.enumerated() where candidate.count == name.count {
+            var equal = true
+            for offset in 0..<name.count where candidate[offset] != name[offset] {
+                equal = false
+                break
+            }
+            if equal { return members[index] }
+        }
+        return nil
     }
 }
 
