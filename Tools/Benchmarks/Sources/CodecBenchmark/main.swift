@@ -57,9 +57,36 @@ let decodeFoundation = try measure("decode foundation", rounds: rounds, count: o
 
 // A fold reads a Destination's typed view only: whole decode against a decode with its shape.
 let destinations = objects.indices.filter { objects[$0]["kind"] == "Destination" }.map { packed[$0] }
+// A large service: the first Destination with its first endpoint repeated 200 times.
+var large: [[UInt8]] = []
+if let first = objects.first(where: { $0["kind"] == "Destination" }),
+    let endpoint = first[path: ["spec", "kubeService", "endpointSubsets"]]?.arrayValue?.first?["endpoints"]?
+        .arrayValue?.first,
+    case .object(var root) = first, case .object(var spec)? = root["spec"],
+    case .object(var kube)? = spec["kubeService"]
+{
+    kube["endpointSubsets"] = [["endpoints": .array(Array(repeating: endpoint, count: 200))]]
+    spec["kubeService"] = .object(kube)
+    root["spec"] = .object(spec)
+    large = [PackedValue.encode(.object(root))]
+}
 let destinationRounds = max(1, 400_000 / max(destinations.count, 1))
 var typedWhole: [Double] = []
 var typedShaped: [Double] = []
+var largeWhole: [Double] = []
+var largeShaped: [Double] = []
+for _ in 0..<5 {
+    largeWhole.append(
+        try measure("whole", rounds: 2000, count: large.count) {
+            for record in large { sink &+= Destination(object: try PackedValue.decode(record)).ports.count }
+        })
+    largeShaped.append(
+        try measure("shaped", rounds: 2000, count: large.count) {
+            for record in large {
+                sink &+= Destination(object: try PackedValue.decode(record, shape: Destination.shape)).ports.count
+            }
+        })
+}
 for _ in 0..<5 {  // alternating, fastest of 5: the machine's noise is larger than the difference
     typedWhole.append(
         try measure("whole", rounds: destinationRounds, count: destinations.count) {
@@ -85,8 +112,10 @@ print(row("decode packed (stored format)", decodePacked, decodePacked))
 print(row("decode canonical JSON, MeshLedger parser", decodeJSON, decodePacked))
 print(row("decode canonical JSON, JSONSerialization", decodeFoundation, decodePacked))
 print(
-    row("Destination: decode whole, then typed (\(destinations.count))", typedWhole.max() ?? 0, typedWhole.max() ?? 1))
-print(row("Destination: decode with Destination.shape, then typed", typedShaped.max() ?? 0, typedWhole.max() ?? 1))
+    row("Destination (\(destinations.count)): whole, then typed", typedWhole.max() ?? 0, typedWhole.max() ?? 1))
+print(row("Destination: with Destination.shape, typed", typedShaped.max() ?? 0, typedWhole.max() ?? 1))
+print(row("Destination, 200 endpoints: whole, typed", largeWhole.max() ?? 0, largeWhole.max() ?? 1))
+print(row("Destination, 200 endpoints: shaped, typed", largeShaped.max() ?? 0, largeWhole.max() ?? 1))
 print(row("encode packed", encodePacked, encodePacked))
 print(row("encode canonical JSON", encodeJSON, encodePacked))
 if sink == 42 { print("") }
