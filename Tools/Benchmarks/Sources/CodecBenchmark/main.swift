@@ -70,35 +70,27 @@ if let first = objects.first(where: { $0["kind"] == "Destination" }),
     root["spec"] = .object(spec)
     large = [PackedValue.encode(.object(root))]
 }
-let destinationRounds = max(1, 400_000 / max(destinations.count, 1))
-var typedWhole: [Double] = []
-var typedShaped: [Double] = []
-var largeWhole: [Double] = []
-var largeShaped: [Double] = []
-for _ in 0..<5 {
-    largeWhole.append(
-        try measure("whole", rounds: 2000, count: large.count) {
-            for record in large { sink &+= Destination(object: try PackedValue.decode(record)).ports.count }
-        })
-    largeShaped.append(
-        try measure("shaped", rounds: 2000, count: large.count) {
-            for record in large {
-                sink &+= Destination(object: try PackedValue.decode(record, shape: Destination.shape)).ports.count
-            }
-        })
+/// Decoding and typing `records` whole and with `Destination.shape`, alternating, fastest of 5 each
+/// (the machine's noise is larger than the difference).
+@MainActor func wholeAndShaped(_ records: [[UInt8]], rounds: Int) throws -> (whole: Double, shaped: Double) {
+    var whole: [Double] = []
+    var shaped: [Double] = []
+    for _ in 0..<5 {
+        whole.append(
+            try measure("whole", rounds: rounds, count: records.count) {
+                for record in records { sink &+= Destination(object: try PackedValue.decode(record)).ports.count }
+            })
+        shaped.append(
+            try measure("shaped", rounds: rounds, count: records.count) {
+                for record in records {
+                    sink &+= Destination(object: try PackedValue.decode(record, shape: Destination.shape)).ports.count
+                }
+            })
+    }
+    return (whole.max() ?? 0, shaped.max() ?? 0)
 }
-for _ in 0..<5 {  // alternating, fastest of 5: the machine's noise is larger than the difference
-    typedWhole.append(
-        try measure("whole", rounds: destinationRounds, count: destinations.count) {
-            for record in destinations { sink &+= Destination(object: try PackedValue.decode(record)).ports.count }
-        })
-    typedShaped.append(
-        try measure("shaped", rounds: destinationRounds, count: destinations.count) {
-            for record in destinations {
-                sink &+= Destination(object: try PackedValue.decode(record, shape: Destination.shape)).ports.count
-            }
-        })
-}
+let large200 = try wholeAndShaped(large, rounds: 2000)
+let typed = try wholeAndShaped(destinations, rounds: max(1, 400_000 / max(destinations.count, 1)))
 
 func row(_ name: String, _ rate: Double, _ base: Double) -> String {
     name.padding(toLength: 44, withPad: " ", startingAt: 0)
@@ -111,11 +103,10 @@ print(
 print(row("decode packed (stored format)", decodePacked, decodePacked))
 print(row("decode canonical JSON, MeshLedger parser", decodeJSON, decodePacked))
 print(row("decode canonical JSON, JSONSerialization", decodeFoundation, decodePacked))
-print(
-    row("Destination (\(destinations.count)): whole, then typed", typedWhole.max() ?? 0, typedWhole.max() ?? 1))
-print(row("Destination: with Destination.shape, typed", typedShaped.max() ?? 0, typedWhole.max() ?? 1))
-print(row("Destination, 200 endpoints: whole, typed", largeWhole.max() ?? 0, largeWhole.max() ?? 1))
-print(row("Destination, 200 endpoints: shaped, typed", largeShaped.max() ?? 0, largeWhole.max() ?? 1))
+print(row("Destination (\(destinations.count)): whole, then typed", typed.whole, typed.whole))
+print(row("Destination: with Destination.shape, typed", typed.shaped, typed.whole))
+print(row("Destination, 200 endpoints: whole, typed", large200.whole, large200.whole))
+print(row("Destination, 200 endpoints: shaped, typed", large200.shaped, large200.whole))
 print(row("encode packed", encodePacked, encodePacked))
 print(row("encode canonical JSON", encodeJSON, encodePacked))
 if sink == 42 { print("") }
