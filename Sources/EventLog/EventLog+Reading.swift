@@ -206,7 +206,7 @@ extension EventLog {
     }
 
     private func decodeRecord(
-        _ buffer: UnsafeRawBufferPointer, _ sequence: UInt64, _ shapes: [ResourceKind: ValueShape] = [:]
+        _ buffer: UnsafeRawBufferPointer, _ sequence: UInt64, _ shapes: [ResourceKind: ValueShape]
     ) throws -> Event {
         do {
             return try EventCodec.decode(buffer, objects: shapes)
