@@ -42,19 +42,21 @@ extension MeshLedgerCommand {
 
         struct List: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "List snapshots: sequence, format, size, digest, usable.")
+                abstract: "List snapshots: sequence, format, size, digest (or how much of it is recorded), usable.")
             @OptionGroup var global: GlobalOptions
 
             func run() throws {
                 let store = try global.openForReading()
                 var table = Table(headers: ["SEQ", "FORMAT", "BYTES", "DIGEST", "USABLE"])
-                for info in try store.log.snapshotInfos() {
-                    let usable =
-                        !info.intact ? "no (altered)" : info.format != Projection.snapshotFormat ? "no (format)" : "yes"
-                    table.add([
-                        String(info.sequence), String(info.format), String(info.size),
-                        String(info.digest.hex.prefix(16)), usable,
-                    ])
+                for (info, payload) in try store.log.snapshots(atOrBefore: .max, limit: .max).reversed() {
+                    let usable = !info.intact ? "no (altered)" : !info.isUsable ? "no (format)" : "yes"
+                    // A snapshot that records only some contributions claims their sum, not the state digest.
+                    let recorded = payload.flatMap(Projection.recordedContributions(in:))
+                    let digest =
+                        recorded.map { $0.recorded < $0.of } == true
+                        ? "partial (\(recorded!.recorded) of \(recorded!.of) recorded)"
+                        : String(info.digest.hex.prefix(16))
+                    table.add([String(info.sequence), String(info.format), String(info.size), digest, usable])
                 }
                 if table.isEmpty {
                     FileHandle.standardError.write(Data("No snapshots.\n".utf8))

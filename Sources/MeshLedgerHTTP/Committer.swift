@@ -188,7 +188,9 @@ actor Committer {
 
     /// Takes a snapshot of the folded projection when `snapshotInterval` events passed since the
     /// newest: of a copy (the projection is a value), in a task of its own, so neither the writer
-    /// nor a replay waits for it. Snapshots are written one at a time; `stop()` waits for the last.
+    /// nor a replay waits for it. It records the digest contributions already settled and translates
+    /// nothing (`Store.writeSnapshot(of:complete:)`). Snapshots are written one at a time; `stop()`
+    /// waits for the last.
     private func snapshotIfDue() {
         guard snapshotInterval > 0, projection.sequence >= newestSnapshot + snapshotInterval else { return }
         newestSnapshot = projection.sequence
@@ -196,7 +198,7 @@ actor Committer {
         snapshotting = Task.detached(priority: .utility) {
             await previous?.value
             do {
-                try store.writeSnapshot(of: copy)
+                try store.writeSnapshot(of: copy, complete: false)
                 metrics.snapshot.set(Double(copy.sequence))
             } catch {
                 FileHandle.standardError.write(Data("meshledger: snapshot at \(copy.sequence) failed: \(error)\n".utf8))

@@ -390,11 +390,12 @@ public struct Projection: Sendable {
     /// Replaces the whole state by one computed from inputs and acceptance (a snapshot restore):
     /// every VirtualDestination is evaluated, indexed and given its status again, and each status
     /// must hash to the one the snapshot recorded. Outputs are left to translate lazily, and the
-    /// digest contributions are the recorded ones (decision 0006, addendum: what checks them).
+    /// digest contributions are the recorded ones (decision 0006, addendum: what checks them);
+    /// those not recorded are pending, computed when a digest is asked for.
     /// Returns the first problem, nil when the state is restored.
     mutating func rebuildAll(
         world: World, acceptance: [ObjectRef: MeshAcceptance], sequence: UInt64,
-        recorded: [ObjectRef: (status: [UInt8], contribution: [UInt8])]
+        recorded: [ObjectRef: (status: [UInt8], contribution: [UInt8]?)]
     ) -> String? {
         self = Projection()
         self.world = world
@@ -416,25 +417,41 @@ public struct Projection: Sendable {
             guard let stored = recorded[vd], stored.status == statusDigest(storedStates[vd]!.status) else {
                 return "the status of \(vd) derived again differs from the one the snapshot recorded"
             }
-            contributions[vd] = stored.contribution
-            digestAccumulator.add(stored.contribution)
+            if let contribution = stored.contribution {  // else pending, as `rebuild` left it
+                contributions[vd] = contribution
+                digestAccumulator.add(contribution)
+                pendingContributions.remove(vd)
+            }
         }
-        pendingContributions = []
         return nil
     }
 
-    /// The recorded digest contribution of every VirtualDestination and the digest of its status
-    /// (what a snapshot stores so that a restore need not translate outputs to check its digest).
-    func recordedStates() -> [(vd: ObjectRef, status: [UInt8], contribution: [UInt8])] {
+    /// The digest of every VirtualDestination's status and its digest contribution when settled
+    /// (nil when its outputs or contribution are pending): what a snapshot stores, so that a
+    /// restore need not translate outputs to check its digest, and taking one translates nothing.
+    func recordedStates() -> [(vd: ObjectRef, status: [UInt8], contribution: [UInt8]?)] {
         storedStates.keys.sorted().map { vd in
-            let contribution: [UInt8]
-            if !pendingContributions.contains(vd), !deferredAffects(vd), let settled = contributions[vd] {
-                contribution = settled  // its outputs need no translation
-            } else {
-                contribution = contributionDigest(vd, state(of: vd)!)
-            }
-            return (vd, statusDigest(storedStates[vd]!.status), contribution)
+            let settled = !pendingContributions.contains(vd) && !deferredAffects(vd)
+            return (vd, statusDigest(storedStates[vd]!.status), settled ? contributions[vd] : nil)
         }
+    }
+
+    /// The first VirtualDestination whose recorded status or contribution is not this state's, or
+    /// a count that differs (nil when there is none). The digest must be settled.
+    func firstDifference(from recorded: [ObjectRef: (status: [UInt8], contribution: [UInt8]?)]) -> String? {
+        precondition(pendingContributions.isEmpty, "settle the digest before comparing")
+        guard recorded.count == storedStates.count else {
+            return "it records \(recorded.count) VirtualDestination states, the replay has \(storedStates.count)"
+        }
+        for (vd, stored) in recorded.sorted(by: { $0.key < $1.key }) {
+            guard let state = storedStates[vd], stored.status == statusDigest(state.status) else {
+                return "the status of \(vd) differs from the replay's"
+            }
+            if let contribution = stored.contribution, contribution != contributions[vd] {
+                return "the recorded state of \(vd) differs from the replay's"
+            }
+        }
+        return nil
     }
 
     private static let placeholderStatus = VirtualDestinationStatus(

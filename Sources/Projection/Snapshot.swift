@@ -8,18 +8,26 @@ public import MeshModel
 /// the creation order of VirtualMeshes and TrafficPolicies, the per-mesh acceptance (which
 /// history decides) and the last Destination seen per service. Evaluations, statuses and indexes
 /// are recomputed from those on restore: they are a function of them. Per VirtualDestination it
-/// also records the digest of its status, which the restored status must match, and its digest
-/// contribution, so that a restore does not translate every output to check the state digest:
-/// outputs are translated when they are asked for (decision 0006, addendum). The bytes are a
-/// packed JSON value (the event codec's value encoding). A restore reads each input's object
-/// from its event in the log (decision 0006, addendum "format 4"): a snapshot holds no object.
+/// also records the digest of its status, which the restored status must match, and, when its
+/// outputs were settled, its digest contribution, so that a restore does not translate every
+/// output to check the state digest: outputs are translated when they are asked for, and the
+/// contributions not recorded when the digest is (decision 0006, addenda "format 3" and
+/// "format 5"). The bytes are a packed JSON value (the event codec's value encoding). A restore
+/// reads each input's object from its event in the log (decision 0006, addendum "format 4"): a
+/// snapshot holds no object.
 extension Projection {
-    /// The snapshot format this version writes and reads; any other is skipped. Format 2: the
-    /// state digest hashes packed encodings (format 1 hashed canonical JSON text). Format 3: each
-    /// VirtualDestination's status digest and digest contribution are recorded. Format 4: inputs are
-    /// named by the event that last changed them instead of holding their objects. A change to
-    /// what translation produces must bump it (a test pins the digest of a fixed scenario).
-    public static let snapshotFormat: UInt8 = 4
+    /// The snapshot format this version writes. Format 2: the state digest hashes packed
+    /// encodings (format 1 hashed canonical JSON text). Format 3: each VirtualDestination's status
+    /// digest and digest contribution are recorded. Format 4: inputs are named by the event that
+    /// last changed them instead of holding their objects. Format 5: a contribution may be absent
+    /// (outputs not settled when it was taken), and the snapshot's digest is the sum of those
+    /// recorded. A change to what translation produces must bump it (a test pins the digest of a
+    /// fixed scenario) and raise the lower bound of `readableSnapshotFormats`.
+    public static let snapshotFormat: UInt8 = 5
+
+    /// The snapshot formats this version restores; any other is skipped. A format-4 snapshot is a
+    /// format-5 one with every contribution recorded.
+    public static let readableSnapshotFormats: ClosedRange<UInt8> = 4...5
 
     /// Why a snapshot was not used.
     public struct SnapshotError: Error, Sendable, CustomStringConvertible {
@@ -28,8 +36,10 @@ extension Projection {
         public var description: String { problem }
     }
 
-    /// The snapshot payload of the current state.
-    public func snapshotPayload() -> [UInt8] {
+    /// A snapshot of the current state: its payload and the digest it claims, the sum of the
+    /// contributions it records. Only settled contributions are recorded (no output is translated
+    /// here): after `settleDigest()` every one is, and the digest is the state digest.
+    public func snapshot() -> (payload: [UInt8], digest: Digest) {
         func ref(_ r: ObjectRef) -> JSONValue { r.json }
         let inputs = world.inputs.sorted { $0.key < $1.key }.map { key, entry -> JSONValue in
             [
@@ -61,21 +71,26 @@ extension Projection {
                     state.blocked.sorted { $0.key < $1.key }.map { ["vd": ref($0.key), "by": ref($0.value)] }),
             ]
         }
-        let states = recordedStates().map { vd, status, contribution -> JSONValue in
-            [
-                "vd": ref(vd), "status": .string(Digest(bytes: status).hex),
-                "contribution": .string(Digest(bytes: contribution).hex),
-            ]
+        let recorded = recordedStates()
+        var sum = DigestAccumulator()
+        let states = recorded.map { vd, status, contribution -> JSONValue in
+            var entry: JSONObject = ["vd": ref(vd), "status": .string(Digest(bytes: status).hex)]
+            if let contribution {
+                entry["contribution"] = .string(Digest(bytes: contribution).hex)
+                sum.add(contribution)
+            }
+            return .object(entry)
         }
         let value: JSONValue = [
             "sequence": .int(Int64(sequence)), "inputs": .array(inputs), "createdAt": .array(createdAt),
             "formerDestinations": .array(former), "acceptance": .array(meshes), "states": .array(states),
         ]
-        return PackedValue.encode(value)
+        return (PackedValue.encode(value), sum.digest)
     }
 
     /// Restores a projection from a snapshot payload: every restored status must match the one
-    /// recorded, and the recorded contributions must sum to `expectedDigest`. `events` gives the
+    /// recorded, and the recorded contributions must sum to `expectedDigest`; the contributions
+    /// not recorded are computed when a digest is asked for. `events` gives the
     /// events at the sequences asked for, in that order (nil where the log has none): each
     /// input's object is read from the event that last changed it, which must be a change of that
     /// object to that generation.
@@ -138,23 +153,73 @@ extension Projection {
             for b in entry["blocked"]?.arrayValue ?? [] { blocked[ObjectRef(json: b["vd"])] = ObjectRef(json: b["by"]) }
             acceptance[ObjectRef(json: entry["mesh"])] = MeshAcceptance(accepted: accepted, blocked: blocked)
         }
-        var recorded: [ObjectRef: (status: [UInt8], contribution: [UInt8])] = [:]
-        for entry in value["states"]?.arrayValue ?? [] {
-            guard let status = entry["status"]?.stringValue.flatMap(Digest.init(hex:)),
-                let contribution = entry["contribution"]?.stringValue.flatMap(Digest.init(hex:))
-            else { throw SnapshotError(problem: "malformed state entry") }
-            recorded[ObjectRef(json: entry["vd"])] = (status.bytes, contribution.bytes)
-        }
+        let recorded = try recordedStates(in: value)
         var projection = Projection()
         if let problem = projection.rebuildAll(
             world: world, acceptance: acceptance, sequence: UInt64(sequence), recorded: recorded)
         {
             throw SnapshotError(problem: problem)
         }
-        guard projection.digest == expectedDigest else {
-            throw SnapshotError(
-                problem: "restored state digest \(projection.digest.hex.prefix(16)) does not match the snapshot's")
-        }
+        try check(recorded, sumTo: expectedDigest)
         return projection
+    }
+
+    /// Why a snapshot does not record this projection's state (nil when it does): its
+    /// contributions must sum to `digest`, and it must record as many VirtualDestinations as this
+    /// state has, each status and each recorded contribution equal to this state's. What
+    /// `replay --verify-snapshots` checks against the replay at the snapshot's sequence: what a
+    /// restore trusts. Settles the digest first.
+    public mutating func disagreement(withSnapshot payload: [UInt8], digest: Digest) -> String? {
+        settleDigest()
+        do {
+            let recorded = try Projection.recordedStates(in: try PackedValue.decode(payload))
+            try Projection.check(recorded, sumTo: digest)
+            return firstDifference(from: recorded)
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// The recorded status digest and contribution (nil when not recorded) per VirtualDestination.
+    private static func recordedStates(
+        in value: JSONValue
+    ) throws -> [ObjectRef: (status: [UInt8], contribution: [UInt8]?)] {
+        var recorded: [ObjectRef: (status: [UInt8], contribution: [UInt8]?)] = [:]
+        for entry in value["states"]?.arrayValue ?? [] {
+            guard let status = entry["status"]?.stringValue.flatMap(Digest.init(hex:)) else {
+                throw SnapshotError(problem: "malformed state entry")
+            }
+            var contribution: [UInt8]?
+            if let text = entry["contribution"] {
+                guard let digest = text.stringValue.flatMap(Digest.init(hex:)) else {
+                    throw SnapshotError(problem: "malformed state entry")
+                }
+                contribution = digest.bytes
+            }
+            recorded[ObjectRef(json: entry["vd"])] = (status.bytes, contribution)
+        }
+        return recorded
+    }
+
+    /// How many of a snapshot's VirtualDestination states record their contribution, of how many
+    /// (nil when the payload does not decode): all of them when the snapshot's digest is the state
+    /// digest.
+    public static func recordedContributions(in payload: [UInt8]) -> (recorded: Int, of: Int)? {
+        guard let recorded = try? recordedStates(in: PackedValue.decode(payload)) else { return nil }
+        return (recorded.values.count { $0.contribution != nil }, recorded.count)
+    }
+
+    /// Throws unless the recorded contributions sum to `digest`.
+    private static func check(
+        _ recorded: [ObjectRef: (status: [UInt8], contribution: [UInt8]?)], sumTo digest: Digest
+    ) throws {
+        var sum = DigestAccumulator()
+        for contribution in recorded.values.compactMap(\.contribution) { sum.add(contribution) }
+        guard sum.digest == digest else {
+            throw SnapshotError(
+                problem:
+                    "the recorded contributions sum to \(sum.digest.hex.prefix(16)), which does not match the snapshot's digest"
+            )
+        }
     }
 }

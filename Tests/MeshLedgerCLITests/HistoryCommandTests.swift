@@ -97,6 +97,11 @@ import Testing
         let applied = try meshledger(
             ["apply", "-f", file, "--store", auto], environment: ["MESHLEDGER_SNAPSHOT_EVERY": "2"])
         #expect(applied.stderr.contains("snapshot taken at seq 2"))
+        // An automatic snapshot translates nothing: it records the contributions already settled
+        // (none here), and the list says so instead of showing a digest it does not have.
+        let autoList = try meshledger(["snapshot", "list", "--store", auto]).stdout
+        #expect(autoList.contains("partial (0 of 2 recorded)"), "\(autoList)")
+        #expect(try meshledger(["verify", "--store", auto]).stdout.contains("ok: 1 snapshot agree with a full replay"))
 
         let diff = try meshledger([
             "diff", "--from", "20", "--to", "23", "vd", "reviews-global", "-n", "bookinfo", "--cluster", "cluster-1",

@@ -64,9 +64,21 @@ func pastStatus(_ options: Options, events: Int? = nil, rows: inout [Row]) throw
         let each = written.seconds / Double(written.count)
         rows.append(
             Row(
-                measure: "  writing a snapshot (settle the digest, payload, write; \(written.count) while building)",
+                measure: "  writing a snapshot (payload, write; \(written.count) while building)",
                 value: String(format: "%.1f ms", each * 1000),
                 ratio: String(format: "= %.1f µs per event at one every %d", each * 1e6 / Double(interval), interval),
+                target: "-"))
+        // What an interval costs on disk: every snapshot is kept.
+        let snapshotBytes = try store.log.snapshotInfos().reduce(0) { $0 + $1.size }
+        let used = try store.stats().usedBytes
+        rows.append(
+            Row(
+                measure: "  the snapshots' share of the store (\(written.count) kept)",
+                value: String(format: "%.1f MiB", Double(snapshotBytes) / 1_048_576),
+                ratio: String(
+                    format: "%.0f%% of %.1f MiB in use (%.0f bytes per event)",
+                    Double(snapshotBytes) * 100 / Double(used),
+                    Double(used) / 1_048_576, Double(snapshotBytes) / Double(head)),
                 target: "-"))
     }
 }
@@ -94,8 +106,7 @@ func restoreLoop(_ options: Options, rows: inout [Row]) throws {
 func timedRestores(_ store: Store, at sequence: UInt64, count: Int) throws -> (payload: [UInt8], times: [Double]) {
     var projection = try store.project(upTo: sequence).projection
     projection.settleDigest()
-    let payload = projection.snapshotPayload()
-    let digest = projection.digest
+    let (payload, digest) = projection.snapshot()
     var times: [Double] = []
     for _ in 0..<count {
         let t = now()
