@@ -23,7 +23,7 @@ extension MeshLedgerCommand {
     struct Snapshot: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Manage snapshots of the derived state (taken automatically every $MESHLEDGER_SNAPSHOT_EVERY events, default 5000).",
+                "Manage snapshots of the derived state (taken automatically every $MESHLEDGER_SNAPSHOT_EVERY events, default 500).",
             subcommands: [Create.self, List.self, Prune.self])
 
         struct Create: ParsableCommand {
