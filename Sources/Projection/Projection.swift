@@ -395,7 +395,7 @@ public struct Projection: Sendable {
     /// Returns the first problem, nil when the state is restored.
     mutating func rebuildAll(
         world: World, acceptance: [ObjectRef: MeshAcceptance], sequence: UInt64,
-        recorded: [ObjectRef: (status: [UInt8], contribution: [UInt8]?)]
+        recorded: [ObjectRef: RecordedState]
     ) -> String? {
         self = Projection()
         self.world = world
@@ -438,7 +438,7 @@ public struct Projection: Sendable {
 
     /// The first VirtualDestination whose recorded status or contribution is not this state's, or
     /// a count that differs (nil when there is none). The digest must be settled.
-    func firstDifference(from recorded: [ObjectRef: (status: [UInt8], contribution: [UInt8]?)]) -> String? {
+    func firstDifference(from recorded: [ObjectRef: RecordedState]) -> String? {
         precondition(pendingContributions.isEmpty, "settle the digest before comparing")
         guard recorded.count == storedStates.count else {
             return "it records \(recorded.count) VirtualDestination states, the replay has \(storedStates.count)"

@@ -29,6 +29,10 @@ extension Projection {
     /// format-5 one with every contribution recorded.
     public static let readableSnapshotFormats: ClosedRange<UInt8> = 4...5
 
+    /// What a snapshot records of one VirtualDestination: the digest of its status, and its digest
+    /// contribution when its outputs were settled.
+    typealias RecordedState = (status: [UInt8], contribution: [UInt8]?)
+
     /// Why a snapshot was not used.
     public struct SnapshotError: Error, Sendable, CustomStringConvertible {
         /// What is wrong.
@@ -183,8 +187,8 @@ extension Projection {
     /// The recorded status digest and contribution (nil when not recorded) per VirtualDestination.
     private static func recordedStates(
         in value: JSONValue
-    ) throws -> [ObjectRef: (status: [UInt8], contribution: [UInt8]?)] {
-        var recorded: [ObjectRef: (status: [UInt8], contribution: [UInt8]?)] = [:]
+    ) throws -> [ObjectRef: RecordedState] {
+        var recorded: [ObjectRef: RecordedState] = [:]
         for entry in value["states"]?.arrayValue ?? [] {
             guard let status = entry["status"]?.stringValue.flatMap(Digest.init(hex:)) else {
                 throw SnapshotError(problem: "malformed state entry")
@@ -211,7 +215,7 @@ extension Projection {
 
     /// Throws unless the recorded contributions sum to `digest`.
     private static func check(
-        _ recorded: [ObjectRef: (status: [UInt8], contribution: [UInt8]?)], sumTo digest: Digest
+        _ recorded: [ObjectRef: RecordedState], sumTo digest: Digest
     ) throws {
         var sum = DigestAccumulator()
         for contribution in recorded.values.compactMap(\.contribution) { sum.add(contribution) }
