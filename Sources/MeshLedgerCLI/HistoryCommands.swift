@@ -5,12 +5,10 @@ import MeshLedger
 import MeshModel
 import Projection
 
-/// The snapshot interval for automatic snapshots: `$MESHLEDGER_SNAPSHOT_EVERY`, else the default.
-func snapshotInterval() -> UInt64 {
-    if let text = ProcessInfo.processInfo.environment["MESHLEDGER_SNAPSHOT_EVERY"], let value = UInt64(text) {
-        return value
-    }
-    return Store.defaultSnapshotInterval
+/// The snapshot interval for automatic snapshots: `$MESHLEDGER_SNAPSHOT_EVERY`, else nil (the
+/// default policy, `Store.automaticSnapshotInterval`).
+func snapshotInterval() -> UInt64? {
+    ProcessInfo.processInfo.environment["MESHLEDGER_SNAPSHOT_EVERY"].flatMap { UInt64($0) }
 }
 
 /// Resolves `SEQ|TIME` to a sequence.
@@ -23,7 +21,7 @@ extension MeshLedgerCommand {
     struct Snapshot: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Manage snapshots of the derived state (taken automatically every $MESHLEDGER_SNAPSHOT_EVERY events, default 500).",
+                "Manage snapshots of the derived state (taken automatically every $MESHLEDGER_SNAPSHOT_EVERY events; by default every 500, or every as many events as there are live objects when more).",
             subcommands: [Create.self, List.self, Prune.self])
 
         struct Create: ParsableCommand {

@@ -53,7 +53,7 @@ extension MeshLedgerCommand {
         @Option(help: "Watch starts older than this many events get 410 Gone.") var watchRetention: UInt64 = 100_000
         @Option(
             help: ArgumentHelp(
-                "A snapshot every this many events, taken of the served state (0: none). Default: $MESHLEDGER_SNAPSHOT_EVERY, else 500.",
+                "A snapshot every this many events, taken of the served state (0: none). Default: $MESHLEDGER_SNAPSHOT_EVERY, else every 500, or every as many events as there are live objects when more.",
                 valueName: "events")) var snapshotEvery: UInt64?
         @Option(help: "Most watch streams open at once (more get 429).") var maxWatchers = 256
         @Option(help: "Longest a watch stream stays open, in seconds (clients resume from a bookmark).")

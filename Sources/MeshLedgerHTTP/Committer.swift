@@ -32,8 +32,9 @@ actor Committer {
     let metrics: Metrics
     /// A replica's replication: appends go through it (to etcd, or to the writer).
     let replicator: Replicator?
-    /// A snapshot every this many folded events (0: none), and the newest one's sequence.
-    let snapshotInterval: UInt64
+    /// A snapshot every this many folded events (0: none; nil: `Store.automaticSnapshotInterval`
+    /// of the live inputs), and the newest one's sequence.
+    let snapshotInterval: UInt64?
     private var newestSnapshot: UInt64 = 0
     private var snapshotting: Task<Void, Never>?
     private var pending: [Pending] = []
@@ -82,7 +83,7 @@ actor Committer {
 
     init(
         store: Store, groupCommit: Bool, maxBatchRequests: Int, maxDelay: Duration, retention: UInt64, metrics: Metrics,
-        replicator: Replicator? = nil, snapshotInterval: UInt64 = 0
+        replicator: Replicator? = nil, snapshotInterval: UInt64? = 0
     ) throws {
         self.replicator = replicator
         self.snapshotInterval = snapshotInterval
@@ -192,7 +193,9 @@ actor Committer {
     /// nothing (`Store.writeSnapshot(of:complete:)`). Snapshots are written one at a time; `stop()`
     /// waits for the last.
     private func snapshotIfDue() {
-        guard snapshotInterval > 0, projection.sequence >= newestSnapshot + snapshotInterval else { return }
+        let interval =
+            snapshotInterval ?? Store.automaticSnapshotInterval(liveObjects: projection.world.inputs.count)
+        guard interval > 0, projection.sequence >= newestSnapshot + interval else { return }
         newestSnapshot = projection.sequence
         let (copy, store, metrics, previous) = (projection, store, metrics, snapshotting)
         snapshotting = Task.detached(priority: .utility) {

@@ -38,9 +38,9 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 8 << 20
     /// How far back (in events) a watch may start; older starts get 410 Gone.
     public var watchRetention: UInt64 = 100_000
-    /// A snapshot of the folded projection every this many events (0: none; not on a read-only
-    /// store).
-    public var snapshotInterval: UInt64 = Store.defaultSnapshotInterval
+    /// A snapshot of the folded projection every this many events (0: none; nil: the default
+    /// policy, `Store.automaticSnapshotInterval`; not on a read-only store).
+    public var snapshotInterval: UInt64?
     /// Default seconds between watch bookmarks.
     public var bookmarkSeconds = 5.0
     /// Most watch streams open at once; more get 429.

@@ -258,6 +258,12 @@ func restoreOutcome(_ root: JSONObject, _ digest: Digest, _ store: Store) -> Str
         let store = try generatedStore(seed: 3, clusters: 2, batches: 50)
         let head = try store.log.head().sequence
         #expect(try store.snapshotIfDue(interval: head + 1) == nil)
+        // The default policy: every 500 events, or every (live objects) for a larger state,
+        // so that a snapshot's cost per event does not grow with the fleet.
+        #expect(head < Store.defaultSnapshotInterval)
+        #expect(try store.snapshotIfDue() == nil)
+        #expect(Store.automaticSnapshotInterval(liveObjects: 90) == 500)
+        #expect(Store.automaticSnapshotInterval(liveObjects: 8_000) == 8_000)
         let taken = try #require(try store.snapshotIfDue(interval: head))
         #expect(taken.sequence == head)
         #expect(try store.snapshotIfDue(interval: 1) == nil)

@@ -21,7 +21,7 @@ func kubeReads(_ options: Options) async throws -> [Row] {
     let store = scratch("kube")
     defer { try? FileManager.default.removeItem(atPath: store) }
     FileHandle.standardError.write(Data("  building a \(fleetEvents)-event fleet log for the Kubernetes API\n".utf8))
-    _ = try buildStore(options.fleet, events: fleetEvents, interval: Store.defaultSnapshotInterval, path: store)
+    _ = try buildStore(options.fleet, events: fleetEvents, interval: nil, path: store)
     let server = try ServerProcess(store: store, arguments: [], binary: binary)
     defer { withExtendedLifetime(server) {} }
     let base = "http://127.0.0.1:\(server.port)"

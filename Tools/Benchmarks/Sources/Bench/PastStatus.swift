@@ -10,15 +10,20 @@ import Workload
 func pastStatus(_ options: Options, events: Int? = nil, rows: inout [Row]) throws {
     let parameters = options.fleet
     let events = events ?? options.int("events", 200_000)
-    let interval = UInt64(options.int("interval", Int(Store.defaultSnapshotInterval)))
+    // --interval N: one every N events; by default the server's and the CLI's policy.
+    let configured = options.int("interval", -1)
+    let interval: UInt64? = configured >= 0 ? UInt64(configured) : nil
     let samples = options.int("samples", 10)
     let path = scratch("past")
     defer { try? FileManager.default.removeItem(atPath: path) }
-    FileHandle.standardError.write(Data("building a log of \(events) events (snapshot every \(interval))...\n".utf8))
+    FileHandle.standardError.write(
+        Data("building a log of \(events) events (snapshot every \(interval.map(String.init) ?? "default"))...\n".utf8))
     snapshotWrites = (0, 0)
     let store = try buildStore(parameters, events: events, interval: interval, path: path)
     let written = snapshotWrites
     let head = try store.log.head().sequence
+    let live = try store.log.objectStates().count(where: \.exists)
+    let every = interval ?? Store.automaticSnapshotInterval(liveObjects: live)
     var random = SplitMix64(seed: 99)
     var withSnapshots: [Double] = []
     var fullReplay: [Double] = []
@@ -56,7 +61,7 @@ func pastStatus(_ options: Options, events: Int? = nil, rows: inout [Row]) throw
             target: ">= 100x"))
     rows.append(
         Row(
-            measure: "  restore of one snapshot (\(payload.count) bytes; one every \(interval) events), median of 5",
+            measure: "  restore of one snapshot (\(payload.count) bytes; one every \(every) events), median of 5",
             value: String(format: "%.1f ms", restore * 1000),
             ratio: String(format: "= %.0f events of folding (%.0f events/s)", restore * foldRate, foldRate),
             target: "-"))
@@ -66,7 +71,7 @@ func pastStatus(_ options: Options, events: Int? = nil, rows: inout [Row]) throw
             Row(
                 measure: "  writing a snapshot (payload, write; \(written.count) while building)",
                 value: String(format: "%.1f ms", each * 1000),
-                ratio: String(format: "= %.1f µs per event at one every %d", each * 1e6 / Double(interval), interval),
+                ratio: String(format: "= %.1f µs per event at one every %d", each * 1e6 / Double(every), every),
                 target: "-"))
         // What an interval costs on disk: every snapshot is kept.
         let snapshotBytes = try store.log.snapshotInfos().reduce(0) { $0 + $1.size }

@@ -36,7 +36,7 @@ func serverLoad(_ options: Options) async throws -> [Row] {
         // The server starts on a fleet log (with its snapshots) and serves that fleet's state.
         FileHandle.standardError.write(Data("  building a \(fleetEvents)-event fleet log for the server\n".utf8))
         let fleetHead = try buildStore(
-            options.fleet, events: fleetEvents, interval: Store.defaultSnapshotInterval, path: store
+            options.fleet, events: fleetEvents, interval: nil, path: store
         ).log.head().sequence
         let server = try ServerProcess(store: store, arguments: [mode], binary: binary)
         // Alive until this iteration ends: its deinit then interrupts the process and waits for it.

@@ -108,7 +108,7 @@ func serverThroughput(_ options: Options) async throws -> [Row] {
     let store = scratch("wrk-store")
     defer { try? FileManager.default.removeItem(atPath: store) }
     FileHandle.standardError.write(Data("  server-throughput: building a \(fleetEvents)-event fleet log\n".utf8))
-    let head = try buildStore(fleet, events: fleetEvents, interval: Store.defaultSnapshotInterval, path: store).log
+    let head = try buildStore(fleet, events: fleetEvents, interval: nil, path: store).log
         .head().sequence
     let server = try ServerProcess(store: store, arguments: ["--group-commit"], binary: binary)
     defer { withExtendedLifetime(server) {} }

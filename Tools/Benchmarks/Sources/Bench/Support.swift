@@ -41,8 +41,9 @@ struct Options {
     }
 }
 
-/// Builds a store of at least `events` events from a fleet workload, snapshotting every `interval`.
-func buildStore(_ parameters: FleetWorkload.Parameters, events: Int, interval: UInt64, path: String) throws -> Store {
+/// Builds a store of at least `events` events from a fleet workload, snapshotting every `interval`
+/// events (nil: as the server and the CLI do by default, `Store.automaticSnapshotInterval`).
+func buildStore(_ parameters: FleetWorkload.Parameters, events: Int, interval: UInt64?, path: String) throws -> Store {
     var options = EventLog.Options()
     options.noSync = true
     let store = try Store(path: path, options: options)
@@ -74,7 +75,8 @@ func buildStore(_ parameters: FleetWorkload.Parameters, events: Int, interval: U
             }
             head = newHead
         }
-        if interval > 0 && head >= lastSnapshot + interval {
+        let every = interval ?? Store.automaticSnapshotInterval(liveObjects: projection.world.inputs.count)
+        if every > 0 && head >= lastSnapshot + every {
             let t = now()
             try store.writeSnapshot(of: projection, complete: false)  // as the server and the CLI take them
             snapshotWrites.seconds += now() - t
