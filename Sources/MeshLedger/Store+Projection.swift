@@ -105,7 +105,7 @@ extension Store {
     /// is more. A snapshot's cost, its writing and its bytes (about 340 per live object), is
     /// proportional to the state, so per event it stays flat as the fleet grows (about 8 µs and a
     /// fifth of the store on the benchmark fleet, whose 410 objects take the 500), and a past
-    /// status's tail stays about two restores long. A configured interval
+    /// status's tail, on average, costs no more than about two restores. A configured interval
     /// (`$MESHLEDGER_SNAPSHOT_EVERY`, `serve --snapshot-every`) is used as it is.
     public static func automaticSnapshotInterval(liveObjects: Int) -> UInt64 {
         max(defaultSnapshotInterval, UInt64(liveObjects))
