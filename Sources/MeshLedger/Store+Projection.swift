@@ -154,7 +154,7 @@ extension Store {
             problems.append((info.sequence, "checksum mismatch (altered bytes)"))
         }
         var projection = Projection()
-        var failure: Error?
+        var failure: (any Error)?
         func check(_ s: UInt64) {
             guard let info = checks[s], info.isUsable else { return }
             do {
