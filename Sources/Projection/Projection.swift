@@ -412,18 +412,23 @@ public struct Projection: Sendable {
             storedStates[vd] = VirtualDestinationState(
                 status: placeholderStatus, evaluation: evaluation, outputs: [])
         }
-        for vd in refs {
-            rebuild(vd)
-            guard let stored = recorded[vd], stored.status == statusDigest(storedStates[vd]!.status) else {
-                return "the status of \(vd) derived again differs from the one the snapshot recorded"
-            }
-            if let contribution = stored.contribution {  // else pending, as `rebuild` left it
-                contributions[vd] = contribution
-                digestAccumulator.add(contribution)
-                pendingContributions.remove(vd)
-            }
+        for vd in refs { rebuild(vd) }
+        if let vd = firstUnmatchedStatus(recorded) {
+            return "the status of \(vd) derived again differs from the one the snapshot recorded"
+        }
+        for (vd, stored) in recorded {
+            guard let contribution = stored.contribution else { continue }  // pending, as `rebuild` left it
+            contributions[vd] = contribution
+            digestAccumulator.add(contribution)
+            pendingContributions.remove(vd)
         }
         return nil
+    }
+
+    /// The first VirtualDestination, in order, whose status does not hash to the one recorded or
+    /// that has none recorded (nil when every one matches): what a restore and a verification check.
+    private func firstUnmatchedStatus(_ recorded: [ObjectRef: RecordedState]) -> ObjectRef? {
+        storedStates.keys.sorted().first { vd in recorded[vd]?.status != statusDigest(storedStates[vd]!.status) }
     }
 
     /// The digest of every VirtualDestination's status and its digest contribution when settled
@@ -443,10 +448,8 @@ public struct Projection: Sendable {
         guard recorded.count == storedStates.count else {
             return "it records \(recorded.count) VirtualDestination states, the replay has \(storedStates.count)"
         }
+        if let vd = firstUnmatchedStatus(recorded) { return "the status of \(vd) differs from the replay's" }
         for (vd, stored) in recorded.sorted(by: { $0.key < $1.key }) {
-            guard let state = storedStates[vd], stored.status == statusDigest(state.status) else {
-                return "the status of \(vd) differs from the replay's"
-            }
             if let contribution = stored.contribution, contribution != contributions[vd] {
                 return "the recorded state of \(vd) differs from the replay's"
             }
