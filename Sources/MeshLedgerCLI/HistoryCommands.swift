@@ -46,14 +46,17 @@ extension MeshLedgerCommand {
             func run() throws {
                 let store = try global.openForReading()
                 var table = Table(headers: ["SEQ", "FORMAT", "BYTES", "DIGEST", "USABLE"])
-                for (info, payload) in try store.log.snapshots(atOrBefore: .max, limit: .max).reversed() {
+                for info in try store.log.snapshotInfos() {
                     let usable = !info.intact ? "no (altered)" : !info.isUsable ? "no (format)" : "yes"
-                    // A snapshot that records only some contributions claims their sum, not the state digest.
-                    let recorded = payload.flatMap(Projection.recordedContributions(in:))
-                    let digest =
-                        recorded.map { $0.recorded < $0.of } == true
-                        ? "partial (\(recorded!.recorded) of \(recorded!.of) recorded)"
-                        : String(info.digest.hex.prefix(16))
+                    // A snapshot that records only some contributions claims their sum, not the state
+                    // digest. Payloads are read one at a time: a store keeps every snapshot.
+                    var digest = String(info.digest.hex.prefix(16))
+                    if info.intact,
+                        let payload = try store.log.snapshots(atOrBefore: info.sequence, limit: 1).first?.payload,
+                        let counts = Projection.recordedContributions(in: payload), counts.recorded < counts.of
+                    {
+                        digest = "partial (\(counts.recorded) of \(counts.of) recorded)"
+                    }
                     table.add([String(info.sequence), String(info.format), String(info.size), digest, usable])
                 }
                 if table.isEmpty {
