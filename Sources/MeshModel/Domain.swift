@@ -78,6 +78,7 @@ extension ObjectRef {
 extension Sequence<ObjectRef> {
     /// The refs ordered by `key` (`name.namespace.`), the order statuses list meshes in.
     @inlinable public func sortedByKey() -> [ObjectRef] { sorted(by: ObjectRef.keyPrecedes) }
+
 }
 
 /// A reference to an object in a cluster (`core.skv2.solo.io.ClusterObjectRef`).
@@ -135,7 +136,10 @@ func strings(_ json: JSONValue?) -> [String] {
     (json?.arrayValue ?? []).compactMap(\.stringValue)
 }
 
-/// A discovered service (`Destination` with `spec.kubeService`).
+/// A discovered service (`Destination` with `spec.kubeService`). Its fields live in one shared,
+/// immutable box: a copy costs one reference count instead of one per string, label map and port
+/// list, and comparing a Destination with a copy of itself is an identity check. Evaluation copies
+/// the Destinations it selects, sorts them and compares selections on every fold and restore.
 public struct Destination: Sendable, Hashable {
     /// One service port.
     public struct Port: Sendable, Hashable {
@@ -147,22 +151,45 @@ public struct Destination: Sendable, Hashable {
         public var `protocol`: String
     }
 
+    /// The fields, as read from the object.
+    private struct Fields: Sendable, Hashable {
+        var ref: ObjectRef
+        var objectCluster: String
+        var service: ClusterObjectRef
+        var labels: [String: String]
+        var ports: [Port]
+        var region: String
+        var zone: String
+        var mesh: ObjectRef
+    }
+
+    private final class Box: Sendable {
+        let fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private let box: Box
+
     /// The Destination object's own name and namespace.
-    public var ref: ObjectRef
+    public var ref: ObjectRef { box.fields.ref }
     /// `metadata.clusterName`, if the object carries one.
-    public var objectCluster: String
+    public var objectCluster: String { box.fields.objectCluster }
     /// `spec.kubeService.ref`: the service's identity.
-    public var service: ClusterObjectRef
+    public var service: ClusterObjectRef { box.fields.service }
     /// `spec.kubeService.labels`.
-    public var labels: [String: String]
+    public var labels: [String: String] { box.fields.labels }
     /// `spec.kubeService.ports`.
-    public var ports: [Port]
+    public var ports: [Port] { box.fields.ports }
     /// `spec.kubeService.region`.
-    public var region: String
+    public var region: String { box.fields.region }
     /// The first zone found among the endpoints (`subLocality.zone`), if any.
-    public var zone: String
+    public var zone: String { box.fields.zone }
     /// `spec.mesh`.
-    public var mesh: ObjectRef
+    public var mesh: ObjectRef { box.fields.mesh }
+
+    public static func == (a: Destination, b: Destination) -> Bool { a.box === b.box || a.box.fields == b.box.fields }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(box.fields) }
 
     /// The parts of a Destination object `init(object:)` reads: an object decoded with this shape
     /// gives the same Destination as the whole object (endpoints keep only their zone).
@@ -179,17 +206,7 @@ public struct Destination: Sendable, Hashable {
 
     /// Reads a Destination object (only what `shape` names).
     public init(object: JSONValue) {
-        ref = ObjectRef(json: object["metadata"])
-        objectCluster = object[path: ["metadata", "clusterName"]]?.stringValue ?? ""
         let kube = object[path: ["spec", "kubeService"]]
-        service = ClusterObjectRef(json: kube?["ref"])
-        labels = stringMap(kube?["labels"])
-        ports = (kube?["ports"]?.arrayValue ?? []).map {
-            Port(
-                port: $0["port"]?.intValue ?? 0, name: $0["name"]?.stringValue ?? "",
-                protocol: $0["protocol"]?.stringValue ?? "")
-        }
-        region = kube?["region"]?.stringValue ?? ""
         var zone = ""
         for subset in kube?["endpointSubsets"]?.arrayValue ?? [] {
             for endpoint in subset["endpoints"]?.arrayValue ?? [] {
@@ -198,8 +215,20 @@ public struct Destination: Sendable, Hashable {
                 }
             }
         }
-        self.zone = zone
-        mesh = ObjectRef(json: object[path: ["spec", "mesh"]])
+        box = Box(
+            Fields(
+                ref: ObjectRef(json: object["metadata"]),
+                objectCluster: object[path: ["metadata", "clusterName"]]?.stringValue ?? "",
+                service: ClusterObjectRef(json: kube?["ref"]),
+                labels: stringMap(kube?["labels"]),
+                ports: (kube?["ports"]?.arrayValue ?? []).map {
+                    Port(
+                        port: $0["port"]?.intValue ?? 0, name: $0["name"]?.stringValue ?? "",
+                        protocol: $0["protocol"]?.stringValue ?? "")
+                },
+                region: kube?["region"]?.stringValue ?? "",
+                zone: zone,
+                mesh: ObjectRef(json: object[path: ["spec", "mesh"]])))
     }
 
     /// The Destination object's own reference, as `status.selectedDestinations[].ref` shows it.
