@@ -79,6 +79,20 @@ extension Sequence<ObjectRef> {
     /// The refs ordered by `key` (`name.namespace.`), the order statuses list meshes in.
     @inlinable public func sortedByKey() -> [ObjectRef] { sorted(by: ObjectRef.keyPrecedes) }
 
+    /// The distinct refs ordered by `key`: what `Set(refs).sortedByKey()` gives, without building
+    /// a set, and without sorting refs already in order (a VirtualMesh's meshes usually are).
+    public func distinctSortedByKey() -> [ObjectRef] {
+        var refs = Array(self)
+        // Keys strictly increasing: in order, and no two refs the same.
+        guard zip(refs, refs.dropFirst()).contains(where: { !ObjectRef.keyPrecedes($0, $1) }) else { return refs }
+        // Refs with equal keys (possible only with dots in names) are ordered by name, so that
+        // copies of one ref end up next to each other.
+        refs.sort { ObjectRef.keyPrecedes($0, $1) || (!ObjectRef.keyPrecedes($1, $0) && $0 < $1) }
+        var distinct: [ObjectRef] = []
+        distinct.reserveCapacity(refs.count)
+        for ref in refs where ref != distinct.last { distinct.append(ref) }
+        return distinct
+    }
 }
 
 /// A reference to an object in a cluster (`core.skv2.solo.io.ClusterObjectRef`).

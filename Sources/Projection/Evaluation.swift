@@ -212,7 +212,7 @@ private struct Rules {
         case .backingMeshes:
             exported = Array(evaluation.backingMeshes)
         }
-        evaluation.exported = Set(exported).sortedByKey()
+        evaluation.exported = exported.distinctSortedByKey()
         for ref in evaluation.exported {
             guard let mesh = world.meshes[ref] else {
                 evaluation.meshErrors[ref, default: []].append(
@@ -232,19 +232,20 @@ private struct Rules {
         let involved = evaluation.backingMeshes.union(evaluation.exported.filter { world.meshes[$0] != nil })
         var owners = Set<ObjectRef>()
         if involved.count > 1 {
-            for mesh in involved.sortedByKey() {
-                if let owner = world.meshOwner[mesh] {
-                    owners.insert(owner)
-                } else {
-                    errors.append(
-                        Issue(
-                            "Mesh \(mesh) is not grouped in a VirtualMesh.",
-                            // The VirtualMeshes that list it (and failed to group it), if any.
-                            [mesh.objectKey(.mesh)]
-                                + world.virtualMeshes.filter { $0.value.spec.meshes.contains(mesh) }.keys.sorted().map {
-                                    $0.objectKey(.virtualMesh)
-                                }))
-                }
+            // Errors name the ungrouped meshes in key order; the owners are a set.
+            var ungrouped: [ObjectRef] = []
+            for mesh in involved {
+                if let owner = world.meshOwner[mesh] { owners.insert(owner) } else { ungrouped.append(mesh) }
+            }
+            for mesh in ungrouped.sortedByKey() {
+                errors.append(
+                    Issue(
+                        "Mesh \(mesh) is not grouped in a VirtualMesh.",
+                        // The VirtualMeshes that list it (and failed to group it), if any.
+                        [mesh.objectKey(.mesh)]
+                            + world.virtualMeshes.filter { $0.value.spec.meshes.contains(mesh) }.keys.sorted().map {
+                                $0.objectKey(.virtualMesh)
+                            }))
             }
             if owners.count > 1 {
                 let names = owners.sorted().map(\.description).joined(separator: ", ")
@@ -258,13 +259,14 @@ private struct Rules {
         }
         if case .virtualMesh(let ref) = vd.export, world.virtualMeshes[ref] != nil { owners = [ref] }
         evaluation.virtualMeshes.formUnion(owners)
-        guard owners.count == 1, let vm = world.virtualMeshes[owners.first!]?.spec else { return }
-        evaluation.hostnameSuffix = vm.hostnameSuffix
-        if let hostname = vd.hostname, !hostname.hasSuffix("." + vm.hostnameSuffix) {
+        guard owners.count == 1, let owner = owners.first, let suffix = world.virtualMeshes[owner]?.spec.hostnameSuffix
+        else { return }
+        evaluation.hostnameSuffix = suffix
+        if let hostname = vd.hostname, !hostname.hasSuffix("." + suffix) {
             errors.append(
                 Issue(
-                    "Provided hostname \(hostname) is missing required suffix \"\(vm.hostnameSuffix)\".",
-                    [vdKey, vm.ref.objectKey(.virtualMesh)]))
+                    "Provided hostname \(hostname) is missing required suffix \"\(suffix)\".",
+                    [vdKey, owner.objectKey(.virtualMesh)]))
         }
     }
 
@@ -286,16 +288,24 @@ private struct Rules {
     /// Remote backing destinations are reachable from each exported mesh through an ingress
     /// gateway with an external address (4.5); an error of that mesh's entry otherwise.
     mutating func checkReachability() {
+        // Per selected Destination, its mesh when that exists and has no gateway with an external
+        // address (looked up once, not once per exported mesh).
+        let gatewayless = evaluation.selected.map { destination -> ObjectRef? in
+            guard let remote = world.meshes[destination.mesh],
+                !remote.ingressGateways.contains(where: { !$0.externalAddress.isEmpty })
+            else { return nil }
+            return remote.ref
+        }
+        guard gatewayless.contains(where: { $0 != nil }) else { return }
         for ref in evaluation.exported {
             guard let mesh = world.meshes[ref], mesh.isIstio else { continue }
-            for destination in evaluation.selected where destination.service.clusterName != mesh.cluster {
-                guard let remote = world.meshes[destination.mesh] else { continue }
-                if remote.ingressGateways.first(where: { !$0.externalAddress.isEmpty }) == nil {
-                    evaluation.meshErrors[ref, default: []].append(
-                        Issue(
-                            "Mesh \(remote.ref) has no ingress gateway; destination \(destination.service) is unreachable from \(ref)",
-                            [remote.ref.objectKey(.mesh), destination.ref.objectKey(.destination)]))
-                }
+            for (destination, remote) in zip(evaluation.selected, gatewayless)
+            where destination.service.clusterName != mesh.cluster {
+                guard let remote else { continue }
+                evaluation.meshErrors[ref, default: []].append(
+                    Issue(
+                        "Mesh \(remote) has no ingress gateway; destination \(destination.service) is unreachable from \(ref)",
+                        [remote.objectKey(.mesh), destination.ref.objectKey(.destination)]))
             }
         }
     }

@@ -37,4 +37,28 @@ struct ObjectRefOrderTests {
         #expect(refs.sortedByKey().map(\.key) == refs.map(\.key).sorted())
         #expect(refs.reversed().sortedByKey().map(\.key) == refs.map(\.key).sorted())
     }
+
+    @Test("distinctSortedByKey gives what a set sorted by key gives, copies and equal keys included")
+    func distinctLikeASetSorted() {
+        var random = SplitMix64(seed: 11)
+        var sortedInputs = 0
+        for round in 0..<2_000 {
+            let pool = (0..<4).map { _ in
+                ObjectRef(name: Self.randomName(&random), namespace: Self.randomName(&random))
+            }
+            var refs = (0..<Int(random.next() % 6)).map { _ in pool[Int(random.next() % UInt64(pool.count))] }
+            if round % 3 == 0 {  // the fast path: already in order
+                refs = Set(refs).sortedByKey()
+                sortedInputs += 1
+            }
+            let distinct = refs.distinctSortedByKey()
+            #expect(Set(distinct) == Set(refs), "\(refs)")
+            #expect(distinct.count == Set(refs).count, "no ref twice: \(refs)")
+            #expect(distinct.map(\.key) == Set(refs).sortedByKey().map(\.key), "\(refs)")
+        }
+        #expect(sortedInputs > 600)
+        // Two refs with one key (a dot in the name): both kept, each once.
+        let (a, b) = (ObjectRef(name: "a.b", namespace: "c"), ObjectRef(name: "a", namespace: "b.c"))
+        #expect([a, b, a, b].distinctSortedByKey().count == 2)
+    }
 }
