@@ -7,8 +7,9 @@ import Projection
 import Prometheus
 
 /// The server's single writer. Concurrent append requests are coalesced into one LMDB write
-/// transaction (group commit, bounded by `maxBatchRequests` and `maxDelay`), each in its own
-/// nested transaction so that a failed precondition fails only its own request. After every
+/// transaction (group commit, bounded by `maxBatchRequests`), each all or nothing, so that a
+/// failed precondition fails only its own request. The writer never waits for company: requests
+/// that arrive while a group commits form the next group. After every
 /// commit the live projection folds the new events and records which statuses each one changed,
 /// for watchers.
 actor Committer {
@@ -27,7 +28,6 @@ actor Committer {
     let store: Store
     let groupCommit: Bool
     let maxBatchRequests: Int
-    let maxDelay: Duration
     let retention: UInt64
     let metrics: Metrics
     /// A replica's replication: appends go through it (to etcd, or to the writer).
@@ -82,7 +82,7 @@ actor Committer {
     func closeWatch() { watchers -= 1 }
 
     init(
-        store: Store, groupCommit: Bool, maxBatchRequests: Int, maxDelay: Duration, retention: UInt64, metrics: Metrics,
+        store: Store, groupCommit: Bool, maxBatchRequests: Int, retention: UInt64, metrics: Metrics,
         replicator: Replicator? = nil, snapshotInterval: UInt64? = 0
     ) throws {
         self.replicator = replicator
@@ -90,7 +90,6 @@ actor Committer {
         self.store = store
         self.groupCommit = groupCommit
         self.maxBatchRequests = maxBatchRequests
-        self.maxDelay = maxDelay
         self.retention = retention
         self.metrics = metrics
         let (projection, _, origin) = try store.project()
@@ -134,13 +133,12 @@ actor Committer {
 
     /// Commits pending requests in groups until none is left.
     private func flushLoop() async {
-        // Only a group that starts an idle writer waits `maxDelay` for company: requests that
-        // arrive while a group commits form the next group by themselves, so under load the
-        // writer commits back to back. A replica's writer never waits (its groups are in etcd).
-        var waitForCompany = replicator == nil
+        // No wait for company, even when the writer was idle: requests that arrive while a group
+        // commits form the next group by themselves, so under load the groups commit back to back,
+        // and a request to an idle writer commits at once. (A 2 ms wait at an idle writer cost
+        // 64 clients that wait for their answers before sending again 10-16% of their rate: the
+        // writer slept while every request was in its group. Decision 0007, addendum.)
         while !pending.isEmpty {
-            if waitForCompany && pending.count < maxBatchRequests { try? await Task.sleep(for: maxDelay) }
-            waitForCompany = false
             let group = Array(pending.prefix(maxBatchRequests))
             pending.removeFirst(group.count)
             let results: [Result<AppendResult, LogError>]

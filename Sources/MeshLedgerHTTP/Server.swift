@@ -32,8 +32,6 @@ public struct ServerConfiguration: Sendable {
     public var groupCommit = true
     /// At most this many requests per group.
     public var maxBatchRequests = 256
-    /// Wait at most this long for more requests before committing a group.
-    public var maxDelay: Duration = .milliseconds(2)
     /// Largest request body accepted.
     public var maxBodyBytes = 8 << 20
     /// How far back (in events) a watch may start; older starts get 410 Gone.
@@ -98,7 +96,7 @@ public struct MeshLedgerServer: Sendable {
         }
         let committer = try Committer(
             store: store, groupCommit: configuration.groupCommit, maxBatchRequests: configuration.maxBatchRequests,
-            maxDelay: configuration.maxDelay, retention: configuration.watchRetention, metrics: metrics,
+            retention: configuration.watchRetention, metrics: metrics,
             replicator: replicator, snapshotInterval: configuration.readOnly ? 0 : configuration.snapshotInterval)
         let endpoints = Endpoints(
             store: store, committer: committer, metrics: metrics, configuration: configuration, replicator: replicator)
