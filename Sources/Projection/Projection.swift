@@ -405,6 +405,12 @@ public struct Projection: Sendable {
         guard refs.count == recorded.count else {
             return "the snapshot records \(recorded.count) VirtualDestination states, its inputs have \(refs.count)"
         }
+        // Sized once instead of grown while every VirtualDestination is indexed.
+        storedStates.reserveCapacity(refs.count)
+        indexed.reserveCapacity(refs.count)
+        bySelected.reserveCapacity(world.destinations.count)
+        pendingContributions.reserveCapacity(refs.count)
+        staleOutputs.reserveCapacity(refs.count)
         for vd in refs {
             let record = world.virtualDestinations[vd]!
             let evaluation = evaluate(record.spec, in: world)
