@@ -40,7 +40,7 @@ func pastStatus(_ options: Options, events: Int? = nil, rows: inout [Row]) throw
     // What sets the interval: restoring a snapshot against folding events.
     let (payload, restores) = try timedRestores(store, at: head, count: 5)
     let restore = restores[2]
-    var t = now()
+    let t = now()
     var folded = 0
     var projection = Projection()
     try store.log.scan(1...min(head, 50_000)) { event in
