@@ -434,9 +434,15 @@ struct ReplicationTests {
         }
         let newWriter = try #require(elected)
         #expect(Date().timeIntervalSince(cut) <= Double(set.ttl) + 2)
-        #expect(
-            appended(await set.call("POST", 2, "/v1/events?op=discover&actor=agent", body: destinationManifest("two")))
-                != nil)
+        // Replica 1 saw the election; replica 2 may learn of it a moment later and answer 503 (no
+        // writer) until then, as a client would see it: it retries for a few seconds.
+        var two = await set.call("POST", 2, "/v1/events?op=discover&actor=agent", body: destinationManifest("two"))
+        let retriedUntil = Date().addingTimeInterval(5)
+        while two.status == 503 && Date() < retriedUntil {
+            try await Task.sleep(for: .milliseconds(200))
+            two = await set.call("POST", 2, "/v1/events?op=discover&actor=agent", body: destinationManifest("two"))
+        }
+        #expect(appended(two) != nil, "\(two)")
         #expect(await set.health(0)["role"]?.stringValue != "writer")
         for relay in relays { relay.heal() }
         #expect(try await set.waitForWriter() == newWriter)
