@@ -111,21 +111,30 @@ extension Store {
         max(defaultSnapshotInterval, UInt64(liveObjects))
     }
 
-    /// Takes a snapshot when the head is `interval` or more events past the newest one (nil: the
-    /// default policy, `automaticSnapshotInterval`; 0: never). Runs after an append's transaction
-    /// has committed, so the append itself is never held up by it.
+    /// Whether a snapshot is due at `head` when the newest is at `newest`: `interval` or more
+    /// events later (nil: the default policy, `automaticSnapshotInterval`; 0: never). The live
+    /// objects are counted only once the default's shortest interval has passed. What the CLI's
+    /// appends and the server's writer both decide by.
+    public static func isSnapshotDue(
+        head: UInt64, newest: UInt64, interval: UInt64?, liveObjects: () throws -> Int
+    ) rethrows -> Bool {
+        guard interval != 0, head >= newest + (interval ?? defaultSnapshotInterval) else { return false }
+        guard interval == nil else { return true }
+        return head >= newest + automaticSnapshotInterval(liveObjects: try liveObjects())
+    }
+
+    /// Takes a snapshot when one is due (`isSnapshotDue`). Runs after an append's transaction has
+    /// committed, so the append itself is never held up by it.
     @discardableResult
     public func snapshotIfDue(interval: UInt64? = nil) throws -> EventLog.SnapshotInfo? {
         guard interval != 0 else { return nil }
         let (head, _) = try log.head()
         // Only snapshots this version can use count (an upgrade must not wait on older formats).
         let newest = try log.newestSnapshot(where: \.isUsable)?.sequence ?? 0
-        guard head >= newest + (interval ?? Store.defaultSnapshotInterval) else { return nil }
-        if interval == nil {  // counted only once the shortest interval has passed
-            let live = try log.objectStates().count(where: \.exists)
-            guard head >= newest + Store.automaticSnapshotInterval(liveObjects: live) else { return nil }
+        let due = try Store.isSnapshotDue(head: head, newest: newest, interval: interval) {
+            try log.objectStates().count(where: \.exists)
         }
-        return try createSnapshot(at: head, complete: false)
+        return due ? try createSnapshot(at: head, complete: false) : nil
     }
 
     /// Deletes all but the newest `keep` snapshots; returns the sequences deleted.

@@ -185,15 +185,17 @@ actor Committer {
         metrics.head.set(Double(projection.sequence))
     }
 
-    /// Takes a snapshot of the folded projection when `snapshotInterval` events passed since the
-    /// newest: of a copy (the projection is a value), in a task of its own, so neither the writer
+    /// Takes a snapshot of the folded projection when one is due (`Store.isSnapshotDue`, every
+    /// folded kind is in `world.inputs`): of a copy (the projection is a value), in a task of its own, so neither the writer
     /// nor a replay waits for it. It records the digest contributions already settled and translates
     /// nothing (`Store.writeSnapshot(of:complete:)`). Snapshots are written one at a time; `stop()`
     /// waits for the last.
     private func snapshotIfDue() {
-        let interval =
-            snapshotInterval ?? Store.automaticSnapshotInterval(liveObjects: projection.world.inputs.count)
-        guard interval > 0, projection.sequence >= newestSnapshot + interval else { return }
+        guard
+            Store.isSnapshotDue(
+                head: projection.sequence, newest: newestSnapshot, interval: snapshotInterval,
+                liveObjects: { projection.world.inputs.count })
+        else { return }
         newestSnapshot = projection.sequence
         let (copy, store, metrics, previous) = (projection, store, metrics, snapshotting)
         snapshotting = Task.detached(priority: .utility) {

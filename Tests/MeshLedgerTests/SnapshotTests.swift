@@ -264,6 +264,24 @@ func restoreOutcome(_ root: JSONObject, _ digest: Digest, _ store: Store) -> Str
         #expect(try store.snapshotIfDue() == nil)
         #expect(Store.automaticSnapshotInterval(liveObjects: 90) == 500)
         #expect(Store.automaticSnapshotInterval(liveObjects: 8_000) == 8_000)
+        // The rule the CLI, the server and the benchmark decide by: the live objects are counted
+        // only once 500 events have passed; 0 is never; a configured interval is used as it is.
+        var counted = 0
+        let live = { (n: Int) in
+            { () -> Int in
+                counted += 1
+                return n
+            }
+        }
+        #expect(!Store.isSnapshotDue(head: 1_499, newest: 1_000, interval: nil, liveObjects: live(90)))
+        #expect(counted == 0)
+        #expect(Store.isSnapshotDue(head: 1_500, newest: 1_000, interval: nil, liveObjects: live(90)))
+        #expect(!Store.isSnapshotDue(head: 1_500, newest: 1_000, interval: nil, liveObjects: live(8_000)))
+        #expect(Store.isSnapshotDue(head: 9_000, newest: 1_000, interval: nil, liveObjects: live(8_000)))
+        #expect(counted == 3)
+        #expect(!Store.isSnapshotDue(head: 1_000_000, newest: 0, interval: 0, liveObjects: live(1)))
+        #expect(Store.isSnapshotDue(head: 1_010, newest: 1_000, interval: 10, liveObjects: live(8_000)))
+        #expect(counted == 3)
         let taken = try #require(try store.snapshotIfDue(interval: head))
         #expect(taken.sequence == head)
         #expect(try store.snapshotIfDue(interval: 1) == nil)

@@ -75,8 +75,9 @@ func buildStore(_ parameters: FleetWorkload.Parameters, events: Int, interval: U
             }
             head = newHead
         }
-        let every = interval ?? Store.automaticSnapshotInterval(liveObjects: projection.world.inputs.count)
-        if every > 0 && head >= lastSnapshot + every {
+        if Store.isSnapshotDue(
+            head: head, newest: lastSnapshot, interval: interval, liveObjects: { projection.world.inputs.count })
+        {
             let t = now()
             try store.writeSnapshot(of: projection, complete: false)  // as the server and the CLI take them
             snapshotWrites.seconds += now() - t
