@@ -185,11 +185,11 @@ actor Committer {
         metrics.head.set(Double(projection.sequence))
     }
 
-    /// Takes a snapshot of the folded projection when one is due (`Store.isSnapshotDue`, every
-    /// folded kind is in `world.inputs`): of a copy (the projection is a value), in a task of its own, so neither the writer
-    /// nor a replay waits for it. It records the digest contributions already settled and translates
-    /// nothing (`Store.writeSnapshot(of:complete:)`). Snapshots are written one at a time; `stop()`
-    /// waits for the last.
+    /// Takes a snapshot of the folded projection when one is due (`Store.isSnapshotDue`; every
+    /// folded kind is in `world.inputs`): of a copy (the projection is a value), in a task of its
+    /// own, so neither the writer nor a replay waits for it. It records the digest contributions
+    /// already settled and translates nothing (`Store.writeSnapshot(of:complete:)`). Snapshots are
+    /// written one at a time; `stop()` waits for the last.
     private func snapshotIfDue() {
         guard
             Store.isSnapshotDue(
