@@ -13,11 +13,15 @@ public enum LogBound: Sendable, Hashable {
     public static func parse(_ text: String, now: Timestamp = .now()) -> LogBound? {
         if let sequence = UInt64(text) { return .sequence(sequence) }
         if let time = RFC3339.parse(text) { return .time(time) }
-        if let micros = parseDuration(text) { return .time(Timestamp(microseconds: now.microseconds - micros)) }
+        if let micros = parseDuration(text) {
+            let (back, overflow) = now.microseconds.subtractingReportingOverflow(micros)
+            return overflow ? nil : .time(Timestamp(microseconds: back))
+        }
         return nil
     }
 
-    /// Microseconds in a Go-style duration (`1h30m`, `90s`, `500ms`, `2d`), or nil.
+    /// Microseconds in a Go-style duration (`1h30m`, `90s`, `500ms`, `2d`), or nil (also when it
+    /// does not fit in 64 bits of microseconds, about 292,000 years).
     static func parseDuration(_ text: String) -> Int64? {
         let units: [(String, Int64)] = [
             ("ms", 1000), ("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000),
@@ -31,7 +35,10 @@ public enum LogBound: Sendable, Hashable {
             rest = rest.dropFirst(digits.count)
             guard let (unit, scale) = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
             rest = rest.dropFirst(unit.count)
-            total += value * scale
+            let (scaled, overflowScaling) = value.multipliedReportingOverflow(by: scale)
+            let (sum, overflowAdding) = total.addingReportingOverflow(scaled)
+            guard !overflowScaling, !overflowAdding else { return nil }
+            total = sum
         }
         return total
     }
