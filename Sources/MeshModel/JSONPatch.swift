@@ -8,8 +8,13 @@ public enum JSONPatch {
     public struct Failure: Error, Sendable, CustomStringConvertible {
         /// What went wrong, naming the operation.
         public let message: String
+        /// The patch asks for more work or a larger object than is allowed (413, not 422).
+        public let tooLarge: Bool
         /// Creates the failure.
-        public init(_ message: String) { self.message = message }
+        public init(_ message: String, tooLarge: Bool = false) {
+            self.message = message
+            self.tooLarge = tooLarge
+        }
         public var description: String { message }
     }
 
@@ -28,13 +33,33 @@ public enum JSONPatch {
         return .object(result)
     }
 
+    /// Most operations in one JSON patch (kube-apiserver's `maxJSONPatchOperations`).
+    public static let maxOperations = 10_000
+
+    /// Most bytes (canonical JSON) that the `copy` operations of one patch may add together
+    /// (kube-apiserver bounds them the same way): the largest object the log accepts.
+    public static let maxCopiedBytes = ManifestReader.maxDocumentBytes
+
     /// RFC 6902: applies the operations in order; the first that fails (a failed `test`, a missing
-    /// path) fails the whole patch and nothing is applied.
+    /// path) fails the whole patch and nothing is applied. A patch may not make more work than its
+    /// size warrants: at most `maxOperations` operations, `copy`s adding at most `maxCopiedBytes`,
+    /// and a result nested no deeper than `JSONText.maxDepth`.
     public static func apply(_ operations: JSONValue, to target: JSONValue) throws(Failure) -> JSONValue {
         guard case .array(let list) = operations else {
             throw Failure("a JSON patch is an array of operations")
         }
+        guard list.count <= maxOperations else {
+            throw Failure(
+                "The allowed maximum operations in a JSON patch is \(maxOperations), got \(list.count)", tooLarge: true)
+        }
         var document = target
+        var copied = 0
+        /// Refuses a value that would nest the document deeper than the limit at `pointer`.
+        func checkDepth(_ value: JSONValue, at pointer: [String]) throws(Failure) {
+            if pointer.count + value.depth(upTo: JSONText.maxDepth + 1) > JSONText.maxDepth {
+                throw Failure("the patched object would nest deeper than \(JSONText.maxDepth) levels")
+            }
+        }
         for (index, operation) in list.enumerated() {
             guard let op = operation["op"]?.stringValue, let path = operation["path"]?.stringValue else {
                 throw Failure("operation \(index): needs op and path")
@@ -42,10 +67,14 @@ public enum JSONPatch {
             let pointer = try parse(path)
             switch op {
             case "add":
-                document = try set(document, pointer, try value(operation, index), insert: true)
+                let added = try value(operation, index)
+                try checkDepth(added, at: pointer)
+                document = try set(document, pointer, added, insert: true)
             case "replace":
                 _ = try get(document, pointer, path)
-                document = try set(document, pointer, try value(operation, index), insert: false)
+                let replacement = try value(operation, index)
+                try checkDepth(replacement, at: pointer)
+                document = try set(document, pointer, replacement, insert: false)
             case "remove":
                 document = try remove(document, pointer, path)
             case "test":
@@ -57,7 +86,17 @@ public enum JSONPatch {
                 guard let from = operation["from"]?.stringValue else { throw Failure("operation \(index): needs from") }
                 let source = try parse(from)
                 let moved = try get(document, source, from)
-                if op == "move" { document = try remove(document, source, from) }
+                try checkDepth(moved, at: pointer)
+                if op == "move" {
+                    document = try remove(document, source, from)
+                } else {
+                    copied += JSONText.canonical(moved).count
+                    if copied > maxCopiedBytes {
+                        throw Failure(
+                            "operation \(index): the copies of this patch add over \(maxCopiedBytes) bytes, the limit",
+                            tooLarge: true)
+                    }
+                }
                 document = try set(document, pointer, moved, insert: true)
             default:
                 throw Failure("operation \(index): unknown op \"\(op)\"")

@@ -25,6 +25,17 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
+    /// How deeply it nests (a scalar is 0, `[1]` is 1), counted no further than `limit`, so that a
+    /// hostile value costs no more than `limit` levels of recursion.
+    public func depth(upTo limit: Int) -> Int {
+        guard limit > 0 else { return 0 }
+        switch self {
+        case .array(let elements): return 1 + elements.reduce(0) { max($0, $1.depth(upTo: limit - 1)) }
+        case .object(let object): return 1 + object.reduce(0) { max($0, $1.value.depth(upTo: limit - 1)) }
+        default: return 0
+        }
+    }
+
     /// The member `key` of an object, or nil (also for non-objects).
     public subscript(key: String) -> JSONValue? {
         if case .object(let object) = self { return object[key] }

@@ -201,6 +201,45 @@ public enum Naming {
         return labelCharactersProblem(Substring(name))
     }
 
+    /// Why `key` is not a qualified name (a label key: an optional DNS-1123 subdomain prefix and
+    /// `/`, then a name of at most 63 characters), or nil if it is one.
+    public static func qualifiedNameProblem(_ key: String) -> String? {
+        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let name = parts.last else {
+            return "a qualified name must consist of alphanumeric characters, '-', '_' or '.', "
+                + "with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        }
+        if parts.count == 2 {
+            if parts[0].isEmpty { return "prefix part must be non-empty" }
+            if let problem = subdomainProblem(String(parts[0])) { return "prefix part \(problem)" }
+        }
+        if name.isEmpty { return "name part must be non-empty" }
+        if name.utf8.count > 63 { return "name part must be no more than 63 characters" }
+        if !isQualifiedNamePart(name) {
+            return "name part must consist of alphanumeric characters, '-', '_' or '.', "
+                + "and must start and end with an alphanumeric character"
+        }
+        return nil
+    }
+
+    /// Why `value` is not a label value (empty, or at most 63 characters of a qualified name's
+    /// part), or nil if it is one.
+    public static func labelValueProblem(_ value: String) -> String? {
+        if value.utf8.count > 63 { return "must be no more than 63 characters" }
+        if !value.isEmpty && !isQualifiedNamePart(Substring(value)) {
+            return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+                + "and must start and end with an alphanumeric character"
+        }
+        return nil
+    }
+
+    private static func isQualifiedNamePart(_ text: Substring) -> Bool {
+        let bytes = Array(text.utf8)
+        let alnum: (UInt8) -> Bool = { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
+        guard let first = bytes.first, let last = bytes.last, alnum(first), alnum(last) else { return false }
+        return bytes.allSatisfy { alnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == 46 }
+    }
+
     private static func labelCharactersProblem(_ label: Substring) -> String? {
         let bytes = Array(label.utf8)
         let alnum: (UInt8) -> Bool = { (48...57).contains($0) || (97...122).contains($0) }

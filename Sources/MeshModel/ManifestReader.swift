@@ -15,11 +15,17 @@ public enum YAMLText {
     /// Parses every document of a multi-document YAML text; empty documents are skipped.
     public static func parseDocuments(_ text: String) throws(ManifestError) -> [Document] {
         var documents: [Document] = []
+        // libyaml refuses nesting deeper than 1,000 levels as it parses (so Yams' composer, which
+        // recurses, never goes deeper); `convert` refuses more than `JSONText.maxDepth`.
         do {
             var sequence = try Yams.compose_all(yaml: text)
             while let node = sequence.next() {
                 let line = node.mark?.line ?? 1
-                let value = try convert(node, depth: 0)
+                // Aliases are expanded, within the limit of one object: a document whose expansion
+                // would be larger is refused as it is expanded (a few bytes of anchors and aliases
+                // can otherwise name gigabytes).
+                var budget = ManifestReader.maxDocumentBytes
+                let value = try convert(node, depth: 0, budget: &budget)
                 if value != .null { documents.append(Document(value: value, line: line)) }
             }
             // The sequence keeps a parse error instead of throwing it from next().
@@ -52,9 +58,18 @@ public enum YAMLText {
         }
     }
 
-    static func convert(_ node: Node, depth: Int) throws -> JSONValue {
+    static func convert(_ node: Node, depth: Int, budget: inout Int) throws -> JSONValue {
         if depth > JSONText.maxDepth {
             throw ManifestError(.syntax, "nesting deeper than \(JSONText.maxDepth) levels")
+        }
+        // What the value will take at least: a byte a node, its scalar's bytes.
+        budget -= 1
+        if case .scalar(let scalar) = node { budget -= scalar.string.utf8.count }
+        if budget < 0 {
+            throw ManifestError(
+                .tooLarge,
+                "line \(node.mark?.line ?? 1): the document expands past \(ManifestReader.maxDocumentBytes >> 20) MiB (YAML aliases); that is the limit for one object"
+            )
         }
         switch node {
         case .scalar(let scalar):
@@ -78,7 +93,10 @@ public enum YAMLText {
             }
             return .string(scalar.string)
         case .sequence(let sequence):
-            return .array(try sequence.map { try convert($0, depth: depth + 1) })
+            var elements: [JSONValue] = []
+            elements.reserveCapacity(sequence.count)
+            for element in sequence { elements.append(try convert(element, depth: depth + 1, budget: &budget)) }
+            return .array(elements)
         case .mapping(let mapping):
             var object = JSONObject()
             for (keyNode, valueNode) in mapping {
@@ -91,7 +109,8 @@ public enum YAMLText {
                 if object[key] != nil {
                     throw ManifestError(.syntax, "line \(keyNode.mark?.line ?? 1): duplicate key \"\(key)\"")
                 }
-                object[key] = try convert(valueNode, depth: depth + 1)
+                budget -= key.utf8.count
+                object[key] = try convert(valueNode, depth: depth + 1, budget: &budget)
             }
             return .object(object)
         case .alias:

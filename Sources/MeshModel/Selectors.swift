@@ -16,30 +16,130 @@ public struct LabelSelector: Sendable, Hashable {
     /// Every requirement must hold.
     public var requirements: [Requirement]
 
-    /// Parses a selector; nil when it is malformed.
-    public init?(_ text: String) {
+    /// Parses a selector as kube-apiserver does (`labels.Parse`): `key`, `!key`, `key=value`,
+    /// `key==value`, `key!=value`, `key in (a,b)`, `key notin (a,b)`, separated by commas; keys must
+    /// be qualified names and values label values. Throws naming what is wrong.
+    public init(_ text: String) throws(ManifestError) {
+        var tokens = LabelSelector.tokens(text)[...]
         var requirements: [Requirement] = []
-        for term in LabelSelector.terms(text) {
-            let t = term.trimmingCharacters(in: .whitespaces)
-            if t.isEmpty { continue }
-            if let r = t.range(of: " notin ") {
-                requirements.append(
-                    .notWithin(String(t[..<r.lowerBound]).trimmed, LabelSelector.set(t[r.upperBound...])))
-            } else if let r = t.range(of: " in ") {
-                requirements.append(.within(String(t[..<r.lowerBound]).trimmed, LabelSelector.set(t[r.upperBound...])))
-            } else if let r = t.range(of: "!=") {
-                requirements.append(.notEquals(String(t[..<r.lowerBound]).trimmed, String(t[r.upperBound...]).trimmed))
-            } else if let r = t.range(of: "==") ?? t.range(of: "=") {
-                requirements.append(.equals(String(t[..<r.lowerBound]).trimmed, String(t[r.upperBound...]).trimmed))
-            } else if t.hasPrefix("!") {
-                requirements.append(.doesNotExist(String(t.dropFirst()).trimmed))
-            } else if !t.contains(" ") && !t.contains("(") {
-                requirements.append(.exists(t))
+        func fail(_ message: String) -> ManifestError {
+            ManifestError(.syntax, "unable to parse requirement: \(message)")
+        }
+        func key(_ token: Token?) throws(ManifestError) -> String {
+            guard case .identifier(let key)? = token else {
+                throw fail("found '\(token?.text ?? "")', expected: identifier")
+            }
+            if let problem = Naming.qualifiedNameProblem(key) {
+                throw fail("key: Invalid value: \"\(key)\": \(problem)")
+            }
+            return key
+        }
+        func value(_ text: String) throws(ManifestError) -> String {
+            if let problem = Naming.labelValueProblem(text) {
+                throw fail("values[0]: Invalid value: \"\(text)\": \(problem)")
+            }
+            return text
+        }
+        while let first = tokens.popFirst() {
+            if case .symbol("!") = first {
+                requirements.append(.doesNotExist(try key(tokens.popFirst())))
             } else {
-                return nil
+                let name = try key(first)
+                switch tokens.first {
+                case nil, .symbol(",")?:
+                    requirements.append(.exists(name))
+                case .symbol(let op)? where op == "=" || op == "==" || op == "!=":
+                    tokens.removeFirst()
+                    var text = ""
+                    if case .identifier(let given)? = tokens.first {
+                        text = given
+                        tokens.removeFirst()
+                    }
+                    let checked = try value(text)
+                    requirements.append(op == "!=" ? .notEquals(name, checked) : .equals(name, checked))
+                case .identifier(let op)? where op == "in" || op == "notin":
+                    tokens.removeFirst()
+                    guard case .symbol("(")? = tokens.popFirst() else {
+                        throw fail("found '\(tokens.first?.text ?? "")', expected: '('")
+                    }
+                    var values: Set<String> = []
+                    var expectValue = true
+                    loop: while true {
+                        switch tokens.popFirst() {
+                        case .identifier(let given)? where expectValue:
+                            values.insert(try value(given))
+                            expectValue = false
+                        case .symbol(",")?:
+                            if expectValue { values.insert("") }
+                            expectValue = true
+                        case .symbol(")")?:
+                            if expectValue && !values.isEmpty { values.insert("") }
+                            break loop
+                        case let other:
+                            throw fail("found '\(other?.text ?? "")', expected: ',', ')' or identifier")
+                        }
+                    }
+                    if values.isEmpty { throw fail("for 'in', 'notin' operators, values set can't be empty") }
+                    requirements.append(op == "in" ? .within(name, values) : .notWithin(name, values))
+                case let other:
+                    throw fail("found '\(other?.text ?? "")', expected: '=', '!=', '==', 'in', notin'")
+                }
+            }
+            switch tokens.popFirst() {
+            case nil: break
+            case .symbol(",")?: if tokens.isEmpty { throw fail("found '', expected: identifier") }
+            case let other?: throw fail("found '\(other.text)', expected: ','")
             }
         }
         self.requirements = requirements
+    }
+
+    private enum Token: Equatable {
+        case identifier(String)
+        case symbol(String)
+
+        var text: String {
+            switch self {
+            case .identifier(let text), .symbol(let text): text
+            }
+        }
+    }
+
+    /// The selector's tokens: the symbols `! = == != ( ) ,` and runs of anything else but white
+    /// space.
+    private static func tokens(_ text: String) -> [Token] {
+        var tokens: [Token] = []
+        var current = ""
+        let characters = Array(text)
+        var index = 0
+        func flush() {
+            if !current.isEmpty { tokens.append(.identifier(current)) }
+            current = ""
+        }
+        while index < characters.count {
+            let character = characters[index]
+            let next = index + 1 < characters.count ? characters[index + 1] : nil
+            switch character {
+            case " ", "\t", "\n", "\r":
+                flush()
+            case "!", "=":
+                flush()
+                if next == "=" {
+                    tokens.append(.symbol(String(character) + "="))
+                    index += 1
+                } else {
+                    tokens.append(.symbol(String(character)))
+                }
+            case "(", ")", ",", "<", ">":
+                flush()
+                tokens.append(.symbol(String(character)))
+            default:
+                current.append(character)
+            }
+            index += 1
+        }
+        flush()
+        return tokens
     }
 
     /// Whether labels satisfy every requirement.
@@ -54,31 +154,6 @@ public struct LabelSelector: Sendable, Hashable {
             case .doesNotExist(let key): labels[key] == nil
             }
         }
-    }
-
-    /// Splits on commas outside parentheses.
-    private static func terms(_ text: String) -> [String] {
-        var terms: [String] = []
-        var current = ""
-        var depth = 0
-        for character in text {
-            if character == "(" { depth += 1 }
-            if character == ")" { depth -= 1 }
-            if character == "," && depth == 0 {
-                terms.append(current)
-                current = ""
-            } else {
-                current.append(character)
-            }
-        }
-        terms.append(current)
-        return terms
-    }
-
-    private static func set(_ text: Substring) -> Set<String> {
-        Set(
-            text.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "()"))
-                .split(separator: ",").map { String($0).trimmed })
     }
 }
 
