@@ -10,7 +10,7 @@ extension EventLog {
     /// `clock` gives the recorded time; the log never lets recorded time go backwards.
     public func append(_ batch: Batch, clock: @Sendable () -> Timestamp = Timestamp.now) throws -> AppendResult {
         let prepared = batch.changes.map(PreparedChange.init)
-        try checkResync(batch, prepared)
+        try checkBatch(batch, prepared)
         do {
             return try environment.write { txn in try appendInTransaction(txn, batch, prepared, clock) }
         } catch let error as LMDBError {
@@ -45,7 +45,7 @@ extension EventLog {
                 var results: [Result<AppendResult, LogError>] = []
                 for (batch, changes) in zip(batches, prepared) {
                     do {
-                        try checkResync(batch, changes)
+                        try checkBatch(batch, changes)
                         // A batch of one change without a resync refuses (LogError) only before
                         // its first write: it needs no nested transaction to be all or nothing.
                         // Nesting costs LMDB a dirty-page list per batch (about 30 µs each).
@@ -73,8 +73,17 @@ extension EventLog {
         }
     }
 
-    /// Refuses a resync batch that names objects of another cluster.
-    private func checkResync(_ batch: Batch, _ prepared: [PreparedChange]) throws {
+    /// Refuses a batch the log does not take: an object over the limit of one object
+    /// (`ManifestReader.maxDocumentBytes` encoded, whichever front end, patch or expansion made
+    /// it), or a resync that names objects of another cluster.
+    private func checkBatch(_ batch: Batch, _ prepared: [PreparedChange]) throws {
+        for change in prepared {
+            guard let size = change.packedObject?.count, size > ManifestReader.maxDocumentBytes else { continue }
+            throw LogError(
+                .tooLarge,
+                "\(change.change.key) is \(size) bytes encoded; the limit for one object is \(ManifestReader.maxDocumentBytes >> 20) MiB; nothing appended"
+            )
+        }
         guard let cluster = batch.resync?.cluster else { return }
         for change in prepared where change.change.source == .discovery && change.originCluster != cluster {
             throw LogError(

@@ -21,7 +21,9 @@ extension Batch {
                 "\(manifest.key) is reported by discovery agents, not applied by users; use `meshledger discover`")
         }
         let changes = manifests.map {
-            Change(.upsert($0.withoutStatus), source: .user, actor: actor, expectedVersion: $0.resourceVersion)
+            Change(
+                .upsert($0.withoutStatus.withoutOperatorStatusRecord), source: .user, actor: actor,
+                expectedVersion: $0.resourceVersion)
         }
         return Batch(changes, expectedHead: expectedHead)
     }

@@ -67,6 +67,20 @@ extension Store {
     /// by the writer, and the derivation never reads them.
     public static let operatorStatusAnnotation = "status.meshledger.dev/recorded"
 
+    /// An object whose operator-status record is `recorded` (nil: none), whatever the object
+    /// itself said: only a status write records operator status, so an ordinary write can neither
+    /// forge nor drop one.
+    public static func withOperatorStatusRecord(_ object: JSONValue, _ recorded: JSONValue?) -> JSONValue {
+        guard case .object(var root) = object else { return object }
+        var metadata = root["metadata"]?.objectValue ?? JSONObject()
+        var annotations = metadata["annotations"]?.objectValue ?? JSONObject()
+        guard annotations[operatorStatusAnnotation] != recorded else { return object }
+        annotations[operatorStatusAnnotation] = recorded
+        metadata["annotations"] = annotations.count == 0 ? nil : .object(annotations)
+        root["metadata"] = .object(metadata)
+        return .object(root)
+    }
+
     /// The status fields MeshLedger derives for a VirtualDestination (only it writes them).
     public static let derivedStatusFields = [
         "observedGeneration", "state", "meshes", "selectedDestinations", "errors", "warnings",
@@ -165,5 +179,14 @@ extension Store {
             throw InvalidRequest("\(name) \(text): expected a sequence number or an RFC 3339 time")
         }
         return try sequence(at: bound)
+    }
+}
+
+extension Manifest {
+    /// The manifest without an operator-status record: a user's write cannot make one (see
+    /// `Store.withOperatorStatusRecord`).
+    public var withoutOperatorStatusRecord: Manifest {
+        guard object[path: ["metadata", "annotations", Store.operatorStatusAnnotation]] != nil else { return self }
+        return Manifest(recorded: Store.withOperatorStatusRecord(object, nil), key: key)
     }
 }
