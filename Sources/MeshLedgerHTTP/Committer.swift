@@ -47,7 +47,8 @@ actor Committer {
     /// Status changes per sequence, for the last `retention` sequences.
     private var changes: [UInt64: [StatusChange]] = [:]
     private var stopped = false
-    private var watchers = 0
+    /// The watch streams' slots, shared fairly between callers.
+    private var watchSlots: WatchSlots
 
     /// Set when the server shuts down: open watch streams end (clients resume elsewhere or later).
     /// Read without a hop to the actor, as is the sequence folded last.
@@ -71,20 +72,17 @@ actor Committer {
         if await !folded.wait(for: sequence + 1, timeout: timeout), !watchesStopped { await foldNewEvents() }
     }
 
-    /// Takes a watch slot; false when `limit` streams are open already.
-    func openWatch(limit: Int) -> Bool {
-        guard watchers < limit else { return false }
-        watchers += 1
-        return true
-    }
+    /// Takes a watch slot for `holder` (see `WatchSlots`); nil: refused.
+    func openWatch(for holder: String) -> WatchSlot? { watchSlots.take(for: holder) }
 
     /// Gives a watch slot back.
-    func closeWatch() { watchers -= 1 }
+    func closeWatch(_ slot: WatchSlot) { watchSlots.release(slot) }
 
     init(
         store: Store, groupCommit: Bool, maxBatchRequests: Int, retention: UInt64, metrics: Metrics,
-        replicator: Replicator? = nil, snapshotInterval: UInt64? = 0
+        replicator: Replicator? = nil, snapshotInterval: UInt64? = 0, maxWatchers: Int = 256
     ) throws {
+        watchSlots = WatchSlots(limit: maxWatchers)
         self.replicator = replicator
         self.snapshotInterval = snapshotInterval
         self.store = store

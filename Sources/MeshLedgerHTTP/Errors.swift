@@ -1,4 +1,5 @@
 import EventLog
+import Foundation
 import Hummingbird
 import MeshLedger
 import MeshModel
@@ -39,14 +40,50 @@ struct ErrorMiddleware: RouterMiddleware {
             default: return errorResponse(.internalServerError, error.message, code: "StorageError")
             }
         } catch let error as ManifestError {
+            if error.code == .tooLarge {
+                return errorResponse(.contentTooLarge, error.description, code: "RequestEntityTooLarge")
+            }
             return errorResponse(.badRequest, error.description, code: "BadRequest")
         } catch let error as InvalidRequest {
             return errorResponse(.badRequest, error.message, code: "BadRequest")
         } catch let error as APIError {
             return errorResponse(error.status, error.message, code: error.code)
+        } catch let error as PositionAhead {
+            var response = errorResponse(.gatewayTimeout, error.message, code: "Timeout")
+            response.headers[.retryAfter] = "1"
+            return response
         } catch let error as HTTPError {
             return errorResponse(error.status, error.body ?? error.status.reasonPhrase, code: "\(error.status.code)")
         }
+    }
+}
+
+/// A request names a position of the log beyond its head (a resourceVersion or `from` not yet
+/// reached after waiting): 504, as kube-apiserver's "Too large resource version".
+struct PositionAhead: Error {
+    let requested: UInt64
+    let head: UInt64
+
+    var message: String { "Too large resource version: \(requested), current: \(head)" }
+}
+
+/// Query strings as HTTP clients encode them: `&`-separated `name=value` pairs, `+` for a space,
+/// percent-encoded bytes (undecodable ones kept as they are).
+enum QueryParameters {
+    /// The first value of `name` in a raw query string.
+    static func value(of name: String, in query: String?) -> String? {
+        guard let query, !query.isEmpty else { return nil }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard decode(parts[0]) == name else { continue }
+            return parts.count == 2 ? decode(parts[1]) : ""
+        }
+        return nil
+    }
+
+    static func decode(_ text: Substring) -> String {
+        let spaced = text.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
     }
 }
 

@@ -41,7 +41,7 @@ public struct ServerConfiguration: Sendable {
     public var snapshotInterval: UInt64?
     /// Default seconds between watch bookmarks.
     public var bookmarkSeconds = 5.0
-    /// Most watch streams open at once; more get 429.
+    /// Most watch streams open at once, shared fairly between callers (`WatchSlots`); beyond, 429.
     public var maxWatchers = 256
     /// Longest a watch stream stays open (a client resumes from its last bookmark).
     public var maxWatchSeconds = 3600.0
@@ -97,7 +97,8 @@ public struct MeshLedgerServer: Sendable {
         let committer = try Committer(
             store: store, groupCommit: configuration.groupCommit, maxBatchRequests: configuration.maxBatchRequests,
             retention: configuration.watchRetention, metrics: metrics,
-            replicator: replicator, snapshotInterval: configuration.readOnly ? 0 : configuration.snapshotInterval)
+            replicator: replicator, snapshotInterval: configuration.readOnly ? 0 : configuration.snapshotInterval,
+            maxWatchers: configuration.maxWatchers)
         let endpoints = Endpoints(
             store: store, committer: committer, metrics: metrics, configuration: configuration, replicator: replicator)
         let router = Router(context: ServerContext.self)

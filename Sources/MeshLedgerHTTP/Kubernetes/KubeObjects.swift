@@ -84,8 +84,89 @@ struct KubeObjects: Sendable {
 
     // MARK: - Parameters
 
-    func query(_ request: Request, _ name: String) -> String? {
-        request.uri.queryParameters[Substring(name)].map(String.init)
+    func query(_ request: Request, _ name: String) -> String? { endpoints.query(request, name) }
+
+    /// kube-apiserver's checks of ListOptions (`ValidateListOptions`): 422 Invalid naming each
+    /// field, before anything is read.
+    func validateListOptions(_ request: Request, watch: Bool) throws {
+        var errors: [(field: String, reason: String, message: String)] = []
+        func forbidden(_ field: String, _ detail: String) {
+            errors.append((field, "FieldValueForbidden", "\(field): Forbidden: \(detail)"))
+        }
+        let rv = query(request, "resourceVersion") ?? ""
+        let match = query(request, "resourceVersionMatch") ?? ""
+        if watch {
+            if !match.isEmpty { forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden for watch") }
+            if flag(request, "sendInitialEvents") {
+                forbidden(
+                    "sendInitialEvents",
+                    "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled")
+            }
+        } else {
+            if !match.isEmpty {
+                if rv.isEmpty {
+                    forbidden(
+                        "resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided")
+                }
+                if !(query(request, "continue") ?? "").isEmpty {
+                    forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided")
+                }
+                if match != "Exact" && match != "NotOlderThan" {
+                    errors.append(
+                        (
+                            "resourceVersionMatch", "FieldValueNotSupported",
+                            "resourceVersionMatch: Unsupported value: \"\(match)\": supported values: \"Exact\", \"NotOlderThan\", \"\""
+                        ))
+                }
+                if match == "Exact" && rv == "0" {
+                    forbidden(
+                        "resourceVersionMatch", "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"")
+                }
+            }
+            if flag(request, "sendInitialEvents") {
+                forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list")
+            }
+        }
+        guard !errors.isEmpty else { return }
+        let summary = errors.count == 1 ? errors[0].message : "[\(errors.map(\.message).joined(separator: ", "))]"
+        let message = "ListOptions.meta.k8s.io \"\" is invalid: \(summary)"
+        throw KubeError(
+            code: 422, reason: "Invalid", message: message,
+            details: [
+                "group": "meta.k8s.io", "kind": "ListOptions",
+                "causes": .array(
+                    errors.map {
+                        [
+                            "reason": .string($0.reason), "field": .string($0.field),
+                            "message": .string(String($0.message.dropFirst($0.field.count + 2))),
+                        ]
+                    }),
+            ])
+    }
+
+    /// The resourceVersion a list reads at (nil: none or 0): a sequence no later than `head` (the
+    /// log's head when nil), else 504 at once.
+    func exactPosition(_ request: Request, head: UInt64? = nil) throws -> UInt64? {
+        guard let rv = query(request, "resourceVersion"), !rv.isEmpty, rv != "0" else { return nil }
+        guard let n = UInt64(rv) else { throw KubeError.badRequest("invalid resourceVersion \"\(rv)\"") }
+        let head = try head ?? endpoints.store.log.head().sequence
+        if n > head { throw PositionAhead(requested: n, head: head) }
+        return n
+    }
+
+    /// The watch timeout kube-apiserver takes from `timeoutSeconds` (an integer; none, 0 or less:
+    /// the server's longest), at most `--max-watch-seconds`.
+    func watchTimeout(_ request: Request) throws -> Double {
+        let longest = endpoints.configuration.maxWatchSeconds
+        guard let given = try endpoints.integer(request, "timeoutSeconds"), given > 0 else { return longest }
+        return min(Double(given), longest)
+    }
+
+    /// The resourceVersion a watch starts after (nil: none or 0, the current state first); beyond
+    /// the head, 504 after waiting as kube-apiserver does.
+    func watchStart(_ request: Request) async throws -> UInt64? {
+        guard let rv = try await endpoints.position(request, "resourceVersion"), rv > 0 else { return nil }
+        return rv
     }
 
     func flag(_ request: Request, _ name: String) -> Bool {
@@ -119,10 +200,11 @@ struct KubeObjects: Sendable {
     func filter(_ request: Request, namespace: String?) throws -> Filter {
         var filter = Filter(namespace: namespace)
         if let text = query(request, "labelSelector"), !text.isEmpty {
-            guard let selector = LabelSelector(text) else {
-                throw KubeError.badRequest("unable to parse requirement: invalid label selector \"\(text)\"")
+            do {
+                filter.labels = try LabelSelector(text)
+            } catch {
+                throw KubeError.badRequest(error.message)
             }
-            filter.labels = selector
         }
         if let text = query(request, "fieldSelector"), !text.isEmpty {
             do {
@@ -137,17 +219,18 @@ struct KubeObjects: Sendable {
     // MARK: - List and get
 
     /// GET /apis/G/V[/namespaces/NS]/P: a list, or a watch with `watch=true`.
-    func list(_ kind: ResourceKind, namespace: String?, _ request: Request) async throws -> Response {
+    func list(
+        _ kind: ResourceKind, namespace: String?, _ request: Request, _ context: ServerContext
+    ) async throws -> Response {
+        let watching = flag(request, "watch")
+        try validateListOptions(request, watch: watching)
         let filter = try filter(request, namespace: namespace)
-        if flag(request, "watch") { return try await watch(kind, filter, request) }
+        if watching { return try await watch(kind, filter, request, context) }
         let head = try endpoints.store.log.head().sequence
         let rv = query(request, "resourceVersion").flatMap { $0.isEmpty ? nil : $0 }
         let match = query(request, "resourceVersionMatch").flatMap { $0.isEmpty ? nil : $0 }
-        let limit = query(request, "limit").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        let limit = try endpoints.integer(request, "limit").flatMap { $0 > 0 ? Int(clamping: $0) : nil }
         let token = query(request, "continue").flatMap { $0.isEmpty ? nil : $0 }
-        if match != nil && rv == nil {
-            throw KubeError.badRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
-        }
         if token != nil && rv != nil && rv != "0" {
             throw KubeError.badRequest("specifying resource version is not allowed when using continue")
         }
@@ -155,20 +238,11 @@ struct KubeObjects: Sendable {
         var after: String?
         if let token {
             guard let decoded = Data(base64Encoded: token).map({ String(decoding: $0, as: UTF8.self) }),
-                let slash = decoded.firstIndex(of: "/"), let sequence = UInt64(decoded[..<slash])
+                let slash = decoded.firstIndex(of: "/"), let sequence = UInt64(decoded[..<slash]), sequence <= head
             else { throw KubeError.badRequest("continue key is not valid") }
             exact = sequence
             after = String(decoded[decoded.index(after: slash)...])
-        } else if let rv, rv != "0" {
-            guard let n = UInt64(rv) else { throw KubeError.badRequest("invalid resourceVersion \"\(rv)\"") }
-            if n > head {
-                throw KubeError(
-                    code: 504, reason: "Timeout", message: "Too large resource version: \(n), current: \(head)",
-                    details: [
-                        "causes": [["reason": "ResourceVersionTooLarge", "message": "Too large resource version"]],
-                        "retryAfterSeconds": 1,
-                    ])
-            }
+        } else if let n = try exactPosition(request, head: head) {
             if match == "Exact" || (match == nil && limit != nil) { exact = n }
         }
         let view: View
@@ -290,34 +364,22 @@ struct KubeObjects: Sendable {
     /// resourceVersion, else every change after the given one; an ERROR 410 in the stream when
     /// that is older than the retention window. VirtualDestination watchers also get MODIFIED
     /// when a change elsewhere changes a derived status.
-    func watch(_ kind: ResourceKind, _ filter: Filter, _ request: Request) async throws -> Response {
-        if flag(request, "sendInitialEvents") {
-            let message =
-                "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"
-            throw KubeError(
-                code: 422, reason: "Invalid", message: message,
-                details: [
-                    "group": "meta.k8s.io", "kind": "ListOptions",
-                    "causes": [
-                        ["reason": "FieldValueForbidden", "message": .string(message), "field": "sendInitialEvents"]
-                    ],
-                ])
-        }
+    func watch(
+        _ kind: ResourceKind, _ filter: Filter, _ request: Request, _ context: ServerContext
+    ) async throws -> Response {
         let store = endpoints.store
         let committer = endpoints.committer
         let configuration = endpoints.configuration
-        let rv = query(request, "resourceVersion").flatMap { $0.isEmpty || $0 == "0" ? nil : UInt64($0) }
+        let rv = try await watchStart(request)
         let bookmarks = flag(request, "allowWatchBookmarks")
         let table = wantsTable(request)
         let includeObject = query(request, "includeObject")
-        let timeout = min(
-            query(request, "timeoutSeconds").flatMap(Double.init) ?? configuration.maxWatchSeconds,
-            configuration.maxWatchSeconds)
+        let timeout = try watchTimeout(request)
         let oldest = await committer.oldestWatchable()
         let start = await liveView()
         let initial = rv == nil ? try objects(kind, namespace: filter.namespace, in: start).filter(filter.matches) : []
         let objects = self
-        return try await endpoints.watchResponse(contentType: "application/json") { writer in
+        return try await endpoints.watchResponse(context, contentType: "application/json") { writer, stream in
             var headersSent = false
             func line(_ type: String, _ object: JSONValue, _ view: View) -> [UInt8] {
                 var payload = object
@@ -345,7 +407,7 @@ struct KubeObjects: Sendable {
             if !initialLines.isEmpty { try await writer.write(ByteBuffer(bytes: initialLines)) }
             let began = ContinuousClock.now
             var lastBookmark = ContinuousClock.now
-            while ContinuousClock.now - began < .seconds(timeout), !committer.watchesStopped {
+            while ContinuousClock.now - began < .seconds(timeout), stream.isOpen {
                 // Folded by the writer (or by `waitForEvents`, for other processes' appends).
                 let head = committer.foldedSequence
                 if head > cursor {

@@ -166,12 +166,12 @@ struct KubeRoutes: Sendable {
         let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
         for kind in ResourceKind.served {
             let base = "\(kind.group)/\(kind.version)"
-            apis.get(RouterPath("\(base)/\(kind.plural)")) { request, _ in
-                try await reads.list(kind, namespace: nil, request)
+            apis.get(RouterPath("\(base)/\(kind.plural)")) { request, context in
+                try await reads.list(kind, namespace: nil, request, context)
             }
             let collection = "\(base)/namespaces/:namespace/\(kind.plural)"
             apis.get(RouterPath(collection)) { request, context in
-                try await reads.list(kind, namespace: try context.parameters.require("namespace"), request)
+                try await reads.list(kind, namespace: try context.parameters.require("namespace"), request, context)
             }
             apis.post(RouterPath(collection)) { request, context in
                 try await writes.create(kind, namespace: try context.parameters.require("namespace"), request, context)

@@ -46,9 +46,11 @@ struct KubeOutputs: Sendable {
         }
         for (kind, plural, _) in Self.kinds {
             let base = "\(Self.group)/\(Self.version)"
-            apis.get(RouterPath("\(base)/\(plural)")) { request, _ in try await list(kind, namespace: nil, request) }
+            apis.get(RouterPath("\(base)/\(plural)")) { request, context in
+                try await list(kind, namespace: nil, request, context)
+            }
             apis.get(RouterPath("\(base)/namespaces/:namespace/\(plural)")) { request, context in
-                try await list(kind, namespace: try context.parameters.require("namespace"), request)
+                try await list(kind, namespace: try context.parameters.require("namespace"), request, context)
             }
             apis.get(RouterPath("\(base)/namespaces/:namespace/\(plural)/:name")) { request, context in
                 try await get(
@@ -98,13 +100,14 @@ struct KubeOutputs: Sendable {
         return .object(root)
     }
 
-    func list(_ kind: String, namespace: String?, _ request: Request) async throws -> Response {
+    func list(_ kind: String, namespace: String?, _ request: Request, _ context: ServerContext) async throws -> Response
+    {
+        let watching = reads.flag(request, "watch")
+        try reads.validateListOptions(request, watch: watching)
         let filter = try reads.filter(request, namespace: namespace)
-        if reads.flag(request, "watch") { return try await watch(kind, filter, request) }
+        if watching { return try await watch(kind, filter, request, context) }
         let view: KubeObjects.View
-        if let rv = reads.query(request, "resourceVersion"), let n = UInt64(rv), n > 0,
-            reads.query(request, "resourceVersionMatch") == "Exact"
-        {
+        if reads.query(request, "resourceVersionMatch") == "Exact", let n = try reads.exactPosition(request) {
             view = try reads.view(at: n)
         } else {
             view = await reads.liveView()
@@ -135,13 +138,13 @@ struct KubeOutputs: Sendable {
     /// A watch: ADDED for the current outputs when it starts at 0 or none (or, from an older
     /// resourceVersion, the difference since then), then ADDED, MODIFIED and DELETED as each
     /// commit changes them, at that commit's sequence.
-    func watch(_ kind: String, _ filter: KubeObjects.Filter, _ request: Request) async throws -> Response {
+    func watch(
+        _ kind: String, _ filter: KubeObjects.Filter, _ request: Request, _ context: ServerContext
+    ) async throws -> Response {
         let committer = endpoints.committer
         let configuration = endpoints.configuration
-        let timeout = min(
-            reads.query(request, "timeoutSeconds").flatMap(Double.init) ?? configuration.maxWatchSeconds,
-            configuration.maxWatchSeconds)
-        let rv = reads.query(request, "resourceVersion").flatMap { UInt64($0) }.flatMap { $0 == 0 ? nil : $0 }
+        let timeout = try reads.watchTimeout(request)
+        let rv = try await reads.watchStart(request)
         let start = await reads.liveView()
         var known: [OutputKey: ServedOutput] = [:]
         if let rv {
@@ -154,11 +157,11 @@ struct KubeOutputs: Sendable {
             }
         }
         let initialKnown = known
-        return try await endpoints.watchResponse(contentType: "application/json") { writer in
+        return try await endpoints.watchResponse(context, contentType: "application/json") { writer, stream in
             var known = initialKnown
             var cursor: UInt64 = 0
             let began = ContinuousClock.now
-            while ContinuousClock.now - began < .seconds(timeout), !committer.watchesStopped {
+            while ContinuousClock.now - began < .seconds(timeout), stream.isOpen {
                 // Folded by the writer (or by `waitForEvents`, for other processes' appends).
                 let head = committer.foldedSequence
                 if head > cursor {

@@ -116,12 +116,24 @@ struct KubeErrorMiddleware: RouterMiddleware {
             return kubeJSON(
                 KubeError(code: code, reason: reason, message: error.message).status, status: .init(code: code))
         } catch let error as ManifestError {
-            let code = error.code == .schema || error.code == .unknownKind ? 422 : 400
-            let reason = code == 422 ? "Invalid" : "BadRequest"
+            let (code, reason) =
+                switch error.code {
+                case .schema, .unknownKind: (422, "Invalid")
+                case .tooLarge: (413, "RequestEntityTooLarge")
+                default: (400, "BadRequest")
+                }
             return kubeJSON(
                 KubeError(code: code, reason: reason, message: error.description).status, status: .init(code: code))
         } catch let error as InvalidRequest {
             return kubeJSON(KubeError.badRequest(error.message).status, status: .badRequest)
+        } catch let error as PositionAhead {
+            let kube = KubeError(
+                code: 504, reason: "Timeout", message: error.message,
+                details: [
+                    "causes": [["reason": "ResourceVersionTooLarge", "message": "Too large resource version"]],
+                    "retryAfterSeconds": 1,
+                ])
+            return kubeJSON(kube.status, status: .gatewayTimeout)
         } catch let error as APIError {
             let kube = KubeError(code: Int(error.status.code), reason: error.code, message: error.message)
             return kubeJSON(kube.status, status: error.status)

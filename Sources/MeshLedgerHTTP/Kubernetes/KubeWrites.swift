@@ -28,7 +28,7 @@ struct KubeWrites: Sendable {
             return try JSONText.parse(bytes)
         } catch let error as JSONText.SyntaxError {
             throw KubeError.badRequest("the request body is not valid JSON: \(error)")
-        } catch let error as ManifestError {
+        } catch let error as ManifestError where error.code != .tooLarge {
             throw KubeError.badRequest("the request body is not valid YAML: \(error.description)")
         }
     }
@@ -129,7 +129,7 @@ struct KubeWrites: Sendable {
         -> Response
     {
         try endpoints.refuseWritesIfReadOnly()
-        let given = try await body(request)
+        let given = Store.withOperatorStatusRecord(try await body(request), nil)
         let manifest = try manifest(owned(request, kind, from: nil, to: given), kind, namespace: namespace, name: nil)
         if try endpoints.store.storedObject(manifest.key) != nil {
             throw KubeError.alreadyExists(kind, manifest.key.name)
@@ -177,6 +177,9 @@ struct KubeWrites: Sendable {
                 do {
                     return try JSONPatch.apply(operations, to: $0)
                 } catch let error as JSONPatch.Failure {
+                    if error.tooLarge {
+                        throw KubeError(code: 413, reason: "RequestEntityTooLarge", message: error.message)
+                    }
                     throw KubeError(code: 422, reason: "Invalid", message: error.message)
                 }
             }
@@ -215,10 +218,11 @@ struct KubeWrites: Sendable {
             let key = ObjectKey(kind: kind, namespace: namespace, name: name)
             if try endpoints.store.storedObject(key) == nil {
                 let manifest = try manifest(
-                    try apply([
-                        "apiVersion": .string(kind.apiVersion), "kind": .string(kind.rawValue),
-                        "metadata": ["name": .string(name), "namespace": .string(namespace)],
-                    ]),
+                    Store.withOperatorStatusRecord(
+                        try apply([
+                            "apiVersion": .string(kind.apiVersion), "kind": .string(kind.rawValue),
+                            "metadata": ["name": .string(name), "namespace": .string(namespace)],
+                        ]), nil),
                     kind, namespace: namespace, name: name)
                 if dryRun(request) { return kubeJSON(manifest.object, status: .created) }
                 _ = try await submit(
@@ -280,15 +284,8 @@ struct KubeWrites: Sendable {
             toWrite = Store.recordingOperatorStatus(current, result["status"])
         } else {
             // The main resource: a status in the request is ignored (the status subresource's rule).
-            toWrite = tracksOwnership ? owned(request, kind, from: current, to: result) : result
-            if let recorded, case .object(var root) = toWrite {
-                var metadata = root["metadata"]?.objectValue ?? JSONObject()
-                var annotations = metadata["annotations"]?.objectValue ?? JSONObject()
-                annotations[Store.operatorStatusAnnotation] = recorded
-                metadata["annotations"] = .object(annotations)
-                root["metadata"] = .object(metadata)
-                toWrite = .object(root)
-            }
+            toWrite = Store.withOperatorStatusRecord(
+                tracksOwnership ? owned(request, kind, from: current, to: result) : result, recorded)
         }
         let manifest = try manifest(toWrite, kind, namespace: namespace, name: name)
         if dryRun(request) { return kubeJSON(manifest.object) }

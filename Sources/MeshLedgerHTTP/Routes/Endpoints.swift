@@ -3,6 +3,7 @@ import Hummingbird
 import MeshLedger
 import MeshLedgerReplication
 import MeshModel
+import NIOCore
 import Projection
 import Prometheus
 
@@ -17,14 +18,61 @@ struct Endpoints: Sendable {
     /// The store's replication (nil: a standalone store).
     let replicator: Replicator?
 
-    /// A query parameter's text.
+    /// A query parameter's text, decoded as clients encode it (`+` is a space, as in an HTML
+    /// form: client-go and kubectl send label selectors so); the first when it is repeated.
     func query(_ request: Request, _ name: String) -> String? {
-        request.uri.queryParameters[Substring(name)].map(String.init)
+        QueryParameters.value(of: name, in: request.uri.query)
     }
 
     /// A point of history (`?at=`, `?since=`, ...): a sequence or an RFC 3339 time.
     func sequence(_ request: Request, _ name: String) throws -> UInt64? {
         try query(request, name).map { try store.sequence(atPoint: $0, named: "\(name)=") }
+    }
+
+    /// A number of seconds (`timeoutSeconds`, `bookmarkSeconds`): finite and within `range`, or 400
+    /// naming the parameter.
+    func seconds(_ request: Request, _ name: String, in range: ClosedRange<Double>) throws -> Double? {
+        guard let text = query(request, name) else { return nil }
+        guard let value = Double(text), value.isFinite, range.contains(value) else {
+            throw InvalidRequest(
+                "\(name)=\(text): expected a number of seconds from \(Self.number(range.lowerBound)) to \(Self.number(range.upperBound))"
+            )
+        }
+        return value
+    }
+
+    /// A whole number as kube-apiserver reads its int64 options (`timeoutSeconds`, `limit`), or
+    /// 400 naming the parameter.
+    func integer(_ request: Request, _ name: String) throws -> Int64? {
+        guard let text = query(request, name), !text.isEmpty else { return nil }
+        guard let value = Int64(text) else { throw InvalidRequest("\(name)=\(text): expected an integer") }
+        return value
+    }
+
+    /// A position of the log (`from`, `resourceVersion`): a sequence no later than the head, which a
+    /// request may wait up to 3 s for (as kube-apiserver waits for a fresh enough cache), else
+    /// `PositionAhead` (504).
+    func position(_ request: Request, _ name: String) async throws -> UInt64? {
+        guard let text = query(request, name), !text.isEmpty else { return nil }
+        guard let value = UInt64(text) else { throw InvalidRequest("\(name)=\(text): expected a sequence") }
+        try await awaitPosition(value)
+        return value
+    }
+
+    /// Waits up to 3 s until the fold reaches `sequence`; `PositionAhead` when it does not.
+    func awaitPosition(_ sequence: UInt64) async throws {
+        let deadline = ContinuousClock.now + .seconds(3)
+        while committer.foldedSequence < sequence, !committer.watchesStopped, ContinuousClock.now < deadline {
+            await committer.waitForEvents(
+                after: committer.foldedSequence, timeout: min(.milliseconds(250), deadline - ContinuousClock.now))
+        }
+        if committer.foldedSequence < sequence {
+            throw PositionAhead(requested: sequence, head: committer.foldedSequence)
+        }
+    }
+
+    private static func number(_ value: Double) -> String {
+        value == value.rounded() ? String(Int64(value)) : String(value)
     }
 
     /// A path parameter.
@@ -50,28 +98,36 @@ struct Endpoints: Sendable {
         configuration.access.authenticates ? context.identity?.groups ?? [] : []
     }
 
-    /// A watch stream: takes a watch slot (429 beyond `maxWatchers`), then streams `body`, counted
-    /// in the metrics, and gives the slot back when it ends (every watch endpoint uses it).
+    /// A watch stream: takes a watch slot for the caller (`WatchSlots`: 429 when it may not have
+    /// one), then streams `body`, counted in the metrics, and gives the slot back when it ends.
+    /// `body` runs while `stream.isOpen`: the client is still connected, the slot was not taken
+    /// back, the server is not shutting down. Every watch endpoint uses it.
     func watchResponse(
-        contentType: String, _ body: @escaping @Sendable @concurrent (inout any ResponseBodyWriter) async throws -> Void
+        _ context: ServerContext, contentType: String,
+        _ body: @escaping @Sendable @concurrent (inout any ResponseBodyWriter, WatchStream) async throws -> Void
     ) async throws -> Response {
-        guard await committer.openWatch(limit: configuration.maxWatchers) else {
+        let holder = context.identity?.user ?? Identity.anonymous.user
+        guard let slot = await committer.openWatch(for: holder) else {
             throw APIError(
                 status: .tooManyRequests,
-                message: "\(configuration.maxWatchers) watch streams are open already; retry later",
+                message:
+                    "\(configuration.maxWatchers) watch streams are open already and \(holder) holds as many as any caller; retry later",
                 code: "TooManyRequests")
         }
         let metrics = self.metrics
         let committer = self.committer
+        // A connection that is not active to begin with is no socket (the in-process tests').
+        let stream = WatchStream(
+            slot: slot, channel: context.channel?.isActive == true ? context.channel : nil, committer: committer)
         return Response(
             status: .ok, headers: [.contentType: contentType],
             body: ResponseBody { writer in
                 metrics.watchers.increment()
                 defer {
                     metrics.watchers.decrement()
-                    Task { await committer.closeWatch() }
+                    Task { await committer.closeWatch(slot) }
                 }
-                try await body(&writer)
+                try await body(&writer, stream)
             })
     }
 
@@ -104,4 +160,16 @@ struct Endpoints: Sendable {
         let projection = await committer.current()
         return (projection, projection.sequence, nil)
     }
+}
+
+/// An open watch stream, as its loop sees it.
+struct WatchStream: Sendable {
+    let slot: WatchSlot
+    let channel: (any Channel)?
+    let committer: Committer
+
+    /// Whether the stream goes on: the client is connected (a closed connection or a reset HTTP/2
+    /// stream ends it at the next wake, so its slot is not held for nothing), the slot was not
+    /// taken back for another caller, and the server is not shutting down.
+    var isOpen: Bool { !slot.isEnded && !committer.watchesStopped && channel?.isActive != false }
 }

@@ -21,14 +21,20 @@ struct WatchRoutes: Sendable {
     }
 
     func addRoutes(to group: RouterGroup<ServerContext>) {
-        group.get("watch") { request, _ in try await watch(request) }
+        group.get("watch") { request, context in try await watch(request, context) }
     }
 
-    func watch(_ request: Request) async throws -> Response {
+    func watch(_ request: Request, _ context: ServerContext) async throws -> Response {
         let store = endpoints.store
         let committer = endpoints.committer
         let configuration = endpoints.configuration
-        let from = try endpoints.sequence(request, "from") ?? (try store.log.head().sequence)
+        // A sequence (waited for up to 3 s when beyond the head), or a time of the log.
+        let from: UInt64
+        if let text = endpoints.query(request, "from"), UInt64(text) == nil {
+            from = try store.sequence(atPoint: text, named: "from=")
+        } else {
+            from = try await endpoints.position(request, "from") ?? store.log.head().sequence
+        }
         let oldest = await committer.oldestWatchable()
         if from + 1 < oldest {
             throw APIError(
@@ -37,16 +43,17 @@ struct WatchRoutes: Sendable {
                     "watch from \(from) is older than the retention window (oldest start \(oldest - 1)); list again",
                 code: "Expired")
         }
-        let timeout = min(
-            endpoints.query(request, "timeoutSeconds").flatMap(Double.init) ?? .infinity,
-            configuration.maxWatchSeconds)
+        let timeout =
+            try endpoints.seconds(request, "timeoutSeconds", in: 0...configuration.maxWatchSeconds)
+            ?? configuration.maxWatchSeconds
         let bookmarkEvery =
-            endpoints.query(request, "bookmarkSeconds").flatMap(Double.init) ?? configuration.bookmarkSeconds
-        return try await endpoints.watchResponse(contentType: "application/x-ndjson") { writer in
+            try endpoints.seconds(request, "bookmarkSeconds", in: 0.01...configuration.maxWatchSeconds)
+            ?? configuration.bookmarkSeconds
+        return try await endpoints.watchResponse(context, contentType: "application/x-ndjson") { writer, stream in
             let started = ContinuousClock.now
             var lastBookmark = ContinuousClock.now
             var cursor = from
-            while !committer.watchesStopped {
+            while stream.isOpen {
                 // Folded by the writer (or by `waitForEvents`, for other processes' appends).
                 let head = committer.foldedSequence
                 if head > cursor {
@@ -74,6 +81,8 @@ struct WatchRoutes: Sendable {
                 }
                 await committer.waitForEvents(after: cursor, timeout: .seconds(max(0.01, min(0.25, bookmarkEvery))))
             }
+            // Its slot was given to another caller: where to resume from.
+            if stream.slot.isEnded { try await writer.write(ByteBuffer(bytes: Self.bookmarkLine(cursor))) }
             try await writer.finish(nil)
         }
     }
