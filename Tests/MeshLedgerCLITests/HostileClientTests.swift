@@ -1,0 +1,139 @@
+import Foundation
+import MeshLedgerTesting
+import MeshModel
+import Testing
+
+/// The hostile client suite: a real `meshledger serve` over TLS with tokens and ABAC, and the
+/// requests a hostile but ordinary user sends. After each, the server is the same process, still
+/// answers, and a refused request appended nothing; at the end its memory has not grown with the
+/// number of hostile requests, and `verify` passes.
+@Suite(.serialized) struct HostileClientTests {
+    /// The resident memory of a process, in bytes (from /proc).
+    static func residentBytes(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+
+    @Test func theServerOutlivesEveryHostileRequest() throws {
+        let fx = try KubeFixture(extra: ["--max-watchers", "8"])
+        let pid = fx.server.process.processIdentifier
+        let vds = "/apis/networking.enterprise.mesh.gloo.solo.io/v1alpha1/namespaces/bookinfo/virtualdestinations"
+        let applied = try fx.curl(
+            "POST", "/v1/events?op=apply", token: "alice-token",
+            body: try String(contentsOfFile: fx.fleet + "/user/virtualdestinations.yaml", encoding: .utf8))
+        #expect(applied.code == 200, "\(applied.body)")
+        for _ in 0..<20 { _ = try fx.curl("GET", vds, token: "rita-token") }
+        let fresh = Self.residentBytes(pid)
+        let head = try fx.head()
+
+        /// Checks after each probe: the same process answers, nothing was appended.
+        func stillStanding(_ probe: String) throws {
+            #expect(fx.server.process.isRunning, "the server died on \(probe)")
+            #expect(try fx.curl("GET", "/healthz").code == 200, "no answer after \(probe)")
+            #expect(try fx.head() == head, "\(probe) appended")
+        }
+
+        let max = "18446744073709551615"
+        let numbers = [
+            vds + "?watch=1&timeoutSeconds=nan", vds + "?watch=1&timeoutSeconds=-1e300",
+            vds + "?watch=1&resourceVersion=\(max)", "/v1/watch?bookmarkSeconds=inf", "/v1/watch?from=\(max)",
+            "/v1/virtualdestinations?at=999999999999d", "/v1/log?since=999999999999d",
+            "/v1/outputs?at=999999999999d",
+            "/v1/virtualdestinations/bookinfo/reviews-global/history?since=999999999999d",
+            "/apis/networking.istio.io/v1alpha3/serviceentries?watch=1&timeoutSeconds=nan",
+            vds + "?resourceVersion=1&resourceVersionMatch=Bogus", vds + "?labelSelector=!!!",
+            vds + "?limit=99999999999999999999",
+        ]
+        for path in numbers {
+            let answer = try fx.curl("GET", path, token: "rita-token")
+            #expect((400..<600).contains(answer.code) && answer.code != 500, "\(path): \(answer.code) \(answer.body)")
+            try stillStanding(path)
+        }
+
+        var bomb = "a0: &a0 \"\(String(repeating: "x", count: 100))\"\n"
+        for level in 1...7 {
+            bomb += "a\(level): &a\(level) [\(Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ","))]\n"
+        }
+        let aliases = try fx.curl("POST", "/v1/events?op=apply", token: "alice-token", body: bomb)
+        #expect(aliases.code == 413, "\(aliases.body)")
+        try stillStanding("a YAML alias bomb")
+        let applyBomb = try fx.curl(
+            "PATCH", vds + "/bomb?fieldManager=x", token: "alice-token",
+            body: "apiVersion: networking.enterprise.mesh.gloo.solo.io/v1alpha1\nkind: VirtualDestination\n" + bomb,
+            contentType: "application/apply-patch+yaml")
+        #expect(applyBomb.code == 413, "\(applyBomb.body)")
+        try stillStanding("a server-side apply alias bomb")
+        let copies = (0..<40).map { "{\"op\":\"copy\",\"from\":\"/spec\",\"path\":\"/spec/c\($0)\"}" }
+        let doubling = try fx.curl(
+            "PATCH", vds + "/reviews-global", token: "alice-token", body: "[\(copies.joined(separator: ","))]",
+            contentType: "application/json-patch+json")
+        #expect(doubling.code == 413, "\(doubling.body)")
+        try stillStanding("a JSON patch of copies")
+        let deep = try fx.curl(
+            "POST", "/v1/events?op=apply", token: "alice-token",
+            body: "a: " + String(repeating: "[", count: 100_000))
+        #expect(deep.code == 400, "\(deep.body)")
+        try stillStanding("100,000 levels of YAML nesting")
+
+        // Watch slots: a reader that opens every slot with watches that never send anything (a
+        // selector matching nothing) and drops them cannot lock the others out.
+        var hogs: [Process] = []
+        for _ in 0..<8 {
+            let hog = Process()
+            hog.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            hog.arguments = [
+                "curl", "-s", "-o", "/dev/null", "-m", "3", "--cacert", fx.certificates.caCertificate, "-H",
+                "Authorization: Bearer rita-token", fx.url + vds + "?watch=1&labelSelector=app%3Dnothing",
+            ]
+            try hog.run()
+            hogs.append(hog)
+        }
+        usleep(500_000)
+        // Another caller gets a slot while they are open (the largest holder gives one up)...
+        let fair = try fx.curl("GET", vds + "?watch=1&timeoutSeconds=1", token: "alice-token")
+        #expect(fair.code == 200, "\(fair.code) \(fair.body)")
+        for hog in hogs { hog.waitUntilExit() }
+        // Their connections are gone: within a wake of the watch loop, their slots are free.
+        var reopened = 0
+        for _ in 0..<20 where reopened == 0 {
+            usleep(100_000)
+            if try fx.curl("GET", "/v1/watch?timeoutSeconds=0.1", token: "rita-token").code == 200 { reopened += 1 }
+        }
+        #expect(reopened == 1, "the slots of closed connections are given back")
+        try stillStanding("watch slot exhaustion")
+
+        // Many more of the same hostile requests do not grow the server's memory.
+        for _ in 0..<5 {
+            _ = try fx.curl("POST", "/v1/events?op=apply", token: "alice-token", body: bomb)
+            _ = try fx.curl(
+                "PATCH", vds + "/reviews-global", token: "alice-token", body: "[\(copies.joined(separator: ","))]",
+                contentType: "application/json-patch+json")
+        }
+        try stillStanding("repeated bombs")
+        let after = Self.residentBytes(pid)
+        #expect(fresh > 0)
+        #expect(after <= Swift.max(2 * fresh, fresh + (64 << 20)), "resident memory \(fresh) -> \(after) bytes")
+        #expect(fx.server.process.processIdentifier == pid)
+        fx.server.stop()
+        let verified = try meshledger(["verify", "--store", fx.store])
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+    }
+
+    /// The command line reads the same points of history: a duration that does not fit is an
+    /// error line and exit 1, not a trap.
+    @Test func theCommandLineRefusesPointsThatDoNotFit() throws {
+        let store = temporaryDirectory() + "/store"
+        let discovered = try meshledger(
+            ["discover", "--store", store, "-f", packageRoot + "/Examples/fleet/discovery/cluster-1.yaml"])
+        #expect(discovered.status == 0)
+        for arguments in [
+            ["log", "--since", "999999999999d"], ["log", "--until", "9223372036854775807s"],
+            ["get", "vd", "-A", "--at", "999999999999d"], ["outputs", "--at", "2562047788015216h1h"],
+        ] {
+            let result = try meshledger(arguments + ["--store", store])
+            #expect(result.status == 1, "\(arguments): \(result.status) \(result.stderr)")
+            #expect(result.stderr.hasPrefix("error: "), "\(arguments): \(result.stderr)")
+        }
+    }
+}
