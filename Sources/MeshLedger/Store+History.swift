@@ -176,7 +176,10 @@ extension Store {
                         changes: StatusView.changes(from: previous, to: current) + recordedLines, recorded: recorded))
                 previous = current
             }
-            if event.sequence % 4096 == 0 { progress?(event.sequence - first + 1, last - first + 1) }
+            if event.sequence % 4096 == 0 {
+                try Task.checkCancellation()
+                progress?(event.sequence - first + 1, last - first + 1)
+            }
             return true
         }
         return transitions

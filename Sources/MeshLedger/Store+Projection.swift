@@ -17,7 +17,8 @@ extension Store {
     /// before it plus the events after, or from event 1 when `useSnapshots` is false or no
     /// snapshot is usable. Also returns the sequence reached and where it started. Outputs are
     /// translated when they are asked for: a reader of `states` or `outputObjects` (which
-    /// translate what is pending on every read) calls `settleOutputs()` first.
+    /// translate what is pending on every read) calls `settleOutputs()` first. Throws
+    /// `CancellationError` when the calling task is cancelled (its requester went away).
     public func project(
         upTo sequence: UInt64? = nil, useSnapshots: Bool = true, progress: ((UInt64, UInt64) -> Void)? = nil
     ) throws -> (projection: Projection, sequence: UInt64, origin: ProjectionOrigin) {
@@ -56,7 +57,10 @@ extension Store {
         if start <= target {
             try log.scan(start...target, objects: Projection.foldShapes) { event in
                 projection.apply(event)
-                if event.sequence % 4096 == 0 { progress?(event.sequence - start + 1, target - start + 1) }
+                if event.sequence % 4096 == 0 {
+                    try Task.checkCancellation()
+                    progress?(event.sequence - start + 1, target - start + 1)
+                }
                 return true
             }
             progress?(target - start + 1, target - start + 1)
@@ -180,7 +184,10 @@ extension Store {
             try log.scan(1...target, objects: Projection.foldShapes) { event in
                 projection.apply(event)
                 check(event.sequence)
-                if event.sequence % 4096 == 0 { progress?(event.sequence, target) }
+                if event.sequence % 4096 == 0 {
+                    try Task.checkCancellation()
+                    progress?(event.sequence, target)
+                }
                 return failure == nil
             }
             progress?(target, target)

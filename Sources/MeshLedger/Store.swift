@@ -36,7 +36,9 @@ public final class Store: Sendable {
             return
         }
         try log.scan(range) { event in
-            query.matches(event) ? try body(event) : true
+            // A long scan ends when the request that asked for it is gone.
+            if event.sequence % 4096 == 0 { try Task.checkCancellation() }
+            return query.matches(event) ? try body(event) : true
         }
     }
 

@@ -56,3 +56,38 @@ import Testing
         #expect(stored[path: ["metadata", "annotations", "kept"]] == "yes")
     }
 }
+
+/// A long read stops when the task that asked for it is cancelled (its requester went away).
+@Suite struct CancellationTests {
+    @Test func aCancelledTaskStopsItsReplayAndItsScanPartWay() async throws {
+        let store = try temporaryStore()
+        let policies = try (0..<10_000).map { try RelistTests.trafficPolicy("tp-\($0)", "team") }
+        _ = try store.append(try Batch.apply(policies, actor: "alice"), clock: fixedClock())
+        let head = try store.log.head().sequence
+        // Cancelled at its first progress report (4,096 events in), the replay stops at the next check.
+        let replay = Task {
+            try store.project(upTo: head, useSnapshots: false) { done, _ in
+                if done == 4096 { withUnsafeCurrentTask { $0?.cancel() } }
+            }
+        }
+        await #expect(throws: CancellationError.self) { _ = try await replay.value }
+        let scan = Task {
+            var seen = 0
+            try store.query(LogQuery()) { _ in
+                seen += 1
+                if seen == 1 { withUnsafeCurrentTask { $0?.cancel() } }
+                return true
+            }
+            return seen
+        }
+        await #expect(throws: CancellationError.self) { _ = try await scan.value }
+        // Not cancelled, the same reads run to the end.
+        #expect(try store.project(upTo: head, useSnapshots: false).sequence == head)
+        var all = 0
+        try store.query(LogQuery()) { _ in
+            all += 1
+            return true
+        }
+        #expect(all == 10_000)
+    }
+}
