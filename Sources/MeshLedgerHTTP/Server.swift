@@ -45,6 +45,11 @@ public struct ServerConfiguration: Sendable {
     public var maxWatchers = 256
     /// Longest a watch stream stays open (a client resumes from its last bookmark).
     public var maxWatchSeconds = 3600.0
+    /// A connection with no request in progress is closed after this long; a request's header must
+    /// arrive within it (slow senders are cut off). Watch streams in progress are not idle.
+    public var connectionIdleTimeout: Duration = .seconds(60)
+    /// A TLS handshake must complete within this long, or the connection is closed.
+    public var handshakeTimeout: Duration = .seconds(10)
     /// Replicate the log kept in etcd (nil: a standalone store).
     public var replication: ReplicationConfiguration?
     /// Where the other replicas reach this one (nil: the scheme and the address it listens on).
@@ -142,7 +147,8 @@ extension MeshLedgerServer {
     /// Plain HTTP/1.1, or HTTPS with HTTP/2 and HTTP/1.1 (ALPN) and, with a client CA, client
     /// certificates verified when presented (a caller may use a token instead).
     func serverBuilder() throws -> HTTPServerBuilder {
-        guard let tls = configuration.tls else { return .http1() }
+        let idle = TimeAmount(configuration.connectionIdleTimeout)
+        guard let tls = configuration.tls else { return .http1(configuration: .init(idleTimeout: idle)) }
         let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateFile).map {
             NIOSSLCertificateSource.certificate($0)
         }
@@ -152,7 +158,16 @@ extension MeshLedgerServer {
             tlsConfiguration.trustRoots = .file(clientCA)
             tlsConfiguration.certificateVerification = .optionalVerification
         }
-        return try .http2Upgrade(tlsConfiguration: tlsConfiguration)
+        let handshake = TimeAmount(configuration.handshakeTimeout)
+        let server = tlsConfiguration
+        let connections = HTTP2UpgradeChannel.Configuration(
+            idleTimeout: configuration.connectionIdleTimeout, streamConfiguration: .init(idleTimeout: idle))
+        return HTTPServerBuilder { responder in
+            HandshakeDeadline(
+                base: try HTTP2UpgradeChannel(
+                    tlsConfiguration: server, configuration: connections, responder: responder),
+                timeout: handshake)
+        }
     }
 }
 
