@@ -1,0 +1,83 @@
+import Foundation
+import MeshLedgerTesting
+import Testing
+
+/// What `meshledger serve` and the store refuse or protect: TLS versions and cipher suites, file
+/// modes, credential files others can read, a policy nobody could be told apart by.
+@Suite struct SecurityTests {
+    /// A `meshledger serve` run until it listens or exits (20 s at most), then stopped by its
+    /// process id: whether it listened, its exit status, and what it printed.
+    struct ServeRun {
+        var listened = false
+        var status: Int32 = 0
+        var stdout = ""
+        var stderr = ""
+    }
+
+    func serveOnce(_ arguments: [String]) throws -> ServeRun {
+        let process = makeProcess(
+            meshledgerBinary,
+            ["serve", "--store", temporaryDirectory() + "/store", "--listen", "127.0.0.1:0"] + arguments)
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let output = Output()
+        out.fileHandleForReading.readabilityHandler = { output.append(stdout: $0.availableData) }
+        err.fileHandleForReading.readabilityHandler = { output.append(stderr: $0.availableData) }
+        try process.run()
+        var run = ServeRun()
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning && Date() < deadline {
+            if output.text.stdout.contains("listening on ") {
+                run.listened = true
+                break
+            }
+            usleep(20_000)
+        }
+        if process.isRunning { process.interrupt() }
+        process.waitUntilExit()
+        usleep(100_000)
+        out.fileHandleForReading.readabilityHandler = nil
+        err.fileHandleForReading.readabilityHandler = nil
+        run.status = process.terminationStatus
+        (run.stdout, run.stderr) = output.text
+        return run
+    }
+
+    /// Output read by the pipes' handlers.
+    final class Output: @unchecked Sendable {
+        // @unchecked Sendable: every access holds the lock.
+        private let lock = NSLock()
+        private var out = Data()
+        private var err = Data()
+        func append(stdout data: Data) { lock.withLock { out += data } }
+        func append(stderr data: Data) { lock.withLock { err += data } }
+        var text: (stdout: String, stderr: String) {
+            lock.withLock { (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self)) }
+        }
+    }
+
+    func mode(_ path: String) throws -> Int {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        return try #require(attributes[.posixPermissions] as? Int) & 0o777
+    }
+
+    @Test func theStoreAndItsBackupAreTheOwnersAlone() throws {
+        let directory = temporaryDirectory()
+        let store = directory + "/store"
+        let discovered = try meshledger([
+            "discover", "--store", store, "--agent", "agent-cluster-1", "-f",
+            "\(packageRoot)/Examples/fleet/discovery/cluster-1.yaml",
+        ])
+        #expect(discovered.status == 0, "\(discovered.stderr)")
+        #expect(try mode(store) == 0o700)
+        #expect(try mode(store + "/data.mdb") == 0o600)
+        #expect(try mode(store + "/lock.mdb") == 0o600)
+        let backup = directory + "/backup"
+        let copied = try meshledger(["backup", "--store", store, backup])
+        #expect(copied.status == 0, "\(copied.stderr)")
+        #expect(try mode(backup) == 0o700)
+        #expect(try mode(backup + "/data.mdb") == 0o600)
+    }
+}
