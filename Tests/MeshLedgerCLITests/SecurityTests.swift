@@ -63,6 +63,28 @@ import Testing
         return try #require(attributes[.posixPermissions] as? Int) & 0o777
     }
 
+    @Test func credentialFilesOthersCanReadAreWarnedAbout() throws {
+        let directory = temporaryDirectory()
+        let tokens = directory + "/tokens.csv"
+        let single = directory + "/token"
+        try "alice-token,alice,1\n".write(toFile: tokens, atomically: true, encoding: .utf8)
+        try "s3cret\n".write(toFile: single, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: tokens)
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: single)
+        let warned = try serveOnce(["--token-auth-file", tokens, "--token-file", single])
+        #expect(warned.listened, "\(warned.stderr)")
+        let lines = warned.stderr.split(separator: "\n")
+        #expect(
+            lines.contains { $0.hasPrefix("warning: \(tokens) (--token-auth-file) is accessible by group or others") })
+        #expect(lines.contains { $0.hasPrefix("warning: \(single) (--token-file) is accessible by group or others") })
+        // Mode 0600: no warning.
+        for file in [tokens, single] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        }
+        let quiet = try serveOnce(["--token-auth-file", tokens, "--token-file", single])
+        #expect(quiet.listened && !quiet.stderr.contains("accessible by group"), "\(quiet.stderr)")
+    }
+
     @Test func theStoreAndItsBackupAreTheOwnersAlone() throws {
         let directory = temporaryDirectory()
         let store = directory + "/store"
