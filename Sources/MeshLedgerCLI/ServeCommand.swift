@@ -120,6 +120,11 @@ extension MeshLedgerCommand {
                 configuration.clientCAFile = clientCAFile
                 configuration.access.acceptClientCertificates()
             }
+            if let authorizationPolicyFile, !configuration.access.authenticates {
+                throw CLIError(
+                    "--authorization-policy-file \(authorizationPolicyFile) needs authentication (--token-auth-file, --client-ca-file or --token-file): without it every caller is system:anonymous and no policy could tell them apart"
+                )
+            }
             let loopback = ["127.0.0.1", "localhost", "::1", "[::1]"].contains(configuration.host)
             if !configuration.access.authenticates {
                 if !loopback && !insecureAllowUnauthenticated {

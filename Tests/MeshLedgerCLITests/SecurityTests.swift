@@ -63,6 +63,23 @@ import Testing
         return try #require(attributes[.posixPermissions] as? Int) & 0o777
     }
 
+    @Test func aPolicyWithoutAuthenticationIsRefused() throws {
+        let directory = temporaryDirectory()
+        let policy = directory + "/policy.jsonl"
+        try
+            #"{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", "spec": {"user": "alice", "nonResourcePath": "*"}}"#
+            .write(toFile: policy, atomically: true, encoding: .utf8)
+        let refused = try serveOnce(["--authorization-policy-file", policy])
+        #expect(!refused.listened && refused.status != 0)
+        #expect(
+            refused.stderr.contains("--authorization-policy-file \(policy) needs authentication"), "\(refused.stderr)")
+        // With authentication it starts.
+        let tokens = directory + "/tokens.csv"
+        try "alice-token,alice,1\n".write(toFile: tokens, atomically: true, encoding: .utf8)
+        let started = try serveOnce(["--authorization-policy-file", policy, "--token-auth-file", tokens])
+        #expect(started.listened, "\(started.stderr)")
+    }
+
     @Test func credentialFilesOthersCanReadAreWarnedAbout() throws {
         let directory = temporaryDirectory()
         let tokens = directory + "/tokens.csv"
