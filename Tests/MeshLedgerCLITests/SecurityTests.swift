@@ -119,4 +119,29 @@ import Testing
         #expect(try mode(backup) == 0o700)
         #expect(try mode(backup + "/data.mdb") == 0o600)
     }
+
+    @Test func tlsServesOnlyTLS12AndLaterWithForwardSecretSuites() throws {
+        let certificates = try TestCertificates()
+        let server = try ServerProcess(
+            store: temporaryDirectory() + "/store",
+            arguments: [
+                "--tls-cert-file", certificates.serverCertificate, "--tls-private-key-file", certificates.serverKey,
+            ])
+        defer { server.stop() }
+        func handshake(_ options: [String]) throws -> Bool {
+            let result = try runProgram(
+                "openssl",
+                ["s_client", "-connect", "127.0.0.1:\(server.port)", "-CAfile", certificates.caCertificate] + options,
+                stdin: Data())
+            return result.status == 0
+        }
+        // The client's own security level would refuse these first: lower it, so the server decides.
+        #expect(try !handshake(["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]))
+        #expect(try !handshake(["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]))
+        #expect(try !handshake(["-tls1_2", "-cipher", "AES128-SHA@SECLEVEL=0"]))
+        #expect(try !handshake(["-tls1_2", "-cipher", "AES256-GCM-SHA384@SECLEVEL=0"]))
+        #expect(try handshake(["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"]))
+        #expect(try handshake(["-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305"]))
+        #expect(try handshake(["-tls1_3"]))
+    }
 }
