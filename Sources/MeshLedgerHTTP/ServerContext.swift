@@ -15,7 +15,21 @@ public struct Identity: Sendable, Hashable {
     }
 
     /// The identity of a request when no authentication is configured.
-    public static let anonymous = Identity(user: "system:anonymous", groups: ["system:unauthenticated"])
+    public static let anonymous = Identity(user: "system:anonymous", groups: [unauthenticatedGroup])
+
+    /// The group of every authenticated identity (kube's `system:authenticated`).
+    public static let authenticatedGroup = "system:authenticated"
+    /// The group of the anonymous identity.
+    public static let unauthenticatedGroup = "system:unauthenticated"
+    /// Members may do anything, whatever the policy says (kube's `system:masters`).
+    public static let privilegedGroup = "system:masters"
+
+    /// The identity with `system:authenticated` among its groups, as kube's authenticators add it
+    /// (unless it already names either group).
+    var authenticated: Identity {
+        if groups.contains(Self.authenticatedGroup) || groups.contains(Self.unauthenticatedGroup) { return self }
+        return Identity(user: user, groups: groups + [Self.authenticatedGroup])
+    }
 }
 
 /// The request context of every route: Hummingbird's core storage plus the caller's identity,

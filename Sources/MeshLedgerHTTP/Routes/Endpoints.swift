@@ -45,9 +45,11 @@ struct Endpoints: Sendable {
         return claimed ?? otherwise
     }
 
-    /// The groups recorded with what a request writes (an authenticated identity's; none without).
+    /// The groups recorded with what a request writes: an authenticated identity's, without
+    /// `system:authenticated` (every authenticated writer has it). None without authentication.
     func groups(_ context: ServerContext) -> [String] {
-        configuration.access.authenticates ? context.identity?.groups ?? [] : []
+        guard configuration.access.authenticates, let identity = context.identity else { return [] }
+        return identity.groups.filter { $0 != Identity.authenticatedGroup }
     }
 
     /// A watch stream: takes a watch slot (429 beyond `maxWatchers`), then streams `body`, counted

@@ -1,0 +1,170 @@
+import EventLog
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import MeshLedger
+import MeshLedgerHTTP
+import MeshLedgerTesting
+import MeshModel
+import Testing
+
+/// ABAC as kube-apiserver evaluates it, its 403s and the request attributes it derives.
+@Suite struct AuthorizationTests {
+    static let group = "networking.enterprise.mesh.gloo.solo.io"
+    static let vds = "/apis/\(group)/v1alpha1/namespaces/bookinfo/virtualdestinations"
+
+    /// alice (platform), bob (viewers), root (system:masters).
+    static let tokens = """
+        alice-token,alice,1,"platform"
+        bob-token,bob,2,"viewers"
+        root-token,root,3,"system:masters"
+        """
+
+    static let alice: HTTPFields = [.authorization: "Bearer alice-token"]
+    static let bob: HTTPFields = [.authorization: "Bearer bob-token"]
+    static let root: HTTPFields = [.authorization: "Bearer root-token"]
+
+    /// A configuration with the tokens above and `policies` (one a line, as `spec` objects).
+    func configuration(_ specs: [String], name: String = #function) throws -> ServerConfiguration {
+        let directory = temporaryDirectory(name)
+        try Self.tokens.write(toFile: directory + "/tokens.csv", atomically: true, encoding: .utf8)
+        let lines = specs.map {
+            #"{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", "spec": \#($0)}"#
+        }
+        try lines.joined(separator: "\n").write(toFile: directory + "/policy.jsonl", atomically: true, encoding: .utf8)
+        var configuration = ServerConfiguration()
+        try configuration.access.addTokenFile(directory + "/tokens.csv")
+        try configuration.access.addPolicyFile(directory + "/policy.jsonl")
+        return configuration
+    }
+
+    func vdJSON(_ name: String) throws -> String {
+        JSONText.string(
+            try #require(try YAMLText.parseDocuments(virtualDestinationYAML(name, hostname: "\(name).global")).first)
+                .value)
+    }
+
+    @Test func aLineNamingAUserAndAGroupNeedsBoth() async throws {
+        let configuration = try configuration([
+            #"{"user": "alice", "group": "viewers", "namespace": "*", "resource": "*", "apiGroup": "*"}"#
+        ])
+        try await withServer(try fleetStore(), configuration: configuration) { client throws in
+            #expect(try await client.call(.get, Self.vds, headers: Self.alice).status == 403)
+            #expect(try await client.call(.get, Self.vds, headers: Self.bob).status == 403)
+        }
+    }
+
+    @Test func kubesDocumentedDiscoveryLineLetsEveryAuthenticatedCallerDiscover() async throws {
+        let configuration = try configuration([
+            #"{"group": "system:authenticated", "readonly": true, "nonResourcePath": "*"}"#,
+            #"{"user": "*", "readonly": true, "nonResourcePath": "/v1/*"}"#,
+        ])
+        try await withServer(try fleetStore(), configuration: configuration) { client throws in
+            #expect(try await client.call(.get, "/apis", headers: Self.alice).status == 200)
+            #expect(try await client.call(.get, "/api", headers: Self.bob).status == 200)
+            #expect(try await client.call(.get, "/v1/virtualdestinations", headers: Self.bob).status == 200)
+            // Read-only, and not resources.
+            #expect(try await client.call(.get, Self.vds, headers: Self.alice).status == 403)
+            let write = try await client.call(.post, "/v1/events?op=apply", body: "", headers: Self.alice)
+            #expect(write.status == 403)
+        }
+    }
+
+    @Test func unsetNamespaceResourceAndAPIGroupMatchOnlyTheEmptyValue() async throws {
+        let configuration = try configuration([
+            #"{"user": "alice", "resource": "*", "apiGroup": "*", "readonly": true}"#,
+            #"{"user": "bob", "namespace": "*", "resource": "*", "readonly": true}"#,
+        ])
+        try await withServer(try fleetStore(), configuration: configuration) { client throws in
+            // No namespace: cluster-scoped requests only (a list across all namespaces is one).
+            #expect(try await client.call(.get, Self.vds, headers: Self.alice).status == 403)
+            #expect(
+                try await client.call(.get, "/apis/\(Self.group)/v1alpha1/virtualdestinations", headers: Self.alice)
+                    .status == 200)
+            // No apiGroup: the core group only.
+            #expect(try await client.call(.get, "/api/v1/namespaces", headers: Self.bob).status == 200)
+            #expect(try await client.call(.get, Self.vds, headers: Self.bob).status == 403)
+        }
+    }
+
+    @Test func systemMastersMayDoAnythingWhateverThePolicy() async throws {
+        let configuration = try configuration([#"{"user": "alice", "nonResourcePath": "/healthz"}"#])
+        try await withServer(try fleetStore(), configuration: configuration) { client throws in
+            #expect(try await client.call(.get, Self.vds, headers: Self.root).status == 200)
+            let created = try await client.call(.post, Self.vds, body: try vdJSON("masters"), headers: Self.root)
+            #expect(created.status == 201, "\(created.text)")
+            #expect(try await client.call(.get, Self.vds, headers: Self.alice).status == 403)
+        }
+    }
+
+    @Test func forbiddenIsKubeAPIServersStatus() async throws {
+        let configuration = try configuration([#"{"user": "alice", "nonResourcePath": "/healthz"}"#])
+        try await withServer(try fleetStore(), configuration: configuration) { client throws in
+            let listed = try await client.call(
+                .get, "/apis/\(Self.group)/v1alpha1/namespaces/x/virtualdestinations", headers: Self.alice)
+            #expect(listed.status == 403)
+            #expect(
+                listed.json["message"]?.stringValue
+                    == #"virtualdestinations.networking.enterprise.mesh.gloo.solo.io is forbidden: User "alice" cannot list resource "virtualdestinations" in API group "networking.enterprise.mesh.gloo.solo.io" in the namespace "x": No policy matched."#
+            )
+            #expect(listed.json["reason"] == "Forbidden" && listed.json["code"]?.intValue == 403)
+            #expect(listed.json["details"] == ["group": .string(Self.group), "kind": "virtualdestinations"])
+
+            let got = try await client.call(.get, Self.vds + "/reviews", headers: Self.alice)
+            #expect(
+                got.json["message"]?.stringValue
+                    == #"virtualdestinations.networking.enterprise.mesh.gloo.solo.io "reviews" is forbidden: User "alice" cannot get resource "virtualdestinations" in API group "networking.enterprise.mesh.gloo.solo.io" in the namespace "bookinfo": No policy matched."#
+            )
+            #expect(
+                got.json["details"] == ["group": .string(Self.group), "kind": "virtualdestinations", "name": "reviews"])
+
+            let cluster = try await client.call(.get, "/api/v1/namespaces", headers: Self.alice)
+            #expect(
+                cluster.json["message"]?.stringValue
+                    == #"namespaces is forbidden: User "alice" cannot list resource "namespaces" in API group "" at the cluster scope: No policy matched."#
+            )
+            #expect(cluster.json["details"] == ["kind": "namespaces"])
+
+            let path = try await client.call(.get, "/v1/virtualdestinations", headers: Self.alice)
+            #expect(
+                path.json["message"]?.stringValue
+                    == #"forbidden: User "alice" cannot get path "/v1/virtualdestinations": No policy matched."#)
+            #expect(path.json["details"] == .object(JSONObject()))
+        }
+    }
+
+    /// The verb, subresource and name kube's request info derives, seen in the 403's message.
+    @Test(arguments: [
+        ("GET", "/apis/G/v1/namespaces/x/vds", "list resource \"vds\" in API group \"G\" in the namespace \"x\""),
+        ("GET", "/apis/G/v1/namespaces/x/vds?watch=true", "watch resource \"vds\""),
+        ("GET", "/apis/G/v1/namespaces/x/vds?watch=1", "watch resource \"vds\""),
+        ("GET", "/apis/G/v1/namespaces/x/vds?watch=false", "list resource \"vds\""),
+        ("GET", "/apis/G/v1/namespaces/x/vds?watch=0", "list resource \"vds\""),
+        ("GET", "/apis/G/v1/watch/namespaces/x/vds", "watch resource \"vds\""),
+        ("GET", "/apis/G/v1/namespaces/x/vds?fieldSelector=metadata.name%3Da", "vds.G \"a\" is forbidden"),
+        ("HEAD", "/apis/G/v1/namespaces/x/vds/a", "get resource \"vds\""),
+        ("POST", "/apis/G/v1/namespaces/x/vds", "create resource \"vds\""),
+        ("PUT", "/apis/G/v1/namespaces/x/vds/a", "update resource \"vds\""),
+        ("PUT", "/apis/G/v1/namespaces/x/vds/a/status", "update resource \"vds/status\" in API group \"G\""),
+        ("PATCH", "/apis/G/v1/namespaces/x/vds/a", "patch resource \"vds\""),
+        ("DELETE", "/apis/G/v1/namespaces/x/vds/a", "vds.G \"a\" is forbidden: User \"alice\" cannot delete resource"),
+        ("DELETE", "/apis/G/v1/namespaces/x/vds", "deletecollection resource \"vds\""),
+        (
+            "GET", "/api/v1/namespaces/x",
+            "namespaces \"x\" is forbidden: User \"alice\" cannot get resource \"namespaces\" in API group \"\" in the namespace \"x\""
+        ),
+        ("GET", "/api/v1/namespaces/x/status", "get resource \"namespaces/status\""),
+        ("GET", "/apis/G/v1", "forbidden: User \"alice\" cannot get path \"/apis/G/v1\""),
+        ("DELETE", "/v1/x", "forbidden: User \"alice\" cannot delete path \"/v1/x\""),
+    ])
+    func requestAttributesAreKubes(method: String, uri: String, expected: String) async throws {
+        let configuration = try configuration([#"{"user": "alice", "nonResourcePath": "/healthz"}"#])
+        try await withServer(try fleetStore(), configuration: configuration) { client throws in
+            let answer = try await client.call(HTTPRequest.Method(method)!, uri, headers: Self.alice)
+            #expect(answer.status == 403)
+            if method != "HEAD" {
+                #expect(answer.json["message"]?.stringValue?.contains(expected) == true, "\(answer.text)")
+            }
+        }
+    }
+}
