@@ -341,9 +341,9 @@ struct AccessRequest: Equatable {
     }
 }
 
-/// Authenticates every request (a bearer token, else a verified client certificate) and
-/// authorizes it against the ABAC policies, in kube-apiserver's order; the identity it finds is
-/// the actor of what the request writes. `/healthz` and `/version` need no
+/// Authenticates every request (a bearer token, else a verified client certificate), applies
+/// impersonation, and authorizes it against the ABAC policies, in kube-apiserver's order; the
+/// identity it ends with is the actor of what the request writes. `/healthz` and `/version` need no
 /// credentials. A caller without credentials is refused (401) when authentication is configured
 /// (kube-apiserver with `--anonymous-auth=false`).
 struct AccessMiddleware: RouterMiddleware {
@@ -372,10 +372,33 @@ struct AccessMiddleware: RouterMiddleware {
         } else {
             identity = .anonymous
         }
-        context.identity = identity
+        var acting = identity
+        switch Impersonation.requested(request.headers) {
+        case .failure(let error):
+            return Response(
+                status: .internalServerError, headers: [.contentType: "text/plain"],
+                body: .init(
+                    byteBuffer: ByteBuffer(
+                        string: "Internal Server Error: \(goQuoted(request.uri.description)): \(error.message)")))
+        case .success(let impersonation?):
+            for attributes in impersonation.attributes(path: request.uri.path) {
+                let decision =
+                    access.authenticates
+                    ? access.authorize(identity, attributes)
+                    : .deny(
+                        reason:
+                            "impersonation needs authentication (--token-auth-file, --client-ca-file or --token-file)")
+                if case .deny(let reason) = decision { return Self.forbidden(identity, attributes, reason: reason) }
+            }
+            acting = impersonation.identity
+            context.impersonator = identity
+        case .success(nil):
+            break
+        }
+        context.identity = acting
         let attributes = AccessRequest(request)
-        if case .deny(let reason) = access.authorize(identity, attributes) {
-            return Self.forbidden(identity, attributes, reason: reason)
+        if case .deny(let reason) = access.authorize(acting, attributes) {
+            return Self.forbidden(acting, attributes, reason: reason)
         }
         return try await next(request, context)
     }
@@ -436,6 +459,95 @@ struct AccessMiddleware: RouterMiddleware {
             KubeError(code: 403, reason: "Forbidden", message: message, details: .object(details)).status,
             status: .forbidden)
     }
+}
+
+/// What `Impersonate-User`, `Impersonate-Group`, `Impersonate-Uid` and `Impersonate-Extra-KEY`
+/// ask for (kube-apiserver's impersonation filter): each is authorized as the verb `impersonate`
+/// on `users` (or `serviceaccounts`), `groups`, `uids` or `userextras/KEY`, then the request
+/// runs as the identity they describe.
+struct Impersonation {
+    var user: String
+    var groups: [String]
+    var extras: [(key: String, value: String)]
+    var uid: String?
+
+    static let extraPrefix = "impersonate-extra-"
+
+    /// The impersonation a request's headers ask for: nil when none; a failure (kube's 500) when
+    /// groups, extras or a uid come without a user.
+    static func requested(_ headers: HTTPFields) -> Result<Impersonation?, ImpersonationError> {
+        func values(_ name: String) -> [String] { headers.filter { $0.name.canonicalName == name }.map(\.value) }
+        let user = values("impersonate-user").first ?? ""
+        let groups = values("impersonate-group")
+        var extras: [(key: String, value: String)] = []
+        for field in headers where field.name.canonicalName.hasPrefix(extraPrefix) {
+            let key = String(field.name.canonicalName.dropFirst(extraPrefix.count))
+            extras.append((key.removingPercentEncoding ?? key, field.value))
+        }
+        let uid = values("impersonate-uid").first.flatMap { $0.isEmpty ? nil : $0 }
+        if user.isEmpty {
+            if groups.isEmpty && extras.isEmpty && uid == nil { return .success(nil) }
+            return .failure(
+                ImpersonationError(
+                    message: "requested impersonation of groups, extras or a uid without impersonating a user"))
+        }
+        return .success(Impersonation(user: user, groups: groups, extras: extras, uid: uid))
+    }
+
+    /// A service account's user name, `system:serviceaccount:NAMESPACE:NAME`, split.
+    var serviceAccount: (namespace: String, name: String)? {
+        let prefix = "system:serviceaccount:"
+        guard user.hasPrefix(prefix) else { return nil }
+        let parts = user.dropFirst(prefix.count).split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        return (String(parts[0]), String(parts[1]))
+    }
+
+    /// The authorization checks, in kube's order: the user, each group, each extra, the uid.
+    func attributes(path: String) -> [AccessRequest] {
+        func check(
+            _ group: String, _ resource: String, _ name: String, namespace: String = "", sub: String = ""
+        )
+            -> AccessRequest
+        {
+            AccessRequest(
+                path: path, verb: "impersonate",
+                resource: .init(group: group, resource: resource, subresource: sub, namespace: namespace, name: name))
+        }
+        var checks: [AccessRequest] = []
+        if let account = serviceAccount {
+            checks.append(check("", "serviceaccounts", account.name, namespace: account.namespace))
+        } else {
+            checks.append(check("", "users", user))
+        }
+        checks += groups.map { check("", "groups", $0) }
+        checks += extras.map { check("authentication.k8s.io", "userextras", $0.value, sub: $0.key) }
+        if let uid { checks.append(check("authentication.k8s.io", "uids", uid)) }
+        return checks
+    }
+
+    /// The identity the request runs as: the user and the groups asked for (a service account's
+    /// own groups when none are), plus `system:authenticated` (`system:unauthenticated` for
+    /// `system:anonymous`) unless already there.
+    var identity: Identity {
+        var groups = self.groups
+        if groups.isEmpty, let account = serviceAccount {
+            groups = ["system:serviceaccounts", "system:serviceaccounts:\(account.namespace)"]
+        }
+        if user != Identity.anonymous.user {
+            if !groups.contains(Identity.authenticatedGroup) && !groups.contains(Identity.unauthenticatedGroup) {
+                groups.append(Identity.authenticatedGroup)
+            }
+        } else if !groups.contains(Identity.unauthenticatedGroup) {
+            groups.append(Identity.unauthenticatedGroup)
+        }
+        return Identity(user: user, groups: groups)
+    }
+}
+
+/// Impersonation headers that cannot be honoured.
+struct ImpersonationError: Error, Equatable {
+    let message: String
 }
 
 /// Go's `%q` of a string: quoted, with quotes, backslashes and control characters escaped.

@@ -8,7 +8,8 @@ import MeshLedgerTesting
 import MeshModel
 import Testing
 
-/// ABAC as kube-apiserver evaluates it, its 403s and the request attributes it derives.
+/// ABAC as kube-apiserver evaluates it, its 403s, the request attributes it derives, and
+/// impersonation.
 @Suite struct AuthorizationTests {
     static let group = "networking.enterprise.mesh.gloo.solo.io"
     static let vds = "/apis/\(group)/v1alpha1/namespaces/bookinfo/virtualdestinations"
@@ -18,6 +19,7 @@ import Testing
         alice-token,alice,1,"platform"
         bob-token,bob,2,"viewers"
         root-token,root,3,"system:masters"
+        forger-token,forger,4,"platform,meshledger.dev/impersonated-by=someone"
         """
 
     static let alice: HTTPFields = [.authorization: "Bearer alice-token"]
@@ -166,5 +168,96 @@ import Testing
                 #expect(answer.json["message"]?.stringValue?.contains(expected) == true, "\(answer.text)")
             }
         }
+    }
+
+    @Test func impersonationIsAuthorizedAndRecordsBothIdentities() async throws {
+        let configuration = try configuration([
+            #"{"user": "alice", "resource": "users"}"#,
+            #"{"user": "alice", "readonly": true, "nonResourcePath": "*"}"#,
+            #"{"user": "bob", "namespace": "bookinfo", "resource": "*", "apiGroup": "*"}"#,
+        ])
+        let store = try fleetStore()
+        try await withServer(store, configuration: configuration) { client throws in
+            var asBob = Self.alice
+            asBob[.init("Impersonate-User")!] = "bob"
+            let created = try await client.call(.post, Self.vds, body: try vdJSON("as-bob"), headers: asBob)
+            #expect(created.status == 201, "\(created.text)")
+            // carol may be impersonated, but carol may not write.
+            var asCarol = Self.alice
+            asCarol[.init("Impersonate-User")!] = "carol"
+            let carol = try await client.call(.post, Self.vds, body: try vdJSON("as-carol"), headers: asCarol)
+            #expect(carol.status == 403)
+            #expect(carol.json["message"]?.stringValue?.contains(#"User "carol" cannot create"#) == true)
+            // bob may not impersonate.
+            var asAlice = Self.bob
+            asAlice[.init("Impersonate-User")!] = "alice"
+            let refused = try await client.call(.get, Self.vds, headers: asAlice)
+            #expect(refused.status == 403)
+            #expect(
+                refused.json["message"]?.stringValue
+                    == #"users "alice" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope: No policy matched."#
+            )
+            #expect(refused.json["details"] == ["kind": "users", "name": "alice"])
+            // Groups and uids are authorized each.
+            var withGroup = asBob
+            withGroup[.init("Impersonate-Group")!] = "system:masters"
+            let group = try await client.call(.get, Self.vds, headers: withGroup)
+            #expect(
+                group.json["message"]?.stringValue
+                    == #"groups "system:masters" is forbidden: User "alice" cannot impersonate resource "groups" in API group "" at the cluster scope: No policy matched."#
+            )
+            var withUID = asBob
+            withUID[.init("Impersonate-Uid")!] = "42"
+            let uid = try await client.call(.get, Self.vds, headers: withUID)
+            #expect(
+                uid.json["message"]?.stringValue
+                    == #"uids.authentication.k8s.io "42" is forbidden: User "alice" cannot impersonate resource "uids" in API group "authentication.k8s.io" at the cluster scope: No policy matched."#
+            )
+            // A group without a user is kube's 500.
+            var groupOnly = Self.alice
+            groupOnly[.init("Impersonate-Group")!] = "platform"
+            #expect(try await client.call(.get, Self.vds, headers: groupOnly).status == 500)
+        }
+        var events: [Event] = []
+        try store.query(try LogQuery(filters: ["name": "as-bob"])) {
+            events.append($0)
+            return true
+        }
+        #expect(events.map(\.actor) == ["bob"])
+        #expect(events.map(\.groups) == [["meshledger.dev/impersonated-by=alice"]])
+    }
+
+    @Test func theImpersonatorEntryCannotBeForged() async throws {
+        let configuration = try configuration([
+            #"{"user": "forger", "namespace": "*", "resource": "*", "apiGroup": "*"}"#
+        ])
+        let store = try fleetStore()
+        try await withServer(store, configuration: configuration) { client throws in
+            let created = try await client.call(
+                .post, Self.vds, body: try vdJSON("forged"), headers: [.authorization: "Bearer forger-token"])
+            #expect(created.status == 201, "\(created.text)")
+        }
+        var events: [Event] = []
+        try store.query(try LogQuery(filters: ["name": "forged"])) {
+            events.append($0)
+            return true
+        }
+        #expect(events.map(\.groups) == [["platform"]])
+    }
+
+    @Test func nobodyImpersonatesOnAServerWithoutAuthentication() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client throws in
+            let answer = try await client.call(
+                .post, Self.vds, body: try vdJSON("anonymous"), headers: [.init("Impersonate-User")!: "admin"])
+            #expect(answer.status == 403)
+            #expect(
+                answer.json["message"]?.stringValue?.hasPrefix(
+                    #"users "admin" is forbidden: User "system:anonymous" cannot impersonate resource "users""#)
+                    == true,
+                "\(answer.text)")
+        }
+        #expect(try store.log.head().sequence == head)
     }
 }
