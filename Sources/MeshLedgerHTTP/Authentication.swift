@@ -1,3 +1,4 @@
+import EventLog
 import Foundation
 import Hummingbird
 import MeshModel
@@ -259,6 +260,9 @@ struct AccessRequest: Equatable {
     var path: String
     var verb: String
     var resource: Resource?
+    /// Authorized by its route once it has read the body (`POST /v1/events`: each object of the
+    /// batch, `V1Access.writes`), not by the middleware.
+    var deferred = false
 
     /// Only get, list and watch read (kube's `IsReadOnly`): `head` on a non-resource path does not.
     var readOnly: Bool { ["get", "list", "watch"].contains(verb) }
@@ -278,6 +282,14 @@ struct AccessRequest: Equatable {
     init(method: HTTPRequest.Method, path: String, query: (Substring) -> String?) {
         self.path = path
         verb = method.rawValue.lowercased()
+        if let v1 = V1Access.read(method: method, path: path, query: query) {
+            (verb, resource) = (v1.verb, v1.resource)
+            return
+        }
+        if V1Access.isWrite(method: method, path: path) {
+            deferred = true
+            return
+        }
         var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)[...]
         while parts.first == "" { parts = parts.dropFirst() }
         while parts.last == "" { parts = parts.dropLast() }
@@ -397,7 +409,7 @@ struct AccessMiddleware: RouterMiddleware {
         }
         context.identity = acting
         let attributes = AccessRequest(request)
-        if case .deny(let reason) = access.authorize(acting, attributes) {
+        if !attributes.deferred, case .deny(let reason) = access.authorize(acting, attributes) {
             return Self.forbidden(acting, attributes, reason: reason)
         }
         return try await next(request, context)
@@ -458,6 +470,84 @@ struct AccessMiddleware: RouterMiddleware {
         return kubeJSON(
             KubeError(code: 403, reason: "Forbidden", message: message, details: .object(details)).status,
             status: .forbidden)
+    }
+}
+
+/// How `/v1` is authorized, in one place: its object reads by the resource attributes of the
+/// kind and namespace they read (so namespace-scoped ABAC lines apply as on the Kubernetes API),
+/// each object a `POST /v1/events` batch writes as create, update or delete of its kind in its
+/// namespace. Every other `/v1` path (`log`, `watch`, `outputs`, `feedback`) is a non-resource
+/// path.
+enum V1Access {
+    /// The attributes of a `/v1` object read: `GET /v1/<kinds>[?namespace=]` lists (all namespaces:
+    /// at the cluster scope), `GET /v1/<kinds>/<namespace>/<name>` gets, and a VirtualDestination's
+    /// `history` and `explain` get the VirtualDestination. Nil for other requests.
+    static func read(
+        method: HTTPRequest.Method, path: String, query: (Substring) -> String?
+    ) -> (
+        verb: String, resource: AccessRequest.Resource
+    )? {
+        guard method == .get || method == .head else { return nil }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+        guard parts.first == "v1", parts.count >= 2, parts.allSatisfy({ !$0.isEmpty }),
+            let kind = ResourceKind.allCases.first(where: { $0.plural == parts[1] })
+        else { return nil }
+        switch parts.count {
+        case 2:
+            return ("list", .init(group: kind.group, resource: kind.plural, namespace: query("namespace") ?? ""))
+        case 4:
+            return ("get", .init(group: kind.group, resource: kind.plural, namespace: parts[2], name: parts[3]))
+        case 5 where kind == .virtualDestination && ["history", "explain"].contains(parts[4]):
+            return ("get", .init(group: kind.group, resource: kind.plural, namespace: parts[2], name: parts[3]))
+        default:
+            return nil
+        }
+    }
+
+    /// Whether a request is a `/v1` write of objects, authorized by `writes` once its batch is read.
+    static func isWrite(method: HTTPRequest.Method, path: String) -> Bool {
+        method == .post && path == "/v1/events"
+    }
+
+    /// The attributes of each change of a batch: create or update (`exists` tells which) of an
+    /// upserted object, delete of a deleted one, and deletecollection of every kind a resync
+    /// covers, in its namespace (none: at the cluster scope).
+    static func writes(_ batch: Batch, path: String, exists: (ObjectKey) throws -> Bool) rethrows -> [AccessRequest] {
+        func attributes(_ verb: String, _ kind: ResourceKind, _ namespace: String, _ name: String) -> AccessRequest {
+            AccessRequest(
+                path: path, verb: verb,
+                resource: .init(group: kind.group, resource: kind.plural, namespace: namespace, name: name))
+        }
+        var checks: [AccessRequest] = []
+        for change in batch.changes {
+            let key = change.key
+            switch change.operation {
+            case .upsert:
+                checks.append(attributes(try exists(key) ? "update" : "create", key.kind, key.namespace, key.name))
+            case .delete:
+                checks.append(attributes("delete", key.kind, key.namespace, key.name))
+            }
+        }
+        if let resync = batch.resync {
+            for kind in resync.kinds.sorted(by: { $0.rawValue < $1.rawValue }) {
+                checks.append(attributes("deletecollection", kind, resync.namespace ?? "", ""))
+            }
+        }
+        return checks
+    }
+
+    /// The 403 for the first change of `batch` the caller may not make; nil when it may make them all.
+    static func refusal(
+        of batch: Batch, path: String, context: ServerContext, access: AccessControl,
+        exists: (ObjectKey) throws -> Bool
+    ) rethrows -> Response? {
+        let identity = context.identity ?? .anonymous
+        for attributes in try writes(batch, path: path, exists: exists) {
+            if case .deny(let reason) = access.authorize(identity, attributes) {
+                return AccessMiddleware.forbidden(identity, attributes, reason: reason)
+            }
+        }
+        return nil
     }
 }
 

@@ -64,10 +64,12 @@ import Testing
         try await withServer(try fleetStore(), configuration: configuration) { client throws in
             #expect(try await client.call(.get, "/apis", headers: Self.alice).status == 200)
             #expect(try await client.call(.get, "/api", headers: Self.bob).status == 200)
-            #expect(try await client.call(.get, "/v1/virtualdestinations", headers: Self.bob).status == 200)
+            #expect(try await client.call(.get, "/v1/log?kind=vd", headers: Self.bob).status == 200)
             // Read-only, and not resources.
             #expect(try await client.call(.get, Self.vds, headers: Self.alice).status == 403)
-            let write = try await client.call(.post, "/v1/events?op=apply", body: "", headers: Self.alice)
+            let write = try await client.call(
+                .post, "/v1/events?op=apply", body: virtualDestinationYAML("w", hostname: "w.global"),
+                headers: Self.alice)
             #expect(write.status == 403)
         }
     }
@@ -127,10 +129,10 @@ import Testing
             )
             #expect(cluster.json["details"] == ["kind": "namespaces"])
 
-            let path = try await client.call(.get, "/v1/virtualdestinations", headers: Self.alice)
+            let path = try await client.call(.get, "/v1/log", headers: Self.alice)
             #expect(
                 path.json["message"]?.stringValue
-                    == #"forbidden: User "alice" cannot get path "/v1/virtualdestinations": No policy matched."#)
+                    == #"forbidden: User "alice" cannot get path "/v1/log": No policy matched."#)
             #expect(path.json["details"] == .object(JSONObject()))
         }
     }
@@ -167,6 +169,55 @@ import Testing
             if method != "HEAD" {
                 #expect(answer.json["message"]?.stringValue?.contains(expected) == true, "\(answer.text)")
             }
+        }
+    }
+
+    @Test func v1IsAuthorizedByKindAndNamespace() async throws {
+        let configuration = try configuration([
+            #"{"user": "bob", "namespace": "bookinfo", "resource": "virtualdestinations", "apiGroup": "\#(Self.group)"}"#,
+            #"{"user": "bob", "readonly": true, "nonResourcePath": "*"}"#,
+        ])
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store, configuration: configuration) { client throws in
+            let vd = "/v1/virtualdestinations"
+            #expect(try await client.call(.get, vd + "?namespace=bookinfo", headers: Self.bob).status == 200)
+            #expect(try await client.call(.get, vd + "/bookinfo/absent", headers: Self.bob).status == 404)
+            #expect(try await client.call(.get, vd + "/bookinfo/absent/history", headers: Self.bob).status != 403)
+            // All namespaces is the cluster scope; another namespace or kind is not bob's.
+            let all = try await client.call(.get, vd, headers: Self.bob)
+            #expect(
+                all.json["message"]?.stringValue
+                    == #"virtualdestinations.networking.enterprise.mesh.gloo.solo.io is forbidden: User "bob" cannot list resource "virtualdestinations" in API group "networking.enterprise.mesh.gloo.solo.io" at the cluster scope: No policy matched."#
+            )
+            #expect(try await client.call(.get, vd + "/other/x/explain", headers: Self.bob).status == 403)
+            #expect(
+                try await client.call(.get, "/v1/trafficpolicies?namespace=bookinfo", headers: Self.bob).status == 403)
+            // Writes: each object of the batch, on its kind and namespace.
+            let other = virtualDestinationYAML("elsewhere", hostname: "elsewhere.global").replacingOccurrences(
+                of: "namespace: bookinfo}", with: "namespace: other}")
+            let refused = try await client.call(
+                .post, "/v1/events?op=apply",
+                body: virtualDestinationYAML("mine", hostname: "mine.global") + "\n---\n" + other,
+                headers: Self.bob)
+            #expect(
+                refused.json["message"]?.stringValue
+                    == #"virtualdestinations.networking.enterprise.mesh.gloo.solo.io "elsewhere" is forbidden: User "bob" cannot create resource "virtualdestinations" in API group "networking.enterprise.mesh.gloo.solo.io" in the namespace "other": No policy matched."#,
+                "\(refused.text)")
+            #expect(try store.log.head().sequence == head)
+            let created = try await client.call(
+                .post, "/v1/events?op=apply", body: virtualDestinationYAML("mine", hostname: "mine.global"),
+                headers: Self.bob)
+            #expect(created.status == 200, "\(created.text)")
+            let deleted = try await client.call(
+                .post, "/v1/events?op=delete", body: virtualDestinationYAML("mine", hostname: "mine.global"),
+                headers: Self.bob)
+            #expect(deleted.status == 200, "\(deleted.text)")
+            let discovery = try await client.call(
+                .post, "/v1/events?op=resync&cluster=cluster-1",
+                body: try text("\(fleet)/discovery/cluster-1.yaml"), headers: Self.bob)
+            #expect(
+                discovery.json["message"]?.stringValue?.contains(#"User "bob" cannot"#) == true, "\(discovery.text)")
         }
     }
 
