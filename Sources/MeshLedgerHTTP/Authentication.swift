@@ -144,20 +144,11 @@ struct AccessPolicy: Sendable, Equatable {
 
     static let apiVersion = "abac.authorization.kubernetes.io/v1beta1"
 
-    init(
-        user: String = "", group: String = "", readonly: Bool = false, apiGroup: String = "", resource: String = "",
-        namespace: String = "", nonResourcePath: String = ""
-    ) {
-        (self.user, self.group, self.readonly) = (user, group, readonly)
-        (self.apiGroup, self.resource, self.namespace, self.nonResourcePath) = (
-            apiGroup, resource, namespace, nonResourcePath
-        )
-    }
-
     /// A line of the policy file. With `apiVersion` and `kind` it must be a v1beta1 `Policy`;
     /// without either it is kube's unversioned v0 form. A `*` user or group becomes the group
     /// `system:authenticated` (both versions); v0 lines also widen unset fields as kube does.
-    /// Another `apiVersion` is refused (kube would read it as v0 and allow far more than written).
+    /// Another `apiVersion`, or a `spec` without one, is refused: kube would read either as an
+    /// unversioned line whose unset fields widen to everything.
     init(line value: JSONValue) throws {
         guard case .object(let object) = value else { throw AccessError("expected a JSON object") }
         func string(_ object: JSONObject, _ name: String) throws -> String {
@@ -175,6 +166,10 @@ struct AccessPolicy: Sendable, Equatable {
         if apiVersion.isEmpty && kind.isEmpty || apiVersion == "abac.authorization.kubernetes.io/v0" && kind == "Policy"
         {
             // v0: the fields sit at the top level.
+            if object["spec"] != nil {
+                throw AccessError(
+                    "a policy with a spec needs \"apiVersion\": \"\(Self.apiVersion)\" and \"kind\": \"Policy\"")
+            }
             user = try string(object, "user")
             group = try string(object, "group")
             readonly = try bool(object, "readonly")

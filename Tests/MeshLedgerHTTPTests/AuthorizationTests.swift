@@ -46,6 +46,40 @@ import Testing
                 .value)
     }
 
+    @Test func policyLinesAreReadAsKubeReadsThem() async throws {
+        let directory = temporaryDirectory()
+        func load(_ line: String) throws {
+            try line.write(toFile: directory + "/policy.jsonl", atomically: true, encoding: .utf8)
+            var access = AccessControl()
+            try access.addPolicyFile(directory + "/policy.jsonl")
+        }
+        // Without apiVersion and kind kube reads a line as v0, whose unset fields mean everything:
+        // a v1beta1 spec without them, or another apiVersion, is refused rather than widened.
+        #expect(throws: AccessError.self) { try load(#"{"spec": {"user": "alice", "nonResourcePath": "/x"}}"#) }
+        #expect(throws: AccessError.self) {
+            try load(#"{"apiVersion": "abac.authorization.kubernetes.io/v2", "kind": "Policy", "spec": {}}"#)
+        }
+        #expect(throws: AccessError.self) {
+            try load(
+                #"{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", "spec": {"readonly": "yes"}}"#
+            )
+        }
+        // A v0 line: unset namespace and resource mean all of them, in every API group, and paths.
+        try Self.tokens.write(toFile: directory + "/tokens.csv", atomically: true, encoding: .utf8)
+        try #"{"user": "alice", "readonly": true}"#.write(
+            toFile: directory + "/policy.jsonl", atomically: true, encoding: .utf8)
+        var configuration = ServerConfiguration()
+        try configuration.access.addTokenFile(directory + "/tokens.csv")
+        try configuration.access.addPolicyFile(directory + "/policy.jsonl")
+        try await withServer(try fleetStore(), configuration: configuration) { client throws in
+            #expect(try await client.call(.get, Self.vds, headers: Self.alice).status == 200)
+            #expect(try await client.call(.get, "/apis", headers: Self.alice).status == 200)
+            #expect(try await client.call(.get, Self.vds, headers: Self.bob).status == 403)
+            let write = try await client.call(.post, Self.vds, body: try vdJSON("v0"), headers: Self.alice)
+            #expect(write.status == 403)
+        }
+    }
+
     @Test func aLineNamingAUserAndAGroupNeedsBoth() async throws {
         let configuration = try configuration([
             #"{"user": "alice", "group": "viewers", "namespace": "*", "resource": "*", "apiGroup": "*"}"#
