@@ -483,8 +483,10 @@ enum V1Access {
         verb: String, resource: AccessRequest.Resource
     )? {
         guard method == .get || method == .head else { return nil }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
-        guard parts.first == "v1", parts.count >= 2, parts.allSatisfy({ !$0.isEmpty }),
+        // Empty segments are dropped, so that `/v1/vds/` and `/v1//vds` (should the router take
+        // them for `/v1/vds`) are not mistaken for a path that a `nonResourcePath` line opens.
+        let parts = path.split(separator: "/").map(String.init)
+        guard parts.first == "v1", parts.count >= 2,
             let kind = ResourceKind.allCases.first(where: { $0.plural == parts[1] })
         else { return nil }
         switch parts.count {

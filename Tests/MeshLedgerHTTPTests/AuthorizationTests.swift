@@ -225,6 +225,10 @@ import Testing
                     == #"virtualdestinations.networking.enterprise.mesh.gloo.solo.io is forbidden: User "bob" cannot list resource "virtualdestinations" in API group "networking.enterprise.mesh.gloo.solo.io" at the cluster scope: No policy matched."#
             )
             #expect(try await client.call(.get, vd + "/other/x/explain", headers: Self.bob).status == 403)
+            for spelling in [vd + "/", "/v1//virtualdestinations", "/v1/virtual%64estinations"] {
+                let answer = try await client.call(.get, spelling, headers: Self.bob)
+                #expect(answer.status == 403 || answer.status == 404, "\(spelling): \(answer.text)")
+            }
             #expect(
                 try await client.call(.get, "/v1/trafficpolicies?namespace=bookinfo", headers: Self.bob).status == 403)
             // Writes: each object of the batch, on its kind and namespace.
