@@ -74,7 +74,7 @@ public final class Environment: @unchecked Sendable {
     /// writable and missing.
     public static func open(path: String, options: Options = Options()) throws -> Environment {
         if !options.readOnly {
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            if mkdir(path, 0o700) != 0 && errno != EEXIST {
                 throw LMDBError(code: .init(rawValue: errno), operation: "mkdir(\(path))")
             }
         }
@@ -112,11 +112,11 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_set_maxdbs(env, UInt32(max(options.databases.count, 1))), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, options.maxReaders), "mdb_env_set_maxreaders")
             try check(mdb_env_set_mapsize(env, options.mapSize), "mdb_env_set_mapsize")
-            var rc = mdb_env_open(env, path, flags, 0o644)
+            var rc = mdb_env_open(env, path, flags, 0o600)
             var lockless = false
             if rc == EACCES && options.readOnly {
                 // A copy on media we cannot write (no lock file possible): read it without locks.
-                rc = mdb_env_open(env, path, flags | UInt32(MDB_NOLOCK), 0o644)
+                rc = mdb_env_open(env, path, flags | UInt32(MDB_NOLOCK), 0o600)
                 lockless = true
             }
             try check(rc, "mdb_env_open(\(path))")
@@ -262,10 +262,14 @@ public final class Environment: @unchecked Sendable {
     /// Writes a consistent copy of the environment into the empty directory `path`
     /// (`mdb_env_copy2`), compacting it when asked. Writers may run meanwhile.
     public func copy(to path: String, compact: Bool = true) throws {
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        if mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw LMDBError(code: .init(rawValue: errno), operation: "mkdir(\(path))")
         }
         try check(mdb_env_copy2(env, path, compact ? UInt32(MDB_CP_COMPACT) : 0), "mdb_env_copy2(\(path))")
+        // liblmdb creates the copy with mode 0666 less the umask; the store is its owner's alone.
+        if chmod(path + "/data.mdb", 0o600) != 0 {
+            throw LMDBError(code: .init(rawValue: errno), operation: "chmod(\(path)/data.mdb)")
+        }
     }
 
     /// Clears reader slots left by processes that died; returns how many were cleared.

@@ -97,6 +97,12 @@ extension MeshLedgerCommand {
             configuration.snapshotInterval = snapshotEvery ?? snapshotInterval()
             configuration.maxWatchers = maxWatchers
             configuration.maxWatchSeconds = maxWatchSeconds
+            for (flag, file) in [
+                ("--token-file", tokenFile), ("--token-auth-file", tokenAuthFile),
+                ("--tls-private-key-file", tlsPrivateKeyFile),
+            ] {
+                if let file { warnIfOthersCanRead(file, flag: flag) }
+            }
             if let tokenFile { configuration.access.addSingleToken(try readToken(tokenFile)) }
             do {
                 if let tokenAuthFile { try configuration.access.addTokenFile(tokenAuthFile) }
@@ -113,6 +119,11 @@ extension MeshLedgerCommand {
                 guard configuration.tls != nil else { throw CLIError("--client-ca-file needs --tls-cert-file") }
                 configuration.clientCAFile = clientCAFile
                 configuration.access.acceptClientCertificates()
+            }
+            if let authorizationPolicyFile, !configuration.access.authenticates {
+                throw CLIError(
+                    "--authorization-policy-file \(authorizationPolicyFile) needs authentication (--token-auth-file, --client-ca-file or --token-file): without it every caller is system:anonymous and no policy could tell them apart"
+                )
             }
             let loopback = ["127.0.0.1", "localhost", "::1", "[::1]"].contains(configuration.host)
             if !configuration.access.authenticates {
@@ -156,6 +167,18 @@ extension MeshLedgerCommand {
             }
         }
     }
+}
+
+/// Warns on stderr, as sshd does of a private key, when a credential file is open to the group or
+/// to others (any of the mode bits 077); the server still starts.
+func warnIfOthersCanRead(_ path: String, flag: String) {
+    guard let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int,
+        mode & 0o077 != 0
+    else { return }
+    FileHandle.standardError.write(
+        Data(
+            "warning: \(path) (\(flag)) is accessible by group or others (mode \(String(mode & 0o777, radix: 8))); chmod 600 it\n"
+                .utf8))
 }
 
 /// A `host:port` flag value (`--listen`, `--metrics-listen`), split.

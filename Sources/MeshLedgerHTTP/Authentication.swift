@@ -1,3 +1,4 @@
+import EventLog
 import Foundation
 import Hummingbird
 import MeshModel
@@ -55,21 +56,36 @@ public struct AccessControl: Sendable {
     /// Client certificates identify callers (the TLS layer verifies them against the CA).
     public mutating func acceptClientCertificates() { clientCertificates = true }
 
-    /// Reads an ABAC policy file: one JSON policy object a line.
+    /// Reads an ABAC policy file: one JSON policy object a line, `abac.authorization.kubernetes.io/v1beta1`
+    /// or kube's unversioned (v0) form, converted as kube-apiserver converts it.
     public mutating func addPolicyFile(_ path: String) throws {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw AccessError("\(path): cannot read the policy file")
         }
         var policies: [AccessPolicy] = []
-        for (number, line) in text.split(separator: "\n").enumerated() {
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            guard let value = try? JSONText.parse(Array(trimmed.utf8)), let spec = value["spec"] else {
+            do {
+                policies.append(try AccessPolicy(line: try JSONText.parse(Array(trimmed.utf8))))
+            } catch let error as AccessError {
+                throw AccessError("\(path):\(number + 1): \(error.description)")
+            } catch {
                 throw AccessError("\(path):\(number + 1): expected a JSON policy {\"spec\": {...}}")
             }
-            policies.append(AccessPolicy(spec))
         }
         self.policies = policies
+    }
+
+    /// kube-apiserver's authorizer chain with `--authorization-mode=ABAC`: members of
+    /// `system:masters` may do anything (its privileged-group authorizer comes first), then the
+    /// first ABAC line that matches allows; none: denied with ABAC's reason. Without a policy file
+    /// every caller that got this far is allowed.
+    func authorize(_ identity: Identity, _ request: AccessRequest) -> AccessDecision {
+        if identity.groups.contains(Identity.privilegedGroup) { return .allow }
+        guard let policies else { return .allow }
+        if policies.contains(where: { $0.matches(identity, request) }) { return .allow }
+        return .deny(reason: "No policy matched.")
     }
 
     static func csvFields(_ line: String) -> [String] {
@@ -109,103 +125,234 @@ public struct AccessError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// One ABAC policy line (`abac.authorization.kubernetes.io/v1beta1` `Policy.spec`).
-struct AccessPolicy: Sendable {
-    var user: String?
-    var group: String?
-    var readonly: Bool
-    var apiGroup: String?
-    var resource: String?
-    var namespace: String?
-    var nonResourcePath: String?
+/// What the authorizer decided, and why when it denies.
+enum AccessDecision: Equatable {
+    case allow
+    case deny(reason: String)
+}
 
-    init(_ spec: JSONValue) {
-        user = spec["user"]?.stringValue
-        group = spec["group"]?.stringValue
-        readonly = spec["readonly"]?.boolValue ?? false
-        apiGroup = spec["apiGroup"]?.stringValue
-        resource = spec["resource"]?.stringValue
-        namespace = spec["namespace"]?.stringValue
-        nonResourcePath = spec["nonResourcePath"]?.stringValue
+/// One ABAC policy line (`abac.authorization.kubernetes.io/v1beta1` `Policy.spec`), after kube's
+/// conversion: an unset field is the empty string and matches only an empty attribute.
+struct AccessPolicy: Sendable, Equatable {
+    var user = ""
+    var group = ""
+    var readonly = false
+    var apiGroup = ""
+    var resource = ""
+    var namespace = ""
+    var nonResourcePath = ""
+
+    static let apiVersion = "abac.authorization.kubernetes.io/v1beta1"
+
+    /// A line of the policy file. With `apiVersion` and `kind` it must be a v1beta1 `Policy`;
+    /// without either it is kube's unversioned v0 form. A `*` user or group becomes the group
+    /// `system:authenticated` (both versions); v0 lines also widen unset fields as kube does.
+    /// Another `apiVersion`, or a `spec` without one, is refused: kube would read either as an
+    /// unversioned line whose unset fields widen to everything.
+    init(line value: JSONValue) throws {
+        guard case .object(let object) = value else { throw AccessError("expected a JSON object") }
+        func string(_ object: JSONObject, _ name: String) throws -> String {
+            guard let field = object[name], field != .null else { return "" }
+            guard let text = field.stringValue else { throw AccessError("\(name) must be a string") }
+            return text
+        }
+        func bool(_ object: JSONObject, _ name: String) throws -> Bool {
+            guard let field = object[name], field != .null else { return false }
+            guard let flag = field.boolValue else { throw AccessError("\(name) must be true or false") }
+            return flag
+        }
+        let apiVersion = try string(object, "apiVersion")
+        let kind = try string(object, "kind")
+        if apiVersion.isEmpty && kind.isEmpty || apiVersion == "abac.authorization.kubernetes.io/v0" && kind == "Policy"
+        {
+            // v0: the fields sit at the top level.
+            if object["spec"] != nil {
+                throw AccessError(
+                    "a policy with a spec needs \"apiVersion\": \"\(Self.apiVersion)\" and \"kind\": \"Policy\"")
+            }
+            user = try string(object, "user")
+            group = try string(object, "group")
+            readonly = try bool(object, "readonly")
+            resource = try string(object, "resource")
+            namespace = try string(object, "namespace")
+            if user.isEmpty && group.isEmpty { group = Identity.authenticatedGroup }
+            if resource.isEmpty && namespace.isEmpty { nonResourcePath = "*" }
+            if namespace.isEmpty { namespace = "*" }
+            if resource.isEmpty { resource = "*" }
+            apiGroup = "*"
+        } else if apiVersion == Self.apiVersion && kind == "Policy" {
+            guard case .object(let spec) = object["spec"] ?? .object(JSONObject()) else {
+                throw AccessError("spec must be an object")
+            }
+            user = try string(spec, "user")
+            group = try string(spec, "group")
+            readonly = try bool(spec, "readonly")
+            apiGroup = try string(spec, "apiGroup")
+            resource = try string(spec, "resource")
+            namespace = try string(spec, "namespace")
+            nonResourcePath = try string(spec, "nonResourcePath")
+        } else {
+            throw AccessError("expected apiVersion \(Self.apiVersion) and kind Policy, not \(apiVersion) \(kind)")
+        }
+        if user == "*" || group == "*" {
+            group = Identity.authenticatedGroup
+            user = ""
+        }
     }
 
-    /// Kubernetes' ABAC matching: the subject (user or group, `*` for any authenticated caller),
-    /// read-only, then the resource attributes or the non-resource path.
-    func allows(_ identity: Identity, _ request: AccessRequest) -> Bool {
-        let subject =
-            (user.map { $0 == "*" ? identity.user != Identity.anonymous.user : $0 == identity.user } ?? false)
-            || (group.map { $0 == "*" ? identity.user != Identity.anonymous.user : identity.groups.contains($0) }
-                ?? false)
-        guard subject else { return false }
-        if readonly && !request.readOnly { return false }
-        if let resourceAttributes = request.resource {
-            func matches(_ pattern: String?, _ value: String) -> Bool { pattern == "*" || pattern == value }
-            return matches(apiGroup, resourceAttributes.group) && matches(resource, resourceAttributes.resource)
-                && matches(namespace, resourceAttributes.namespace)
+    /// kube's ABAC `matches`: the subject, then the verb (read-only lines allow only get, list
+    /// and watch), then the resource attributes or the non-resource path.
+    func matches(_ identity: Identity, _ request: AccessRequest) -> Bool {
+        subjectMatches(identity) && (request.readOnly || !readonly)
+            && (resourceMatches(request) || nonResourceMatches(request))
+    }
+
+    /// A line naming a user and a group needs both; a line naming neither matches nobody.
+    func subjectMatches(_ identity: Identity) -> Bool {
+        var matched = false
+        if !user.isEmpty {
+            if user != "*" && user != identity.user { return false }
+            matched = true
         }
-        guard let pattern = nonResourcePath else { return false }
-        if pattern == "*" { return true }
-        if pattern.hasSuffix("*") { return request.path.hasPrefix(pattern.dropLast()) }
-        return pattern == request.path
+        if !group.isEmpty {
+            if group != "*" && !identity.groups.contains(group) { return false }
+            matched = true
+        }
+        return matched
+    }
+
+    func resourceMatches(_ request: AccessRequest) -> Bool {
+        guard let attributes = request.resource else { return false }
+        return (namespace == "*" || namespace == attributes.namespace)
+            && (resource == "*" || resource == attributes.resource)
+            && (apiGroup == "*" || apiGroup == attributes.group)
+    }
+
+    func nonResourceMatches(_ request: AccessRequest) -> Bool {
+        guard request.resource == nil else { return false }
+        if nonResourcePath == "*" || nonResourcePath == request.path { return true }
+        guard nonResourcePath.hasSuffix("*") else { return false }
+        var prefix = Substring(nonResourcePath)
+        while prefix.hasSuffix("*") { prefix = prefix.dropLast() }
+        return request.path.hasPrefix(prefix)
     }
 }
 
-/// What a request asks for, as authorization sees it.
-struct AccessRequest {
-    struct Resource {
+/// What a request asks for, as kube-apiserver's request info derives it
+/// (`k8s.io/apiserver/pkg/endpoints/request/requestinfo.go`): `/api/V/...` and `/apis/G/V/...`
+/// name resources (the core group is ""), everything else is a non-resource path whose verb is the
+/// method in lower case.
+struct AccessRequest: Equatable {
+    /// A resource request's attributes.
+    struct Resource: Equatable {
         var group: String
         var resource: String
+        var subresource = ""
         var namespace: String
+        var name = ""
     }
 
     var path: String
     var verb: String
-    var readOnly: Bool
     var resource: Resource?
+    /// Authorized by its route once it has read the body (`POST /v1/events`: each object of the
+    /// batch, `V1Access.writes`), not by the middleware.
+    var deferred = false
 
-    /// A request's attributes: `/api/v1/...` and `/apis/G/V/...` name resources (the core group
-    /// is ""), everything else is a non-resource path.
+    /// Only get, list and watch read (kube's `IsReadOnly`): `head` on a non-resource path does not.
+    var readOnly: Bool { ["get", "list", "watch"].contains(verb) }
+
+    init(path: String, verb: String, resource: Resource?) {
+        (self.path, self.verb, self.resource) = (path, verb, resource)
+    }
+
+    /// A request's attributes.
     init(_ request: Request) {
-        path = request.uri.path
-        let method = request.method
-        readOnly = method == .get || method == .head || method == .options
-        let watch = request.uri.queryParameters["watch"].map { $0 == "true" || $0 == "1" } ?? false
-        let parts = path.split(separator: "/").map(String.init)
-        var resourceParts: ArraySlice<String>?
-        var group = ""
-        if parts.first == "apis", parts.count >= 4 {
-            group = parts[1]
-            resourceParts = parts[3...]
-        } else if parts.first == "api", parts.count >= 3 {
-            resourceParts = parts[2...]
+        self.init(
+            method: request.method, path: request.uri.path,
+            query: { request.uri.queryParameters[$0].map(String.init) })
+    }
+
+    /// The attributes of `method` on `path`; `query` reads the first value of a query parameter.
+    init(method: HTTPRequest.Method, path: String, query: (Substring) -> String?) {
+        self.path = path
+        verb = method.rawValue.lowercased()
+        if let v1 = V1Access.read(method: method, path: path, query: query) {
+            (verb, resource) = (v1.verb, v1.resource)
+            return
         }
-        if var rest = resourceParts {
-            var namespace = ""
-            if rest.first == "namespaces", rest.count >= 3 {
-                namespace = rest[rest.startIndex + 1]
-                rest = rest.dropFirst(2)
-            } else if rest.first == "namespaces", rest.count == 2 {
-                namespace = rest[rest.startIndex + 1]
-            }
-            let name = rest.count >= 2 ? rest[rest.startIndex + 1] : nil
-            resource = Resource(group: group, resource: rest.first ?? "", namespace: namespace)
+        if V1Access.isWrite(method: method, path: path) {
+            deferred = true
+            return
+        }
+        var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)[...]
+        while parts.first == "" { parts = parts.dropFirst() }
+        while parts.last == "" { parts = parts.dropLast() }
+        guard parts.count >= 3, let prefix = parts.first, prefix == "api" || prefix == "apis" else { return }
+        parts = parts.dropFirst()
+        var group = ""
+        if prefix == "apis" {
+            guard parts.count >= 3 else { return }
+            group = parts.removeFirst()
+        }
+        parts = parts.dropFirst()  // the version
+        if let first = parts.first, first == "watch" || first == "proxy", parts.count >= 2 {
+            verb = first
+            parts = parts.dropFirst()
+        } else {
             switch method {
-            case .get: verb = watch ? "watch" : (name == nil ? "list" : "get")
             case .post: verb = "create"
+            case .get, .head: verb = "get"
             case .put: verb = "update"
             case .patch: verb = "patch"
             case .delete: verb = "delete"
-            default: verb = method.rawValue.lowercased()
+            default: verb = ""
             }
-        } else {
-            verb = method.rawValue.lowercased()
         }
+        var namespace = ""
+        if parts.first == "namespaces", parts.count > 1 {
+            namespace = parts[parts.startIndex + 1]
+            if parts.count > 2 && !["status", "finalize"].contains(parts[parts.startIndex + 2]) {
+                parts = parts.dropFirst(2)
+            }
+        }
+        let list = Array(parts)
+        var attributes = Resource(group: group, resource: list.first ?? "", namespace: namespace)
+        if list.count >= 3 && verb != "proxy" { attributes.subresource = list[2] }
+        if list.count >= 2 { attributes.name = list[1] }
+        if attributes.name.isEmpty && verb == "get" {
+            let watch = query("watch").map { $0 != "0" && $0.lowercased() != "false" } ?? false
+            verb = watch ? "watch" : "list"
+            if let selector = query("fieldSelector"), let name = Self.exactName(selector) { attributes.name = name }
+        }
+        if attributes.name.isEmpty && verb == "delete" { verb = "deletecollection" }
+        resource = attributes
+    }
+
+    /// The name a field selector requires (`metadata.name=N` or `==`), when it is a valid path segment.
+    static func exactName(_ selector: String) -> String? {
+        for term in selector.split(separator: ",") {
+            let term = term.trimmingCharacters(in: .whitespaces)
+            let name: Substring
+            if term.hasPrefix("metadata.name==") {
+                name = term.dropFirst(15)
+            } else if term.hasPrefix("metadata.name=") {
+                name = term.dropFirst(14)
+            } else {
+                continue
+            }
+            if name.isEmpty || name == "." || name == ".." || name.contains("/") || name.contains("%") { return nil }
+            return String(name)
+        }
+        return nil
     }
 }
 
-/// Authenticates every request (a bearer token, else a verified client certificate) and
-/// authorizes it against the ABAC policies; the identity it finds is the actor of what the
-/// request writes. `/healthz` and `/version` need no credentials.
+/// Authenticates every request (a bearer token, else a verified client certificate), applies
+/// impersonation, and authorizes it against the ABAC policies, in kube-apiserver's order; the
+/// identity it ends with is the actor of what the request writes. `/healthz` and `/version` need no
+/// credentials. A caller without credentials is refused (401) when authentication is configured
+/// (kube-apiserver with `--anonymous-auth=false`).
 struct AccessMiddleware: RouterMiddleware {
     typealias Context = ServerContext
     let access: AccessControl
@@ -217,25 +364,48 @@ struct AccessMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        guard access.authenticates else {
-            context.identity = .anonymous
-            return try await next(request, context)
-        }
-        if Self.public_.contains(request.uri.path) { return try await next(request, context) }
-        var identity: Identity?
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
-            identity = access.identity(token: String(header.dropFirst(7)))
-            if identity == nil { return Self.refusal(401, "Unauthorized", "Unauthorized") }
-        } else if access.clientCertificates, let channel = context.channel {
-            identity = await Self.certificateIdentity(channel)
-        }
-        guard let identity else { return Self.refusal(401, "Unauthorized", "Unauthorized") }
-        context.identity = identity
-        if let policies = access.policies {
-            let attributes = AccessRequest(request)
-            if !policies.contains(where: { $0.allows(identity, attributes) }) {
-                return Self.forbidden(identity, attributes)
+        let identity: Identity
+        if access.authenticates {
+            if Self.public_.contains(request.uri.path) { return try await next(request, context) }
+            var found: Identity?
+            if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+                found = access.identity(token: String(header.dropFirst(7)))
+                if found == nil { return Self.refusal(401, "Unauthorized", "Unauthorized") }
+            } else if access.clientCertificates, let channel = context.channel {
+                found = await Self.certificateIdentity(channel)
             }
+            guard let found else { return Self.refusal(401, "Unauthorized", "Unauthorized") }
+            identity = found.authenticated
+        } else {
+            identity = .anonymous
+        }
+        var acting = identity
+        switch Impersonation.requested(request.headers) {
+        case .failure(let error):
+            return Response(
+                status: .internalServerError, headers: [.contentType: "text/plain"],
+                body: .init(
+                    byteBuffer: ByteBuffer(
+                        string: "Internal Server Error: \(goQuoted(request.uri.description)): \(error.message)")))
+        case .success(let impersonation?):
+            for attributes in impersonation.attributes(path: request.uri.path) {
+                let decision =
+                    access.authenticates
+                    ? access.authorize(identity, attributes)
+                    : .deny(
+                        reason:
+                            "impersonation needs authentication (--token-auth-file, --client-ca-file or --token-file)")
+                if case .deny(let reason) = decision { return Self.forbidden(identity, attributes, reason: reason) }
+            }
+            acting = impersonation.identity
+            context.impersonator = identity
+        case .success(nil):
+            break
+        }
+        context.identity = acting
+        let attributes = AccessRequest(request)
+        if !attributes.deferred, case .deny(let reason) = access.authorize(acting, attributes) {
+            return Self.forbidden(acting, attributes, reason: reason)
         }
         return try await next(request, context)
     }
@@ -260,18 +430,232 @@ struct AccessMiddleware: RouterMiddleware {
         kubeJSON(KubeError(code: code, reason: reason, message: message).status, status: .init(code: code))
     }
 
-    static func forbidden(_ identity: Identity, _ request: AccessRequest) -> Response {
-        let message: String
+    /// kube-apiserver's 403 (`responsewriters.Forbidden`): the message `forbiddenMessage` writes,
+    /// the authorizer's reason after a colon, in the `Status` that `NewForbidden` makes of the
+    /// group, resource and name.
+    static func forbidden(_ identity: Identity, _ request: AccessRequest, reason: String) -> Response {
+        var message: String
         if let resource = request.resource {
+            let what = resource.subresource.isEmpty ? resource.resource : "\(resource.resource)/\(resource.subresource)"
             let scope =
-                resource.namespace.isEmpty ? "at the cluster scope" : "in the namespace \"\(resource.namespace)\""
-            let what = resource.group.isEmpty ? resource.resource : "\(resource.resource).\(resource.group)"
+                resource.namespace.isEmpty
+                ? "at the cluster scope" : "in the namespace \(goQuoted(resource.namespace))"
             message =
-                "\(what) is forbidden: User \"\(identity.user)\" cannot \(request.verb) resource \"\(resource.resource)\" in API group \"\(resource.group)\" \(scope)"
+                "User \(goQuoted(identity.user)) cannot \(request.verb) resource \(goQuoted(what)) in API group \(goQuoted(resource.group)) \(scope)"
         } else {
-            message = "forbidden: User \"\(identity.user)\" cannot \(request.verb) path \"\(request.path)\""
+            message = "User \(goQuoted(identity.user)) cannot \(request.verb) path \(goQuoted(request.path))"
         }
+        message = message.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+        if !reason.isEmpty { message += ": \(reason)" }
+        var details = JSONObject()
+        let group = request.resource?.group ?? ""
+        let resource = request.resource?.resource ?? ""
+        let name = request.resource?.name ?? ""
+        if group.isEmpty && resource.isEmpty {
+            message = "forbidden: " + message
+        } else {
+            let groupResource = group.isEmpty ? resource : "\(resource).\(group)"
+            message =
+                (name.isEmpty ? groupResource : "\(groupResource) \(goQuoted(name))") + " is forbidden: " + message
+        }
+        if !group.isEmpty { details["group"] = .string(group) }
+        if !resource.isEmpty { details["kind"] = .string(resource) }
+        if !name.isEmpty { details["name"] = .string(name) }
         return kubeJSON(
-            KubeError(code: 403, reason: "Forbidden", message: message).status, status: .forbidden)
+            KubeError(code: 403, reason: "Forbidden", message: message, details: .object(details)).status,
+            status: .forbidden)
     }
+}
+
+/// How `/v1` is authorized, in one place: its object reads by the resource attributes of the
+/// kind and namespace they read (so namespace-scoped ABAC lines apply as on the Kubernetes API),
+/// each object a `POST /v1/events` batch writes as create, update or delete of its kind in its
+/// namespace. Every other `/v1` path (`log`, `watch`, `outputs`, `feedback`) is a non-resource
+/// path.
+enum V1Access {
+    /// The attributes of a `/v1` object read: `GET /v1/<kinds>[?namespace=]` lists (all namespaces:
+    /// at the cluster scope), `GET /v1/<kinds>/<namespace>/<name>` gets, and a VirtualDestination's
+    /// `history` and `explain` get the VirtualDestination. Nil for other requests.
+    static func read(
+        method: HTTPRequest.Method, path: String, query: (Substring) -> String?
+    ) -> (
+        verb: String, resource: AccessRequest.Resource
+    )? {
+        guard method == .get || method == .head else { return nil }
+        // Empty segments are dropped, so that `/v1/vds/` and `/v1//vds` (should the router take
+        // them for `/v1/vds`) are not mistaken for a path that a `nonResourcePath` line opens.
+        let parts = path.split(separator: "/").map(String.init)
+        guard parts.first == "v1", parts.count >= 2,
+            let kind = ResourceKind.allCases.first(where: { $0.plural == parts[1] })
+        else { return nil }
+        switch parts.count {
+        case 2:
+            return ("list", .init(group: kind.group, resource: kind.plural, namespace: query("namespace") ?? ""))
+        case 4:
+            return ("get", .init(group: kind.group, resource: kind.plural, namespace: parts[2], name: parts[3]))
+        case 5 where kind == .virtualDestination && ["history", "explain"].contains(parts[4]):
+            return ("get", .init(group: kind.group, resource: kind.plural, namespace: parts[2], name: parts[3]))
+        default:
+            return nil
+        }
+    }
+
+    /// Whether a request is a `/v1` write of objects, authorized by `writes` once its batch is read.
+    static func isWrite(method: HTTPRequest.Method, path: String) -> Bool {
+        method == .post && path == "/v1/events"
+    }
+
+    /// The attributes of each change of a batch: create or update (`exists` tells which) of an
+    /// upserted object, delete of a deleted one, and deletecollection of every kind a resync
+    /// covers, in its namespace (none: at the cluster scope).
+    static func writes(_ batch: Batch, path: String, exists: (ObjectKey) throws -> Bool) rethrows -> [AccessRequest] {
+        func attributes(_ verb: String, _ kind: ResourceKind, _ namespace: String, _ name: String) -> AccessRequest {
+            AccessRequest(
+                path: path, verb: verb,
+                resource: .init(group: kind.group, resource: kind.plural, namespace: namespace, name: name))
+        }
+        var checks: [AccessRequest] = []
+        for change in batch.changes {
+            let key = change.key
+            switch change.operation {
+            case .upsert:
+                checks.append(attributes(try exists(key) ? "update" : "create", key.kind, key.namespace, key.name))
+            case .delete:
+                checks.append(attributes("delete", key.kind, key.namespace, key.name))
+            }
+        }
+        if let resync = batch.resync {
+            for kind in resync.kinds.sorted(by: { $0.rawValue < $1.rawValue }) {
+                checks.append(attributes("deletecollection", kind, resync.namespace ?? "", ""))
+            }
+        }
+        return checks
+    }
+
+    /// The 403 for the first change of `batch` the caller may not make; nil when it may make them all.
+    static func refusal(
+        of batch: Batch, path: String, context: ServerContext, access: AccessControl,
+        exists: (ObjectKey) throws -> Bool
+    ) rethrows -> Response? {
+        let identity = context.identity ?? .anonymous
+        for attributes in try writes(batch, path: path, exists: exists) {
+            if case .deny(let reason) = access.authorize(identity, attributes) {
+                return AccessMiddleware.forbidden(identity, attributes, reason: reason)
+            }
+        }
+        return nil
+    }
+}
+
+/// What `Impersonate-User`, `Impersonate-Group`, `Impersonate-Uid` and `Impersonate-Extra-KEY`
+/// ask for (kube-apiserver's impersonation filter): each is authorized as the verb `impersonate`
+/// on `users` (or `serviceaccounts`), `groups`, `uids` or `userextras/KEY`, then the request
+/// runs as the identity they describe.
+struct Impersonation {
+    var user: String
+    var groups: [String]
+    var extras: [(key: String, value: String)]
+    var uid: String?
+
+    static let extraPrefix = "impersonate-extra-"
+
+    /// The impersonation a request's headers ask for: nil when none; a failure (kube's 500) when
+    /// groups, extras or a uid come without a user.
+    static func requested(_ headers: HTTPFields) -> Result<Impersonation?, ImpersonationError> {
+        func values(_ name: String) -> [String] { headers.filter { $0.name.canonicalName == name }.map(\.value) }
+        let user = values("impersonate-user").first ?? ""
+        let groups = values("impersonate-group")
+        var extras: [(key: String, value: String)] = []
+        for field in headers where field.name.canonicalName.hasPrefix(extraPrefix) {
+            let key = String(field.name.canonicalName.dropFirst(extraPrefix.count))
+            extras.append((key.removingPercentEncoding ?? key, field.value))
+        }
+        let uid = values("impersonate-uid").first.flatMap { $0.isEmpty ? nil : $0 }
+        if user.isEmpty {
+            if groups.isEmpty && extras.isEmpty && uid == nil { return .success(nil) }
+            return .failure(
+                ImpersonationError(
+                    message: "requested impersonation of groups, extras or a uid without impersonating a user"))
+        }
+        return .success(Impersonation(user: user, groups: groups, extras: extras, uid: uid))
+    }
+
+    /// A service account's user name, `system:serviceaccount:NAMESPACE:NAME`, split.
+    var serviceAccount: (namespace: String, name: String)? {
+        let prefix = "system:serviceaccount:"
+        guard user.hasPrefix(prefix) else { return nil }
+        let parts = user.dropFirst(prefix.count).split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        return (String(parts[0]), String(parts[1]))
+    }
+
+    /// The authorization checks, in kube's order: the user, each group, each extra, the uid.
+    func attributes(path: String) -> [AccessRequest] {
+        func check(
+            _ group: String, _ resource: String, _ name: String, namespace: String = "", sub: String = ""
+        )
+            -> AccessRequest
+        {
+            AccessRequest(
+                path: path, verb: "impersonate",
+                resource: .init(group: group, resource: resource, subresource: sub, namespace: namespace, name: name))
+        }
+        var checks: [AccessRequest] = []
+        if let account = serviceAccount {
+            checks.append(check("", "serviceaccounts", account.name, namespace: account.namespace))
+        } else {
+            checks.append(check("", "users", user))
+        }
+        checks += groups.map { check("", "groups", $0) }
+        checks += extras.map { check("authentication.k8s.io", "userextras", $0.value, sub: $0.key) }
+        if let uid { checks.append(check("authentication.k8s.io", "uids", uid)) }
+        return checks
+    }
+
+    /// The identity the request runs as: the user and the groups asked for (a service account's
+    /// own groups when none are), plus `system:authenticated` (`system:unauthenticated` for
+    /// `system:anonymous`) unless already there.
+    var identity: Identity {
+        var groups = self.groups
+        if groups.isEmpty, let account = serviceAccount {
+            groups = ["system:serviceaccounts", "system:serviceaccounts:\(account.namespace)"]
+        }
+        if user != Identity.anonymous.user {
+            if !groups.contains(Identity.authenticatedGroup) && !groups.contains(Identity.unauthenticatedGroup) {
+                groups.append(Identity.authenticatedGroup)
+            }
+        } else if !groups.contains(Identity.unauthenticatedGroup) {
+            groups.append(Identity.unauthenticatedGroup)
+        }
+        return Identity(user: user, groups: groups)
+    }
+}
+
+/// Impersonation headers that cannot be honoured.
+struct ImpersonationError: Error, Equatable {
+    let message: String
+}
+
+/// Go's `%q` of a string: quoted, with quotes, backslashes and control characters escaped.
+func goQuoted(_ text: String) -> String {
+    var quoted = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": quoted += "\\\""
+        case "\\": quoted += "\\\\"
+        case "\n": quoted += "\\n"
+        case "\t": quoted += "\\t"
+        case "\r": quoted += "\\r"
+        default:
+            if scalar.value < 0x20 || scalar.value == 0x7f {
+                quoted += "\\x" + String(format: "%02x", scalar.value)
+            } else if (0x80..<0xa0).contains(scalar.value) {
+                quoted += "\\u" + String(format: "%04x", scalar.value)
+            } else {
+                quoted.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return quoted + "\""
 }

@@ -144,8 +144,19 @@ public struct MeshLedgerServer: Sendable {
 }
 
 extension MeshLedgerServer {
-    /// Plain HTTP/1.1, or HTTPS with HTTP/2 and HTTP/1.1 (ALPN) and, with a client CA, client
-    /// certificates verified when presented (a caller may use a token instead).
+    /// The TLS 1.2 cipher suites kube-apiserver offers by default (Go's default list, every one
+    /// with an ephemeral key exchange, so forward secret); TLS 1.3 suites are always on.
+    static let cipherSuites: [NIOTLSCipher] = [
+        .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        .TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, .TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+        .TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, .TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+    ]
+
+    /// Plain HTTP/1.1, or HTTPS (TLS 1.2 or later, `cipherSuites` only) with HTTP/2 and HTTP/1.1
+    /// (ALPN) and, with a client CA, client certificates verified when presented (a caller may use
+    /// a token instead).
     func serverBuilder() throws -> HTTPServerBuilder {
         let idle = TimeAmount(configuration.connectionIdleTimeout)
         guard let tls = configuration.tls else { return .http1(configuration: .init(idleTimeout: idle)) }
@@ -154,6 +165,8 @@ extension MeshLedgerServer {
         }
         var tlsConfiguration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)))
+        tlsConfiguration.minimumTLSVersion = .tlsv12
+        tlsConfiguration.cipherSuiteValues = Self.cipherSuites
         if let clientCA = configuration.clientCAFile {
             tlsConfiguration.trustRoots = .file(clientCA)
             tlsConfiguration.certificateVerification = .optionalVerification

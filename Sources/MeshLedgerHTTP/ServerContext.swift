@@ -15,15 +15,33 @@ public struct Identity: Sendable, Hashable {
     }
 
     /// The identity of a request when no authentication is configured.
-    public static let anonymous = Identity(user: "system:anonymous", groups: ["system:unauthenticated"])
+    public static let anonymous = Identity(user: "system:anonymous", groups: [unauthenticatedGroup])
+
+    /// The group of every authenticated identity (kube's `system:authenticated`).
+    public static let authenticatedGroup = "system:authenticated"
+    /// The group of the anonymous identity.
+    public static let unauthenticatedGroup = "system:unauthenticated"
+    /// Members may do anything, whatever the policy says (kube's `system:masters`).
+    public static let privilegedGroup = "system:masters"
+    /// Recorded among an event's groups, followed by the user who impersonated its actor.
+    public static let impersonatorPrefix = "meshledger.dev/impersonated-by="
+
+    /// The identity with `system:authenticated` among its groups, as kube's authenticators add it
+    /// (unless it already names either group).
+    var authenticated: Identity {
+        if groups.contains(Self.authenticatedGroup) || groups.contains(Self.unauthenticatedGroup) { return self }
+        return Identity(user: user, groups: groups + [Self.authenticatedGroup])
+    }
 }
 
 /// The request context of every route: Hummingbird's core storage plus the caller's identity,
 /// set by the authentication middleware (nil until then), and the connection it came on.
 public struct ServerContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// The authenticated caller.
+    /// The caller the request runs as (the impersonated identity when it impersonates).
     public var identity: Identity?
+    /// The authenticated caller when it impersonates `identity` (nil otherwise).
+    public var impersonator: Identity?
     /// The connection (for the client certificate of a TLS connection).
     public let channel: (any Channel)?
 

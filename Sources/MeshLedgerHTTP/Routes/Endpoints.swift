@@ -93,9 +93,17 @@ struct Endpoints: Sendable {
         return claimed ?? otherwise
     }
 
-    /// The groups recorded with what a request writes (an authenticated identity's; none without).
+    /// The groups recorded with what a request writes: an authenticated identity's, without
+    /// `system:authenticated` (every authenticated writer has it), and, when the caller
+    /// impersonates, `meshledger.dev/impersonated-by=USER` naming who did (a group of that form
+    /// the identity claims is dropped, so the entry cannot be forged). None without authentication.
     func groups(_ context: ServerContext) -> [String] {
-        configuration.access.authenticates ? context.identity?.groups ?? [] : []
+        guard configuration.access.authenticates, let identity = context.identity else { return [] }
+        var groups = identity.groups.filter {
+            $0 != Identity.authenticatedGroup && !$0.hasPrefix(Identity.impersonatorPrefix)
+        }
+        if let impersonator = context.impersonator { groups.append(Identity.impersonatorPrefix + impersonator.user) }
+        return groups
     }
 
     /// A watch stream: takes a watch slot for the caller (`WatchSlots`: 429 when it may not have

@@ -6,7 +6,8 @@ import Projection
 
 /// The writes: `POST /v1/events` and `POST /v1/feedback`. Each builds its batch with the use
 /// case (`Batch.apply`, `.delete`, `.discover`, `.ingest`, `.report`) and hands it to the single
-/// writer, the committer.
+/// writer, the committer. Each object of a `/v1/events` batch is authorized before
+/// (`V1Access.writes`).
 struct WriteRoutes: Sendable {
     let endpoints: Endpoints
 
@@ -54,6 +55,13 @@ struct WriteRoutes: Sendable {
             throw APIError(
                 status: .badRequest, message: "op=\(op): expected apply, delete, discover, resync or ingest",
                 code: "BadRequest")
+        }
+        let store = endpoints.store
+        if let refusal = try V1Access.refusal(
+            of: batch, path: request.uri.path, context: context, access: endpoints.configuration.access,
+            exists: { try store.log.state(of: $0)?.exists == true })
+        {
+            return refusal
         }
         return json(
             Self.appendJSON(try await endpoints.committer.submit(batch.attributed(to: endpoints.groups(context))).get())
