@@ -59,6 +59,13 @@ extension MeshLedgerCommand {
         @Option(help: "Longest a watch stream stays open, in seconds (clients resume from a bookmark).")
         var maxWatchSeconds = 3600.0
         @Option(
+            help:
+                "A connection with no request in progress is closed after this many seconds, and a request's header must arrive within them (watch streams in progress are not idle)."
+        )
+        var connectionIdleSeconds = 60.0
+        @Option(help: "A TLS handshake must complete within this many seconds, or the connection is closed.")
+        var tlsHandshakeSeconds = 10.0
+        @Option(
             help: ArgumentHelp(
                 "Replicate the log kept in this etcd (its client URLs, comma-separated): the store directory becomes a replica.",
                 valueName: "URL[,URL...]"))
@@ -95,8 +102,17 @@ extension MeshLedgerCommand {
             configuration.groupCommit = groupCommit
             configuration.watchRetention = watchRetention
             configuration.snapshotInterval = snapshotEvery ?? snapshotInterval()
+            for (flag, seconds) in [
+                ("--max-watch-seconds", maxWatchSeconds), ("--connection-idle-seconds", connectionIdleSeconds),
+                ("--tls-handshake-seconds", tlsHandshakeSeconds),
+            ] where !(seconds.isFinite && seconds > 0 && seconds <= 31_536_000) {
+                throw CLIError("\(flag) \(seconds): expected a number of seconds above 0, at most a year")
+            }
+            guard maxWatchers >= 0 else { throw CLIError("--max-watchers \(maxWatchers): expected 0 or more") }
             configuration.maxWatchers = maxWatchers
             configuration.maxWatchSeconds = maxWatchSeconds
+            configuration.connectionIdleTimeout = .seconds(connectionIdleSeconds)
+            configuration.handshakeTimeout = .seconds(tlsHandshakeSeconds)
             for (flag, file) in [
                 ("--token-file", tokenFile), ("--token-auth-file", tokenAuthFile),
                 ("--tls-private-key-file", tlsPrivateKeyFile),

@@ -145,4 +145,50 @@ import Testing
             #expect(result.stderr.hasPrefix("error: "), "\(arguments): \(result.stderr)")
         }
     }
+
+    /// Seconds until the server closes a connection that sends `bytes` and then nothing (nil: still
+    /// open after 10 s), measured by a raw socket.
+    static func secondsUntilClosed(port: Int, sending bytes: String) throws -> Double? {
+        let script = """
+            import socket, sys, time
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            s.sendall(sys.argv[2].encode())
+            s.settimeout(10)
+            start = time.time()
+            try:
+                while s.recv(4096):
+                    pass
+                print(time.time() - start)
+            except socket.timeout:
+                print("open")
+            """
+        let result = try runProgram("python3", ["-c", script, String(port), bytes])
+        return Double(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Slow or silent clients are cut off: a TLS handshake that never comes, a header sent in part,
+    /// an idle connection; a watch stream in progress is not idle.
+    @Test func silentAndSlowConnectionsAreClosed() throws {
+        let fx = try KubeFixture(extra: ["--connection-idle-seconds", "1", "--tls-handshake-seconds", "1"])
+        let silent = try Self.secondsUntilClosed(port: fx.server.port, sending: "")
+        #expect(
+            silent.map { $0 < 5 } == true,
+            "a connection that never starts its TLS handshake: \(String(describing: silent))")
+        let plain = try ServerProcess(
+            store: temporaryDirectory() + "/store", arguments: ["--connection-idle-seconds", "1"])
+        let partial = try Self.secondsUntilClosed(port: plain.port, sending: "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        #expect(partial.map { $0 < 5 } == true, "a header sent in part: \(String(describing: partial))")
+        let idle = try Self.secondsUntilClosed(port: plain.port, sending: "")
+        #expect(idle.map { $0 < 5 } == true, "an idle connection: \(String(describing: idle))")
+        // A watch longer than the idle timeout runs to its end.
+        let began = Date()
+        let lines = try plain.watch(from: 0, timeout: 3)
+        #expect(Date().timeIntervalSince(began) >= 2.5)
+        #expect(lines.last?["type"] == "BOOKMARK")
+        #expect(try fx.curl("GET", "/healthz").code == 200)
+        for (flag, value) in [("--connection-idle-seconds", "nan"), ("--max-watch-seconds", "-1")] {
+            let refused = try meshledger(["serve", "--store", temporaryDirectory() + "/refused", "\(flag)=\(value)"])
+            #expect(refused.status == 1 && refused.stderr.contains(flag), "\(refused.stderr)")
+        }
+    }
 }
