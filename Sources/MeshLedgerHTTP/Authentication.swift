@@ -244,7 +244,7 @@ struct AccessPolicy: Sendable, Equatable {
 /// method in lower case.
 struct AccessRequest: Equatable {
     /// A resource request's attributes.
-    struct Resource: Equatable {
+    struct Resource: Hashable {
         var group: String
         var resource: String
         var subresource = ""
@@ -658,4 +658,50 @@ func goQuoted(_ text: String) -> String {
         }
     }
     return quoted + "\""
+}
+
+/// What a caller may read of `/v1`'s streams of everything (the log, the watch, the outputs):
+/// each event or object by the attributes of its kind and namespace, as a `verb` of it on the
+/// Kubernetes API would be authorized, so that a namespace-scoped reader sees its namespaces
+/// only. Decisions are kept per kind and namespace for the life of the request.
+struct V1ReadFilter: Sendable {
+    let identity: Identity
+    let access: AccessControl
+    let verb: String
+    let path: String
+    private var decided: [AccessRequest.Resource: Bool] = [:]
+
+    /// The filter of a request's caller; nil when it may read everything (no policy, or one
+    /// granting `verb` on every kind in every namespace), so the stream needs no filtering.
+    static func make(_ context: ServerContext, access: AccessControl, verb: String, path: String) -> V1ReadFilter? {
+        let filter = V1ReadFilter(identity: context.identity ?? .anonymous, access: access, verb: verb, path: path)
+        // A namespace no object has: only a policy for every namespace grants it.
+        let everywhere =
+            ResourceKind.allCases.map { ($0.group, $0.plural) } + KubeOutputs.kinds.map { (KubeOutputs.group, $0.1) }
+        let unrestricted = everywhere.allSatisfy { group, plural in
+            filter.decide(.init(group: group, resource: plural, namespace: " "))
+        }
+        return unrestricted ? nil : filter
+    }
+
+    private func decide(_ resource: AccessRequest.Resource) -> Bool {
+        if case .allow = access.authorize(identity, AccessRequest(path: path, verb: verb, resource: resource)) {
+            return true
+        }
+        return false
+    }
+
+    /// Whether the caller may read objects of `kind` in `namespace`.
+    mutating func allows(_ kind: ResourceKind, namespace: String) -> Bool {
+        allows(group: kind.group, resource: kind.plural, namespace: namespace)
+    }
+
+    /// Whether the caller may read `resource` objects of `group` in `namespace`.
+    mutating func allows(group: String, resource: String, namespace: String) -> Bool {
+        let key = AccessRequest.Resource(group: group, resource: resource, namespace: namespace)
+        if let known = decided[key] { return known }
+        let decision = decide(key)
+        decided[key] = decision
+        return decision
+    }
 }

@@ -349,4 +349,43 @@ import Testing
         }
         #expect(try store.log.head().sequence == head)
     }
+
+    /// The streams of everything (`/v1/log`, `/v1/watch`, `/v1/outputs`) show a namespace-scoped
+    /// reader only what it may list or watch: its kinds in its namespaces, and the status changes
+    /// of its VirtualDestinations.
+    @Test func v1StreamsShowACallerOnlyWhatItMayRead() async throws {
+        let configuration = try configuration([
+            #"{"user": "bob", "readonly": true, "namespace": "bookinfo", "resource": "virtualdestinations", "apiGroup": "\#(Self.group)"}"#,
+            #"{"user": "bob", "readonly": true, "namespace": "istio-system", "resource": "serviceentries", "apiGroup": "networking.istio.io"}"#,
+            #"{"user": "bob", "readonly": true, "nonResourcePath": "*"}"#,
+            #"{"user": "alice", "namespace": "*", "resource": "*", "apiGroup": "*", "nonResourcePath": "*"}"#,
+        ])
+        let store = try fleetStore()
+        try await withServer(store, configuration: configuration) { client throws in
+            func lines(_ answer: Answer) -> [JSONValue] {
+                answer.text.split(separator: "\n").map { (try? JSONText.parse(Array($0.utf8))) ?? .null }
+            }
+            let everything = lines(try await client.call(.get, "/v1/log", headers: Self.alice))
+            let bobs = lines(try await client.call(.get, "/v1/log", headers: Self.bob))
+            #expect(everything.contains { $0["kind"] == "Destination" })
+            #expect(!bobs.isEmpty && bobs.count < everything.count)
+            #expect(bobs.allSatisfy { $0["kind"] == "VirtualDestination" && $0["namespace"] == "bookinfo" })
+            #expect(bobs.count == everything.filter { $0["kind"] == "VirtualDestination" }.count)
+            let watched = lines(
+                try await client.call(.get, "/v1/watch?from=0&timeoutSeconds=0.3", headers: Self.bob)
+            ).filter { $0["type"] == "EVENT" }
+            #expect(!watched.isEmpty)
+            #expect(watched.allSatisfy { $0[path: ["event", "kind"]] == "VirtualDestination" }, "\(watched)")
+            let changes = watched.flatMap { $0["statusChanges"]?.arrayValue ?? [] }
+            #expect(changes.allSatisfy { $0["namespace"] == "bookinfo" })
+            let all = try await client.call(.get, "/v1/outputs", headers: Self.alice).json["items"]?.arrayValue ?? []
+            let mine = try await client.call(.get, "/v1/outputs", headers: Self.bob).json["items"]?.arrayValue ?? []
+            #expect(all.contains { $0["kind"] == "DestinationRule" })
+            #expect(!mine.isEmpty && mine.count < all.count)
+            #expect(
+                mine.allSatisfy {
+                    $0["kind"] == "ServiceEntry" && $0[path: ["metadata", "namespace"]] == "istio-system"
+                }, "\(mine)")
+        }
+    }
 }

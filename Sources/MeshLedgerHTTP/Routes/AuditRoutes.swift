@@ -11,20 +11,24 @@ struct AuditRoutes: Sendable {
     let endpoints: Endpoints
 
     func addRoutes(to group: RouterGroup<ServerContext>) {
-        group.get("log") { request, _ in try log(request) }
+        group.get("log") { request, context in try log(request, context) }
         group.get("virtualdestinations/:namespace/:name/history") { request, context in try history(request, context) }
         group.get("virtualdestinations/:namespace/:name/explain") { request, context in
             try await explain(request, context)
         }
     }
 
-    /// GET /v1/log?kind=&name=&namespace=&cluster=&actor=&source=&since=&until= (JSON lines)
-    func log(_ request: Request) throws -> Response {
+    /// GET /v1/log?kind=&name=&namespace=&cluster=&actor=&source=&since=&until= (JSON lines): the
+    /// events of the objects the caller may list.
+    func log(_ request: Request, _ context: ServerContext) throws -> Response {
         var filters: [String: String?] = [:]
         for name in LogQuery.filterNames { filters[name] = endpoints.query(request, name) }
         let query = try LogQuery(filters: filters)
+        var readable = V1ReadFilter.make(
+            context, access: endpoints.configuration.access, verb: "list", path: request.uri.path)
         var bytes: [UInt8] = []
         try endpoints.store.query(query) { event in
+            if readable?.allows(event.key.kind, namespace: event.key.namespace) == false { return true }
             bytes += JSONText.canonical(EventJSON.value(of: event))
             bytes.append(UInt8(ascii: "\n"))
             return true

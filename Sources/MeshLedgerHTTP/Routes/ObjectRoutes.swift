@@ -14,7 +14,7 @@ struct ObjectRoutes: Sendable {
             group.get("\(kind.plural)") { request, _ in try await list(kind, request) }
             group.get("\(kind.plural)/:namespace/:name") { request, context in try await get(kind, request, context) }
         }
-        group.get("outputs") { request, _ in try await outputs(request) }
+        group.get("outputs") { request, context in try await outputs(request, context) }
     }
 
     /// GET /v1/<kinds>?namespace=&at=
@@ -38,11 +38,20 @@ struct ObjectRoutes: Sendable {
         return json(object)
     }
 
-    /// GET /v1/outputs?cluster=&mesh=&at=: each object with its digest, for `report --digest`.
-    func outputs(_ request: Request) async throws -> Response {
+    /// GET /v1/outputs?cluster=&mesh=&at=: each object with its digest, for `report --digest`; those
+    /// the caller may list (as `networking.istio.io` objects of their kind and namespace).
+    func outputs(_ request: Request, _ context: ServerContext) async throws -> Response {
         let (projection, sequence, _) = try await endpoints.projection(request)
         let filter = OutputFilter(cluster: endpoints.query(request, "cluster"), mesh: endpoints.query(request, "mesh"))
-        let items = endpoints.store.outputs(matching: filter, in: projection).map { object -> JSONValue in
+        var readable = V1ReadFilter.make(
+            context, access: endpoints.configuration.access, verb: "list", path: request.uri.path)
+        let plurals = Dictionary(uniqueKeysWithValues: KubeOutputs.kinds.map { ($0.0, $0.1) })
+        let visible = endpoints.store.outputs(matching: filter, in: projection).filter { object in
+            readable?.allows(
+                group: KubeOutputs.group, resource: plurals[object.key.kind] ?? object.key.kind,
+                namespace: object.key.namespace) != false
+        }
+        let items = visible.map { object -> JSONValue in
             let (served, digest) = object.manifestAndDigest
             guard case .object(var manifest) = served else { return served }
             manifest["digest"] = .string(digest)

@@ -49,7 +49,12 @@ struct WatchRoutes: Sendable {
         let bookmarkEvery =
             try endpoints.seconds(request, "bookmarkSeconds", in: 0.01...configuration.maxWatchSeconds)
             ?? configuration.bookmarkSeconds
+        // A caller that may not read everything gets the events (and status changes) of what it
+        // may watch, encoded for it alone.
+        let readable = V1ReadFilter.make(
+            context, access: endpoints.configuration.access, verb: "watch", path: request.uri.path)
         return try await endpoints.watchResponse(context, contentType: "application/x-ndjson") { writer, stream in
+            var readable = readable
             let started = ContinuousClock.now
             var lastBookmark = ContinuousClock.now
             var cursor = from
@@ -58,8 +63,24 @@ struct WatchRoutes: Sendable {
                 let head = committer.foldedSequence
                 if head > cursor {
                     let last = min(head, cursor + 1000)
-                    let bytes = try await lines.values(from: cursor + 1, through: last, log: store.log) { event in
-                        Self.eventLine(event, await committer.statusChanges(at: event.sequence))
+                    var bytes: [[UInt8]] = []
+                    if var filter = readable {
+                        var events: [Event] = []
+                        try store.log.scan((cursor + 1)...last) { event in
+                            events.append(event)
+                            return true
+                        }
+                        for event in events where filter.allows(event.key.kind, namespace: event.key.namespace) {
+                            let changes = await committer.statusChanges(at: event.sequence)?.filter {
+                                filter.allows(.virtualDestination, namespace: $0.virtualDestination.namespace)
+                            }
+                            bytes.append(Self.eventLine(event, changes))
+                        }
+                        readable = filter
+                    } else {
+                        bytes = try await lines.values(from: cursor + 1, through: last, log: store.log) { event in
+                            Self.eventLine(event, await committer.statusChanges(at: event.sequence))
+                        }
                     }
                     cursor = last
                     // One contiguous copy (a ByteBuffer made from a joined sequence is written
