@@ -270,7 +270,7 @@ struct AccessRequest: Equatable {
     init(_ request: Request) {
         self.init(
             method: request.method, path: request.uri.path,
-            query: { request.uri.queryParameters[$0].map(String.init) })
+            query: { QueryParameters.value(of: String($0), in: request.uri.query) })
     }
 
     /// The attributes of `method` on `path`; `query` reads the first value of a query parameter.
