@@ -176,8 +176,8 @@ extension Store {
                         changes: StatusView.changes(from: previous, to: current) + recordedLines, recorded: recorded))
                 previous = current
             }
+            if event.sequence % 1024 == 0 { try Task.checkCancellation() }
             if event.sequence % 4096 == 0 {
-                try Task.checkCancellation()
                 progress?(event.sequence - first + 1, last - first + 1)
             }
             return true

@@ -57,8 +57,8 @@ extension Store {
         if start <= target {
             try log.scan(start...target, objects: Projection.foldShapes) { event in
                 projection.apply(event)
+                if event.sequence % 1024 == 0 { try Task.checkCancellation() }
                 if event.sequence % 4096 == 0 {
-                    try Task.checkCancellation()
                     progress?(event.sequence - start + 1, target - start + 1)
                 }
                 return true
@@ -184,8 +184,8 @@ extension Store {
             try log.scan(1...target, objects: Projection.foldShapes) { event in
                 projection.apply(event)
                 check(event.sequence)
+                if event.sequence % 1024 == 0 { try Task.checkCancellation() }
                 if event.sequence % 4096 == 0 {
-                    try Task.checkCancellation()
                     progress?(event.sequence, target)
                 }
                 return failure == nil

@@ -37,7 +37,7 @@ public final class Store: Sendable {
         }
         try log.scan(range) { event in
             // A long scan ends when the request that asked for it is gone.
-            if event.sequence % 4096 == 0 { try Task.checkCancellation() }
+            if event.sequence % 1024 == 0 { try Task.checkCancellation() }
             return query.matches(event) ? try body(event) : true
         }
     }

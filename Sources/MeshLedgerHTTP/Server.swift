@@ -110,6 +110,7 @@ public struct MeshLedgerServer: Sendable {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AccessMiddleware(access: configuration.access))
         router.add(middleware: ConsistencyMiddleware(endpoints: endpoints))
+        router.add(middleware: CancellationMiddleware())
         OperationsRoutes(endpoints: endpoints).addRoutes(to: router)
         ReplicationRoutes(endpoints: endpoints).addRoutes(to: router)
         let v1 = router.group("/v1")
