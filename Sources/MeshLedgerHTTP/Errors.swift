@@ -52,6 +52,12 @@ struct ErrorMiddleware: RouterMiddleware {
             var response = errorResponse(.gatewayTimeout, error.message, code: "Timeout")
             response.headers[.retryAfter] = "1"
             return response
+        } catch let error as HTTPError where error.status == .notFound && !request.uri.path.hasPrefix("/v1/") {
+            // No route: outside /v1 this is a Kubernetes API server, which answers with a Status.
+            let status = KubeError(
+                code: 404, reason: "NotFound", message: "the server could not find the requested resource",
+                details: .object(JSONObject()))
+            return kubeJSON(status.status, status: .notFound)
         } catch let error as HTTPError {
             return errorResponse(error.status, error.body ?? error.status.reasonPhrase, code: "\(error.status.code)")
         }

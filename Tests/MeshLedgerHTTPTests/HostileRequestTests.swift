@@ -211,4 +211,53 @@ import Testing
             #expect(status.json[path: ["status", "kopf", "ok"]] == true, "\(status.text)")
         }
     }
+
+    /// A dry run in DeleteOptions (as kubectl and the Python client send it) deletes nothing;
+    /// every write's options are checked as kube-apiserver checks them (422 Invalid).
+    @Test func writeOptionsAreReadFromTheBodyAndChecked() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            let options = #"{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["All"]}"#
+            let dry = try await client.call(.delete, vds + "/reviews-global", body: options)
+            #expect(dry.status == 200 && dry.json["status"] == "Success", "\(dry.text)")
+            #expect(try await client.call(.get, vds + "/reviews-global").status == 200)
+            let bogus = try await client.call(.delete, vds + "/reviews-global", body: #"{"dryRun":["Bogus"]}"#)
+            #expect(bogus.status == 422 && bogus.json[path: ["details", "kind"]] == "DeleteOptions", "\(bogus.text)")
+            #expect(try await client.call(.delete, vds + "/reviews-global", body: "{not json").status == 400)
+            let merge: HTTPFields = [.contentType: "application/merge-patch+json"]
+            let long = String(repeating: "m", count: 129)
+            for (query, field) in [
+                ("fieldManager=\(long)", "fieldManager"), ("fieldManager=bad%01manager", "fieldManager"),
+                ("force=true", "force"), ("fieldValidation=Bogus", "fieldValidation"), ("dryRun=Some", "dryRun"),
+            ] {
+                let answer = try await client.call(.patch, vds + "/reviews-global?\(query)", body: "{}", headers: merge)
+                #expect(answer.status == 422, "\(query): \(answer.text)")
+                #expect(answer.json[path: ["details", "causes"]]?.arrayValue?.first?["field"] == .string(field))
+            }
+            #expect(try await client.call(.post, vds + "?dryRun=Some", body: "{}").status == 422)
+            #expect(try await client.call(.put, vds + "/reviews-global?fieldValidation=x", body: "{}").status == 422)
+        }
+        #expect(try store.log.head().sequence == head)
+    }
+
+    /// kube-apiserver's probes, and a Status for any path nothing serves (`/v1` keeps its shape).
+    @Test func probesAndUnknownPaths() async throws {
+        try await withServer(try fleetStore()) { client in
+            for probe in ["/livez", "/readyz"] {
+                let plain = try await client.call(.get, probe)
+                #expect(plain.status == 200 && plain.text == "ok")
+                let verbose = try await client.call(.get, probe + "?verbose")
+                #expect(
+                    verbose.text.contains("[+]ping ok") && verbose.text.contains("\(probe.dropFirst()) check passed"))
+            }
+            for path in ["/apis/nothing.example.com/v1/things", "/nothing", "/api/v1/nothing/x/y"] {
+                let missing = try await client.call(.get, path)
+                #expect(missing.status == 404 && missing.json["kind"] == "Status", "\(path): \(missing.text)")
+                #expect(missing.json["message"] == "the server could not find the requested resource")
+            }
+            let v1 = try await client.call(.get, "/v1/nothing")
+            #expect(v1.status == 404 && v1.json["kind"] == nil)
+        }
+    }
 }

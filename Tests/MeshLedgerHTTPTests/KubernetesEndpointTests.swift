@@ -134,7 +134,11 @@ import Testing
             #expect(smp.status == 415 && smp.json["reason"] == "UnsupportedMediaType")
             let apply = try await client.call(
                 .patch, vds + "/k8s", body: "{}", headers: [.contentType: "application/apply-patch+yaml"])
-            #expect(apply.status == 400 && apply.text.contains("requires fieldManager"))
+            #expect(
+                apply.status == 422
+                    && apply.json["message"]
+                        == "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                "\(apply.text)")
             let stale = try await client.call(
                 .delete, vds + "/k8s", body: "{\"preconditions\": {\"resourceVersion\": \"1\"}}")
             #expect(stale.status == 409 && stale.json["reason"] == "Conflict")

@@ -89,59 +89,47 @@ struct KubeObjects: Sendable {
     /// kube-apiserver's checks of ListOptions (`ValidateListOptions`): 422 Invalid naming each
     /// field, before anything is read.
     func validateListOptions(_ request: Request, watch: Bool) throws {
-        var errors: [(field: String, reason: String, message: String)] = []
-        func forbidden(_ field: String, _ detail: String) {
-            errors.append((field, "FieldValueForbidden", "\(field): Forbidden: \(detail)"))
-        }
+        var errors: [KubeError.OptionError] = []
         let rv = query(request, "resourceVersion") ?? ""
         let match = query(request, "resourceVersionMatch") ?? ""
         if watch {
-            if !match.isEmpty { forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden for watch") }
+            if !match.isEmpty {
+                errors.append(.forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden for watch"))
+            }
             if flag(request, "sendInitialEvents") {
-                forbidden(
-                    "sendInitialEvents",
-                    "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled")
+                errors.append(
+                    .forbidden(
+                        "sendInitialEvents",
+                        "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"))
             }
         } else {
             if !match.isEmpty {
                 if rv.isEmpty {
-                    forbidden(
-                        "resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided")
+                    errors.append(
+                        .forbidden(
+                            "resourceVersionMatch",
+                            "resourceVersionMatch is forbidden unless resourceVersion is provided"))
                 }
                 if !(query(request, "continue") ?? "").isEmpty {
-                    forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided")
+                    errors.append(
+                        .forbidden(
+                            "resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided"))
                 }
                 if match != "Exact" && match != "NotOlderThan" {
-                    errors.append(
-                        (
-                            "resourceVersionMatch", "FieldValueNotSupported",
-                            "resourceVersionMatch: Unsupported value: \"\(match)\": supported values: \"Exact\", \"NotOlderThan\", \"\""
-                        ))
+                    errors.append(.notSupported("resourceVersionMatch", "\"\(match)\"", ["Exact", "NotOlderThan", ""]))
                 }
                 if match == "Exact" && rv == "0" {
-                    forbidden(
-                        "resourceVersionMatch", "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"")
+                    errors.append(
+                        .forbidden(
+                            "resourceVersionMatch",
+                            "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""))
                 }
             }
             if flag(request, "sendInitialEvents") {
-                forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list")
+                errors.append(.forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
             }
         }
-        guard !errors.isEmpty else { return }
-        let summary = errors.count == 1 ? errors[0].message : "[\(errors.map(\.message).joined(separator: ", "))]"
-        let message = "ListOptions.meta.k8s.io \"\" is invalid: \(summary)"
-        throw KubeError(
-            code: 422, reason: "Invalid", message: message,
-            details: [
-                "group": "meta.k8s.io", "kind": "ListOptions",
-                "causes": .array(
-                    errors.map {
-                        [
-                            "reason": .string($0.reason), "field": .string($0.field),
-                            "message": .string(String($0.message.dropFirst($0.field.count + 2))),
-                        ]
-                    }),
-            ])
+        if let invalid = KubeError.invalidOptions("ListOptions", errors) { throw invalid }
     }
 
     /// The resourceVersion a list reads at (nil: none or 0): a sequence no later than `head` (the

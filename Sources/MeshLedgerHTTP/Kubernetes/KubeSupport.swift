@@ -74,6 +74,53 @@ struct KubeError: Error {
             details: details(kind, name, causes: [cause]))
     }
 
+    /// One invalid field of a request's options: its path, the cause's reason and its message
+    /// (`field: Type: detail`, as kube-apiserver's field errors print).
+    struct OptionError {
+        let field: String
+        let reason: String
+        let message: String
+
+        static func forbidden(_ field: String, _ detail: String) -> OptionError {
+            OptionError(field: field, reason: "FieldValueForbidden", message: "\(field): Forbidden: \(detail)")
+        }
+
+        static func required(_ field: String, _ detail: String) -> OptionError {
+            OptionError(field: field, reason: "FieldValueRequired", message: "\(field): Required value: \(detail)")
+        }
+
+        static func notSupported(_ field: String, _ value: String, _ supported: [String]) -> OptionError {
+            let values = supported.map { "\"\($0)\"" }.joined(separator: ", ")
+            return OptionError(
+                field: field, reason: "FieldValueNotSupported",
+                message: "\(field): Unsupported value: \(value): supported values: \(values)")
+        }
+
+        static func invalid(_ field: String, _ value: String, _ detail: String) -> OptionError {
+            OptionError(
+                field: field, reason: "FieldValueInvalid", message: "\(field): Invalid value: \(value): \(detail)")
+        }
+    }
+
+    /// kube-apiserver's 422 for invalid options (`ListOptions`, `PatchOptions`, ...) of group
+    /// `meta.k8s.io`; nil when there are none.
+    static func invalidOptions(_ kind: String, _ errors: [OptionError]) -> KubeError? {
+        guard !errors.isEmpty else { return nil }
+        let summary = errors.count == 1 ? errors[0].message : "[\(errors.map(\.message).joined(separator: ", "))]"
+        return KubeError(
+            code: 422, reason: "Invalid", message: "\(kind).meta.k8s.io \"\" is invalid: \(summary)",
+            details: [
+                "group": "meta.k8s.io", "kind": .string(kind),
+                "causes": .array(
+                    errors.map {
+                        [
+                            "reason": .string($0.reason), "field": .string($0.field),
+                            "message": .string(String($0.message.dropFirst($0.field.count + 2))),
+                        ]
+                    }),
+            ])
+    }
+
     static func badRequest(_ message: String) -> KubeError {
         KubeError(code: 400, reason: "BadRequest", message: message)
     }

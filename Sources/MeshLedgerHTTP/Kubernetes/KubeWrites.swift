@@ -15,9 +15,11 @@ struct KubeWrites: Sendable {
 
     func actor(_ context: ServerContext) -> String { (context.identity ?? .anonymous).user }
 
-    /// The request body as JSON (YAML too, for server-side apply).
-    func body(_ request: Request, yaml: Bool = false) async throws -> JSONValue {
+    /// The request body as JSON (YAML too, for server-side apply); with `optional`, an empty body
+    /// is null.
+    func body(_ request: Request, yaml: Bool = false, optional: Bool = false) async throws -> JSONValue {
         let bytes = try await endpoints.body(request)
+        if optional && JSONText.isBlank(bytes) { return .null }
         do {
             if yaml {
                 guard let document = try YAMLText.parseDocuments(String(decoding: bytes, as: UTF8.self)).first else {
@@ -102,6 +104,50 @@ struct KubeWrites: Sendable {
 
     func dryRun(_ request: Request) -> Bool { reads.query(request, "dryRun") == "All" }
 
+    /// kube-apiserver's checks of a write's options (`CreateOptions`, `UpdateOptions`,
+    /// `PatchOptions`, `DeleteOptions`): `dryRun` only `All`, `fieldValidation` one of its values, a
+    /// `fieldManager` of at most 128 printable characters (required for apply), `force` only for
+    /// apply. 422 Invalid naming each field.
+    func validateOptions(_ request: Request, _ kind: String, apply: Bool = false, dryRun: [String] = []) throws {
+        var errors: [KubeError.OptionError] = []
+        let manager = reads.query(request, "fieldManager") ?? ""
+        if kind == "PatchOptions" {
+            if apply && manager.isEmpty {
+                errors.append(.required("fieldManager", "is required for apply patch"))
+            } else if !apply && reads.query(request, "force") != nil {
+                errors.append(.forbidden("force", "may not be specified for non-apply patch"))
+            }
+        }
+        if manager.utf8.count > 128 {
+            errors.append(
+                KubeError.OptionError(
+                    field: "fieldManager", reason: "FieldValueTooLong",
+                    message: "fieldManager: Too long: may not be more than 128 bytes"))
+        }
+        // Printable as Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols, ASCII space.
+        let unprintable: Set<Unicode.GeneralCategory> = [
+            .control, .format, .surrogate, .privateUse, .unassigned, .spaceSeparator, .lineSeparator,
+            .paragraphSeparator,
+        ]
+        if let bad = manager.unicodeScalars.first(where: {
+            $0 != " " && unprintable.contains($0.properties.generalCategory)
+        }) {
+            errors.append(
+                .invalid(
+                    "fieldManager", "\"\(manager)\"",
+                    "invalid character U+\(String(bad.value, radix: 16, uppercase: true))"))
+        }
+        let dryRuns = dryRun + [reads.query(request, "dryRun")].compactMap { $0 }
+        if let unsupported = dryRuns.first(where: { $0 != "All" }) {
+            errors.append(.notSupported("dryRun", "[\"\(unsupported)\"]", ["All"]))
+        }
+        let validation = reads.query(request, "fieldValidation") ?? ""
+        if !["", "Ignore", "Warn", "Strict"].contains(validation) {
+            errors.append(.notSupported("fieldValidation", "\"\(validation)\"", ["", "Ignore", "Strict", "Warn"]))
+        }
+        if let invalid = KubeError.invalidOptions(kind, errors) { throw invalid }
+    }
+
     /// The field manager of a write: `fieldManager`, else the User-Agent's program name.
     func manager(_ request: Request) -> String {
         if let manager = reads.query(request, "fieldManager"), !manager.isEmpty { return manager }
@@ -129,6 +175,7 @@ struct KubeWrites: Sendable {
         -> Response
     {
         try endpoints.refuseWritesIfReadOnly()
+        try validateOptions(request, "CreateOptions")
         let given = Store.withOperatorStatusRecord(try await body(request), nil)
         let manifest = try manifest(owned(request, kind, from: nil, to: given), kind, namespace: namespace, name: nil)
         if try endpoints.store.storedObject(manifest.key) != nil {
@@ -147,6 +194,7 @@ struct KubeWrites: Sendable {
         _ context: ServerContext
     ) async throws -> Response {
         try endpoints.refuseWritesIfReadOnly()
+        try validateOptions(request, "UpdateOptions")
         let object = try await body(request)
         guard let given = object[path: ["metadata", "resourceVersion"]]?.stringValue, !given.isEmpty else {
             throw KubeError.invalid(
@@ -162,6 +210,7 @@ struct KubeWrites: Sendable {
     ) async throws -> Response {
         try endpoints.refuseWritesIfReadOnly()
         let type = (request.headers[.contentType] ?? "").split(separator: ";").first.map(String.init) ?? ""
+        try validateOptions(request, "PatchOptions", apply: type == "application/apply-patch+yaml")
         switch type {
         case "application/merge-patch+json":
             let patch = try await body(request)
@@ -184,9 +233,7 @@ struct KubeWrites: Sendable {
                 }
             }
         case "application/apply-patch+yaml":
-            guard let manager = reads.query(request, "fieldManager"), !manager.isEmpty else {
-                throw KubeError.badRequest("PATCH, application/apply-patch+yaml requires fieldManager parameter")
-            }
+            let manager = reads.query(request, "fieldManager") ?? ""
             let applied = Self.stripped(try await body(request, yaml: true))
             let force = reads.flag(request, "force")
             let time = RFC3339.formatSeconds(.now())
@@ -301,7 +348,10 @@ struct KubeWrites: Sendable {
     ) async throws -> Response {
         try endpoints.refuseWritesIfReadOnly()
         let key = ObjectKey(kind: kind, namespace: namespace, name: name)
-        let options = (try? await body(request)) ?? .null
+        // DeleteOptions: an empty body is none; a body that is not JSON is a 400, as on kube-apiserver.
+        let options = try await body(request, optional: true)
+        try validateOptions(
+            request, "DeleteOptions", dryRun: options["dryRun"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         let (current, _, writtenAt) = try await existing(key)
         if let wanted = options[path: ["preconditions", "resourceVersion"]]?.stringValue,
             wanted != current[path: ["metadata", "resourceVersion"]]?.stringValue
@@ -320,7 +370,8 @@ struct KubeWrites: Sendable {
         let success: JSONValue = [
             "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success", "details": details,
         ]
-        if dryRun(request) { return kubeJSON(success) }
+        // kubectl and the Python client send `dryRun` in the DeleteOptions body, not the URL.
+        if dryRun(request) || options["dryRun"]?.arrayValue?.contains("All") == true { return kubeJSON(success) }
         _ = try await submit(
             try Batch.delete([Batch.DeleteTarget(key, expectedVersion: writtenAt)], actor: actor(context)), context,
             conflict: .conflict(kind, name))
