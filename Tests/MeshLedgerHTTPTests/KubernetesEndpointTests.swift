@@ -240,4 +240,37 @@ import Testing
             #expect(try await client.call(.get, base + "/namespaces/istio-system/serviceentries/\(name)").status == 200)
         }
     }
+
+    /// A PUT whose body has no managedFields keeps the recorded ownership (an explicit empty list
+    /// resets it), as kube-apiserver does; an Invalid names the kind in its details.
+    @Test func anUpdateWithoutManagedFieldsKeepsTheirOwnership() async throws {
+        try await withServer(try fleetStore()) { client in
+            let applied = try await client.call(
+                .patch, vds + "/reviews-global?fieldManager=alice",
+                body:
+                    "apiVersion: networking.enterprise.mesh.gloo.solo.io/v1alpha1\nkind: VirtualDestination\nmetadata: {labels: {owner: alice}}\n",
+                headers: [.contentType: "application/apply-patch+yaml"])
+            #expect(applied.status == 200, "\(applied.text)")
+            guard case .object(var root) = applied.json, case .object(var metadata)? = root["metadata"] else {
+                Issue.record("no object: \(applied.text)")
+                return
+            }
+            metadata["managedFields"] = nil
+            metadata["annotations"] = ["note": "put without managedFields"]
+            root["metadata"] = .object(metadata)
+            root["status"] = nil
+            let put = try await client.call(.put, vds + "/reviews-global", body: JSONText.string(.object(root)))
+            #expect(put.status == 200, "\(put.text)")
+            let managers = put.json[path: ["metadata", "managedFields"]]?.arrayValue?.compactMap {
+                $0["manager"]?.stringValue
+            }
+            #expect(managers?.contains("alice") == true, "\(put.text)")
+            let invalid = try await client.call(
+                .patch, vds + "/reviews-global", body: #"{"spec":{"port":{"number":"not a number"}}}"#,
+                headers: [.contentType: "application/merge-patch+json"])
+            #expect(
+                invalid.status == 422 && invalid.json[path: ["details", "kind"]] == "VirtualDestination",
+                "\(invalid.text)")
+        }
+    }
 }

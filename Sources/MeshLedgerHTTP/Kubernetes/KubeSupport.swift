@@ -39,8 +39,13 @@ struct KubeError: Error {
         return .object(object)
     }
 
-    static func details(_ kind: ResourceKind, _ name: String?, causes: [JSONValue] = []) -> JSONValue {
-        var details: JSONObject = ["group": .string(kind.group), "kind": .string(kind.plural)]
+    /// A Status's details: the group, the resource (or with `byKind`, the kind), the name, causes.
+    static func details(
+        _ kind: ResourceKind, _ name: String?, causes: [JSONValue] = [], byKind: Bool = false
+    )
+        -> JSONValue
+    {
+        var details: JSONObject = ["group": .string(kind.group), "kind": .string(byKind ? kind.rawValue : kind.plural)]
         if let name { details["name"] = .string(name) }
         if !causes.isEmpty { details["causes"] = .array(causes) }
         return .object(details)
@@ -68,10 +73,12 @@ struct KubeError: Error {
 
     static func invalid(_ kind: ResourceKind, _ name: String?, field: String, _ message: String) -> KubeError {
         let cause: JSONValue = ["reason": "FieldValueInvalid", "message": .string(message), "field": .string(field)]
+        // An Invalid names the kind (kubectl prints "The VirtualDestination "x" is invalid"), where
+        // NotFound and Conflict name the resource.
         return KubeError(
             code: 422, reason: "Invalid",
             message: "\(kind.rawValue).\(kind.group) \"\(name ?? "")\" is invalid: \(field): \(message)",
-            details: details(kind, name, causes: [cause]))
+            details: details(kind, name, causes: [cause], byKind: true))
     }
 
     /// One invalid field of a request's options: its path, the cause's reason and its message

@@ -157,8 +157,11 @@ struct KubeWrites: Sendable {
 
     /// Records which fields an ordinary write by `request`'s manager changed.
     func owned(_ request: Request, _ kind: ResourceKind, from before: JSONValue?, to after: JSONValue) -> JSONValue {
-        // Ownership the client wrote itself (kubectl's client-side to server-side apply upgrade) stands.
-        if let before, after[path: ["metadata", "managedFields"]] != before[path: ["metadata", "managedFields"]] {
+        // Ownership the client wrote itself (kubectl's client-side to server-side apply upgrade, or an
+        // empty list that resets it) stands; a body without managedFields keeps the existing entries.
+        if let before, let given = after[path: ["metadata", "managedFields"]],
+            given != before[path: ["metadata", "managedFields"]]
+        {
             return after
         }
         return FieldOwnership.update(
