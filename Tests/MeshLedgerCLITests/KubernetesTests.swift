@@ -381,7 +381,7 @@ final class LineWatcher {
         let kopf = try LineWatcher(
             "python3",
             [
-                "-m", "kopf", "run", "--standalone", "-A",
+                "-m", "kopf", "run", "--standalone", "-n", "bookinfo",
                 packageRoot + "/Tests/MeshLedgerCLITests/Fixtures/kopf_operator.py",
             ],
             environment: ["KUBECONFIG": operatorConfig, "HOME": fx.directory])

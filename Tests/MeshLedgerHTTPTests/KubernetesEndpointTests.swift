@@ -273,4 +273,30 @@ import Testing
                 "\(invalid.text)")
         }
     }
+
+    /// Namespaces are watched as discovery advertises (kopf -n and kubectl get ns -w watch them):
+    /// ADDED for each at the start, then for each one a later event names first.
+    @Test func namespacesAreWatchedAsAdvertised() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            func events(_ answer: Answer) -> [JSONValue] {
+                answer.text.split(separator: "\n").map { (try? JSONText.parse(Array($0.utf8))) ?? .null }
+            }
+            async let watch = client.call(.get, "/api/v1/namespaces?watch=1&timeoutSeconds=2")
+            try await Task.sleep(for: .milliseconds(500))
+            let elsewhere = virtualDestinationYAML("newcomer", hostname: "newcomer.global").replacingOccurrences(
+                of: "namespace: bookinfo}", with: "namespace: newteam}")
+            #expect(try await client.call(.post, "/v1/events?op=apply", body: elsewhere).status == 200)
+            let seen = events(try await watch)
+            #expect(
+                seen.allSatisfy { $0["type"] == "ADDED" && $0[path: ["object", "kind"]] == "Namespace" }, "\(seen)")
+            let names = seen.compactMap { $0[path: ["object", "metadata", "name"]]?.stringValue }
+            #expect(names.contains("bookinfo") && names.last == "newteam", "\(names)")
+            #expect(seen.last?[path: ["object", "metadata", "resourceVersion"]] == .string(String(head + 1)))
+            let later = events(
+                try await client.call(.get, "/api/v1/namespaces?watch=1&resourceVersion=\(head)&timeoutSeconds=1"))
+            #expect(later.compactMap { $0[path: ["object", "metadata", "name"]]?.stringValue } == ["newteam"])
+        }
+    }
 }

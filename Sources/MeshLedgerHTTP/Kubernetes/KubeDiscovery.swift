@@ -2,6 +2,7 @@ import EventLog
 import Hummingbird
 import MeshLedger
 import MeshModel
+import NIOCore
 
 /// Discovery, as kubectl, client-go, the Python client and kopf read it: `/version`, `/api`,
 /// `/api/v1` (namespaces, read-only), `/apis` and `/apis/G/V`, legacy shapes and aggregated
@@ -35,8 +36,11 @@ struct KubeDiscovery: Sendable {
                 ],
             ])
         }
-        api.get("v1/namespaces") { _, _ in
-            let items = try namespaces().map(namespace)
+        api.get("v1/namespaces") { request, context in
+            if ["true", "1"].contains(endpoints.query(request, "watch") ?? "") {
+                return try await watchNamespaces(request, context)
+            }
+            let items = try namespaces().map { namespace($0) }
             return kubeJSON([
                 "kind": "NamespaceList", "apiVersion": "v1",
                 "metadata": ["resourceVersion": .string(String(try endpoints.store.log.head().sequence))],
@@ -175,10 +179,77 @@ struct KubeDiscovery: Sendable {
         Set(try endpoints.store.log.objectStates().map(\.key.namespace)).sorted()
     }
 
-    func namespace(_ name: String) -> JSONValue {
-        [
-            "kind": "Namespace", "apiVersion": "v1", "metadata": ["name": .string(name)],
+    func namespace(_ name: String, resourceVersion: UInt64? = nil) -> JSONValue {
+        var metadata: JSONObject = ["name": .string(name)]
+        if let resourceVersion { metadata["resourceVersion"] = .string(String(resourceVersion)) }
+        return [
+            "kind": "Namespace", "apiVersion": "v1", "metadata": .object(metadata),
             "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"],
         ]
+    }
+
+    /// A watch of the namespaces (every one the log has seen; none is ever deleted): ADDED for each
+    /// when it starts at no resourceVersion or 0, then ADDED for each namespace a later event
+    /// names first, at that event's sequence; bookmarks on request; `timeoutSeconds` as every watch.
+    func watchNamespaces(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let objects = KubeObjects(endpoints: endpoints)
+        try objects.validateListOptions(request, watch: true)
+        let start = try await objects.watchStart(request)
+        let timeout = try objects.watchTimeout(request)
+        let bookmarks = objects.flag(request, "allowWatchBookmarks")
+        let store = endpoints.store
+        let committer = endpoints.committer
+        let head = committer.foldedSequence
+        var known = Set(try namespaces())
+        if let start, start < head {
+            // From a resourceVersion: the namespaces first named after it are still to come.
+            try store.log.scan((start + 1)...head) { event in
+                known.remove(event.key.namespace)
+                return true
+            }
+        }
+        let initial = start == nil ? known.sorted() : []
+        let configuration = endpoints.configuration
+        let alreadyKnown = known
+        return try await endpoints.watchResponse(context, contentType: "application/json") { writer, stream in
+            var known = alreadyKnown
+            var cursor = start ?? head
+            var lines: [UInt8] = []
+            for name in initial {
+                lines += KubeObjects.WatchEvent("ADDED", namespace(name, resourceVersion: head)).line
+            }
+            if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
+            let began = ContinuousClock.now
+            var lastBookmark = began
+            while ContinuousClock.now - began < .seconds(timeout), stream.isOpen {
+                let folded = committer.foldedSequence
+                if folded > cursor {
+                    var added: [UInt8] = []
+                    try store.log.scan((cursor + 1)...folded) { event in
+                        if known.insert(event.key.namespace).inserted {
+                            added +=
+                                KubeObjects.WatchEvent(
+                                    "ADDED", namespace(event.key.namespace, resourceVersion: event.sequence)
+                                ).line
+                        }
+                        return true
+                    }
+                    cursor = folded
+                    if !added.isEmpty { try await writer.write(ByteBuffer(bytes: added)) }
+                    continue
+                }
+                if bookmarks && ContinuousClock.now - lastBookmark >= .seconds(configuration.bookmarkSeconds) {
+                    let bookmark: JSONValue = [
+                        "kind": "Namespace", "apiVersion": "v1",
+                        "metadata": ["resourceVersion": .string(String(cursor))],
+                    ]
+                    try await writer.write(ByteBuffer(bytes: KubeObjects.WatchEvent("BOOKMARK", bookmark).line))
+                    lastBookmark = ContinuousClock.now
+                }
+                await committer.waitForEvents(
+                    after: cursor, timeout: .seconds(max(0.01, min(0.25, configuration.bookmarkSeconds))))
+            }
+            try await writer.finish(nil)
+        }
     }
 }
