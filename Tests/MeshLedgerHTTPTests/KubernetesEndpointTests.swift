@@ -299,4 +299,38 @@ import Testing
             #expect(later.compactMap { $0[path: ["object", "metadata", "name"]]?.stringValue } == ["newteam"])
         }
     }
+
+    /// A label-filtered watch follows objects into and out of its selector, as kube-apiserver's
+    /// does: ADDED when one starts matching, DELETED (with the last matching object, at the new
+    /// resourceVersion) when it stops, MODIFIED while it matches.
+    @Test func aSelectorWatchSeesObjectsStartAndStopMatching() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            let merge: HTTPFields = [.contentType: "application/merge-patch+json"]
+            async let watch = client.call(
+                .get, vds + "?watch=1&labelSelector=app%3Dreviews&resourceVersion=\(head)&timeoutSeconds=2")
+            try await Task.sleep(for: .milliseconds(500))
+            let joins = try await client.call(
+                .patch, vds + "/ratings-global", body: #"{"metadata":{"labels":{"app":"reviews"}}}"#, headers: merge)
+            #expect(joins.status == 200, "\(joins.text)")
+            let leaves = try await client.call(
+                .patch, vds + "/reviews-global", body: #"{"metadata":{"labels":{"app":"other"}}}"#, headers: merge)
+            #expect(leaves.status == 200)
+            let stays = try await client.call(
+                .patch, vds + "/ratings-global", body: #"{"metadata":{"annotations":{"note":"x"}}}"#, headers: merge)
+            #expect(stays.status == 200)
+            let seen = try await watch.text.split(separator: "\n").map {
+                (try? JSONText.parse(Array($0.utf8))) ?? .null
+            }
+            let summary = seen.map {
+                "\($0["type"]?.stringValue ?? "") \($0[path: ["object", "metadata", "name"]]?.stringValue ?? "")"
+            }
+            #expect(
+                summary == ["ADDED ratings-global", "DELETED reviews-global", "MODIFIED ratings-global"], "\(summary)")
+            let deleted = seen.first { $0["type"] == "DELETED" }
+            #expect(deleted?[path: ["object", "metadata", "labels", "app"]] == "reviews")
+            #expect(deleted?[path: ["object", "metadata", "resourceVersion"]] == .string(String(head + 2)))
+        }
+    }
 }

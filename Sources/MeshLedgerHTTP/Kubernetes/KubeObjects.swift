@@ -366,9 +366,23 @@ struct KubeObjects: Sendable {
         let oldest = await committer.oldestWatchable()
         let start = await liveView()
         let initial = rv == nil ? try objects(kind, namespace: filter.namespace, in: start).filter(filter.matches) : []
+        // With a label or field selector, an object can start or stop matching: the watcher keeps
+        // what it was last sent of each matching object (as kube-apiserver's cacher compares the
+        // previous and the current object).
+        var matching: [String: JSONValue]?
+        if filter.labels != nil || filter.fields != nil {
+            var current = initial
+            if let rv {
+                let then = rv < start.sequence ? try view(at: rv) : start
+                current = try objects(kind, namespace: filter.namespace, in: then).filter(filter.matches)
+            }
+            matching = Dictionary(current.map { (Self.sortKey($0), $0) }, uniquingKeysWith: { $1 })
+        }
+        let initiallyMatching = matching
         let objects = self
         return try await endpoints.watchResponse(context, contentType: "application/json") { writer, stream in
             var headersSent = false
+            var matching = initiallyMatching
             func line(_ type: String, _ object: JSONValue, _ view: View) -> [UInt8] {
                 var payload = object
                 if table && type != "BOOKMARK" && type != "ERROR" {
@@ -409,8 +423,9 @@ struct KubeObjects: Sendable {
                     }
                     var lines: [UInt8] = []
                     let tableView = table ? await objects.liveView() : start
-                    for watchEvent in perEvent.joined() where filter.matches(watchEvent.object) {
-                        lines += table ? line(watchEvent.type, watchEvent.object, tableView) : watchEvent.line
+                    for watchEvent in perEvent.joined() {
+                        guard let sent = Self.selected(watchEvent, filter, &matching) else { continue }
+                        lines += table ? line(sent.type, sent.object, tableView) : sent.line
                     }
                     cursor = last
                     if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
@@ -428,6 +443,36 @@ struct KubeObjects: Sendable {
                     after: cursor, timeout: .seconds(max(0.01, min(0.25, configuration.bookmarkSeconds))))
             }
             try await writer.finish(nil)
+        }
+    }
+
+    /// What a watcher with `filter` is sent of a watch event: the event itself when the filter has
+    /// no selector (or it matches); with a selector, as kube-apiserver decides from the previous and
+    /// the current object (`matching`, the objects last sent that match): ADDED when an object starts
+    /// matching, DELETED with the last object sent (at the event's resourceVersion) when it stops,
+    /// nothing when it matched neither before nor now.
+    static func selected(_ event: WatchEvent, _ filter: Filter, _ matching: inout [String: JSONValue]?) -> WatchEvent? {
+        let matches = event.type != "DELETED" && filter.matches(event.object)
+        guard var known = matching else { return filter.matches(event.object) ? event : nil }
+        let key = sortKey(event.object)
+        let previous = known[key]
+        defer { matching = known }
+        switch (previous, matches) {
+        case (nil, false):
+            return nil
+        case (nil, true):
+            known[key] = event.object
+            return event.type == "ADDED" ? event : WatchEvent("ADDED", event.object)
+        case (_?, true):
+            known[key] = event.object
+            return event
+        case (let last?, false):
+            known[key] = nil
+            if event.type == "DELETED" && filter.matches(event.object) { return event }
+            guard case .object(var root) = last, case .object(var metadata)? = root["metadata"] else { return nil }
+            metadata["resourceVersion"] = event.object[path: ["metadata", "resourceVersion"]]
+            root["metadata"] = .object(metadata)
+            return WatchEvent("DELETED", .object(root))
         }
     }
 
