@@ -333,4 +333,49 @@ import Testing
             #expect(deleted?[path: ["object", "metadata", "resourceVersion"]] == .string(String(head + 2)))
         }
     }
+
+    /// A dry run answers what the write would store, with the server's metadata and the status, so
+    /// `kubectl diff` shows only the change; nothing is written.
+    @Test func dryRunsAnswerTheObjectAsItWouldBeServed() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            let merge: HTTPFields = [.contentType: "application/merge-patch+json"]
+            let live = try await client.call(.get, vds + "/reviews-global").json
+            let labelled = try await client.call(
+                .patch, vds + "/reviews-global?dryRun=All", body: #"{"metadata":{"labels":{"tier":"gold"}}}"#,
+                headers: merge)
+            #expect(labelled.status == 200, "\(labelled.text)")
+            guard case .object(var answer) = labelled.json, case .object(var metadata)? = answer["metadata"] else {
+                Issue.record("\(labelled.text)")
+                return
+            }
+            #expect(metadata["labels"]?["tier"] == "gold")
+            // Everything else is the live object: uid, resourceVersion, generation, status.
+            var labels = metadata["labels"]?.objectValue ?? JSONObject()
+            labels["tier"] = nil
+            metadata["labels"] = .object(labels)
+            metadata["managedFields"] = live[path: ["metadata", "managedFields"]]
+            answer["metadata"] = .object(metadata)
+            #expect(JSONValue.object(answer) == live, "\(answer)")
+            let respecced = try await client.call(
+                .patch, vds + "/reviews-global?dryRun=All", body: #"{"spec":{"port":{"number":9443}}}"#,
+                headers: merge)
+            #expect(
+                respecced.json[path: ["metadata", "generation"]]?.intValue
+                    == (live[path: ["metadata", "generation"]]?.intValue ?? 0) + 1)
+            let created = try await client.call(
+                .post, vds + "?dryRun=All",
+                body: JSONText.string([
+                    "metadata": ["name": "dry"],
+                    "spec": live["spec"] ?? .null,
+                ]))
+            #expect(created.status == 201, "\(created.text)")
+            #expect(created.json[path: ["metadata", "uid"]]?.stringValue?.count == 36)
+            #expect(created.json[path: ["metadata", "creationTimestamp"]] != nil)
+            #expect(created.json[path: ["metadata", "generation"]] == 1)
+            #expect(try await client.call(.get, vds + "/dry").status == 404)
+        }
+        #expect(try store.log.head().sequence == head)
+    }
 }

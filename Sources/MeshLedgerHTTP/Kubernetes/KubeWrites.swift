@@ -104,6 +104,34 @@ struct KubeWrites: Sendable {
 
     func dryRun(_ request: Request) -> Bool { reads.query(request, "dryRun") == "All" }
 
+    /// What a write answers without writing (`dryRun=All`): the object as it would be stored, with
+    /// the server's metadata it would carry, so that `kubectl diff` shows only what the write
+    /// changes. An update keeps the current uid, creationTimestamp, resourceVersion and status, and
+    /// its generation, one more when the spec changes; a create gets a new uid, the time now and
+    /// generation 1, and no resourceVersion (as kube-apiserver's dry run, which reaches no storage).
+    func dryRunAnswer(_ manifest: Manifest, current: JSONValue?) -> JSONValue {
+        guard case .object(var root) = manifest.object, case .object(var metadata)? = root["metadata"] else {
+            return manifest.object
+        }
+        if let current {
+            for field in ["uid", "creationTimestamp", "resourceVersion", "generation"] {
+                metadata[field] = current[path: ["metadata", field]]
+            }
+            if manifest.key.kind.hasGeneration, manifest.object["spec"] != current["spec"],
+                let generation = current[path: ["metadata", "generation"]]?.intValue
+            {
+                metadata["generation"] = .int(generation + 1)
+            }
+            root["status"] = current["status"]
+        } else {
+            metadata["uid"] = .string(UUID().uuidString.lowercased())
+            metadata["creationTimestamp"] = .string(RFC3339.formatSeconds(.now()))
+            if manifest.key.kind.hasGeneration { metadata["generation"] = 1 }
+        }
+        root["metadata"] = .object(metadata)
+        return .object(root)
+    }
+
     /// kube-apiserver's checks of a write's options (`CreateOptions`, `UpdateOptions`,
     /// `PatchOptions`, `DeleteOptions`): `dryRun` only `All`, `fieldValidation` one of its values, a
     /// `fieldManager` of at most 128 printable characters (required for apply), `force` only for
@@ -184,7 +212,7 @@ struct KubeWrites: Sendable {
         if try endpoints.store.storedObject(manifest.key) != nil {
             throw KubeError.alreadyExists(kind, manifest.key.name)
         }
-        if dryRun(request) { return kubeJSON(manifest.object, status: .created) }
+        if dryRun(request) { return kubeJSON(dryRunAnswer(manifest, current: nil), status: .created) }
         _ = try await submit(
             Batch.put(manifest, actor: actor(context), expectedVersion: 0), context,
             conflict: .alreadyExists(kind, manifest.key.name))
@@ -274,7 +302,7 @@ struct KubeWrites: Sendable {
                             "metadata": ["name": .string(name), "namespace": .string(namespace)],
                         ]), nil),
                     kind, namespace: namespace, name: name)
-                if dryRun(request) { return kubeJSON(manifest.object, status: .created) }
+                if dryRun(request) { return kubeJSON(dryRunAnswer(manifest, current: nil), status: .created) }
                 _ = try await submit(
                     Batch.put(manifest, actor: actor(context), expectedVersion: 0), context,
                     conflict: .conflict(kind, name))
@@ -338,7 +366,7 @@ struct KubeWrites: Sendable {
                 tracksOwnership ? owned(request, kind, from: current, to: result) : result, recorded)
         }
         let manifest = try manifest(toWrite, kind, namespace: namespace, name: name)
-        if dryRun(request) { return kubeJSON(manifest.object) }
+        if dryRun(request) { return kubeJSON(dryRunAnswer(manifest, current: current)) }
         _ = try await submit(
             Batch.put(manifest, actor: actor(context), expectedVersion: writtenAt), context,
             conflict: .conflict(kind, name))
