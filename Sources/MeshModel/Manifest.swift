@@ -58,11 +58,26 @@ public struct Manifest: Sendable, Hashable {
                 throw ManifestError(
                     .schema, "\(kindName) \(name): metadata.\(field): expected object, got \(value.typeName)")
             }
-            for member in map where member.value.stringValue == nil {
+            var size = 0
+            for member in map {
+                let at = "\(kindName) \(namespace)/\(name): metadata.\(field)"
+                guard let value = member.value.stringValue else {
+                    throw ManifestError(
+                        .schema, "\(at).\(member.key): expected string, got \(member.value.typeName)")
+                }
+                // Keys are qualified names, label values label values, as kube-apiserver checks them.
+                if let problem = Naming.qualifiedNameProblem(member.key) {
+                    throw ManifestError(.schema, "\(at): Invalid value: \"\(member.key)\": \(problem)")
+                }
+                if field == "labels", let problem = Naming.labelValueProblem(value) {
+                    throw ManifestError(.schema, "\(at): Invalid value: \"\(value)\": \(problem)")
+                }
+                size += member.key.utf8.count + value.utf8.count
+            }
+            if field == "annotations" && size > 256 << 10 {
                 throw ManifestError(
                     .schema,
-                    "\(kindName) \(namespace)/\(name): metadata.\(field).\(member.key): expected string, got \(member.value.typeName)"
-                )
+                    "\(kindName) \(namespace)/\(name): metadata.annotations: Too long: must have at most 262144 bytes")
             }
         }
         root["metadata"] = .object(metadata)

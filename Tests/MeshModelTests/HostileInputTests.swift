@@ -114,3 +114,40 @@ import Testing
         #expect(JSONValue.string("x").depth(upTo: 5) == 0)
     }
 }
+
+/// Labels and annotations are checked as kube-apiserver checks them.
+@Suite struct MetadataValidationTests {
+    static func manifest(labels: String = "{app: reviews}", annotations: String = "{}") -> String {
+        """
+        apiVersion: networking.mesh.gloo.solo.io/v1alpha2
+        kind: TrafficPolicy
+        metadata: {name: tp, namespace: team, labels: \(labels), annotations: \(annotations)}
+        spec: {}
+        """
+    }
+
+    @Test func validLabelsAndAnnotationsAreTaken() throws {
+        let text = Self.manifest(
+            labels: "{app: reviews, example.com/tier: gold, empty: \"\"}",
+            annotations: "{kubectl.kubernetes.io/last-applied-configuration: \"{\\\"a\\\": 1} with spaces\"}")
+        #expect(try ManifestReader.manifests(Array(text.utf8), name: "t").count == 1)
+    }
+
+    @Test(arguments: [
+        ("{\"bad label!\": x}", "{}"), ("{app: \"x y\"}", "{}"), ("{app: \"-x\"}", "{}"), ("{\"a/b/c\": x}", "{}"),
+        ("{app: x}", "{\"not valid\": x}"),
+    ])
+    func invalidLabelsAndAnnotationsAreRefused(labels: String, annotations: String) {
+        let text = Self.manifest(labels: labels, annotations: annotations)
+        let error = #expect(throws: ManifestError.self) { try ManifestReader.manifests(Array(text.utf8), name: "t") }
+        #expect(error?.code == .schema)
+        #expect(error?.message.contains("Invalid value") == true, "\(String(describing: error))")
+    }
+
+    @Test func annotationsAreAtMost256KiB() {
+        let big = String(repeating: "a", count: 300_000)
+        let text = Self.manifest(annotations: "{note: \(big)}")
+        let error = #expect(throws: ManifestError.self) { try ManifestReader.manifests(Array(text.utf8), name: "t") }
+        #expect(error?.message.contains("262144") == true)
+    }
+}
