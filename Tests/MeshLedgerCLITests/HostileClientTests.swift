@@ -84,13 +84,20 @@ import Testing
                 let hog = Process()
                 hog.executableURL = URL(fileURLWithPath: "/usr/bin/env")
                 hog.arguments = [
-                    "curl", "-s", "-o", "/dev/null", "-m", "2", "--cacert", fx.certificates.caCertificate, "-H",
+                    "curl", "-s", "-o", "/dev/null", "-m", "5", "--cacert", fx.certificates.caCertificate, "-H",
                     "Authorization: Bearer reader-token", fx.url + vds + "?watch=1&labelSelector=app%3Dnothing",
                 ]
                 try hog.run()
                 hogs.append(hog)
             }
-            usleep(700_000)
+            // Until all eight stream (the server's gauge of open watch streams says so).
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                let metrics = try fx.curl("GET", "/metrics", token: "alice-token").body
+                let gauge = metrics.split(separator: "\n").first { $0.hasPrefix("meshledger_watchers ") }
+                if let value = gauge?.split(separator: " ").last.flatMap({ Double($0) }), value >= 8 { break }
+                usleep(100_000)
+            }
             return hogs
         }
         var hogs = try hogEverySlot()
@@ -99,7 +106,7 @@ import Testing
         // Their connections are gone: within a wake of the watch loop, their slots are free.
         var reopened = 0
         var last = ""
-        for _ in 0..<20 where reopened == 0 {
+        for _ in 0..<50 where reopened == 0 {
             usleep(100_000)
             let answer = try fx.curl("GET", "/v1/watch?timeoutSeconds=0.1", token: "reader-token")
             if answer.code == 200 { reopened += 1 } else { last = "\(answer.code) \(answer.body)" }
