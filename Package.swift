@@ -186,8 +186,8 @@ let package = Package(
         .testTarget(
             name: "MeshLedgerCLITests",
             dependencies: [
-                "MeshLedgerCLI", "MeshLedger", "MeshLedgerRecord", "EventLog", "MeshModel", "MeshLedgerTesting",
-                "LMDBKit",
+                "MeshLedgerCLI", "MeshLedger", "MeshLedgerRecord", "MeshLedgerReplication", "EventLog", "MeshModel",
+                "MeshLedgerTesting", "LMDBKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

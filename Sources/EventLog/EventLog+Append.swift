@@ -231,7 +231,9 @@ private struct BatchWriter {
             if let given = item.change.sourceGeneration {
                 generation = given
             } else if let live {
-                generation = live.specHash == item.specHash ? live.generation : live.generation + 1
+                generation =
+                    live.specHash == item.specHash || live.generation >= Manifest.maxGeneration
+                    ? live.generation : live.generation + 1
             } else {
                 generation = 1
             }

@@ -19,7 +19,7 @@ public enum EventJSON {
         object["namespace"] = .string(event.key.namespace)
         object["name"] = .string(event.key.name)
         object["change"] = .string(event.change.rawValue)
-        if event.key.kind.hasGeneration { object["generation"] = .int(Int64(event.generation)) }
+        if event.key.kind.hasGeneration { object["generation"] = .int(Int64(clamping: event.generation)) }
         object["checksum"] = .string(event.checksum.hex)
         if includeObject { object["object"] = event.object }
         return .object(object)

@@ -79,7 +79,7 @@ public struct Explanation: Sendable {
         }
         return [
             "namespace": .string(ref.namespace), "name": .string(ref.name), "sequence": .int(Int64(sequence)),
-            "generation": .int(Int64(generation)), "hostname": hostname.map(JSONValue.string) ?? .null,
+            "generation": .int(Int64(clamping: generation)), "hostname": hostname.map(JSONValue.string) ?? .null,
             "status": status.json,
             "lastChange": lastChange.map { EventJSON.value(of: $0, includeObject: false) } ?? .null,
             "errors": .array(errors.map(entry)), "warnings": .array(warnings.map(entry)),

@@ -244,7 +244,7 @@ extension Store {
             return event.object
         }
         metadata["resourceVersion"] = .string(String(event.sequence))
-        if event.key.kind.hasGeneration { metadata["generation"] = .int(Int64(event.generation)) }
+        if event.key.kind.hasGeneration { metadata["generation"] = .int(Int64(clamping: event.generation)) }
         metadata["creationTimestamp"] = .string(RFC3339.formatSeconds(created.recordedAt))
         metadata["uid"] = .string(Store.uid(of: event.key, createdAt: created.sequence))
         root["metadata"] = .object(metadata)

@@ -105,8 +105,8 @@ extension MeshLedgerCommand {
             for (flag, seconds) in [
                 ("--max-watch-seconds", maxWatchSeconds), ("--connection-idle-seconds", connectionIdleSeconds),
                 ("--tls-handshake-seconds", tlsHandshakeSeconds),
-            ] where !(seconds.isFinite && seconds > 0 && seconds <= 31_536_000) {
-                throw CLIError("\(flag) \(seconds): expected a number of seconds above 0, at most a year")
+            ] where !(seconds.isFinite && seconds >= 0.01 && seconds <= 31_536_000) {
+                throw CLIError("\(flag) \(seconds): expected a number of seconds from 0.01 to a year")
             }
             guard maxWatchers >= 0 else { throw CLIError("--max-watchers \(maxWatchers): expected 0 or more") }
             configuration.maxWatchers = maxWatchers

@@ -285,9 +285,9 @@ struct AccessRequest: Equatable {
             deferred = true
             return
         }
-        var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)[...]
-        while parts.first == "" { parts = parts.dropFirst() }
-        while parts.last == "" { parts = parts.dropLast() }
+        // Empty segments are dropped, as the router drops them when it routes the request: the
+        // attributes are those of the route that serves it (`/namespaces//x/...` is namespace `x`).
+        var parts = path.split(separator: "/").map(String.init)[...]
         guard parts.count >= 3, let prefix = parts.first, prefix == "api" || prefix == "apis" else { return }
         parts = parts.dropFirst()
         var group = ""

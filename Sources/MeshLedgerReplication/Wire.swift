@@ -70,14 +70,14 @@ public enum BatchWire {
             object["source"] = .string(change.source.rawValue)
             object["actor"] = .string(change.actor)
             if !change.groups.isEmpty { object["groups"] = .array(change.groups.map { .string($0) }) }
-            object["expectedVersion"] = change.expectedVersion.map { .int(Int64($0)) }
+            object["expectedVersion"] = change.expectedVersion.map { .int(Int64(clamping: $0)) }
             if change.ignoreNotFound { object["ignoreNotFound"] = true }
-            object["sourceGeneration"] = change.sourceGeneration.map { .int(Int64($0)) }
+            object["sourceGeneration"] = change.sourceGeneration.map { .int(Int64(clamping: $0)) }
             changes.append(.object(object))
         }
         var root = JSONObject()
         root["changes"] = .array(changes)
-        root["expectedHead"] = batch.expectedHead.map { .int(Int64($0)) }
+        root["expectedHead"] = batch.expectedHead.map { .int(Int64(clamping: $0)) }
         if let resync = batch.resync {
             var object = JSONObject()
             object["cluster"] = resync.cluster.map { .string($0) }
@@ -87,6 +87,12 @@ public enum BatchWire {
             root["resync"] = .object(object)
         }
         return .object(root)
+    }
+
+    /// A sequence or generation of the wire (never negative; one that is comes from no replica).
+    static func unsigned(_ value: Int64) throws -> UInt64 {
+        guard let unsigned = UInt64(exactly: value) else { throw WireError("a forwarded number is negative: \(value)") }
+        return unsigned
     }
 
     /// A batch from its JSON.
@@ -108,10 +114,10 @@ public enum BatchWire {
             }
             var change = Change(
                 operation, source: source, actor: actor,
-                expectedVersion: item["expectedVersion"]?.intValue.map { UInt64($0) },
+                expectedVersion: try item["expectedVersion"]?.intValue.map(unsigned),
                 ignoreNotFound: item["ignoreNotFound"]?.boolValue ?? false,
                 groups: item["groups"]?.arrayValue?.compactMap(\.stringValue) ?? [])
-            change.sourceGeneration = item["sourceGeneration"]?.intValue.map { UInt64($0) }
+            change.sourceGeneration = try item["sourceGeneration"]?.intValue.map(unsigned)
             changes.append(change)
         }
         var resync: Resync?
@@ -124,7 +130,7 @@ public enum BatchWire {
                     }),
                 actor: object["actor"]?.stringValue ?? "")
         }
-        return Batch(changes, expectedHead: value["expectedHead"]?.intValue.map { UInt64($0) }, resync: resync)
+        return Batch(changes, expectedHead: try value["expectedHead"]?.intValue.map(unsigned), resync: resync)
     }
 
     /// An append's outcome as JSON.

@@ -54,9 +54,13 @@ public enum JSONPatch {
         }
         var document = target
         var copied = 0
-        /// Refuses a value that would nest the document deeper than the limit at `pointer`.
-        func checkDepth(_ value: JSONValue, at pointer: [String]) throws(Failure) {
-            if pointer.count + value.depth(upTo: JSONText.maxDepth + 1) > JSONText.maxDepth {
+        // A bound of the document's depth, kept without walking the document again: a value placed
+        // at `pointer` nests at most `pointer.count` deeper than its own depth; a value taken from
+        // the document at `source` is at most `depth - source.count` deep.
+        var depth = target.depth(upTo: JSONText.maxDepth + 1)
+        func place(_ valueDepth: Int, at pointer: [String]) throws(Failure) {
+            depth = max(depth, pointer.count + valueDepth)
+            if depth > JSONText.maxDepth {
                 throw Failure("the patched object would nest deeper than \(JSONText.maxDepth) levels")
             }
         }
@@ -68,12 +72,12 @@ public enum JSONPatch {
             switch op {
             case "add":
                 let added = try value(operation, index)
-                try checkDepth(added, at: pointer)
+                try place(added.depth(upTo: JSONText.maxDepth + 1), at: pointer)
                 document = try set(document, pointer, added, insert: true)
             case "replace":
                 _ = try get(document, pointer, path)
                 let replacement = try value(operation, index)
-                try checkDepth(replacement, at: pointer)
+                try place(replacement.depth(upTo: JSONText.maxDepth + 1), at: pointer)
                 document = try set(document, pointer, replacement, insert: false)
             case "remove":
                 document = try remove(document, pointer, path)
@@ -86,7 +90,7 @@ public enum JSONPatch {
                 guard let from = operation["from"]?.stringValue else { throw Failure("operation \(index): needs from") }
                 let source = try parse(from)
                 let moved = try get(document, source, from)
-                try checkDepth(moved, at: pointer)
+                try place(max(0, depth - source.count), at: pointer)
                 if op == "move" {
                     document = try remove(document, source, from)
                 } else {

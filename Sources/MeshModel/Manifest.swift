@@ -181,13 +181,20 @@ public struct Manifest: Sendable, Hashable {
         return best?.manager
     }
 
-    /// The object's `metadata.generation` as its API server gave it, if any.
+    /// The largest generation kept: every reader shows it as a signed 64-bit integer (as
+    /// Kubernetes does), and a write may add one to it.
+    public static let maxGeneration = UInt64(Int64.max - 1)
+
+    /// The object's `metadata.generation` as its API server gave it, if any (one from 1 to
+    /// `maxGeneration`; another is not taken as given).
     public var givenGeneration: UInt64? {
-        switch object[path: ["metadata", "generation"]] {
-        case .int(let value)? where value > 0: UInt64(value)
-        case .string(let text)?: UInt64(text)
-        default: nil
-        }
+        let given: UInt64? =
+            switch object[path: ["metadata", "generation"]] {
+            case .int(let value)? where value > 0: UInt64(value)
+            case .string(let text)?: UInt64(text)
+            default: nil
+            }
+        return given.flatMap { (1...Self.maxGeneration).contains($0) ? $0 : nil }
     }
 
     /// Metadata fields a server sets, ignored when comparing content.

@@ -48,7 +48,7 @@ extension Projection {
         let inputs = world.inputs.sorted { $0.key < $1.key }.map { key, entry -> JSONValue in
             [
                 "kind": .string(key.kind.rawValue), "namespace": .string(key.namespace), "name": .string(key.name),
-                "generation": .int(Int64(entry.generation)), "sequence": .int(Int64(entry.sequence)),
+                "generation": .int(Int64(clamping: entry.generation)), "sequence": .int(Int64(entry.sequence)),
             ]
         }
         var createdAt: [JSONValue] = []

@@ -44,7 +44,7 @@ public struct VirtualDestinationStatus: Sendable, Hashable {
     /// The status as JSON, canonical: meshes sorted by key, empty lists left out.
     public var json: JSONValue {
         var object = JSONObject()
-        object["observedGeneration"] = .int(Int64(observedGeneration))
+        object["observedGeneration"] = .int(Int64(clamping: observedGeneration))
         object["state"] = .string(state.rawValue)
         if !meshes.isEmpty {
             var meshObject = JSONObject()

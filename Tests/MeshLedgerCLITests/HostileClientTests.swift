@@ -193,7 +193,9 @@ import Testing
         #expect(Date().timeIntervalSince(began) >= 2.5)
         #expect(lines.last?["type"] == "BOOKMARK")
         #expect(try fx.curl("GET", "/healthz").code == 200)
-        for (flag, value) in [("--connection-idle-seconds", "nan"), ("--max-watch-seconds", "-1")] {
+        for (flag, value) in [
+            ("--connection-idle-seconds", "nan"), ("--max-watch-seconds", "-1"), ("--max-watch-seconds", "0.005"),
+        ] {
             let refused = try meshledger(["serve", "--store", temporaryDirectory() + "/refused", "\(flag)=\(value)"])
             #expect(refused.status == 1 && refused.stderr.contains(flag), "\(refused.stderr)")
         }

@@ -174,6 +174,11 @@ import Testing
     /// The verb, subresource and name kube's request info derives, seen in the 403's message.
     @Test(arguments: [
         ("GET", "/apis/G/v1/namespaces/x/vds", "list resource \"vds\" in API group \"G\" in the namespace \"x\""),
+        // Empty segments are dropped, as the router drops them when it routes the request.
+        (
+            "PUT", "/apis/G/v1/namespaces//secret/vds/foo",
+            "update resource \"vds\" in API group \"G\" in the namespace \"secret\""
+        ),
         ("GET", "/apis/G/v1/namespaces/x/vds?watch=true", "watch resource \"vds\""),
         ("GET", "/apis/G/v1/namespaces/x/vds?watch=1", "watch resource \"vds\""),
         ("GET", "/apis/G/v1/namespaces/x/vds?watch=false", "list resource \"vds\""),

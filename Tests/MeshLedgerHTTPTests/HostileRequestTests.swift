@@ -260,4 +260,35 @@ import Testing
             #expect(v1.status == 404 && v1.json["kind"] == nil)
         }
     }
+
+    /// A generation past what readers can show is not taken from a recorded object (it used to be
+    /// stored, and every later read of the object trapped).
+    @Test func aRecordedGenerationPastSixtyThreeBitsIsNotTaken() async throws {
+        let store = try fleetStore()
+        try await withServer(store) { client in
+            let object = try #require(try await client.call(.get, vds + "/reviews-global").json.objectValue)
+            var metadata = object["metadata"]?.objectValue ?? JSONObject()
+            metadata["generation"] = "18446744073709551615"
+            metadata["name"] = "huge-generation"
+            var root = object
+            root["metadata"] = .object(metadata)
+            root["status"] = nil
+            let event = JSONText.string(["type": "ADDED", "object": .object(root)])
+            let ingested = try await client.call(.post, "/v1/events?op=ingest", body: event)
+            #expect(ingested.status == 200, "\(ingested.text)")
+            let read = try await client.call(.get, vds + "/huge-generation")
+            #expect(read.status == 200 && read.json[path: ["metadata", "generation"]] == 1, "\(read.text)")
+            #expect(try await client.call(.get, "/v1/log?name=huge-generation").status == 200)
+        }
+    }
+
+    /// A namespaces watch from a start older than the retention window is 410, as every watch.
+    @Test func anExpiredNamespacesWatchIsGone() async throws {
+        var configuration = ServerConfiguration()
+        configuration.watchRetention = 2
+        try await withServer(try fleetStore(), configuration: configuration) { client in
+            let gone = try await client.call(.get, "/api/v1/namespaces?watch=1&resourceVersion=1&timeoutSeconds=1")
+            #expect(gone.json["type"] == "ERROR" && gone.json[path: ["object", "code"]] == 410, "\(gone.text)")
+        }
+    }
 }

@@ -106,6 +106,20 @@ import Testing
         #expect(tooDeep?.message.contains("deeper") == true)
     }
 
+    /// Moving a large value back and forth costs the length of its paths, not its size.
+    @Test func movesDoNotWalkWhatTheyMove() throws {
+        let big = JSONValue.array(Array(repeating: 0, count: 200_000))
+        var operations: [JSONValue] = [["op": "add", "path": "/spec/x", "value": big]]
+        for i in 0..<(JSONPatch.maxOperations - 1) {
+            operations.append(
+                i % 2 == 0
+                    ? ["op": "move", "from": "/spec/x", "path": "/spec/y"]
+                    : ["op": "move", "from": "/spec/y", "path": "/spec/x"])
+        }
+        let patched = try JSONPatch.apply(.array(operations), to: ["spec": [:]])
+        #expect(patched[path: ["spec", "y"]]?.arrayValue?.count == 200_000)
+    }
+
     @Test func depthIsCountedNoFurtherThanAsked() {
         var value: JSONValue = 1
         for _ in 0..<50 { value = [value] }

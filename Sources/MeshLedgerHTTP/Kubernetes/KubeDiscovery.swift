@@ -200,12 +200,31 @@ struct KubeDiscovery: Sendable {
         let store = endpoints.store
         let committer = endpoints.committer
         let head = committer.foldedSequence
+        let oldest = await committer.oldestWatchable()
+        if let start, start + 1 < oldest {
+            // As every watch: a start older than the retention window is an ERROR 410 in the stream,
+            // and clients list again.
+            let expired = KubeError(
+                code: 410, reason: "Expired", message: "too old resource version: \(start) (\(oldest - 1))")
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: KubeObjects.WatchEvent("ERROR", expired.status).line)))
+        }
         var known = Set(try namespaces())
         if let start, start < head {
-            // From a resourceVersion: the namespaces first named after it are still to come.
+            // From a resourceVersion: the namespaces first named after it are still to come (one
+            // named after it but also before, by any object's history, is known already).
+            var touched = Set<String>()
             try store.log.scan((start + 1)...head) { event in
-                known.remove(event.key.namespace)
+                touched.insert(event.key.namespace)
                 return true
+            }
+            let states = try store.log.objectStates()
+            for namespace in touched {
+                let before = try states.contains { state in
+                    try state.key.namespace == namespace && (store.log.history(of: state.key).first ?? .max) <= start
+                }
+                if !before { known.remove(namespace) }
             }
         }
         let initial = start == nil ? known.sorted() : []

@@ -125,7 +125,7 @@ struct KubeObjects: Sendable {
                             "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""))
                 }
             }
-            if flag(request, "sendInitialEvents") {
+            if query(request, "sendInitialEvents") != nil {
                 errors.append(.forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
             }
         }
@@ -370,7 +370,8 @@ struct KubeObjects: Sendable {
         // what it was last sent of each matching object (as kube-apiserver's cacher compares the
         // previous and the current object).
         var matching: [String: JSONValue]?
-        if filter.labels != nil || filter.fields != nil {
+        // (Not for a start older than the retention window: the stream answers 410 at once.)
+        if filter.labels != nil || filter.fields != nil, rv.map({ $0 + 1 >= oldest }) ?? true {
             var current = initial
             if let rv {
                 let then = rv < start.sequence ? try view(at: rv) : start

@@ -120,7 +120,7 @@ struct KubeWrites: Sendable {
             if manifest.key.kind.hasGeneration, manifest.object["spec"] != current["spec"],
                 let generation = current[path: ["metadata", "generation"]]?.intValue
             {
-                metadata["generation"] = .int(generation + 1)
+                metadata["generation"] = .int(min(generation, Int64(Manifest.maxGeneration) - 1) + 1)
             }
             root["status"] = current["status"]
         } else {
@@ -160,10 +160,9 @@ struct KubeWrites: Sendable {
         if let bad = manager.unicodeScalars.first(where: {
             $0 != " " && unprintable.contains($0.properties.generalCategory)
         }) {
-            errors.append(
-                .invalid(
-                    "fieldManager", "\"\(manager)\"",
-                    "invalid character U+\(String(bad.value, radix: 16, uppercase: true))"))
+            let hex = String(bad.value, radix: 16, uppercase: true)
+            let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            errors.append(.invalid("fieldManager", "\"\(manager)\"", "invalid character \(code)"))
         }
         let dryRuns = dryRun + [reads.query(request, "dryRun")].compactMap { $0 }
         if let unsupported = dryRuns.first(where: { $0 != "All" }) {

@@ -127,6 +127,9 @@ struct Endpoints: Sendable {
         // A connection that is not active to begin with is no socket (the in-process tests').
         let stream = WatchStream(
             slot: slot, channel: context.channel?.isActive == true ? context.channel : nil, committer: committer)
+        // Given back when the connection closes too: a client gone before the response head is
+        // written never starts the body below (giving back twice is harmless).
+        stream.channel?.closeFuture.whenComplete { _ in Task { await committer.closeWatch(slot) } }
         return Response(
             status: .ok, headers: [.contentType: contentType],
             body: ResponseBody { writer in

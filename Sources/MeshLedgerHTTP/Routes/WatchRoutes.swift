@@ -43,12 +43,11 @@ struct WatchRoutes: Sendable {
                     "watch from \(from) is older than the retention window (oldest start \(oldest - 1)); list again",
                 code: "Expired")
         }
-        let timeout =
-            try endpoints.seconds(request, "timeoutSeconds", in: 0...configuration.maxWatchSeconds)
-            ?? configuration.maxWatchSeconds
+        // Longer than the server allows is the server's longest, as on the Kubernetes API.
+        let longest = max(0.01, configuration.maxWatchSeconds)
+        let timeout = min(try endpoints.seconds(request, "timeoutSeconds", in: 0...31_536_000) ?? longest, longest)
         let bookmarkEvery =
-            try endpoints.seconds(request, "bookmarkSeconds", in: 0.01...configuration.maxWatchSeconds)
-            ?? configuration.bookmarkSeconds
+            try endpoints.seconds(request, "bookmarkSeconds", in: 0.01...longest) ?? configuration.bookmarkSeconds
         // A caller that may not read everything gets the events (and status changes) of what it
         // may watch, encoded for it alone.
         let readable = V1ReadFilter.make(
