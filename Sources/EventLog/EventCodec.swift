@@ -92,7 +92,8 @@ public enum EventCodec {
             for _ in 0..<(try reader.count()) { groups.append(try reader.string()) }
         }
         let clusterLength = try reader.varint()
-        let originCluster: String? = clusterLength == 0 ? nil : try reader.string(length: Int(clusterLength - 1))
+        let originCluster: String? =
+            clusterLength == 0 ? nil : try reader.string(length: Int(clamping: clusterLength - 1))
         let kindName = try reader.string()
         guard let kind = ResourceKind(rawValue: kindName) else {
             throw DecodeError(problem: "unknown kind \(kindName)")

@@ -350,7 +350,7 @@ enum ObjectStateCodec {
         let content = Digest(bytes: try reader.bytes(32))
         let spec = Digest(bytes: try reader.bytes(32))
         let clusterLength = try reader.varint()
-        let cluster: String? = clusterLength == 0 ? nil : try reader.string(length: Int(clusterLength - 1))
+        let cluster: String? = clusterLength == 0 ? nil : try reader.string(length: Int(clamping: clusterLength - 1))
         return ObjectState(
             key: key, lastSequence: last, generation: generation, exists: exists, contentHash: content,
             specHash: spec, originCluster: cluster)

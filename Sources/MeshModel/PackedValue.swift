@@ -307,7 +307,7 @@ package struct ByteReader {
     }
 
     @inlinable package mutating func string(length: Int) throws(CodecError) -> String {
-        guard length >= 0, index + length <= buffer.count else { throw short() }
+        guard length >= 0, length <= buffer.count - index else { throw short() }
         let slice = UnsafeRawBufferPointer(rebasing: buffer[index..<index + length])
         index += length
         return String(decoding: slice, as: UTF8.self)

@@ -454,4 +454,27 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         otherFormat[0] = 9
         #expect(throws: (any Error).self) { try EventCodec.decode(otherFormat) }
     }
+
+    /// A record whose origin-cluster length does not fit in an Int (or runs past the end) is an
+    /// error, not a trap (found by fuzzing: `Tools/fuzz run eventcodec`).
+    @Test(arguments: [UInt64(1) << 63, (UInt64(1) << 63) + 1, UInt64.max, 1000])
+    func anOriginClusterLengthPastTheRecordIsAnError(length: UInt64) throws {
+        let event = Event(
+            sequence: 1, recordedAt: Timestamp(microseconds: 0), source: .user, actor: "ctl", originCluster: nil,
+            key: ObjectKey(kind: .mesh, namespace: "gloo-mesh", name: "m"), change: .upsert, generation: 3,
+            object: ["spec": [:]])
+        var record = EventCodec.encode(event).record
+        // version, sequence, time, source, change, generation (1 byte), actor (1 + 3 bytes)
+        let lengthOffset = 1 + 8 + 8 + 1 + 1 + 1 + 4
+        #expect(record[lengthOffset] == 0)
+        var varint: [UInt8] = []
+        var rest = length
+        while rest >= 0x80 {
+            varint.append(UInt8(rest & 0x7F) | 0x80)
+            rest >>= 7
+        }
+        varint.append(UInt8(rest))
+        record.replaceSubrange(lengthOffset...lengthOffset, with: varint)
+        #expect(throws: CodecError.self) { try EventCodec.decode(record) }
+    }
 }
