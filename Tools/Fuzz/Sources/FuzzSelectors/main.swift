@@ -8,7 +8,7 @@ import MeshModel
 func fuzzSelectors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
     let text = String(decoding: bytes, as: UTF8.self)
-    if let selector = LabelSelector(text) {
+    if let selector = try? LabelSelector(text) {
         _ = selector.matches([:])
         _ = selector.matches(["app": "reviews", "tier": "db", "env": "a"])
     }
