@@ -146,8 +146,8 @@ func destinationManifest(_ name: String, cluster: String = "cluster-1", port: In
 {
     """
     {"apiVersion": "discovery.mesh.gloo.solo.io/v1alpha2", "kind": "Destination",
-     "metadata": {"name": "\(name)", "namespace": "gloo-mesh"\(note.map { ", \"annotations\": {\"note\": \"\($0)\"}" } ?? "")},
-     "spec": {"kubeService": {"ref": {"name": "\(name)", "namespace": "bookinfo", "clusterName": "\(cluster)"},
+     "metadata": {"name": "\(name)", "namespace": "gloo-mesh"},
+     "spec": {"kubeService": {"ref": {"name": "\(name)", "namespace": "bookinfo", "clusterName": "\(cluster)"},\(note.map { " \"labels\": {\"note\": \"\($0)\"}," } ?? "")
               "ports": [{"port": \(port), "name": "http", "protocol": "TCP"}]},
               "mesh": {"name": "istiod-istio-system-\(cluster)", "namespace": "gloo-mesh"}}}
     """
