@@ -72,6 +72,16 @@ actor Committer {
         if await !folded.wait(for: sequence + 1, timeout: timeout), !watchesStopped { await foldNewEvents() }
     }
 
+    /// Waits until the fold reaches `sequence` (another process's appends are found within 250 ms),
+    /// the watches stop, or `timeout` passes; whether it reached it.
+    nonisolated func waitUntilFolded(_ sequence: UInt64, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while foldedSequence < sequence, !watchesStopped, ContinuousClock.now < deadline {
+            await waitForEvents(after: foldedSequence, timeout: min(.milliseconds(250), deadline - ContinuousClock.now))
+        }
+        return foldedSequence >= sequence
+    }
+
     /// Takes a watch slot for `holder` (see `WatchSlots`); nil: refused.
     func openWatch(for holder: String) -> WatchSlot? { watchSlots.take(for: holder) }
 

@@ -61,12 +61,7 @@ struct Endpoints: Sendable {
 
     /// Waits up to 3 s until the fold reaches `sequence`; `PositionAhead` when it does not.
     func awaitPosition(_ sequence: UInt64) async throws {
-        let deadline = ContinuousClock.now + .seconds(3)
-        while committer.foldedSequence < sequence, !committer.watchesStopped, ContinuousClock.now < deadline {
-            await committer.waitForEvents(
-                after: committer.foldedSequence, timeout: min(.milliseconds(250), deadline - ContinuousClock.now))
-        }
-        if committer.foldedSequence < sequence {
+        if await !committer.waitUntilFolded(sequence, timeout: .seconds(3)) {
             throw PositionAhead(requested: sequence, head: committer.foldedSequence)
         }
     }

@@ -94,15 +94,7 @@ struct ConsistencyMiddleware: RouterMiddleware {
             if let replicator = endpoints.replicator {
                 reached = await replicator.waitForHead(target)
             } else {
-                // Woken by the fold that reaches it (another process's appends: within 250 ms).
-                let committer = endpoints.committer
-                let deadline = ContinuousClock.now + .seconds(5)
-                while committer.foldedSequence < target, !committer.watchesStopped, ContinuousClock.now < deadline {
-                    await committer.waitForEvents(
-                        after: committer.foldedSequence,
-                        timeout: min(.milliseconds(250), deadline - ContinuousClock.now))
-                }
-                reached = committer.foldedSequence >= target
+                reached = await endpoints.committer.waitUntilFolded(target, timeout: .seconds(5))
             }
             guard reached || kubernetes else {
                 let head = try endpoints.store.log.head().sequence
