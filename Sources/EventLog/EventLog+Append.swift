@@ -266,7 +266,9 @@ private struct BatchWriter {
             keyBytes: item.keyBytes, groups: item.change.groups, txn)
     }
 
-    /// A resync's deletes: the cluster's objects of the resynced kinds the batch did not name.
+    /// A resync's deletes: the cluster's objects of the resynced kinds the batch did not name, by
+    /// key: `ResourceKind`'s order deletes what depends on an object before it (Destinations
+    /// before their Mesh; decision 0015).
     mutating func deleteMissing(_ resync: Resync, _ txn: borrowing WriteTransaction) throws {
         var missing: [ObjectState] = []
         try txn.scan(log.objects) { keyBytes, value in

@@ -104,12 +104,10 @@ extension Store {
             for issue in list { issues.append((.error, "mesh \(mesh.key)", issue)) }
         }
         for mesh in e.exported {
-            if case .blocked(let holder)? = projection.acceptance[mesh]?.outcome(of: ref) {
-                let message =
-                    "Hostname \(record.spec.hostname ?? "") is already used by VirtualDestination \(holder), accepted earlier"
-                issues.append(
-                    (.error, "mesh \(mesh.key)", Issue(message, [vdKey, holder.objectKey(.virtualDestination)])))
-            }
+            let outcome = projection.acceptance[mesh]?.outcome(of: ref) ?? .notCandidate
+            let acceptanceIssues = outcome.issues(of: ref, hostname: record.spec.hostname)
+            for issue in acceptanceIssues.errors { issues.append((.error, "mesh \(mesh.key)", issue)) }
+            for issue in acceptanceIssues.warnings { issues.append((.warning, "mesh \(mesh.key)", issue)) }
         }
         for piece in state.outputs {
             guard let failure = projection.world.writeFailures[piece.key] else { continue }

@@ -29,6 +29,9 @@ public struct MeshAcceptance: Sendable, Hashable {
     public private(set) var blocked: [ObjectRef: ObjectRef] = [:]
     /// The index of each accepted VirtualDestination in `accepted`.
     private var positions: [ObjectRef: Int] = [:]
+    /// Accepted VirtualDestinations that share their VIP with others accepted here, and those
+    /// others (derived from `accepted`).
+    private var sharedVIPs: [ObjectRef: [ObjectRef]] = [:]
 
     /// No VirtualDestination accepted.
     public init() {}
@@ -38,6 +41,25 @@ public struct MeshAcceptance: Sendable, Hashable {
         self.accepted = accepted
         self.blocked = blocked
         for (index, entry) in accepted.enumerated() { positions[entry.virtualDestination] = index }
+        indexVIPs()
+    }
+
+    /// The VIP of a VirtualDestination (docs/domain.md 4.5).
+    static func vip(of vd: ObjectRef) -> String {
+        virtualIP(name: vd.name, namespace: vd.namespace, cluster: "", scope: "local-resource")
+    }
+
+    /// Finds the accepted VirtualDestinations whose VIPs are equal: the hash concatenates name and
+    /// namespace (`ab`/`c` and `a`/`bc`), and 28 bits collide by chance in large fleets.
+    private mutating func indexVIPs() {
+        var byVIP: [String: [ObjectRef]] = [:]
+        for entry in accepted {
+            byVIP[MeshAcceptance.vip(of: entry.virtualDestination), default: []].append(entry.virtualDestination)
+        }
+        sharedVIPs = [:]
+        for (_, refs) in byVIP where refs.count > 1 {
+            for vd in refs { sharedVIPs[vd] = refs.filter { $0 != vd }.sorted() }
+        }
     }
 
     public static func == (a: MeshAcceptance, b: MeshAcceptance) -> Bool {
@@ -91,21 +113,50 @@ public struct MeshAcceptance: Sendable, Hashable {
                         hostname: candidate.hostname))
             }
         }
+        next.indexVIPs()
         return next
     }
 
     /// The outcome for one VirtualDestination: accepted (with its order), blocked (by whom), or
     /// neither (not a candidate).
     public func outcome(of vd: ObjectRef) -> Outcome {
-        if let order = order(of: vd) { return .accepted(order: order) }
+        if let order = order(of: vd) { return .accepted(order: order, sharingVIP: sharedVIPs[vd] ?? []) }
         if let holder = blocked[vd] { return .blocked(by: holder) }
         return .notCandidate
     }
 
     /// The outcome for one VirtualDestination on a mesh.
     public enum Outcome: Sendable, Hashable {
-        case accepted(order: Int)
+        /// Accepted, with its acceptanceOrder and the others accepted on the mesh with its VIP.
+        case accepted(order: Int, sharingVIP: [ObjectRef])
         case blocked(by: ObjectRef)
         case notCandidate
+
+        /// The errors and warnings it gives the mesh entry of `vd` with `hostname`: one place
+        /// for the status and `explain`.
+        public func issues(of vd: ObjectRef, hostname: String?) -> (errors: [Issue], warnings: [Issue]) {
+            let vdKey = vd.objectKey(.virtualDestination)
+            switch self {
+            case .accepted(_, let others):
+                let vip = MeshAcceptance.vip(of: vd)
+                return (
+                    [],
+                    others.map { other in
+                        Issue(
+                            "VIP \(vip) is also the VIP of VirtualDestination \(other), accepted on this mesh",
+                            [vdKey, other.objectKey(.virtualDestination)])
+                    }
+                )
+            case .blocked(let holder):
+                return (
+                    [
+                        Issue(
+                            "Hostname \(hostname ?? "") is already used by VirtualDestination \(holder), accepted earlier",
+                            [vdKey, holder.objectKey(.virtualDestination)])
+                    ], []
+                )
+            case .notCandidate: return ([], [])
+            }
+        }
     }
 }

@@ -22,6 +22,18 @@ public struct Evaluation: Sendable, Hashable {
     public var hostnameSuffix = "global"
     /// The VirtualMeshes this evaluation read (for dependency tracking).
     public var virtualMeshes: Set<ObjectRef> = []
+    /// Selected Destinations skipped: their mesh is missing, or (static) they have no port
+    /// (for dependency tracking; each has a warning).
+    public var skipped: [Destination] = []
+    /// The name of the VirtualDestination's own outputs (decision 0014).
+    public var outputName = ""
+    /// The names of the federated objects of the selected services (static failover).
+    public var federatedNames: [ClusterObjectRef: String] = [:]
+    /// The output names whose claims decided the names above (for dependency tracking).
+    public var nameReads: [String] = []
+    /// The service whose federated hostname the VirtualDestination's hostname is, if discovered
+    /// or not (for dependency tracking).
+    public var federatedHostnameService: ClusterObjectRef?
 
     /// Whether it may be accepted on `mesh` (if no earlier VirtualDestination holds its hostname).
     public func isCandidate(on mesh: ObjectRef) -> Bool {
@@ -64,10 +76,13 @@ public func evaluate(_ vd: VirtualDestination, in world: World) -> Evaluation {
     rules.checkPort()
     let outlierFromVirtualDestination = rules.selectDestinations()
     rules.checkBackingMeshes()
+    rules.checkBackingPorts()
     rules.resolveExportedMeshes()
     rules.checkGroupingAndSuffix()
+    rules.checkFederatedHostname()
     if !outlierFromVirtualDestination { rules.checkOutlierDetection() }
     rules.checkReachability()
+    rules.nameOutputs()
     rules.evaluation.errors = rules.errors
     return rules.evaluation
 }
@@ -174,16 +189,21 @@ private struct Rules {
         }
     }
 
-    /// The selected Destinations' meshes exist and are Istio.
+    /// The selected Destinations' meshes exist and are Istio. A Destination whose mesh is missing
+    /// is skipped with a warning, as a missing static backing destination is (#947: a failover
+    /// must survive losing a backend); none left is an error.
     mutating func checkBackingMeshes() {
+        var kept: [Destination] = []
         for destination in evaluation.selected {
             guard let mesh = world.meshes[destination.mesh] else {
-                errors.append(
+                evaluation.skipped.append(destination)
+                evaluation.warnings.append(
                     Issue(
-                        "Mesh \(destination.mesh) for destination \(destination.service) not found",
+                        "Mesh \(destination.mesh) for destination \(destination.service) not found; skipped",
                         [destination.ref.objectKey(.destination), destination.mesh.objectKey(.mesh)]))
                 continue
             }
+            kept.append(destination)
             evaluation.backingMeshes.insert(destination.mesh)
             if !mesh.isIstio {
                 errors.append(
@@ -191,6 +211,36 @@ private struct Rules {
                         "Unsupported mesh type \(mesh.type) for mesh \(mesh.ref)",
                         [mesh.ref.objectKey(.mesh), destination.ref.objectKey(.destination)]))
             }
+        }
+        evaluation.selected = kept
+        if kept.isEmpty, !evaluation.skipped.isEmpty {
+            errors.append(
+                Issue(
+                    "None of the backing destinations were found in discovery.",
+                    [vdKey] + evaluation.warnings.flatMap(\.inputs)))
+        }
+    }
+
+    /// Static failover: a backing Destination without ports adds no cluster to the aggregate
+    /// cluster, so it is skipped with a warning; when none has a port, the failover has nothing
+    /// to fail over to (Envoy rejects an aggregate cluster with no clusters).
+    mutating func checkBackingPorts() {
+        guard case .staticList = vd.backing, !evaluation.selected.isEmpty else { return }
+        let portless = evaluation.selected.filter { $0.ports.isEmpty }
+        guard !portless.isEmpty else { return }
+        for destination in portless {
+            evaluation.warnings.append(
+                Issue(
+                    "Backing destination \(destination.service) has no ports and adds no cluster to the failover; skipped",
+                    [vdKey, destination.ref.objectKey(.destination)]))
+        }
+        evaluation.selected.removeAll { $0.ports.isEmpty }
+        evaluation.skipped += portless
+        if evaluation.selected.isEmpty {
+            errors.append(
+                Issue(
+                    "None of the backing destinations has a port: the failover would have no cluster.",
+                    [vdKey] + portless.map { $0.ref.objectKey(.destination) }))
         }
     }
 
@@ -267,6 +317,53 @@ private struct Rules {
                 Issue(
                     "Provided hostname \(hostname) is missing required suffix \"\(suffix)\".",
                     [vdKey, owner.objectKey(.virtualMesh)]))
+        }
+    }
+
+    /// The hostname is not the federated hostname of a discovered service
+    /// (`<svc>.<ns>.svc.<cluster>.<suffix>`): a static failover to that service emits a
+    /// ServiceEntry for that host in every other cluster, and Istio's choice between two
+    /// ServiceEntries for one host depends on its version. An error of each exported mesh in
+    /// another cluster than the service's.
+    mutating func checkFederatedHostname() {
+        guard let hostname = vd.hostname,
+            let service = federatedService(ofHostname: hostname, suffix: evaluation.hostnameSuffix)
+        else { return }
+        evaluation.federatedHostnameService = service
+        guard let owner = world.destination(forService: service) else { return }
+        for ref in evaluation.exported {
+            guard let mesh = world.meshes[ref], mesh.cluster != service.clusterName else { continue }
+            evaluation.meshErrors[ref, default: []].append(
+                Issue(
+                    "Hostname \(hostname) is the federated hostname of destination \(service)",
+                    [vdKey, owner.ref.objectKey(.destination)]))
+        }
+    }
+
+    /// The names of the outputs (decision 0014): the VirtualDestination's own, and the federated
+    /// objects' of each selected service (static failover). A name other than the base name gets
+    /// a warning naming the source that has the base name.
+    mutating func nameOutputs() {
+        let own = world.outputName(of: .virtualDestination(vd.ref))
+        evaluation.outputName = own.name
+        evaluation.nameReads = own.reads
+        if let winner = own.winner {
+            evaluation.warnings.append(
+                Issue(
+                    "Output name \(OutputSource.virtualDestination(vd.ref).baseName) is also the name of \(winner)'s outputs; this VirtualDestination's are named \(own.name)",
+                    [vdKey] + winner.objectKeys(world)))
+        }
+        guard case .staticList = vd.backing else { return }
+        for destination in evaluation.selected {
+            let federated = world.outputName(of: .service(destination.service))
+            evaluation.federatedNames[destination.service] = federated.name
+            evaluation.nameReads += federated.reads
+            if let winner = federated.winner {
+                evaluation.warnings.append(
+                    Issue(
+                        "Output name \(OutputSource.service(destination.service).baseName) is also the name of \(winner)'s outputs; the federated objects of destination \(destination.service) are named \(federated.name)",
+                        [destination.ref.objectKey(.destination)] + winner.objectKeys(world)))
+            }
         }
     }
 

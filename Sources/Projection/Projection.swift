@@ -75,6 +75,8 @@ public struct Projection: Sendable {
     private var byExport: [ObjectRef: Set<ObjectRef>] = [:]
     private var byVirtualMesh: [ObjectRef: Set<ObjectRef>] = [:]
     private var byOutput: [OutputKey: Set<ObjectRef>] = [:]
+    /// VirtualDestinations by the output names whose claims decided their outputs' names.
+    private var byNameRead: [String: Set<ObjectRef>] = [:]
     /// Localized VirtualDestinations by the index keys of their selectors (`World.indexKeys`), and
     /// those with a selector that may match any Destination: a Destination's arrival or change
     /// is tested against the ones sharing a key with it, not against all.
@@ -92,6 +94,7 @@ public struct Projection: Sendable {
         var candidacy: [ObjectRef: MeshAcceptance.Candidate] = [:]
         var localizedKeys: [String] = []
         var localizedAnywhere = false
+        var nameReads: [String] = []
     }
 
     /// An empty projection (before event 1).
@@ -255,6 +258,8 @@ public struct Projection: Sendable {
             affected.formUnion(bySelected[ref] ?? [])
             for destination in [old, new].compactMap({ $0 }) {
                 affected.formUnion(byService[destination.service] ?? [])
+                // Whether its service is discovered decides who has that service's output name.
+                affected.formUnion(byNameRead[OutputSource.service(destination.service).baseName] ?? [])
                 var localized = localizedAnywhere
                 for key in World.indexKeys(of: destination) { localized.formUnion(localizedByKey[key] ?? []) }
                 for vd in localized where selects(vd, destination) { affected.insert(vd) }
@@ -325,6 +330,8 @@ public struct Projection: Sendable {
                 kind: .virtualDestination, ref: ref, object: object, generation: event.generation,
                 sequence: event.sequence)
             affected.insert(ref)
+            // Whether it exists decides who has its output name.
+            affected.formUnion(byNameRead[OutputSource.virtualDestination(ref).baseName] ?? [])
         }
         // A Destination reaches statuses and outputs only through evaluations (selection, ports,
         // regions, meshes): where the evaluation is unchanged, nothing derived from it is.
@@ -480,7 +487,7 @@ public struct Projection: Sendable {
         let outcome = { (mesh: ObjectRef) in self.acceptance[mesh]?.outcome(of: vd) ?? .notCandidate }
         if world.writeFailures.isEmpty {
             state.status = buildStatus(
-                generation: record.generation, evaluation: state.evaluation, acceptance: outcome,
+                vd: vd, generation: record.generation, evaluation: state.evaluation, acceptance: outcome,
                 hostname: record.spec.hostname, writeErrors: [])
             state.outputs = []
             staleOutputs.insert(vd)
@@ -502,6 +509,8 @@ public struct Projection: Sendable {
     ) -> [ObjectRef: MeshAcceptance.Candidate] {
         var entry = IndexEntry()
         if case .staticList(let services) = record.spec.backing { entry.services = services }
+        if let service = e.federatedHostnameService { entry.services.append(service) }
+        entry.nameReads = e.nameReads
         if case .localized(let selectors, _, _) = record.spec.backing {
             for selector in selectors {
                 if let keys = World.indexKeys(for: selector) {
@@ -511,7 +520,7 @@ public struct Projection: Sendable {
                 }
             }
         }
-        entry.selected = e.selected.map { ($0.ref, $0.mesh) }
+        entry.selected = (e.selected + e.skipped).map { ($0.ref, $0.mesh) }
         entry.exported = e.exported
         entry.virtualMeshes = e.virtualMeshes
         if case .virtualMesh(let vm) = record.spec.export { entry.virtualMeshes.insert(vm) }
@@ -533,6 +542,7 @@ public struct Projection: Sendable {
         for vm in entry.virtualMeshes { byVirtualMesh[vm, default: []].insert(vd) }
         for key in entry.localizedKeys { localizedByKey[key, default: []].insert(vd) }
         if entry.localizedAnywhere { localizedAnywhere.insert(vd) }
+        for name in entry.nameReads { byNameRead[name, default: []].insert(vd) }
         indexed[vd] = entry
         return entry.candidacy
     }
@@ -542,6 +552,7 @@ public struct Projection: Sendable {
         guard let entry = indexed.removeValue(forKey: vd) else { return [:] }
         for key in entry.localizedKeys { localizedByKey[key]?.remove(vd) }
         if entry.localizedAnywhere { localizedAnywhere.remove(vd) }
+        for name in entry.nameReads { byNameRead[name]?.remove(vd) }
         for service in entry.services { byService[service]?.remove(vd) }
         for (destination, mesh) in entry.selected {
             bySelected[destination]?.remove(vd)
@@ -562,13 +573,15 @@ func derive(
     acceptance: (ObjectRef) -> MeshAcceptance.Outcome, writeFailures: [OutputKey: String]
 ) -> (status: VirtualDestinationStatus, outputs: [OutputPiece]) {
     let provisional = buildStatus(
-        generation: record.generation, evaluation: evaluation, acceptance: acceptance, hostname: record.spec.hostname,
+        vd: record.spec.ref, generation: record.generation, evaluation: evaluation, acceptance: acceptance,
+        hostname: record.spec.hostname,
         writeErrors: [])
     let outputs = acceptedOutputs(record: record, evaluation: evaluation, status: provisional, world: world)
     let failures = Set(outputs.compactMap { writeFailures[$0.key].map { "write error: \($0)" } }).sorted()
     if failures.isEmpty { return (provisional, outputs) }
     let status = buildStatus(
-        generation: record.generation, evaluation: evaluation, acceptance: acceptance, hostname: record.spec.hostname,
+        vd: record.spec.ref, generation: record.generation, evaluation: evaluation, acceptance: acceptance,
+        hostname: record.spec.hostname,
         writeErrors: failures)
     return (status, outputs)
 }

@@ -21,13 +21,14 @@ extension Projection {
     /// digest and digest contribution are recorded. Format 4: inputs are named by the event that
     /// last changed them instead of holding their objects. Format 5: a contribution may be absent
     /// (outputs not settled when it was taken), and the snapshot's digest is the sum of those
-    /// recorded. A change to what translation produces must bump it (a test pins the digest of a
+    /// recorded. Format 6: output names are unique (decision 0014), long names hashed as Gloo
+    /// hashes them, and new warnings and errors (decision 0015), so older states differ. A change to what translation produces must bump it (a test pins the digest of a
     /// fixed scenario) and raise the lower bound of `readableSnapshotFormats`.
-    public static let snapshotFormat: UInt8 = 5
+    public static let snapshotFormat: UInt8 = 6
 
-    /// The snapshot formats this version restores; any other is skipped. A format-4 snapshot is a
-    /// format-5 one with every contribution recorded.
-    public static let readableSnapshotFormats: ClosedRange<UInt8> = 4...5
+    /// The snapshot formats this version restores; any other is skipped (format 6 changed the
+    /// derived state, so older snapshots are replaced by replay).
+    public static let readableSnapshotFormats: ClosedRange<UInt8> = 6...6
 
     /// What a snapshot records of one VirtualDestination: the digest of its status, and its digest
     /// contribution when its outputs were settled.

@@ -71,21 +71,17 @@ public struct VirtualDestinationStatus: Sendable, Hashable {
 /// Builds a VirtualDestination's status from its evaluation, the acceptance on each exported mesh
 /// and controller feedback.
 func buildStatus(
-    generation: UInt64, evaluation e: Evaluation, acceptance: (ObjectRef) -> MeshAcceptance.Outcome,
+    vd: ObjectRef, generation: UInt64, evaluation e: Evaluation, acceptance: (ObjectRef) -> MeshAcceptance.Outcome,
     hostname: String?, writeErrors: [String]
 ) -> VirtualDestinationStatus {
     var meshes: [(key: String, status: ApprovalStatus)] = []
     var allAccepted = true
     for mesh in e.exported {
-        var errors = (e.errors + (e.meshErrors[mesh] ?? [])).map(\.message)
+        let outcome = acceptance(mesh)
+        let issues = outcome.issues(of: vd, hostname: hostname)
+        let errors = (e.errors + (e.meshErrors[mesh] ?? []) + issues.errors).map(\.message)
         var order: Int?
-        switch acceptance(mesh) {
-        case .accepted(let index): order = index
-        case .blocked(let holder):
-            errors.append(
-                "Hostname \(hostname ?? "") is already used by VirtualDestination \(holder), accepted earlier")
-        case .notCandidate: break
-        }
+        if case .accepted(let index, _) = outcome { order = index }
         let accepted = order != nil && errors.isEmpty
         if !accepted { allAccepted = false }
         meshes.append(
@@ -93,7 +89,7 @@ func buildStatus(
                 mesh.key,
                 ApprovalStatus(
                     acceptanceOrder: order, state: accepted ? .accepted : .invalid, errors: errors,
-                    warnings: e.warnings.map(\.message))
+                    warnings: (e.warnings + issues.warnings).map(\.message))
             ))
     }
     let topErrors = (e.errors + e.topLevelErrors).map(\.message)

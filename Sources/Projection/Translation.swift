@@ -85,22 +85,90 @@ public struct OutputObject: Sendable, Hashable {
     }
 }
 
-/// Istio names: DNS labels. `* / . : _` and space become `-`; `[ ] \n " '` are dropped;
-/// lower-cased; over 63 characters: the first 31, `-`, the md5 hex digest, cut to 63.
+/// Istio names: DNS labels, as Gloo's `SanitizeNameV2` makes them. `* / . : _` and space become
+/// `-`; `[ ] \n " '` are dropped; over 63 bytes: the first 31, `-`, the md5 hex digest of the name
+/// so replaced (before lower-casing), cut to 63; then lower-cased.
 public func sanitizeName(_ name: String) -> String {
     var out = ""
-    for character in name.lowercased() {
+    for character in name {
         switch character {
         case "*", "/", ".", ":", "_", " ": out.append("-")
         case "[", "]", "\n", "\"", "'": continue
         default: out.append(character)
         }
     }
-    if out.count > 63 {
-        let digest = hex(Insecure.MD5.hash(data: Array(name.utf8)))
-        out = String((String(out.prefix(31)) + "-" + digest).prefix(63))
+    let bytes = Array(out.utf8)
+    if bytes.count > 63 {
+        let digest = hex(Insecure.MD5.hash(data: bytes))
+        out = String(decoding: (Array(bytes.prefix(31)) + Array(("-" + digest).utf8)).prefix(63), as: UTF8.self)
     }
-    return out
+    return out.lowercased()
+}
+
+/// Who an output object's name belongs to (docs/domain.md 4.5, decision 0014): a backing
+/// service, whose federated objects every VirtualDestination failing over to it shares, or a
+/// VirtualDestination, for the objects of its own hostname.
+public enum OutputSource: Sendable, Hashable, Comparable, CustomStringConvertible {
+    case service(ClusterObjectRef)
+    case virtualDestination(ObjectRef)
+
+    /// The name it wants: `<svc>-<ns>-<cluster>` or `<name>-<namespace>`, sanitized.
+    public var baseName: String {
+        switch self {
+        case .service(let s): sanitizeName("\(s.name)-\(s.namespace)-\(s.clusterName)")
+        case .virtualDestination(let r): sanitizeName("\(r.name)-\(r.namespace)")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .service(let s): "destination \(s)"
+        case .virtualDestination(let r): "VirtualDestination \(r)"
+        }
+    }
+
+    /// Services first (their federated objects are named as Gloo names them), then
+    /// VirtualDestinations, each by ref.
+    public static func < (a: OutputSource, b: OutputSource) -> Bool {
+        switch (a, b) {
+        case (.service(let x), .service(let y)): x < y
+        case (.virtualDestination(let x), .virtualDestination(let y)): x < y
+        case (.service, .virtualDestination): true
+        case (.virtualDestination, .service): false
+        }
+    }
+
+    /// The input objects behind a source (for `explain`).
+    func objectKeys(_ world: World) -> [ObjectKey] {
+        switch self {
+        case .service(let s): (world.destinationsByService[s] ?? []).sorted().map { $0.objectKey(.destination) }
+        case .virtualDestination(let r): [r.objectKey(.virtualDestination)]
+        }
+    }
+
+    /// The name of a source that does not get its base name: the base cut to 46 characters, `-`,
+    /// 16 hex digits of the SHA-256 of the source (attempt `k` > 0 hashes `#k` too).
+    func disambiguatedName(_ attempt: Int) -> String {
+        let identity = "\(description)" + (attempt == 0 ? "" : "#\(attempt)")
+        let digest = hex(SHA256.hash(data: Array(identity.utf8)).prefix(8))
+        return String(baseName.prefix(46)) + "-" + digest
+    }
+}
+
+/// The hostname a remote service has in a mesh that reaches it through federation:
+/// `<svc>.<ns>.svc.<cluster>.<suffix>` (docs/domain.md 4.5).
+func federatedHostname(_ service: ClusterObjectRef, suffix: String) -> String {
+    "\(service.name).\(service.namespace).svc.\(service.clusterName).\(suffix)"
+}
+
+/// The service whose federated hostname `hostname` is, under `suffix` (nil when it is not of
+/// that form): what a VirtualDestination's hostname must not be (docs/domain.md 4.3).
+func federatedService(ofHostname hostname: String, suffix: String) -> ClusterObjectRef? {
+    guard hostname.hasSuffix("." + suffix) else { return nil }
+    let labels = hostname.dropLast(suffix.count + 1).split(separator: ".", omittingEmptySubsequences: false)
+    guard labels.count >= 4, labels[2] == "svc" else { return nil }
+    return ClusterObjectRef(
+        name: String(labels[0]), namespace: String(labels[1]), clusterName: labels[3...].joined(separator: "."))
 }
 
 /// The VIP of a service: FNV-1 (not FNV-1a) 32-bit over name + namespace + cluster + scope, its
@@ -165,7 +233,7 @@ private struct Translator {
     let cluster: String
     /// The mesh's installation namespace: the outputs' namespace.
     let namespace: String
-    /// The name of the hostname's own objects.
+    /// The name of the hostname's own objects (unique among output names, decision 0014).
     let baseName: String
     let hostname: String
     let portNumber: Int64
@@ -182,7 +250,7 @@ private struct Translator {
         self.world = world
         cluster = mesh.cluster
         namespace = mesh.installationNamespace
-        baseName = sanitizeName("\(vd.ref.name)-\(vd.ref.namespace)")
+        baseName = e.outputName
         self.hostname = hostname
         portNumber = port.number
         proto = port.protocol.uppercased()
@@ -247,10 +315,10 @@ private struct Translator {
             let fqdn =
                 local
                 ? "\(d.service.name).\(d.service.namespace).svc.cluster.local"
-                : "\(d.service.name).\(d.service.namespace).svc.\(d.service.clusterName).\(e.hostnameSuffix)"
+                : federatedHostname(d.service, suffix: e.hostnameSuffix)
             if wants("EnvoyFilter") { for p in d.ports { clusters.append(.string("outbound|\(p.port)||\(fqdn)")) } }
             guard wants("ServiceEntry") || wants("DestinationRule") else { continue }
-            let name = sanitizeName("\(d.service.name)-\(d.service.namespace)-\(d.service.clusterName)")
+            let name = e.federatedNames[d.service] ?? OutputSource.service(d.service).baseName
             if !local, wants("ServiceEntry"), let gw = gateway(of: d, in: world) {
                 pieces.append(federatedServiceEntry(d, fqdn: fqdn, name: name, gateway: gw))
             }

@@ -42,6 +42,9 @@ public struct World: Sendable {
     /// a snapshot stores). The objects themselves are not kept: the event at that sequence has
     /// each, and the typed views above are all evaluation reads.
     public internal(set) var inputs: [ObjectKey: (generation: UInt64, sequence: UInt64)] = [:]
+    /// Who wants each output name (`OutputSource.baseName`): every discovered service and every
+    /// VirtualDestination, whatever their state, so that a name depends on the inputs alone.
+    var outputNameClaims: [String: Set<OutputSource>] = [:]
 
     /// An empty world.
     public init() {}
@@ -51,6 +54,33 @@ public struct World: Sendable {
     public func destination(forService service: ClusterObjectRef) -> Destination? {
         guard let refs = destinationsByService[service], let first = refs.min() else { return nil }
         return destinations[first]
+    }
+
+    /// The name of a source's output objects and the names whose claims decided it (decision
+    /// 0014): its base name when no source before it (services first, then by ref) wants that
+    /// name too; otherwise the first of its disambiguated names that no source wants as its base.
+    /// Two different sources never get the same name.
+    func outputName(of source: OutputSource) -> (name: String, winner: OutputSource?, reads: [String]) {
+        let base = source.baseName
+        guard let winner = outputNameClaims[base]?.min(), winner < source else { return (base, nil, [base]) }
+        var reads = [base]
+        for attempt in 0... {
+            let name = source.disambiguatedName(attempt)
+            reads.append(name)
+            if outputNameClaims[name]?.isEmpty ?? true { return (name, winner, reads) }
+        }
+        preconditionFailure("unreachable")
+    }
+
+    /// Adds or removes a source's claim on its base name.
+    private mutating func claim(_ source: OutputSource, _ present: Bool) {
+        let base = source.baseName
+        if present {
+            outputNameClaims[base, default: []].insert(source)
+        } else {
+            outputNameClaims[base]?.remove(source)
+            if outputNameClaims[base]?.isEmpty == true { outputNameClaims[base] = nil }
+        }
     }
 
     /// The index keys of a Destination: one per service label, its namespace, cluster and name.
@@ -161,11 +191,15 @@ public struct World: Sendable {
             guard typed != destinations[ref] else { return false }  // the indexes stay as they are
             if let old = destinations[ref] {
                 destinationsByService[old.service]?.remove(ref)
-                if destinationsByService[old.service]?.isEmpty == true { destinationsByService[old.service] = nil }
+                if destinationsByService[old.service]?.isEmpty == true {
+                    destinationsByService[old.service] = nil
+                    claim(.service(old.service), false)
+                }
                 for key in World.indexKeys(of: old) { destinationsByKey[key]?.remove(ref) }
             }
             destinations[ref] = typed
             if let new = destinations[ref] {
+                if destinationsByService[new.service] == nil { claim(.service(new.service), true) }
                 destinationsByService[new.service, default: []].insert(ref)
                 for key in World.indexKeys(of: new) { destinationsByKey[key, default: []].insert(ref) }
             }
@@ -197,6 +231,7 @@ public struct World: Sendable {
                 writeFailures[key] = spec["error"]?.stringValue ?? "unknown error"
             }
         case .virtualDestination:
+            if (virtualDestinations[ref] == nil) != (object == nil) { claim(.virtualDestination(ref), object != nil) }
             virtualDestinations[ref] = object.map {
                 VirtualDestinationRecord(
                     spec: VirtualDestination(object: $0), generation: generation, lastSequence: sequence)

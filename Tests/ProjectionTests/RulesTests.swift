@@ -114,10 +114,18 @@ func meshState(_ status: JSONValue, _ cluster: String) -> String? {
 
     @Test func backingMeshMustExistAndBeIstio() throws {
         let orphan = Fleet.destination("orphan", "cluster-9", labels: "{app: orphan}")
+        // A Destination whose mesh is missing is skipped with a warning, as a missing one is
+        // (decision 0015); none left is the error of no backing destination found.
         let (_, missing) = try statusOf(Fleet.staticVD("a", backing: ["orphan@cluster-9"]), extra: [orphan])
+        #expect(errors(missing) == ["None of the backing destinations were found in discovery."])
         #expect(
-            errors(missing).contains(
-                "Mesh istiod-istio-system-cluster-9.gloo-mesh for destination orphan.bookinfo.cluster-9 not found"))
+            missing["warnings"] == [
+                "Mesh istiod-istio-system-cluster-9.gloo-mesh for destination orphan.bookinfo.cluster-9 not found; skipped"
+            ])
+        let (_, partly) = try statusOf(
+            Fleet.staticVD("b", backing: ["orphan@cluster-9", "reviews@cluster-1"]), extra: [orphan], name: "b")
+        #expect(partly["state"] == "ACCEPTED")
+        #expect(partly["selectedDestinations"]?.arrayValue?.count == 1)
 
         let linkerd = """
             apiVersion: discovery.mesh.gloo.solo.io/v1alpha2
