@@ -138,16 +138,16 @@ public enum BatchWire {
         switch result {
         case .success(let result):
             var object = JSONObject()
-            object["head"] = .int(Int64(result.head))
+            object["head"] = .int(Int64(clamping: result.head))
             if let range = result.range {
-                object["first"] = .int(Int64(range.lowerBound))
-                object["last"] = .int(Int64(range.upperBound))
+                object["first"] = .int(Int64(clamping: range.lowerBound))
+                object["last"] = .int(Int64(clamping: range.upperBound))
             }
             object["outcomes"] = .array(
                 result.outcomes.map { outcome in
                     var item = key(outcome.key).objectValue!
                     item["outcome"] = .string(outcome.outcome.rawValue)
-                    item["sequence"] = outcome.sequence.map { .int(Int64($0)) }
+                    item["sequence"] = outcome.sequence.map { .int(Int64(clamping: $0)) }
                     return .object(item)
                 })
             return ["ok": .object(object)]
@@ -172,11 +172,15 @@ public enum BatchWire {
             guard let outcome = item["outcome"]?.stringValue.flatMap(AppendResult.Outcome.init(rawValue:)) else {
                 throw WireError("the writer's answer has an unknown outcome")
             }
-            outcomes.append((try key(item), outcome, item["sequence"]?.intValue.map { UInt64($0) }))
+            outcomes.append((try key(item), outcome, try item["sequence"]?.intValue.map(unsigned)))
         }
         var range: ClosedRange<UInt64>?
-        if let first = ok["first"]?.intValue, let last = ok["last"]?.intValue { range = UInt64(first)...UInt64(last) }
-        return .success(AppendResult(outcomes: outcomes, range: range, head: UInt64(head)))
+        if let first = ok["first"]?.intValue, let last = ok["last"]?.intValue {
+            let (lower, upper) = (try unsigned(first), try unsigned(last))
+            guard lower <= upper else { throw WireError("the writer's answer has an empty range \(first)...\(last)") }
+            range = lower...upper
+        }
+        return .success(AppendResult(outcomes: outcomes, range: range, head: try unsigned(head)))
     }
 }
 

@@ -27,4 +27,33 @@ import Testing
         }
         #expect(throws: WireError.self) { try BatchWire.decode(["changes": [], "expectedHead": -5]) }
     }
+
+    /// The writer's answer to a forwarded batch: negative numbers and an empty range are errors,
+    /// and sequences past Int64.max encode without a trap.
+    @Test func anAnswerOutOfRangeIsAnError() throws {
+        let answers: [JSONValue] = [
+            ["ok": ["head": -1]],
+            ["ok": ["head": 5, "first": 4, "last": 3]],
+            ["ok": ["head": 5, "first": -4, "last": 3]],
+            [
+                "ok": [
+                    "head": 5,
+                    "outcomes": [
+                        [
+                            "kind": "TrafficPolicy", "namespace": "team", "name": "tp", "outcome": "created",
+                            "sequence": -2,
+                        ]
+                    ],
+                ]
+            ],
+        ]
+        for answer in answers {
+            #expect(throws: WireError.self, "\(JSONText.string(answer))") { try BatchWire.decodeResult(answer) }
+        }
+        let big = AppendResult(
+            outcomes: [(ObjectKey(kind: .trafficPolicy, namespace: "team", name: "tp"), .created, .max)],
+            range: 1...UInt64.max, head: .max)
+        let encoded = BatchWire.encode(.success(big))
+        #expect(encoded[path: ["ok", "head"]] == .int(.max))
+    }
 }
