@@ -35,15 +35,8 @@ public struct AccessControl: Sendable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw AccessError("\(path): cannot read the token file")
         }
-        for (number, line) in text.split(separator: "\n").enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            let fields = Self.csvFields(trimmed)
-            guard fields.count >= 3, !fields[0].isEmpty, !fields[1].isEmpty else {
-                throw AccessError("\(path):\(number + 1): expected token,user,uid[,\"group1,group2\"]")
-            }
-            let groups = fields.count > 3 ? fields[3].split(separator: ",").map { String($0) } : []
-            tokens.append(TokenEntry(token: Array(fields[0].utf8), identity: Identity(user: fields[1], groups: groups)))
+        for (token, identity) in try AccessFiles.tokens(text, path: path) {
+            tokens.append(TokenEntry(token: Array(token.utf8), identity: identity))
         }
     }
 
@@ -62,19 +55,7 @@ public struct AccessControl: Sendable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw AccessError("\(path): cannot read the policy file")
         }
-        var policies: [AccessPolicy] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            do {
-                policies.append(try AccessPolicy(line: try JSONText.parse(Array(trimmed.utf8))))
-            } catch let error as AccessError {
-                throw AccessError("\(path):\(number + 1): \(error.description)")
-            } catch {
-                throw AccessError("\(path):\(number + 1): expected a JSON policy {\"spec\": {...}}")
-            }
-        }
-        self.policies = policies
+        policies = try AccessFiles.policies(text, path: path)
     }
 
     /// kube-apiserver's authorizer chain with `--authorization-mode=ABAC`: members of
@@ -86,24 +67,6 @@ public struct AccessControl: Sendable {
         guard let policies else { return .allow }
         if policies.contains(where: { $0.matches(identity, request) }) { return .allow }
         return .deny(reason: "No policy matched.")
-    }
-
-    static func csvFields(_ line: String) -> [String] {
-        var fields: [String] = []
-        var current = ""
-        var quoted = false
-        for character in line {
-            if character == "\"" {
-                quoted.toggle()
-            } else if character == "," && !quoted {
-                fields.append(current)
-                current = ""
-            } else {
-                current.append(character)
-            }
-        }
-        fields.append(current)
-        return fields.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     /// The identity of a bearer token, compared in constant time against every known token.
@@ -119,87 +82,13 @@ public struct AccessControl: Sendable {
     }
 }
 
-/// A configuration problem of the access files.
-public struct AccessError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// What the authorizer decided, and why when it denies.
 enum AccessDecision: Equatable {
     case allow
     case deny(reason: String)
 }
 
-/// One ABAC policy line (`abac.authorization.kubernetes.io/v1beta1` `Policy.spec`), after kube's
-/// conversion: an unset field is the empty string and matches only an empty attribute.
-struct AccessPolicy: Sendable, Equatable {
-    var user = ""
-    var group = ""
-    var readonly = false
-    var apiGroup = ""
-    var resource = ""
-    var namespace = ""
-    var nonResourcePath = ""
-
-    static let apiVersion = "abac.authorization.kubernetes.io/v1beta1"
-
-    /// A line of the policy file. With `apiVersion` and `kind` it must be a v1beta1 `Policy`;
-    /// without either it is kube's unversioned v0 form. A `*` user or group becomes the group
-    /// `system:authenticated` (both versions); v0 lines also widen unset fields as kube does.
-    /// Another `apiVersion`, or a `spec` without one, is refused: kube would read either as an
-    /// unversioned line whose unset fields widen to everything.
-    init(line value: JSONValue) throws {
-        guard case .object(let object) = value else { throw AccessError("expected a JSON object") }
-        func string(_ object: JSONObject, _ name: String) throws -> String {
-            guard let field = object[name], field != .null else { return "" }
-            guard let text = field.stringValue else { throw AccessError("\(name) must be a string") }
-            return text
-        }
-        func bool(_ object: JSONObject, _ name: String) throws -> Bool {
-            guard let field = object[name], field != .null else { return false }
-            guard let flag = field.boolValue else { throw AccessError("\(name) must be true or false") }
-            return flag
-        }
-        let apiVersion = try string(object, "apiVersion")
-        let kind = try string(object, "kind")
-        if apiVersion.isEmpty && kind.isEmpty || apiVersion == "abac.authorization.kubernetes.io/v0" && kind == "Policy"
-        {
-            // v0: the fields sit at the top level.
-            if object["spec"] != nil {
-                throw AccessError(
-                    "a policy with a spec needs \"apiVersion\": \"\(Self.apiVersion)\" and \"kind\": \"Policy\"")
-            }
-            user = try string(object, "user")
-            group = try string(object, "group")
-            readonly = try bool(object, "readonly")
-            resource = try string(object, "resource")
-            namespace = try string(object, "namespace")
-            if user.isEmpty && group.isEmpty { group = Identity.authenticatedGroup }
-            if resource.isEmpty && namespace.isEmpty { nonResourcePath = "*" }
-            if namespace.isEmpty { namespace = "*" }
-            if resource.isEmpty { resource = "*" }
-            apiGroup = "*"
-        } else if apiVersion == Self.apiVersion && kind == "Policy" {
-            guard case .object(let spec) = object["spec"] ?? .object(JSONObject()) else {
-                throw AccessError("spec must be an object")
-            }
-            user = try string(spec, "user")
-            group = try string(spec, "group")
-            readonly = try bool(spec, "readonly")
-            apiGroup = try string(spec, "apiGroup")
-            resource = try string(spec, "resource")
-            namespace = try string(spec, "namespace")
-            nonResourcePath = try string(spec, "nonResourcePath")
-        } else {
-            throw AccessError("expected apiVersion \(Self.apiVersion) and kind Policy, not \(apiVersion) \(kind)")
-        }
-        if user == "*" || group == "*" {
-            group = Identity.authenticatedGroup
-            user = ""
-        }
-    }
-
+extension AccessPolicy {
     /// kube's ABAC `matches`: the subject, then the verb (read-only lines allow only get, list
     /// and watch), then the resource attributes or the non-resource path.
     func matches(_ identity: Identity, _ request: AccessRequest) -> Bool {

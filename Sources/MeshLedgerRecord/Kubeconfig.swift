@@ -36,9 +36,15 @@ public struct KubeconfigContext: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw KubeconfigError("\(path): cannot read the kubeconfig")
         }
+        try self.init(yaml: String(decoding: data, as: UTF8.self), path: path, context: context)
+    }
+
+    /// Resolves `context` of the kubeconfig `yaml` read from `path` (files it names are relative
+    /// to that path's directory).
+    init(yaml: String, path: String, context: String?) throws {
         let config: JSONValue
         do {
-            config = try YAMLText.parseDocuments(String(decoding: data, as: UTF8.self)).first?.value ?? .null
+            config = try YAMLText.parseDocuments(yaml).first?.value ?? .null
         } catch {
             throw KubeconfigError("\(path): \(error)")
         }

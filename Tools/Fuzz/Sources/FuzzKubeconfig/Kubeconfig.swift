@@ -1,0 +1,1 @@
+../../../../Sources/MeshLedgerRecord/Kubeconfig.swift

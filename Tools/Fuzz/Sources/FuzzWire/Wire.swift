@@ -1,0 +1,1 @@
+../../../../Sources/MeshLedgerReplication/Wire.swift
