@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import MeshLedgerTesting
 import MeshModel
 import Testing
 import Workload
@@ -190,6 +191,14 @@ func emptyAggregateClusters(_ objects: [OutputObject]) -> [OutputKey] {
         #expect(collidingKeys(projection) == [])
         #expect(virtualDestinationsMissingTheirServiceEntry(projection) == [])
         #expect(projection.states.values.filter { $0.status.state == .accepted }.count > 10)
+        // Disambiguated names are DNS labels too: every output validates against Istio's schemas.
+        let file = FileManager.default.temporaryDirectory.path + "/outputs-\(UUID().uuidString).yaml"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try YAMLText.emitDocuments(projection.outputObjects.map(\.manifest)).write(
+            toFile: file, atomically: true, encoding: .utf8)
+        let (status, report) = try validateIstio([file], crds: "\(scenariosDirectory)/istio-crds.yaml")
+        #expect(status == 0, "\(report)")
+        #expect(report.split(separator: "\n").last?.hasSuffix("passed, 0 failed") == true, "\(report)")
         for (name, namespace) in created.shuffled(using: &random).prefix(created.count / 2) {
             try ledger.delete(.virtualDestination, namespace, name)
         }
