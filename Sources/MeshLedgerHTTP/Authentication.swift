@@ -69,6 +69,47 @@ public struct AccessControl: Sendable {
         return .deny(reason: "No policy matched.")
     }
 
+    /// A resource rule of `rules(for:namespace:)`.
+    struct ResourceRule: Equatable {
+        var verbs: [String]
+        var apiGroups: [String]
+        var resources: [String]
+    }
+
+    /// A non-resource rule of `rules(for:namespace:)`.
+    struct NonResourceRule: Equatable {
+        var verbs: [String]
+        var urls: [String]
+    }
+
+    /// What an identity may do in a namespace, as kube-apiserver's authorizers list it for a
+    /// SelfSubjectRulesReview: everything for `system:masters` and when no policy file is given;
+    /// otherwise ABAC's `RulesFor`: per line whose subject matches and whose namespace is `*` or
+    /// this one, its resource (all verbs, or get, list and watch when read-only) and its
+    /// non-resource path.
+    func rules(for identity: Identity, namespace: String) -> (resource: [ResourceRule], nonResource: [NonResourceRule])
+    {
+        guard let policies, !identity.groups.contains(Identity.privilegedGroup) else {
+            return (
+                [ResourceRule(verbs: ["*"], apiGroups: ["*"], resources: ["*"])],
+                [NonResourceRule(verbs: ["*"], urls: ["*"])]
+            )
+        }
+        var resource: [ResourceRule] = []
+        var nonResource: [NonResourceRule] = []
+        for policy in policies where policy.subjectMatches(identity) {
+            guard policy.namespace == "*" || policy.namespace == namespace else { continue }
+            let verbs = policy.readonly ? ["get", "list", "watch"] : ["*"]
+            if !policy.resource.isEmpty {
+                resource.append(ResourceRule(verbs: verbs, apiGroups: [policy.apiGroup], resources: [policy.resource]))
+            }
+            if !policy.nonResourcePath.isEmpty {
+                nonResource.append(NonResourceRule(verbs: verbs, urls: [policy.nonResourcePath]))
+            }
+        }
+        return (resource, nonResource)
+    }
+
     /// The identity of a bearer token, compared in constant time against every known token.
     func identity(token: String) -> Identity? {
         let given = Array(token.utf8)

@@ -46,5 +46,6 @@ let package = Package(
         fuzzTarget("FuzzKubeconfig"),
         fuzzTarget("FuzzWire"),
         fuzzTarget("FuzzAccessFiles"),
+        fuzzTarget("FuzzReviews"),
     ]
 )

@@ -59,7 +59,9 @@ struct KubeDiscovery: Sendable {
         let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
         apis.get { request, _ in
             if wantsAggregated(request) { return kubeJSON(aggregated(core: false), contentType: Self.aggregatedV2) }
-            let groups = (Self.groups + [(KubeOutputs.group, KubeOutputs.version)]).map { group, version -> JSONValue in
+            let reviews = KubeAuthReviews.groups.map { ($0.group, $0.version) }
+            let groups = (Self.groups + [(KubeOutputs.group, KubeOutputs.version)] + reviews).map {
+                group, version -> JSONValue in
                 let gv: JSONValue = ["groupVersion": .string("\(group)/\(version)"), "version": .string(version)]
                 return ["name": .string(group), "versions": [gv], "preferredVersion": gv]
             }
@@ -167,6 +169,20 @@ struct KubeDiscovery: Sendable {
                     ["version": .string(KubeOutputs.version), "freshness": "Current", "resources": .array(resources)]
                 ],
             ])
+            for (group, version, kinds) in KubeAuthReviews.groups {
+                let resources = kinds.map { plural, kind -> JSONValue in
+                    [
+                        "resource": .string(plural), "scope": "Cluster", "verbs": ["create"],
+                        "responseKind": ["group": .string(group), "version": .string(version), "kind": .string(kind)],
+                    ]
+                }
+                items.append([
+                    "metadata": ["name": .string(group)],
+                    "versions": [
+                        ["version": .string(version), "freshness": "Current", "resources": .array(resources)]
+                    ],
+                ])
+            }
         }
         return [
             "kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": [:],

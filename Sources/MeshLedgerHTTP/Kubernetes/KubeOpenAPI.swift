@@ -164,6 +164,7 @@ struct KubeRoutes: Sendable {
         let writes = KubeWrites(endpoints: endpoints, reads: reads)
         KubeOutputs(endpoints: endpoints, reads: reads).addRoutes(to: router)
         let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
+        KubeAuthReviews(endpoints: endpoints, writes: writes).addRoutes(to: apis)
         for kind in ResourceKind.served {
             let base = "\(kind.group)/\(kind.version)"
             apis.get(RouterPath("\(base)/\(kind.plural)")) { request, context in

@@ -142,7 +142,6 @@ struct KubeOutputs: Sendable {
         _ kind: String, _ filter: KubeObjects.Filter, _ request: Request, _ context: ServerContext
     ) async throws -> Response {
         let committer = endpoints.committer
-        let configuration = endpoints.configuration
         let timeout = try reads.watchTimeout(request)
         let rv = try await reads.watchStart(request)
         let start = await reads.liveView()

@@ -1,0 +1,21 @@
+import CFuzzerDriver
+import Glibc
+import MeshModel
+
+/// The protobuf bodies `kubectl auth can-i` and `auth whoami` send (`ReviewProtobuf`; its source
+/// file is compiled into this target, see docs/fuzzing.md). What reads has the shape the review
+/// endpoints read: a `spec` object.
+@_cdecl("LLVMFuzzerTestOneInput")
+func fuzzReviews(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    for input in [bytes, Array("k8s\u{0}".utf8) + bytes] {
+        if let review = ReviewProtobuf.review(input), review["spec"]?.objectValue == nil {
+            fatalError("a review without a spec object: \(input)")
+        }
+    }
+    return 0
+}
+
+var argc = CommandLine.argc
+var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzReviews))
