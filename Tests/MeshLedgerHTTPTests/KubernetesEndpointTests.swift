@@ -27,7 +27,8 @@ import Testing
             #expect(
                 groups == [
                     "discovery.mesh.gloo.solo.io", "networking.mesh.gloo.solo.io",
-                    "networking.enterprise.mesh.gloo.solo.io", "networking.istio.io",
+                    "networking.enterprise.mesh.gloo.solo.io", "networking.istio.io", "authentication.k8s.io",
+                    "authorization.k8s.io",
                 ])
             // A client that asks only for v2beta1 gets the legacy shape, with a plain content type.
             let legacy = try await client.execute(
@@ -373,5 +374,37 @@ import Testing
             #expect(try await client.call(.get, vds + "/dry").status == 404)
         }
         #expect(try store.log.head().sequence == head)
+    }
+
+    /// deletecollection (controller-runtime's `DeleteAllOf`): what the selectors select in the
+    /// namespace, in one batch; dry-run deletes nothing; the answer lists what was deleted.
+    @Test func deleteCollectionDeletesWhatTheSelectorsSelect() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            let dry = try await client.call(.delete, vds + "?labelSelector=app+in+(reviews,ratings)&dryRun=All")
+            #expect(dry.status == 200, "\(dry.text)")
+            #expect(dry.json["items"]?.arrayValue?.count == 2)
+            #expect(try store.log.head().sequence == head)
+            let none = try await client.call(.delete, vds + "?labelSelector=app%3Dnothing")
+            #expect(none.status == 200 && none.json["items"] == [])
+            #expect(try store.log.head().sequence == head)
+            let bad = try await client.call(.delete, vds + "?labelSelector=!!!")
+            #expect(bad.status == 400 || bad.status == 422, "\(bad.text)")
+            let deleted = try await client.call(.delete, vds + "?labelSelector=app+in+(reviews,ratings)")
+            #expect(deleted.status == 200, "\(deleted.text)")
+            #expect(deleted.json["kind"] == "VirtualDestinationList")
+            let names = deleted.json["items"]?.arrayValue?.compactMap { $0[path: ["metadata", "name"]]?.stringValue }
+            #expect(names == ["ratings-global", "reviews-global"])
+            // One batch: two delete events, at consecutive sequences.
+            #expect(try store.log.head().sequence == head + 2)
+            let left = try await client.call(.get, vds)
+            #expect(
+                left.json["items"]?.arrayValue?.compactMap { $0[path: ["metadata", "name"]]?.stringValue } == [
+                    "productpage-global"
+                ])
+            let discovery = try await client.call(.get, "/apis/networking.enterprise.mesh.gloo.solo.io/v1alpha1")
+            #expect(discovery.text.contains("deletecollection"))
+        }
     }
 }

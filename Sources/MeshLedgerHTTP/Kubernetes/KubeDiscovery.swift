@@ -90,7 +90,7 @@ struct KubeDiscovery: Sendable {
         }
     }
 
-    static let verbs: JSONValue = ["create", "delete", "get", "list", "patch", "update", "watch"]
+    static let verbs: JSONValue = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
     /// The served group-versions, in preferred order.
     static var groups: [(String, String)] {

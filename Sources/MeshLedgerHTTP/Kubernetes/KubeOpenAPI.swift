@@ -195,6 +195,10 @@ struct KubeRoutes: Sendable {
                         name: try context.parameters.require("name"), status: status, request, context)
                 }
             }
+            apis.delete(RouterPath(collection)) { request, context in
+                try await writes.deleteCollection(
+                    kind, namespace: try context.parameters.require("namespace"), request, context)
+            }
             apis.delete(RouterPath("\(collection)/:name")) { request, context in
                 try await writes.delete(
                     kind, namespace: try context.parameters.require("namespace"),

@@ -407,4 +407,39 @@ struct KubeWrites: Sendable {
             conflict: .conflict(kind, name))
         return kubeJSON(success)
     }
+
+    /// DELETE /apis/G/V/namespaces/NS/P (deletecollection, controller-runtime's `DeleteAllOf`):
+    /// every object of the kind in the namespace that the label and field selectors select, in one
+    /// batch, each at the version it was read at (a concurrent write conflicts: 409, nothing
+    /// deleted). The answer is the list of what was deleted, as kube-apiserver's registry returns
+    /// it; with `dryRun=All`, what would be.
+    func deleteCollection(
+        _ kind: ResourceKind, namespace: String, _ request: Request, _ context: ServerContext
+    ) async throws -> Response {
+        try endpoints.refuseWritesIfReadOnly()
+        let options = try await body(request, optional: true)
+        try validateOptions(
+            request, "DeleteOptions", dryRun: options["dryRun"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        try reads.validateListOptions(request, watch: false)
+        let filter = try reads.filter(request, namespace: namespace)
+        let view = await reads.liveView()
+        let items = try reads.objects(kind, namespace: namespace, in: view).filter(filter.matches)
+        var targets: [Batch.DeleteTarget] = []
+        for item in items {
+            let key = ObjectKey(
+                kind: kind, namespace: namespace, name: item[path: ["metadata", "name"]]?.stringValue ?? "")
+            targets.append(Batch.DeleteTarget(key, expectedVersion: try await existing(key).writtenAt))
+        }
+        var head = view.sequence
+        let dry = dryRun(request) || options["dryRun"]?.arrayValue?.contains("All") == true
+        if !dry && !targets.isEmpty {
+            head = try await submit(
+                try Batch.delete(targets, actor: actor(context)), context, conflict: .conflict(kind, "")
+            ).head
+        }
+        return kubeJSON([
+            "kind": .string("\(kind.rawValue)List"), "apiVersion": .string(kind.apiVersion),
+            "metadata": ["resourceVersion": .string(String(head))], "items": .array(items),
+        ])
+    }
 }
