@@ -17,9 +17,10 @@ func fuzzKubeconfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-/// An empty directory for the kubeconfig's relative file names.
+/// An empty directory for the kubeconfig's relative file names, one for every run (fork mode
+/// starts a process per job).
 let directory: String = {
-    let path = FileManager.default.temporaryDirectory.path + "/meshledger-fuzz-kubeconfig-\(getpid())"
+    let path = FileManager.default.temporaryDirectory.path + "/meshledger-fuzz-kubeconfig"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }()
