@@ -58,7 +58,8 @@ except ImportError as e:  # pragma: no cover
 API_VERSION = "networking.istio.io/v1alpha3"
 KINDS = ("ServiceEntry", "DestinationRule", "EnvoyFilter")
 DEFAULT_CRDS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                            "Tests", "ProjectionTests", "Scenarios", "istio-crds.yaml")
+                            "Sources", "MeshModel", "Resources", "crds",
+                            "networking.istio.io_v1alpha3_crds.yaml")
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

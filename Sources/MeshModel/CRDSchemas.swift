@@ -57,6 +57,25 @@ public final class CRDSchemas: Sendable {
         return schema
     }
 
+    /// The whole openAPIV3Schema of each Istio output kind (`ServiceEntry`, `DestinationRule`,
+    /// `EnvoyFilter`), version v1alpha3, from the bundled Istio CRDs: what the Kubernetes API's
+    /// OpenAPI serves for the derived outputs.
+    public static let istioSchemas: [String: JSONValue] = {
+        guard
+            let url = Bundle.module.url(
+                forResource: "networking.istio.io_v1alpha3_crds", withExtension: "yaml", subdirectory: "crds"),
+            let text = try? String(contentsOf: url, encoding: .utf8),
+            let documents = try? YAMLText.parseDocuments(text)
+        else { fatalError("bundled CRD networking.istio.io_v1alpha3_crds.yaml is missing or unreadable") }
+        var schemas: [String: JSONValue] = [:]
+        for document in documents {
+            guard let kind = document.value[path: ["spec", "names", "kind"]]?.stringValue else { continue }
+            let version = document.value[path: ["spec", "versions"]]?.arrayValue?.first { $0["name"] == "v1alpha3" }
+            schemas[kind] = version?[path: ["schema", "openAPIV3Schema"]] ?? .object(JSONObject())
+        }
+        return schemas
+    }()
+
     private let compiled = Mutex<[ResourceKind: SchemaNode]>([:])
 
     /// Every structural problem of `value` (the `spec`) for `kind`, each as `path: problem`.

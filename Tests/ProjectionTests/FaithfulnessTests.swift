@@ -196,7 +196,7 @@ func emptyAggregateClusters(_ objects: [OutputObject]) -> [OutputKey] {
         defer { try? FileManager.default.removeItem(atPath: file) }
         try YAMLText.emitDocuments(projection.outputObjects.map(\.manifest)).write(
             toFile: file, atomically: true, encoding: .utf8)
-        let (status, report) = try validateIstio([file], crds: "\(scenariosDirectory)/istio-crds.yaml")
+        let (status, report) = try validateIstio([file], crds: istioCRDs)
         #expect(status == 0, "\(report)")
         #expect(report.split(separator: "\n").last?.hasSuffix("passed, 0 failed") == true, "\(report)")
         for (name, namespace) in created.shuffled(using: &random).prefix(created.count / 2) {

@@ -11,6 +11,9 @@ import Workload
 let scenariosDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scenarios")
     .path
 
+/// Istio's CRDs for the three output kinds (bundled: the Kubernetes API's OpenAPI serves them).
+let istioCRDs = packageRoot + "/Sources/MeshModel/Resources/crds/networking.istio.io_v1alpha3_crds.yaml"
+
 /// Runs a scenario's steps.txt and returns the projection.
 func runScenario(_ name: String) throws -> Projection {
     let directory = "\(scenariosDirectory)/\(name)"
@@ -99,7 +102,7 @@ func checkGolden(_ actual: String, _ path: String) throws {
     @Test func everyGoldenOutputValidatesAgainstIstiosCRDSchemas() throws {
         let (status, output) = try validateIstio(
             GoldenTests.scenarios.map { "\(scenariosDirectory)/\($0)/expected-outputs.yaml" },
-            crds: "\(scenariosDirectory)/istio-crds.yaml")
+            crds: istioCRDs)
         #expect(status == 0, "\(output)")
         let summary = try #require(output.split(separator: "\n").last)
         #expect(summary.hasSuffix("passed, 0 failed"), "\(output)")

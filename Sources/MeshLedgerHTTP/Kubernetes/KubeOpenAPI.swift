@@ -12,7 +12,7 @@ struct KubeOpenAPI: Sendable {
         let group = router.group("/openapi").add(middleware: KubeErrorMiddleware())
         group.get("v3") { _, _ in
             var paths = JSONObject()
-            for (apiGroup, version) in KubeDiscovery.groups {
+            for (apiGroup, version) in KubeDiscovery.groups + [(KubeOutputs.group, KubeOutputs.version)] {
                 paths["apis/\(apiGroup)/\(version)"] = [
                     "serverRelativeURL": .string(
                         "/openapi/v3/apis/\(apiGroup)/\(version)?hash=\(Self.hash(apiGroup, version))")
@@ -20,7 +20,7 @@ struct KubeOpenAPI: Sendable {
             }
             return kubeJSON(["paths": .object(paths)])
         }
-        for (apiGroup, version) in KubeDiscovery.groups {
+        for (apiGroup, version) in KubeDiscovery.groups + [(KubeOutputs.group, KubeOutputs.version)] {
             group.get("v3/apis/\(apiGroup)/\(version)") { _, _ in kubeJSON(Self.document(apiGroup, version)) }
         }
     }
@@ -37,6 +37,7 @@ struct KubeOpenAPI: Sendable {
     }
 
     static func document(_ group: String, _ version: String) -> JSONValue {
+        if group == KubeOutputs.group { return outputsDocument() }
         var paths = JSONObject()
         var schemas: JSONObject = ["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": objectMeta]
         for kind in ResourceKind.served where kind.group == group {
@@ -104,6 +105,51 @@ struct KubeOpenAPI: Sendable {
                     ],
                 ],
             ]
+        }
+        return [
+            "openapi": "3.0.0", "info": ["title": "MeshLedger", "version": "v1.32.0-meshledger"],
+            "paths": .object(paths), "components": ["schemas": .object(schemas)],
+        ]
+    }
+
+    /// The derived Istio outputs (`networking.istio.io/v1alpha3`): read-only (get, list), with
+    /// Istio's own schemas.
+    static func outputsDocument() -> JSONValue {
+        let (group, version) = (KubeOutputs.group, KubeOutputs.version)
+        var paths = JSONObject()
+        var schemas: JSONObject = ["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": objectMeta]
+        for (kind, plural, _) in KubeOutputs.kinds {
+            let gvk: JSONValue = ["group": .string(group), "version": .string(version), "kind": .string(kind)]
+            let name = "io.istio.networking.\(version).\(kind)"
+            let ref: JSONValue = ["$ref": .string("#/components/schemas/\(name)")]
+            func operation(_ action: String) -> JSONValue {
+                [
+                    "x-kubernetes-action": .string(action), "x-kubernetes-group-version-kind": gvk,
+                    "responses": ["200": ["description": "OK", "content": ["application/json": ["schema": ref]]]],
+                ]
+            }
+            let namespace: JSONValue = [
+                "name": "namespace", "in": "path", "required": true, "schema": ["type": "string"],
+            ]
+            paths["/apis/\(group)/\(version)/namespaces/{namespace}/\(plural)/{name}"] = [
+                "parameters": [
+                    namespace, ["name": "name", "in": "path", "required": true, "schema": ["type": "string"]],
+                ],
+                "get": operation("get"),
+            ]
+            paths["/apis/\(group)/\(version)/namespaces/{namespace}/\(plural)"] = [
+                "parameters": [namespace], "get": operation("list"),
+            ]
+            var schema = CRDSchemas.istioSchemas[kind]?.objectValue ?? [:]
+            schema["x-kubernetes-group-version-kind"] = [gvk]
+            schema["description"] = .string("\(kind) (\(group)/\(version)), derived by MeshLedger; read-only.")
+            var properties = schema["properties"]?.objectValue ?? [:]
+            properties["metadata"] = [
+                "description": "Standard object's metadata.",
+                "allOf": [["$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]],
+            ]
+            schema["properties"] = .object(properties)
+            schemas[name] = .object(schema)
         }
         return [
             "openapi": "3.0.0", "info": ["title": "MeshLedger", "version": "v1.32.0-meshledger"],
