@@ -85,7 +85,9 @@ public struct Manifest: Sendable, Hashable {
         let problems = CRDSchemas.shared.validate(root["spec"] ?? .null, of: kind, path: "spec")
         if let first = problems.first {
             let more = problems.count > 1 ? " (and \(problems.count - 1) more)" : ""
-            throw ManifestError(.schema, "\(kindName) \(namespace)/\(name): \(first)\(more)")
+            var error = ManifestError(.schema, "\(kindName) \(namespace)/\(name): \(first)\(more)")
+            error.problems = problems
+            throw error
         }
         self.key = key
         self.object = .object(root)
@@ -302,6 +304,8 @@ public struct ManifestError: Error, Sendable, CustomStringConvertible, Equatable
     public let message: String
     /// Where: `file: document 2`, or empty.
     public var location: String
+    /// Each schema problem as `path: problem` (`spec.port.number: ...`), when the schema decided.
+    public var problems: [String] = []
 
     /// Creates an error.
     public init(_ code: Code, _ message: String, location: String = "") {

@@ -407,4 +407,22 @@ import Testing
             #expect(discovery.text.contains("deletecollection"))
         }
     }
+
+    /// A schema problem is an Invalid Status whose causes name the field, as kube-apiserver's
+    /// structural validation names it (not `spec`).
+    @Test func anInvalidObjectsCausesNameItsFields() async throws {
+        try await withServer(try fleetStore()) { client in
+            let yaml = virtualDestinationYAML("bad", hostname: "bad.global").replacingOccurrences(
+                of: "number: 9080", with: "number: \"x\"")
+            let body = JSONText.string(try #require(try YAMLText.parseDocuments(yaml).first).value)
+            let invalid = try await client.call(.post, vds, body: body)
+            #expect(invalid.status == 422, "\(invalid.text)")
+            let causes = invalid.json[path: ["details", "causes"]]?.arrayValue ?? []
+            #expect(causes.first?["field"] == "spec.port.number", "\(invalid.text)")
+            #expect(
+                invalid.json["message"]?.stringValue?.hasPrefix(
+                    "VirtualDestination.networking.enterprise.mesh.gloo.solo.io \"bad\" is invalid: spec.port.number: ")
+                    == true, "\(invalid.text)")
+        }
+    }
 }

@@ -72,13 +72,24 @@ struct KubeError: Error {
     }
 
     static func invalid(_ kind: ResourceKind, _ name: String?, field: String, _ message: String) -> KubeError {
-        let cause: JSONValue = ["reason": "FieldValueInvalid", "message": .string(message), "field": .string(field)]
+        invalid(kind, name, causes: [(field, message)])
+    }
+
+    /// kube-apiserver's 422 for an invalid object: one cause per field, the message naming each
+    /// (`[f1: m1, f2: m2]` for several, as `ToAggregate` prints them).
+    static func invalid(_ kind: ResourceKind, _ name: String?, causes: [(field: String, message: String)]) -> KubeError
+    {
+        let list = causes.map { cause -> JSONValue in
+            ["reason": "FieldValueInvalid", "message": .string(cause.message), "field": .string(cause.field)]
+        }
+        let texts = causes.map { "\($0.field): \($0.message)" }
+        let summary = texts.count == 1 ? texts[0] : "[\(texts.joined(separator: ", "))]"
         // An Invalid names the kind (kubectl prints "The VirtualDestination "x" is invalid"), where
         // NotFound and Conflict name the resource.
         return KubeError(
             code: 422, reason: "Invalid",
-            message: "\(kind.rawValue).\(kind.group) \"\(name ?? "")\" is invalid: \(field): \(message)",
-            details: details(kind, name, causes: [cause], byKind: true))
+            message: "\(kind.rawValue).\(kind.group) \"\(name ?? "")\" is invalid: \(summary)",
+            details: details(kind, name, causes: list, byKind: true))
     }
 
     /// One invalid field of a request's options: its path, the cause's reason and its message

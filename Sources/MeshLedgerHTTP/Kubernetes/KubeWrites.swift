@@ -80,6 +80,12 @@ struct KubeWrites: Sendable {
         do {
             return try Manifest(object: .object(root))
         } catch {
+            // A schema problem names its field (`spec.port.number: ...`): one cause each.
+            let causes = error.problems.map { problem -> (field: String, message: String) in
+                guard let colon = problem.range(of: ": ") else { return ("spec", problem) }
+                return (String(problem[..<colon.lowerBound]), String(problem[colon.upperBound...]))
+            }
+            if !causes.isEmpty { throw KubeError.invalid(kind, metadata["name"]?.stringValue, causes: causes) }
             let field = error.message.contains("metadata.name") ? "metadata.name" : "spec"
             throw KubeError.invalid(kind, metadata["name"]?.stringValue, field: field, error.message)
         }
