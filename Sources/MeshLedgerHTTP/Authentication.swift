@@ -401,7 +401,8 @@ struct AccessMiddleware: RouterMiddleware {
 /// How `/v1` is authorized, in one place: its object reads by the resource attributes of the
 /// kind and namespace they read (so namespace-scoped ABAC lines apply as on the Kubernetes API),
 /// each object a `POST /v1/events` batch writes as create, update or delete of its kind in its
-/// namespace. Every other `/v1` path (`log`, `watch`, `outputs`, `feedback`) is a non-resource
+/// namespace, and a `POST /v1/feedback` report as a create or update of its `SyncResult`. Every
+/// other `/v1` path (`log`, `watch`, `outputs`) is a non-resource
 /// path.
 enum V1Access {
     /// The attributes of a `/v1` object read: `GET /v1/<kinds>[?namespace=]` lists (all namespaces:
@@ -431,9 +432,11 @@ enum V1Access {
         }
     }
 
-    /// Whether a request is a `/v1` write of objects, authorized by `writes` once its batch is read.
+    /// Whether a request is a `/v1` write of objects, authorized by `writes` once its batch is read:
+    /// `POST /v1/events`, and `POST /v1/feedback` (a controller's report is a create or update of
+    /// the `SyncResult` of that output, in the output's namespace).
     static func isWrite(method: HTTPRequest.Method, path: String) -> Bool {
-        method == .post && path == "/v1/events"
+        method == .post && (path == "/v1/events" || path == "/v1/feedback")
     }
 
     /// The attributes of each change of a batch: create or update (`exists` tells which) of an

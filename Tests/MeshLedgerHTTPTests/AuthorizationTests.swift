@@ -211,6 +211,37 @@ import Testing
         }
     }
 
+    /// A controller's report (`POST /v1/feedback`) is a create or update of the output's
+    /// SyncResult in the output's namespace: a path-only line no longer lets a caller mark any
+    /// VirtualDestination FAILED.
+    @Test func feedbackIsAuthorizedAsItsSyncResult() async throws {
+        let configuration = try configuration([
+            #"{"user": "bob", "namespace": "istio-system", "resource": "syncresults", "apiGroup": "meshledger.dev"}"#,
+            #"{"user": "bob", "nonResourcePath": "*"}"#,
+            #"{"user": "alice", "nonResourcePath": "*"}"#,
+        ])
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        @Sendable func report(_ namespace: String) -> String {
+            #"{"result": "failed", "cluster": "cluster-1", "kind": "ServiceEntry", "namespace": "\#(namespace)", "name": "reviews-global-bookinfo", "error": "denied"}"#
+        }
+        try await withServer(store, configuration: configuration) { client throws in
+            let elsewhere = try await client.call(.post, "/v1/feedback", body: report("other"), headers: Self.bob)
+            #expect(elsewhere.status == 403, "\(elsewhere.text)")
+            #expect(elsewhere.json["message"]?.stringValue?.contains(#"cannot create resource "syncresults""#) == true)
+            let pathOnly = try await client.call(
+                .post, "/v1/feedback", body: report("istio-system"), headers: Self.alice)
+            #expect(pathOnly.status == 403, "\(pathOnly.text)")
+            #expect(try store.log.head().sequence == head)
+            let allowed = try await client.call(.post, "/v1/feedback", body: report("istio-system"), headers: Self.bob)
+            #expect(allowed.status == 200, "\(allowed.text)")
+            #expect(try store.log.head().sequence == head + 1)
+            // The second report on that output updates its SyncResult: bob may update it too.
+            let again = try await client.call(.post, "/v1/feedback", body: report("istio-system"), headers: Self.bob)
+            #expect(again.status == 200, "\(again.text)")
+        }
+    }
+
     @Test func v1IsAuthorizedByKindAndNamespace() async throws {
         let configuration = try configuration([
             #"{"user": "bob", "namespace": "bookinfo", "resource": "virtualdestinations", "apiGroup": "\#(Self.group)"}"#,

@@ -91,6 +91,13 @@ struct WriteRoutes: Sendable {
             digest: value["digest"]?.stringValue, error: value["error"]?.stringValue)
         let batch = try Batch.report(
             feedback, actor: endpoints.actor(context, claimed: value["actor"]?.stringValue, otherwise: "controller"))
+        let store = endpoints.store
+        if let refusal = try V1Access.refusal(
+            of: batch, path: request.uri.path, context: context, access: endpoints.configuration.access,
+            exists: { try store.log.state(of: $0)?.exists == true })
+        {
+            return refusal
+        }
         return json(
             Self.appendJSON(try await endpoints.committer.submit(batch.attributed(to: endpoints.groups(context))).get())
         )
