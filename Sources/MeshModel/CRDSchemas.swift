@@ -37,12 +37,7 @@ public final class CRDSchemas: Sendable {
         if kind == .syncResult { return CRDSchemas.syncResultSchema }
         if let cached = cache.withLock({ $0[kind] }) { return cached }
         let name = CRDSchemas.file(for: kind)
-        guard let url = Bundle.module.url(forResource: name, withExtension: "yaml", subdirectory: "crds"),
-            let text = try? String(contentsOf: url, encoding: .utf8),
-            let documents = try? YAMLText.parseDocuments(text)
-        else {
-            fatalError("bundled CRD \(name).yaml is missing or unreadable")
-        }
+        let documents = CRDSchemas.bundled(name)
         var found: [ResourceKind: JSONValue] = [:]
         for document in documents {
             guard let kindName = document.value[path: ["spec", "names", "kind"]]?.stringValue,
@@ -57,16 +52,21 @@ public final class CRDSchemas: Sendable {
         return schema
     }
 
+    /// The documents of a bundled CRD file (`crds/NAME.yaml`); a missing or unreadable one is a
+    /// build defect.
+    static func bundled(_ name: String) -> [YAMLText.Document] {
+        guard let url = Bundle.module.url(forResource: name, withExtension: "yaml", subdirectory: "crds"),
+            let text = try? String(contentsOf: url, encoding: .utf8),
+            let documents = try? YAMLText.parseDocuments(text)
+        else { fatalError("bundled CRD \(name).yaml is missing or unreadable") }
+        return documents
+    }
+
     /// The whole openAPIV3Schema of each Istio output kind (`ServiceEntry`, `DestinationRule`,
     /// `EnvoyFilter`), version v1alpha3, from the bundled Istio CRDs: what the Kubernetes API's
     /// OpenAPI serves for the derived outputs.
     public static let istioSchemas: [String: JSONValue] = {
-        guard
-            let url = Bundle.module.url(
-                forResource: "networking.istio.io_v1alpha3_crds", withExtension: "yaml", subdirectory: "crds"),
-            let text = try? String(contentsOf: url, encoding: .utf8),
-            let documents = try? YAMLText.parseDocuments(text)
-        else { fatalError("bundled CRD networking.istio.io_v1alpha3_crds.yaml is missing or unreadable") }
+        let documents = bundled("networking.istio.io_v1alpha3_crds")
         var schemas: [String: JSONValue] = [:]
         for document in documents {
             guard let kind = document.value[path: ["spec", "names", "kind"]]?.stringValue else { continue }

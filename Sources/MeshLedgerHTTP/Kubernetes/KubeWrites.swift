@@ -327,11 +327,17 @@ struct KubeWrites: Sendable {
 
     /// The object as served and as stored (read once), and the sequence of its last write, which
     /// is the precondition of a write; 404 when it does not exist.
-    func existing(_ key: ObjectKey) async throws -> (served: JSONValue, stored: JSONValue, writtenAt: UInt64) {
-        let view = await reads.liveView()
+    /// The object as stored and the sequence of its last write (404 when it does not exist).
+    func storedAt(_ key: ObjectKey) throws -> (stored: JSONValue, writtenAt: UInt64) {
         guard let stored = try endpoints.store.storedObject(key),
             let writtenAt = stored[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap(UInt64.init)
         else { throw KubeError.notFound(key.kind, key.name) }
+        return (stored, writtenAt)
+    }
+
+    func existing(_ key: ObjectKey) async throws -> (served: JSONValue, stored: JSONValue, writtenAt: UInt64) {
+        let view = await reads.liveView()
+        let (stored, writtenAt) = try storedAt(key)
         let served = reads.served(
             endpoints.store.withDerivedStatus(stored, kind: key.kind, from: view.projection), key.kind, view)
         return (served, stored, writtenAt)
@@ -434,7 +440,7 @@ struct KubeWrites: Sendable {
         for item in items {
             let key = ObjectKey(
                 kind: kind, namespace: namespace, name: item[path: ["metadata", "name"]]?.stringValue ?? "")
-            targets.append(Batch.DeleteTarget(key, expectedVersion: try await existing(key).writtenAt))
+            targets.append(Batch.DeleteTarget(key, expectedVersion: try storedAt(key).writtenAt))
         }
         var head = view.sequence
         let dry = dryRun(request) || options["dryRun"]?.arrayValue?.contains("All") == true
