@@ -103,6 +103,8 @@ extension EventLog {
         let packedObject: [UInt8]?
         /// The object's key in the `objects` and `history` databases.
         let keyBytes: [UInt8]
+        /// Whether the upserted object carries the deletion mark.
+        let deleting: Bool
 
         /// The encoding of an absent spec (an empty object).
         static let emptySpec = PackedValue.encode(.object(JSONObject()))
@@ -126,7 +128,9 @@ extension EventLog {
                     : .zero
                 originCluster = manifest.originCluster
                 packedObject = packed
+                deleting = Manifest.isDeleting(manifest.object)
             case .delete(_, let manifest):
+                deleting = false
                 contentHash = nil
                 specHash = nil
                 originCluster = manifest?.originCluster
@@ -145,7 +149,11 @@ extension EventLog {
         for item in prepared {
             let live = try writer.checkPrecondition(item, txn)
             switch item.change.operation {
+            case .upsert(let manifest) where item.change.honorsFinalizers:
+                try writer.upsertHonoringFinalizers(item, manifest, live: live, txn)
             case .upsert(let manifest): try writer.upsert(item, manifest, live: live, txn)
+            case .delete(_, let manifest) where item.change.honorsFinalizers:
+                try writer.deleteHonoringFinalizers(item, manifest, live: live, txn)
             case .delete(_, let manifest): try writer.delete(item, manifest, live: live, txn)
             }
         }
@@ -240,7 +248,8 @@ private struct BatchWriter {
         }
         let state = ObjectState(
             key: key, lastSequence: sequence + 1, generation: generation, exists: true,
-            contentHash: item.contentHash!, specHash: item.specHash!, originCluster: item.originCluster)
+            contentHash: item.contentHash!, specHash: item.specHash!, originCluster: item.originCluster,
+            deleting: item.deleting)
         try emit(
             key, .upsert, item.change.source, item.change.actor, item.originCluster, generation, manifest.object,
             keyBytes: item.keyBytes, state: state, packedObject: item.packedObject, groups: item.change.groups, txn)
@@ -264,6 +273,64 @@ private struct BatchWriter {
             live, source: item.change.source, actor: item.change.actor,
             originCluster: live.originCluster ?? item.originCluster, object: manifest?.object,
             keyBytes: item.keyBytes, groups: item.change.groups, txn)
+    }
+
+    /// An upsert under kube-apiserver's finalizer rules: the deletion mark is the live object's
+    /// (a writer can neither set nor clear it), no finalizer may be added to an object being
+    /// deleted, and the write that leaves a deleting object without finalizers deletes it (the
+    /// delete event carries that write's object).
+    mutating func upsertHonoringFinalizers(
+        _ item: EventLog.PreparedChange, _ manifest: Manifest, live: ObjectState?, _ txn: borrowing WriteTransaction
+    ) throws {
+        let liveObject = try live.flatMap { $0.deleting ? try lastObject($0, txn) : nil }
+        guard liveObject != nil || item.deleting else {
+            return try upsert(item, manifest, live: live, txn)
+        }
+        let object = Manifest.withDeletionMark(manifest.object, from: liveObject)
+        let marked = Manifest(recorded: object, key: manifest.key)
+        var change = item.change
+        change.operation = .upsert(marked)
+        let prepared = EventLog.PreparedChange(change)
+        if let live, let liveObject {
+            let before = Set(Manifest.finalizers(of: liveObject))
+            let added = Manifest.finalizers(of: object).filter { !before.contains($0) }
+            if !added.isEmpty {
+                throw LogError(
+                    .forbidden,
+                    "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\(added.map { "\"\($0)\"" }.joined(separator: ", "))}"
+                )
+            }
+            if Manifest.finalizers(of: object).isEmpty {
+                upserted.insert(manifest.key)
+                return try deleteEvent(
+                    live, source: change.source, actor: change.actor, originCluster: live.originCluster, object: object,
+                    keyBytes: item.keyBytes, groups: change.groups, txn)
+            }
+        }
+        try upsert(prepared, marked, live: live, txn)
+    }
+
+    /// A delete under kube-apiserver's finalizer rules: an object with finalizers is marked for
+    /// deletion (`deletionTimestamp` the batch's time, `deletionGracePeriodSeconds` 0) and stays
+    /// until its last finalizer is removed; a delete of an object already marked changes nothing.
+    mutating func deleteHonoringFinalizers(
+        _ item: EventLog.PreparedChange, _ manifest: Manifest?, live: ObjectState?, _ txn: borrowing WriteTransaction
+    ) throws {
+        guard let live else { return try delete(item, manifest, live: nil, txn) }
+        let object = try lastObject(live, txn)
+        guard !Manifest.finalizers(of: object).isEmpty else { return try delete(item, manifest, live: live, txn) }
+        if live.deleting {
+            outcomes.append((live.key, .deleting, nil))
+            return
+        }
+        let mark: JSONValue = [
+            "metadata": ["deletionTimestamp": .string(RFC3339.formatSeconds(time)), "deletionGracePeriodSeconds": 0]
+        ]
+        let marked = Manifest(recorded: Manifest.withDeletionMark(object, from: mark), key: live.key)
+        var change = item.change
+        change.operation = .upsert(marked)
+        try upsert(EventLog.PreparedChange(change), marked, live: live, txn)
+        outcomes[outcomes.count - 1].outcome = .deleting
     }
 
     /// A resync's deletes: the cluster's objects of the resynced kinds the batch did not name, by

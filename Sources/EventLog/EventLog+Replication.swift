@@ -95,7 +95,8 @@ extension EventLog {
             let prepared = PreparedChange(Change(.upsert(manifest), source: event.source, actor: event.actor))
             return ObjectState(
                 key: event.key, lastSequence: event.sequence, generation: event.generation, exists: true,
-                contentHash: prepared.contentHash!, specHash: prepared.specHash!, originCluster: prepared.originCluster)
+                contentHash: prepared.contentHash!, specHash: prepared.specHash!, originCluster: prepared.originCluster,
+                deleting: prepared.deleting)
         case .delete:
             var gone =
                 previous

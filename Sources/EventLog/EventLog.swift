@@ -29,6 +29,9 @@ public struct LogError: Error, Sendable, CustomStringConvertible {
         public static let unavailable = Code(rawValue: "unavailable")
         /// The batch's records exceed what one entry of the log of record may hold; nothing appended.
         public static let tooLarge = Code(rawValue: "tooLarge")
+        /// A write the object's state forbids (a new finalizer on an object being deleted);
+        /// nothing was appended.
+        public static let forbidden = Code(rawValue: "forbidden")
     }
 
     /// What kind of failure.
@@ -74,6 +77,10 @@ public struct Change: Sendable {
     /// For upserts of kinds with a generation: the generation the object's own API server gave
     /// it (a recorded object's `metadata.generation`), taken as is; nil: counted here.
     public var sourceGeneration: UInt64?
+    /// A write by a user or client through an API (not a recording of a cluster, nor a discovery
+    /// agent's report): its object's finalizers hold a delete, the deletion mark is the log's, and
+    /// the write that removes an object's last pending finalizer deletes it (docs/domain.md 3.4).
+    public var honorsFinalizers = false
 
     /// Creates a change.
     public init(
@@ -145,6 +152,9 @@ public struct AppendResult: Sendable {
     /// What happened to one object.
     public enum Outcome: String, Sendable {
         case created, configured, unchanged, deleted, notFound
+        /// A delete that is waiting for the object's finalizers: the object is marked
+        /// (`metadata.deletionTimestamp`) and stays until its last finalizer is removed.
+        case deleting
     }
 
     /// Per object, in order: the key, what happened, and the sequence appended (if any).
@@ -185,6 +195,8 @@ public struct ObjectState: Sendable, Hashable {
     public var specHash: Digest
     /// The cluster it came from, where known.
     public var originCluster: String?
+    /// Whether the object is marked for deletion (`metadata.deletionTimestamp`).
+    public var deleting = false
 }
 
 /// The append-only event log in LMDB (docs/domain.md section 3).
@@ -339,6 +351,8 @@ enum ObjectStateCodec {
         } else {
             out.varint(0)
         }
+        // Written only when set: a state without it has the encoding it always had.
+        if state.deleting { out.byte(1) }
         return out.bytes
     }
 
@@ -351,8 +365,9 @@ enum ObjectStateCodec {
         let spec = Digest(bytes: try reader.bytes(32))
         let clusterLength = try reader.varint()
         let cluster: String? = clusterLength == 0 ? nil : try reader.string(length: Int(clamping: clusterLength - 1))
+        let deleting = reader.isAtEnd ? false : try reader.byte() == 1
         return ObjectState(
             key: key, lastSequence: last, generation: generation, exists: exists, contentHash: content,
-            specHash: spec, originCluster: cluster)
+            specHash: spec, originCluster: cluster, deleting: deleting)
     }
 }

@@ -23,7 +23,8 @@ extension Batch {
         let changes = manifests.map {
             Change(
                 .upsert($0.withoutStatus.withoutOperatorStatusRecord), source: .user, actor: actor,
-                expectedVersion: $0.resourceVersion)
+                expectedVersion: $0.resourceVersion
+            ).honoringFinalizers
         }
         return Batch(changes, expectedHead: expectedHead)
     }
@@ -58,7 +59,8 @@ extension Batch {
         let changes = targets.map { target in
             Change(
                 .delete(target.key, target.manifest), source: target.key.kind.source, actor: actor,
-                expectedVersion: target.expectedVersion, ignoreNotFound: ignoreNotFound)
+                expectedVersion: target.expectedVersion, ignoreNotFound: ignoreNotFound
+            ).honoringFinalizers
         }
         return Batch(changes, expectedHead: expectedHead)
     }
@@ -153,7 +155,9 @@ extension Batch {
     /// resourceVersion for an update, nil for none.
     public static func put(_ manifest: Manifest, actor: String, expectedVersion: UInt64?) -> Batch {
         let source = manifest.key.kind.source
-        return Batch([Change(.upsert(manifest), source: source, actor: actor, expectedVersion: expectedVersion)])
+        return Batch([
+            Change(.upsert(manifest), source: source, actor: actor, expectedVersion: expectedVersion).honoringFinalizers
+        ])
     }
 
     /// `report`: a controller's result of writing one output object, as a `SyncResult` event
@@ -223,6 +227,17 @@ public struct Feedback: Sendable {
         self.output = output
         self.digest = digest
         self.error = error
+    }
+}
+
+extension Change {
+    /// The change as a user's or client's write: finalizers hold its deletes (see
+    /// `Change.honorsFinalizers`). Recordings of a cluster and discovery reports take the
+    /// cluster's word instead.
+    var honoringFinalizers: Change {
+        var change = self
+        change.honorsFinalizers = true
+        return change
     }
 }
 

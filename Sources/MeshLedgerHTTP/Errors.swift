@@ -32,6 +32,7 @@ struct ErrorMiddleware: RouterMiddleware {
             case .conflict: return errorResponse(.conflict, error.message, code: "Conflict")
             case .notFound: return errorResponse(.notFound, error.message, code: "NotFound")
             case .invalidBatch: return errorResponse(.badRequest, error.message, code: "BadRequest")
+            case .forbidden: return errorResponse(.unprocessableContent, error.message, code: "Invalid")
             case .unavailable:
                 var response = errorResponse(.serviceUnavailable, error.message, code: "ServiceUnavailable")
                 response.headers[.retryAfter] = "1"

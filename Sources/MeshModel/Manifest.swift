@@ -135,7 +135,7 @@ public struct Manifest: Sendable, Hashable {
         guard case .object(var root) = object else { return object }
         if key.kind != .virtualDestination { root["status"] = nil }
         if case .object(var metadata)? = root["metadata"] {
-            for field in Manifest.serverMetadata { metadata[field] = nil }
+            for field in Manifest.bookkeepingMetadata { metadata[field] = nil }
             root["metadata"] = .object(metadata)
         }
         return .object(root)
@@ -145,7 +145,7 @@ public struct Manifest: Sendable, Hashable {
     public var hasServerFields: Bool {
         if object["status"] != nil && key.kind != .virtualDestination { return true }
         guard let metadata = object["metadata"]?.objectValue else { return false }
-        return Manifest.serverMetadata.contains { metadata[$0] != nil }
+        return Manifest.bookkeepingMetadata.contains { metadata[$0] != nil }
     }
 
     /// The manifest without `status`: what a user's write stores (status is never the user's).
@@ -199,11 +199,35 @@ public struct Manifest: Sendable, Hashable {
         return given.flatMap { (1...Self.maxGeneration).contains($0) ? $0 : nil }
     }
 
-    /// Metadata fields a server sets, ignored when comparing content.
-    public static let serverMetadata = [
+    /// Metadata fields a server sets: a client's write never sets them.
+    public static let serverMetadata = bookkeepingMetadata + deletionMark
+
+    /// The server's bookkeeping, ignored when comparing content.
+    public static let bookkeepingMetadata = [
         "resourceVersion", "generation", "uid", "creationTimestamp", "managedFields", "selfLink",
-        "deletionTimestamp", "deletionGracePeriodSeconds",
     ]
+
+    /// The mark of an object being deleted, waiting for its finalizers: the server sets it, and
+    /// it is content (setting it is a change that watchers see).
+    public static let deletionMark = ["deletionTimestamp", "deletionGracePeriodSeconds"]
+
+    /// The object's `metadata.finalizers`.
+    public static func finalizers(of object: JSONValue) -> [String] {
+        object[path: ["metadata", "finalizers"]]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    /// Whether the object is marked for deletion.
+    public static func isDeleting(_ object: JSONValue) -> Bool {
+        object[path: ["metadata", "deletionTimestamp"]] != nil
+    }
+
+    /// `object` with the deletion mark of `mark` (none when `mark` has none).
+    public static func withDeletionMark(_ object: JSONValue, from mark: JSONValue?) -> JSONValue {
+        guard case .object(var root) = object, case .object(var metadata)? = root["metadata"] else { return object }
+        for field in deletionMark { metadata[field] = mark?[path: ["metadata", field]] }
+        root["metadata"] = .object(metadata)
+        return .object(root)
+    }
 }
 
 /// Kubernetes naming rules (DNS-1123).

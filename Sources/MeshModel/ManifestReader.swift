@@ -140,6 +140,12 @@ public enum ManifestReader {
         public let type: WatchType
         /// The object (nil for BOOKMARK).
         public let manifest: Manifest?
+
+        /// An event of a watch stream.
+        public init(type: WatchType, manifest: Manifest?) {
+            self.type = type
+            self.manifest = manifest
+        }
     }
 
     /// Reads manifests from `bytes`; `name` (a file name or `-`) prefixes error locations.

@@ -369,6 +369,9 @@ final class LineWatcher {
         #expect(out["tooOld"] == 410)
     }
 
+    /// kopf with `-n NS` and an `on.delete` handler (which holds a finalizer on every object it
+    /// handles): a delete marks the object, the handler runs exactly once, kopf removes its
+    /// finalizer, and only then is the object gone.
     @Test func aKopfOperatorReactsAndItsPatchIsLoggedUnderItsIdentity() throws {
         let fx = try KubeFixture()
         let alice = try fx.kubeconfig(token: "alice-token")
@@ -384,7 +387,9 @@ final class LineWatcher {
                 "-m", "kopf", "run", "--standalone", "-n", "bookinfo",
                 packageRoot + "/Tests/MeshLedgerCLITests/Fixtures/kopf_operator.py",
             ],
-            environment: ["KUBECONFIG": operatorConfig, "HOME": fx.directory])
+            environment: [
+                "KUBECONFIG": operatorConfig, "HOME": fx.directory, "KOPF_DELETIONS": fx.directory + "/deletions",
+            ])
         let file = fx.directory + "/vd.yaml"
         try virtualDestinationYAML("watched-by-kopf").write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try fx.kubectl(alice, ["apply", "-f", file]).status == 0)
@@ -402,6 +407,26 @@ final class LineWatcher {
             "log", "--store", fx.store, "--read-only", "--actor", "kopf-operator", "--name", "watched-by-kopf",
         ])
         #expect(log.status == 0 && log.stdout.contains("watched-by-kopf"), "\(log.stdout)\(log.stderr)")
+
+        // kopf holds its finalizer on the object: the delete waits for its handler.
+        let finalizers = try fx.kubectl(alice, ["get", "vd", "watched-by-kopf", "-o", "jsonpath={.metadata.finalizers}"])
+        #expect(finalizers.stdout.contains("kopf.zalando.org/KopfFinalizerMarker"), "\(finalizers.stdout)")
+        let deleted = try fx.kubectl(alice, ["delete", "vd", "watched-by-kopf", "--timeout=40s"])
+        #expect(deleted.status == 0, "\(deleted.stderr) kopf: \(kopf.seen.suffix(20))")
+        let gone = try fx.kubectl(alice, ["get", "vd", "watched-by-kopf"])
+        #expect(gone.status != 0 && gone.stderr.contains("NotFound"), "\(gone.stdout)\(gone.stderr)")
+        usleep(1_500_000)  // time for a second run of the handler, were there one
+        let runs = (try? String(contentsOfFile: fx.directory + "/deletions", encoding: .utf8)) ?? ""
+        let lines = runs.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("watched-by-kopf 20"), "handler runs: \(runs)")
+        // The log: alice's delete marked it; kopf's removal of its finalizer deleted it.
+        let history = try meshledger([
+            "log", "--store", fx.store, "--read-only", "--name", "watched-by-kopf", "-o", "jsonl",
+        ])
+        let events = history.stdout.split(separator: "\n").compactMap { try? JSONText.parse(Array($0.utf8)) }
+        let last = events.suffix(2).map { "\($0["actor"]?.stringValue ?? "") \($0["change"]?.stringValue ?? "")" }
+        #expect(last == ["alice upsert", "kopf-operator delete"], "\(history.stdout)")
+        #expect(events.suffix(2).first?[path: ["object", "metadata", "deletionTimestamp"]] != nil)
         withExtendedLifetime(kopf) {}
     }
 }

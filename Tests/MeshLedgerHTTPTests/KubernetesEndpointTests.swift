@@ -143,6 +143,15 @@ import Testing
             let stale = try await client.call(
                 .delete, vds + "/k8s", body: "{\"preconditions\": {\"resourceVersion\": \"1\"}}")
             #expect(stale.status == 409 && stale.json["reason"] == "Conflict")
+            // Its finalizer holds the delete; removing it completes the delete.
+            let held = try await client.call(.delete, vds + "/k8s")
+            #expect(held.status == 200 && held.json[path: ["metadata", "deletionTimestamp"]] != nil, "\(held.text)")
+            let released = try await client.call(
+                .patch, vds + "/k8s", body: #"{"metadata":{"finalizers":[]}}"#,
+                headers: [.contentType: "application/merge-patch+json"])
+            #expect(released.status == 200, "\(released.text)")
+            #expect(try await client.call(.get, vds + "/k8s").status == 404)
+            _ = try await client.call(.post, vds, body: body)
             let deleted = try await client.call(.delete, vds + "/k8s")
             #expect(deleted.status == 200 && deleted.json["status"] == "Success")
             #expect(try await client.call(.get, vds + "/k8s").status == 404)
@@ -150,8 +159,9 @@ import Testing
                 .get, vds + "?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan")
             #expect(watchList.status == 422)
         }
-        // create, patch, the operator's status, delete: four events; every refusal appended nothing.
-        #expect(try store.log.head().sequence == head + 4)
+        // create, patch, the operator's status, the deletion mark, the release (a delete), the
+        // second create and its delete: seven events; every refusal appended nothing.
+        #expect(try store.log.head().sequence == head + 7)
     }
 
     /// Server-side apply keeps field ownership: another manager's field set to another value is a
@@ -424,5 +434,82 @@ import Testing
                     "VirtualDestination.networking.enterprise.mesh.gloo.solo.io \"bad\" is invalid: spec.port.number: ")
                     == true, "\(invalid.text)")
         }
+    }
+
+    /// Finalizers hold a delete as on kube-apiserver: the object is marked and stays (MODIFIED),
+    /// a deleting object takes no new finalizer, and the write that removes the last one deletes
+    /// it (DELETED). The deletion mark is the server's: no write sets or clears it.
+    @Test func finalizersHoldADeleteUntilTheLastOneIsRemoved() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            let merge: HTTPFields = [.contentType: "application/merge-patch+json"]
+            let vd = vds + "/reviews-global"
+            let held = try await client.call(
+                .patch, vd,
+                body: #"{"metadata":{"finalizers":["example.com/a","example.com/b"],"deletionTimestamp":"2020-01-01T00:00:00Z"}}"#,
+                headers: merge)
+            #expect(held.status == 200, "\(held.text)")
+            #expect(held.json[path: ["metadata", "deletionTimestamp"]] == nil, "a client cannot mark an object")
+            let deleting = try await client.call(.delete, vd)
+            #expect(deleting.status == 200, "\(deleting.text)")
+            #expect(deleting.json["kind"] == "VirtualDestination", "the answer is the object: \(deleting.text)")
+            let mark = deleting.json[path: ["metadata", "deletionTimestamp"]]?.stringValue
+            #expect(mark.flatMap(RFC3339.parse) != nil, "\(deleting.text)")
+            #expect(deleting.json[path: ["metadata", "deletionGracePeriodSeconds"]] == 0)
+            let still = try await client.call(.get, vd)
+            #expect(still.status == 200 && still.json[path: ["metadata", "deletionTimestamp"]]?.stringValue == mark)
+            #expect(still.json[path: ["status", "state"]] != nil, "a deleting object is still derived")
+            // A second delete changes nothing; a new finalizer is refused, with kube-apiserver's words.
+            #expect(try await client.call(.delete, vd).status == 200)
+            let added = try await client.call(
+                .patch, vd, body: #"{"metadata":{"finalizers":["example.com/a","example.com/b","example.com/c"]}}"#,
+                headers: merge)
+            #expect(added.status == 422, "\(added.text)")
+            #expect(added.json[path: ["details", "causes"]]?.arrayValue?.first?["field"] == "metadata.finalizers")
+            #expect(
+                added.json["message"]?.stringValue?.hasSuffix(
+                    #"no new finalizers can be added if the object is being deleted, found new finalizers []string{"example.com/c"}"#
+                ) == true, "\(added.text)")
+            // Removing one keeps the mark (a write cannot clear it); removing the last deletes.
+            let one = try await client.call(
+                .patch, vd, body: #"{"metadata":{"finalizers":["example.com/b"],"deletionTimestamp":null}}"#,
+                headers: merge)
+            #expect(one.status == 200 && one.json[path: ["metadata", "deletionTimestamp"]]?.stringValue == mark)
+            let last = try await client.call(.patch, vd, body: #"{"metadata":{"finalizers":null}}"#, headers: merge)
+            #expect(last.status == 200, "\(last.text)")
+            #expect(last.json[path: ["metadata", "deletionTimestamp"]]?.stringValue == mark)
+            #expect(try await client.call(.get, vd).status == 404)
+            let watch = try await client.call(.get, vds + "?watch=1&resourceVersion=\(head)&timeoutSeconds=1")
+            let types = watch.text.split(separator: "\n").compactMap { line -> String? in
+                let event = try? JSONText.parse(Array(line.utf8))
+                return event?[path: ["object", "metadata", "name"]] == "reviews-global" ? event?["type"]?.stringValue : nil
+            }
+            #expect(types == ["MODIFIED", "MODIFIED", "MODIFIED", "DELETED"], "\(watch.text)")
+        }
+        // Finalizers, the mark, one removal, the delete: four events; the refused write none.
+        #expect(try store.log.head().sequence == head + 4)
+    }
+
+    /// `meshledger delete` (the CLI's use case) and a recording of a cluster: the first honors
+    /// finalizers like any client; the second takes the cluster's word that the object is gone.
+    @Test func finalizersHoldTheCommandLinesDeleteButNotARecordedOne() throws {
+        let store = try fleetStore()
+        let key = ObjectKey(kind: .virtualDestination, namespace: "bookinfo", name: "reviews-global")
+        var object = try #require(try store.storedObject(key))
+        if case .object(var root) = object, case .object(var metadata)? = root["metadata"] {
+            metadata["finalizers"] = ["example.com/a"]
+            metadata["resourceVersion"] = nil
+            root["metadata"] = .object(metadata)
+            object = .object(root)
+        }
+        _ = try store.append(try Batch.apply([try Manifest(object: object)], actor: "alice"))
+        let marked = try store.append(try Batch.delete([Batch.DeleteTarget(key)], actor: "alice"))
+        #expect(marked.outcomes.first?.outcome == .deleting)
+        #expect(try store.storedObject(key)?[path: ["metadata", "deletionTimestamp"]] != nil)
+        let recorded = Batch.ingest(
+            [ManifestReader.WatchEvent(type: .deleted, manifest: try Manifest(object: object))], actor: "recorder")
+        #expect(try store.append(recorded).outcomes.first?.outcome == .deleted)
+        #expect(try store.storedObject(key) == nil)
     }
 }

@@ -174,6 +174,7 @@ struct KubeErrorMiddleware: RouterMiddleware {
                 case .conflict: (409, "Conflict")
                 case .notFound: (404, "NotFound")
                 case .invalidBatch: (400, "BadRequest")
+                case .forbidden: (422, "Invalid")
                 case .unavailable: (503, "ServiceUnavailable")
                 case .tooLarge: (413, "RequestEntityTooLarge")
                 default: (500, "InternalError")

@@ -93,11 +93,31 @@ struct KubeWrites: Sendable {
 
     /// Submits a batch; a failed precondition becomes the Status `conflict` gives.
     func submit(_ batch: Batch, _ context: ServerContext, conflict: KubeError) async throws -> AppendResult {
-        do {
-            return try await endpoints.committer.submit(batch.attributed(to: endpoints.groups(context))).get()
-        } catch  where error.code == .conflict {
-            throw conflict
+        let result = await endpoints.committer.submit(batch.attributed(to: endpoints.groups(context)))
+        guard case .failure(let error) = result else { return try result.get() }
+        if error.code == .conflict { throw conflict }
+        // A write the object's state forbids names its field: `field: Forbidden: ...`.
+        if error.code == .forbidden, let key = batch.changes.first?.key, let colon = error.message.range(of: ": ") {
+            throw KubeError.invalid(
+                key.kind, key.name, field: String(error.message[..<colon.lowerBound]),
+                String(error.message[colon.upperBound...]))
         }
+        throw error
+    }
+
+    /// The answer to a write: the object as served now, or, when the write removed a deleting
+    /// object's last finalizer and so deleted it, the object as that write left it.
+    func answer(_ key: ObjectKey, _ result: AppendResult) async throws -> Response {
+        if result.outcomes.first?.outcome == .deleted, let event = result.events.last {
+            var object = event.object
+            if case .object(var root) = object, case .object(var metadata)? = root["metadata"] {
+                metadata["resourceVersion"] = .string(String(event.sequence))
+                root["metadata"] = .object(metadata)
+                object = .object(root)
+            }
+            return kubeJSON(object)
+        }
+        return kubeJSON(try await written(key))
     }
 
     /// The object as served after a write.
@@ -378,10 +398,10 @@ struct KubeWrites: Sendable {
         }
         let manifest = try manifest(toWrite, kind, namespace: namespace, name: name)
         if dryRun(request) { return kubeJSON(dryRunAnswer(manifest, current: current)) }
-        _ = try await submit(
+        let appended = try await submit(
             Batch.put(manifest, actor: actor(context), expectedVersion: writtenAt), context,
             conflict: .conflict(kind, name))
-        return kubeJSON(try await written(key))
+        return try await answer(key, appended)
     }
 
     /// DELETE /apis/G/V/namespaces/NS/P/NAME (DeleteOptions `preconditions.resourceVersion`).
@@ -414,9 +434,12 @@ struct KubeWrites: Sendable {
         ]
         // kubectl and the Python client send `dryRun` in the DeleteOptions body, not the URL.
         if dryRun(request) || options["dryRun"]?.arrayValue?.contains("All") == true { return kubeJSON(success) }
-        _ = try await submit(
+        let result = try await submit(
             try Batch.delete([Batch.DeleteTarget(key, expectedVersion: writtenAt)], actor: actor(context)), context,
             conflict: .conflict(kind, name))
+        // An object waiting for its finalizers stays: the answer is the object, marked, as
+        // kube-apiserver's (200; the delete completes when the last finalizer is removed).
+        if result.outcomes.first?.outcome == .deleting { return kubeJSON(try await written(key)) }
         return kubeJSON(success)
     }
 
