@@ -104,8 +104,17 @@ public struct MeshLedgerServer: Sendable {
             retention: configuration.watchRetention, metrics: metrics,
             replicator: replicator, snapshotInterval: configuration.readOnly ? 0 : configuration.snapshotInterval,
             maxWatchers: configuration.maxWatchers)
+        // Leases and ConfigMaps: a standalone store's own table beside the log (decision 0017).
+        let coordinationPath = store.path + "/coordination"
+        let coordination =
+            replicator != nil
+            ? nil
+            : configuration.readOnly
+                ? try? CoordinationTable(path: coordinationPath, readOnly: true)
+                : try CoordinationTable(path: coordinationPath)
         let endpoints = Endpoints(
-            store: store, committer: committer, metrics: metrics, configuration: configuration, replicator: replicator)
+            store: store, committer: committer, metrics: metrics, configuration: configuration, replicator: replicator,
+            coordination: coordination)
         let router = Router(context: ServerContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AccessMiddleware(access: configuration.access))

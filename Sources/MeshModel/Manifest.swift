@@ -29,7 +29,29 @@ public struct Manifest: Sendable, Hashable {
             throw ManifestError(
                 .unknownKind, "unknown kind \"\(kindName)\" (apiVersion \(apiVersion)); MeshLedger takes \(kinds)")
         }
-        guard case .object(var metadata) = root["metadata"] ?? .null else {
+        let (metadata, namespace, name) = try Manifest.checkedMetadata(
+            root["metadata"], kindName: kindName, defaultNamespace: defaultNamespace)
+        root["metadata"] = .object(metadata)
+        let key = ObjectKey(kind: kind, namespace: namespace, name: name)
+        let problems = CRDSchemas.shared.validate(root["spec"] ?? .null, of: kind, path: "spec")
+        if let first = problems.first {
+            let more = problems.count > 1 ? " (and \(problems.count - 1) more)" : ""
+            var error = ManifestError(.schema, "\(kindName) \(namespace)/\(name): \(first)\(more)")
+            error.problems = problems
+            throw error
+        }
+        self.key = key
+        self.object = .object(root)
+    }
+
+    /// An object's `metadata` checked as kube-apiserver checks it (`ValidateObjectMeta`): a name
+    /// that is a DNS-1123 subdomain, a namespace that is a DNS-1123 label (`defaultNamespace` when
+    /// missing), label and annotation keys that are qualified names, label values, and at most
+    /// 256 KiB of annotations. Returns it with the namespace filled in, and the namespace and name.
+    public static func checkedMetadata(
+        _ value: JSONValue?, kindName: String, defaultNamespace: String
+    ) throws(ManifestError) -> (metadata: JSONObject, namespace: String, name: String) {
+        guard case .object(var metadata) = value ?? .null else {
             throw ManifestError(.schema, "\(kindName): metadata must be an object with a name")
         }
         guard let name = metadata["name"]?.stringValue, !name.isEmpty else {
@@ -80,17 +102,7 @@ public struct Manifest: Sendable, Hashable {
                     "\(kindName) \(namespace)/\(name): metadata.annotations: Too long: must have at most 262144 bytes")
             }
         }
-        root["metadata"] = .object(metadata)
-        let key = ObjectKey(kind: kind, namespace: namespace, name: name)
-        let problems = CRDSchemas.shared.validate(root["spec"] ?? .null, of: kind, path: "spec")
-        if let first = problems.first {
-            let more = problems.count > 1 ? " (and \(problems.count - 1) more)" : ""
-            var error = ManifestError(.schema, "\(kindName) \(namespace)/\(name): \(first)\(more)")
-            error.problems = problems
-            throw error
-        }
-        self.key = key
-        self.object = .object(root)
+        return (metadata, namespace, name)
     }
 
     /// `spec`, or an empty object.

@@ -369,6 +369,54 @@ final class LineWatcher {
         #expect(out["tooOld"] == 410)
     }
 
+    /// client-go's leader election (the Python client's `leaderelection`, two processes) through
+    /// a Lease: one leads, the other follows while the leader renews, and takes over when the
+    /// leader is killed. The renewals are not events: the log does not grow.
+    @Test func twoCandidatesElectALeaderThroughALeaseAndOneTakesOverWhenTheOtherIsKilled() throws {
+        let fx = try KubeFixture()
+        let config = try fx.kubeconfig(token: "operator-token")
+        let script = packageRoot + "/Tests/MeshLedgerCLITests/Fixtures/leader_election.py"
+        let environment = ["KUBECONFIG": config, "HOME": fx.directory]
+        func events() throws -> Int {
+            try meshledger(["log", "--store", fx.store, "--read-only", "-o", "jsonl"]).stdout.split(separator: "\n")
+                .count
+        }
+        let before = try events()
+        let a = try LineWatcher("python3", [script, "candidate-a"], environment: environment)
+        #expect(a.wait(seconds: 30) { $0 == "LEADING candidate-a" }, "\(a.seen)")
+        let b = try LineWatcher("python3", [script, "candidate-b"], environment: environment)
+        #expect(b.wait(seconds: 30) { $0 == "CANDIDATE candidate-b" }, "\(b.seen)")
+        usleep(6_000_000)  // longer than the lease: b follows while a renews
+        #expect(!b.seen.contains("LEADING candidate-b"), "\(b.seen)")
+        let held = try fx.kubectl(
+            config, ["get", "lease", "meshledger-leader", "-n", "bookinfo", "-o", "jsonpath={.spec.holderIdentity}"])
+        #expect(held.stdout == "candidate-a", "\(held.stdout)\(held.stderr)")
+        kill(a.process.processIdentifier, SIGKILL)
+        #expect(b.wait(seconds: 30) { $0 == "LEADING candidate-b" }, "\(b.seen)")
+        let taken = try fx.kubectl(
+            config, ["get", "lease", "meshledger-leader", "-n", "bookinfo", "-o", "jsonpath={.spec.holderIdentity}"])
+        #expect(taken.stdout == "candidate-b", "\(taken.stdout)\(taken.stderr)")
+        let listed = try fx.kubectl(config, ["get", "leases", "-n", "bookinfo"])
+        let row = listed.stdout.split(separator: "\n").last.map { $0.split(separator: " ").map(String.init) } ?? []
+        #expect(listed.stdout.hasPrefix("NAME"), "\(listed.stdout)\(listed.stderr)")
+        #expect(row.prefix(2) == ["meshledger-leader", "candidate-b"], "\(listed.stdout)\(listed.stderr)")
+        // A ConfigMap, as kubectl makes one.
+        let made = try fx.kubectl(
+            config, ["create", "configmap", "settings", "-n", "bookinfo", "--from-literal=mode=fast"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let maps = try fx.kubectl(config, ["get", "cm", "-n", "bookinfo"])
+        #expect(maps.stdout.contains("DATA") && maps.stdout.contains("settings"), "\(maps.stdout)\(maps.stderr)")
+        // kubectl's DeleteOptions come in protobuf too: a dry run deletes nothing.
+        let dry = try fx.kubectl(config, ["delete", "cm", "settings", "-n", "bookinfo", "--dry-run=server"])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(try fx.kubectl(config, ["get", "cm", "settings", "-n", "bookinfo"]).status == 0)
+        #expect(try fx.kubectl(config, ["delete", "cm", "settings", "-n", "bookinfo"]).status == 0)
+        let gone = try fx.kubectl(config, ["get", "cm", "settings", "-n", "bookinfo"])
+        #expect(gone.stderr.contains("NotFound"), "\(gone.stdout)\(gone.stderr)")
+        #expect(try events() == before, "lease renewals are not in the audit log")
+        withExtendedLifetime(b) {}
+    }
+
     /// kopf with `-n NS` and an `on.delete` handler (which holds a finalizer on every object it
     /// handles): a delete marks the object, the handler runs exactly once, kopf removes its
     /// finalizer, and only then is the object gone.
@@ -409,7 +457,8 @@ final class LineWatcher {
         #expect(log.status == 0 && log.stdout.contains("watched-by-kopf"), "\(log.stdout)\(log.stderr)")
 
         // kopf holds its finalizer on the object: the delete waits for its handler.
-        let finalizers = try fx.kubectl(alice, ["get", "vd", "watched-by-kopf", "-o", "jsonpath={.metadata.finalizers}"])
+        let finalizers = try fx.kubectl(
+            alice, ["get", "vd", "watched-by-kopf", "-o", "jsonpath={.metadata.finalizers}"])
         #expect(finalizers.stdout.contains("kopf.zalando.org/KopfFinalizerMarker"), "\(finalizers.stdout)")
         let deleted = try fx.kubectl(alice, ["delete", "vd", "watched-by-kopf", "--timeout=40s"])
         #expect(deleted.status == 0, "\(deleted.stderr) kopf: \(kopf.seen.suffix(20))")

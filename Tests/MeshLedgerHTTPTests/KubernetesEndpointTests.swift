@@ -28,7 +28,7 @@ import Testing
                 groups == [
                     "discovery.mesh.gloo.solo.io", "networking.mesh.gloo.solo.io",
                     "networking.enterprise.mesh.gloo.solo.io", "networking.istio.io", "authentication.k8s.io",
-                    "authorization.k8s.io",
+                    "authorization.k8s.io", "coordination.k8s.io",
                 ])
             // A client that asks only for v2beta1 gets the legacy shape, with a plain content type.
             let legacy = try await client.execute(
@@ -447,7 +447,8 @@ import Testing
             let vd = vds + "/reviews-global"
             let held = try await client.call(
                 .patch, vd,
-                body: #"{"metadata":{"finalizers":["example.com/a","example.com/b"],"deletionTimestamp":"2020-01-01T00:00:00Z"}}"#,
+                body:
+                    #"{"metadata":{"finalizers":["example.com/a","example.com/b"],"deletionTimestamp":"2020-01-01T00:00:00Z"}}"#,
                 headers: merge)
             #expect(held.status == 200, "\(held.text)")
             #expect(held.json[path: ["metadata", "deletionTimestamp"]] == nil, "a client cannot mark an object")
@@ -483,7 +484,8 @@ import Testing
             let watch = try await client.call(.get, vds + "?watch=1&resourceVersion=\(head)&timeoutSeconds=1")
             let types = watch.text.split(separator: "\n").compactMap { line -> String? in
                 let event = try? JSONText.parse(Array(line.utf8))
-                return event?[path: ["object", "metadata", "name"]] == "reviews-global" ? event?["type"]?.stringValue : nil
+                return event?[path: ["object", "metadata", "name"]] == "reviews-global"
+                    ? event?["type"]?.stringValue : nil
             }
             #expect(types == ["MODIFIED", "MODIFIED", "MODIFIED", "DELETED"], "\(watch.text)")
         }

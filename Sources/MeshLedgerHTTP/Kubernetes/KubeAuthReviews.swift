@@ -22,20 +22,6 @@ struct KubeAuthReviews: Sendable {
     ]
 
     func addRoutes(to apis: RouterGroup<ServerContext>) {
-        for (group, version, resources) in Self.groups {
-            apis.get(RouterPath("\(group)/\(version)")) { _, _ in
-                kubeJSON([
-                    "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string("\(group)/\(version)"),
-                    "resources": .array(
-                        resources.map {
-                            [
-                                "name": .string($0.plural), "singularName": "", "namespaced": false,
-                                "kind": .string($0.kind), "verbs": ["create"],
-                            ]
-                        }),
-                ])
-            }
-        }
         apis.post("authentication.k8s.io/v1/selfsubjectreviews") { request, context in
             _ = try await body(request)
             let identity = context.identity ?? .anonymous
@@ -63,7 +49,7 @@ struct KubeAuthReviews: Sendable {
         guard (request.headers[.contentType] ?? "").hasPrefix("application/vnd.kubernetes.protobuf") else {
             return try await writes.body(request)
         }
-        guard let review = ReviewProtobuf.review(try await endpoints.body(request)) else {
+        guard let review = KubeProtobuf.review(try await endpoints.body(request)) else {
             throw KubeError.badRequest("the request body is not a protobuf-encoded review")
         }
         return review

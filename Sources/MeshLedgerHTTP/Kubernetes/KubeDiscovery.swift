@@ -5,8 +5,8 @@ import MeshModel
 import NIOCore
 
 /// Discovery, as kubectl, client-go, the Python client and kopf read it: `/version`, `/api`,
-/// `/api/v1` (namespaces, read-only), `/apis` and `/apis/G/V`, legacy shapes and aggregated
-/// discovery (v2) when the client asks for it with the matching Accept.
+/// `/api/v1`, `/apis` and `/apis/G/V`, legacy shapes and aggregated discovery (v2) when the
+/// client asks for it with the matching Accept, all made from `KubeRegistry`'s declarations.
 struct KubeDiscovery: Sendable {
     let endpoints: Endpoints
 
@@ -25,17 +25,7 @@ struct KubeDiscovery: Sendable {
             if wantsAggregated(request) { return kubeJSON(aggregated(core: true), contentType: Self.aggregatedV2) }
             return kubeJSON(["kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []])
         }
-        api.get("v1") { _, _ in
-            kubeJSON([
-                "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1",
-                "resources": [
-                    [
-                        "name": "namespaces", "singularName": "namespace", "namespaced": false, "kind": "Namespace",
-                        "verbs": ["get", "list", "watch"], "shortNames": ["ns"],
-                    ]
-                ],
-            ])
-        }
+        api.get("v1") { _, _ in kubeJSON(KubeRegistry.resourceList(group: "", version: "v1")) }
         api.get("v1/namespaces") { request, context in
             if ["true", "1"].contains(endpoints.query(request, "watch") ?? "") {
                 return try await watchNamespaces(request, context)
@@ -59,46 +49,13 @@ struct KubeDiscovery: Sendable {
         let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
         apis.get { request, _ in
             if wantsAggregated(request) { return kubeJSON(aggregated(core: false), contentType: Self.aggregatedV2) }
-            let reviews = KubeAuthReviews.groups.map { ($0.group, $0.version) }
-            let groups = (Self.groups + [(KubeOutputs.group, KubeOutputs.version)] + reviews).map {
-                group, version -> JSONValue in
-                let gv: JSONValue = ["groupVersion": .string("\(group)/\(version)"), "version": .string(version)]
-                return ["name": .string(group), "versions": [gv], "preferredVersion": gv]
-            }
-            return kubeJSON(["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(groups)])
+            return kubeJSON(KubeRegistry.groupList())
         }
-        for (group, version) in Self.groups {
+        for (group, version) in KubeRegistry.groups {
             apis.get("\(group)/\(version)") { _, _ in
-                var resources: [JSONValue] = []
-                for kind in ResourceKind.served where kind.group == group {
-                    resources.append([
-                        "name": .string(kind.plural), "singularName": .string(kind.singular), "namespaced": true,
-                        "kind": .string(kind.rawValue), "verbs": Self.verbs,
-                        "shortNames": .array(kind.shortNames.map(JSONValue.string)),
-                        "categories": .array(kind.categories.map(JSONValue.string)),
-                    ])
-                    resources.append([
-                        "name": .string("\(kind.plural)/status"), "singularName": "", "namespaced": true,
-                        "kind": .string(kind.rawValue), "verbs": ["get", "patch", "update"],
-                    ])
-                }
-                return kubeJSON([
-                    "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string("\(group)/\(version)"),
-                    "resources": .array(resources),
-                ])
+                kubeJSON(KubeRegistry.resourceList(group: group, version: version))
             }
         }
-    }
-
-    static let verbs: JSONValue = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
-
-    /// The served group-versions, in preferred order.
-    static var groups: [(String, String)] {
-        var seen: [(String, String)] = []
-        for kind in ResourceKind.served where !seen.contains(where: { $0.0 == kind.group }) {
-            seen.append((kind.group, kind.version))
-        }
-        return seen
     }
 
     /// Whether the client asked for aggregated discovery v2 (the content type decides how
@@ -107,88 +64,7 @@ struct KubeDiscovery: Sendable {
         (request.headers[.accept] ?? "").contains("g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
     }
 
-    func aggregated(core: Bool) -> JSONValue {
-        var items: [JSONValue] = []
-        if core {
-            let namespaceKind: JSONValue = ["group": "", "version": "v1", "kind": "Namespace"]
-            items.append([
-                "metadata": ["name": ""],
-                "versions": [
-                    [
-                        "version": "v1", "freshness": "Current",
-                        "resources": [
-                            [
-                                "resource": "namespaces", "singularResource": "namespace", "scope": "Cluster",
-                                "responseKind": namespaceKind, "verbs": ["get", "list", "watch"], "shortNames": ["ns"],
-                            ]
-                        ],
-                    ]
-                ],
-            ])
-        } else {
-            for (group, version) in Self.groups {
-                let resources = ResourceKind.served.filter { $0.group == group }.map { kind -> JSONValue in
-                    let responseKind: JSONValue = [
-                        "group": .string(group), "version": .string(version), "kind": .string(kind.rawValue),
-                    ]
-                    return [
-                        "resource": .string(kind.plural), "singularResource": .string(kind.singular),
-                        "scope": "Namespaced", "responseKind": responseKind, "verbs": Self.verbs,
-                        "shortNames": .array(kind.shortNames.map(JSONValue.string)),
-                        "categories": .array(kind.categories.map(JSONValue.string)),
-                        "subresources": [
-                            [
-                                "subresource": "status", "responseKind": responseKind,
-                                "verbs": ["get", "patch", "update"],
-                            ]
-                        ],
-                    ]
-                }
-                items.append([
-                    "metadata": ["name": .string(group)],
-                    "versions": [
-                        ["version": .string(version), "freshness": "Current", "resources": .array(resources)]
-                    ],
-                ])
-            }
-        }
-        if !core {
-            let resources = KubeOutputs.kinds.map { kind, plural, singular -> JSONValue in
-                [
-                    "resource": .string(plural), "singularResource": .string(singular), "scope": "Namespaced",
-                    "responseKind": [
-                        "group": .string(KubeOutputs.group), "version": .string(KubeOutputs.version),
-                        "kind": .string(kind),
-                    ],
-                    "verbs": ["get", "list", "watch"], "categories": ["meshledger-outputs"],
-                ]
-            }
-            items.append([
-                "metadata": ["name": .string(KubeOutputs.group)],
-                "versions": [
-                    ["version": .string(KubeOutputs.version), "freshness": "Current", "resources": .array(resources)]
-                ],
-            ])
-            for (group, version, kinds) in KubeAuthReviews.groups {
-                let resources = kinds.map { plural, kind -> JSONValue in
-                    [
-                        "resource": .string(plural), "scope": "Cluster", "verbs": ["create"],
-                        "responseKind": ["group": .string(group), "version": .string(version), "kind": .string(kind)],
-                    ]
-                }
-                items.append([
-                    "metadata": ["name": .string(group)],
-                    "versions": [
-                        ["version": .string(version), "freshness": "Current", "resources": .array(resources)]
-                    ],
-                ])
-            }
-        }
-        return [
-            "kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": [:],
-            "items": .array(items),
-        ]
-    }
+    func aggregated(core: Bool) -> JSONValue { KubeRegistry.aggregated(core: core) }
 
     /// The namespaces seen in the log (any object, live or deleted), sorted.
     func namespaces() throws -> [String] {

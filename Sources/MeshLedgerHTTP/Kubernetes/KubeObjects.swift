@@ -283,20 +283,35 @@ struct KubeObjects: Sendable {
         _ kind: ResourceKind, _ items: [JSONValue], _ view: View, metadata: JSONObject, includeObject: String?,
         headers: Bool = true
     ) -> JSONValue {
+        Self.table(
+            ObjectTable.columns(kind).map { ($0.name, $0.priority, $0.description) }, items, metadata: metadata,
+            includeObject: includeObject, headers: headers
+        ) { ObjectTable.cells($0, kind, projection: view.projection) }
+    }
+
+    /// A Table of any resource: Name, `columns` (name, priority, description), Age.
+    static func table(
+        _ columns: [(name: String, priority: Int, description: String)], _ items: [JSONValue], metadata: JSONObject,
+        includeObject: String?, headers: Bool = true, cells: (JSONValue) -> [String]
+    ) -> JSONValue {
         var result: JSONObject = ["kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": .object(metadata)]
-        if headers { result["columnDefinitions"] = Self.columnDefinitions(kind) }
-        result["rows"] = .array(items.map { row($0, kind, view, includeObject: includeObject) })
+        if headers { result["columnDefinitions"] = columnDefinitions(columns) }
+        result["rows"] = .array(items.map { row($0, cells($0), includeObject: includeObject) })
         return .object(result)
     }
 
     static func columnDefinitions(_ kind: ResourceKind) -> JSONValue {
+        columnDefinitions(ObjectTable.columns(kind).map { ($0.name, $0.priority, $0.description) })
+    }
+
+    static func columnDefinitions(_ kindColumns: [(name: String, priority: Int, description: String)]) -> JSONValue {
         var columns: [JSONValue] = [
             [
                 "name": "Name", "type": "string", "format": "name", "priority": 0,
                 "description": "Name must be unique within a namespace.",
             ]
         ]
-        for column in ObjectTable.columns(kind) {
+        for column in kindColumns {
             columns.append([
                 "name": .string(column.name), "type": "string", "format": "", "priority": .int(Int64(column.priority)),
                 "description": .string(column.description),
@@ -310,13 +325,12 @@ struct KubeObjects: Sendable {
         return .array(columns)
     }
 
-    func row(_ object: JSONValue, _ kind: ResourceKind, _ view: View, includeObject: String?) -> JSONValue {
+    static func row(_ object: JSONValue, _ kindCells: [String], includeObject: String?) -> JSONValue {
         let name = object[path: ["metadata", "name"]]?.stringValue ?? ""
         let created = object[path: ["metadata", "creationTimestamp"]]?.stringValue.flatMap(RFC3339.parse)
         let age = created.map { Self.humanAge(seconds: (Timestamp.now().microseconds - $0.microseconds) / 1_000_000) }
         let cells: [JSONValue] =
-            [.string(name)] + ObjectTable.cells(object, kind, projection: view.projection).map(JSONValue.string)
-            + [age.map(JSONValue.string) ?? .null]
+            [.string(name)] + kindCells.map(JSONValue.string) + [age.map(JSONValue.string) ?? .null]
         var row: JSONObject = ["cells": .array(cells)]
         switch includeObject {
         case "None": break

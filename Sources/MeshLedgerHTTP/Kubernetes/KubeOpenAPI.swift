@@ -12,7 +12,7 @@ struct KubeOpenAPI: Sendable {
         let group = router.group("/openapi").add(middleware: KubeErrorMiddleware())
         group.get("v3") { _, _ in
             var paths = JSONObject()
-            for (apiGroup, version) in KubeDiscovery.groups + [(KubeOutputs.group, KubeOutputs.version)] {
+            for (apiGroup, version) in KubeRegistry.schemaGroups {
                 paths["apis/\(apiGroup)/\(version)"] = [
                     "serverRelativeURL": .string(
                         "/openapi/v3/apis/\(apiGroup)/\(version)?hash=\(Self.hash(apiGroup, version))")
@@ -20,7 +20,7 @@ struct KubeOpenAPI: Sendable {
             }
             return kubeJSON(["paths": .object(paths)])
         }
-        for (apiGroup, version) in KubeDiscovery.groups + [(KubeOutputs.group, KubeOutputs.version)] {
+        for (apiGroup, version) in KubeRegistry.schemaGroups {
             group.get("v3/apis/\(apiGroup)/\(version)") { _, _ in kubeJSON(Self.document(apiGroup, version)) }
         }
     }
@@ -211,6 +211,7 @@ struct KubeRoutes: Sendable {
         KubeOutputs(endpoints: endpoints, reads: reads).addRoutes(to: router)
         let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
         KubeAuthReviews(endpoints: endpoints, writes: writes).addRoutes(to: apis)
+        KubeCoordination(endpoints: endpoints, writes: writes).addRoutes(to: router)
         for kind in ResourceKind.served {
             let base = "\(kind.group)/\(kind.version)"
             apis.get(RouterPath("\(base)/\(kind.plural)")) { request, context in

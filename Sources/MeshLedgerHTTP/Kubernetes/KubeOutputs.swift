@@ -32,18 +32,6 @@ struct KubeOutputs: Sendable {
 
     func addRoutes(to router: Router<ServerContext>) {
         let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
-        apis.get(RouterPath("\(Self.group)/\(Self.version)")) { _, _ in
-            let resources = Self.kinds.map { kind, plural, singular -> JSONValue in
-                [
-                    "name": .string(plural), "singularName": .string(singular), "namespaced": true,
-                    "kind": .string(kind), "verbs": ["get", "list", "watch"], "categories": ["meshledger-outputs"],
-                ]
-            }
-            return kubeJSON([
-                "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string("\(Self.group)/\(Self.version)"),
-                "resources": .array(resources),
-            ])
-        }
         for (kind, plural, _) in Self.kinds {
             let base = "\(Self.group)/\(Self.version)"
             apis.get(RouterPath("\(base)/\(plural)")) { request, context in

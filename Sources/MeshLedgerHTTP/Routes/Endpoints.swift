@@ -17,6 +17,8 @@ struct Endpoints: Sendable {
     let configuration: ServerConfiguration
     /// The store's replication (nil: a standalone store).
     let replicator: Replicator?
+    /// Leases and ConfigMaps (nil in a replicated deployment, or a read-only server without one).
+    var coordination: CoordinationTable? = nil
 
     /// A query parameter's text, decoded as clients encode it (`+` is a space, as in an HTML
     /// form: client-go and kubectl send label selectors so); the first when it is repeated.

@@ -1,0 +1,1 @@
+../../../../Sources/MeshLedgerHTTP/Kubernetes/KubeProtobuf.swift

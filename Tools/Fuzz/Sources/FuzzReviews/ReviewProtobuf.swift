@@ -1,1 +1,0 @@
-../../../../Sources/MeshLedgerHTTP/Kubernetes/ReviewProtobuf.swift
