@@ -7,7 +7,8 @@ import struct Crypto.SHA256
 /// A stored record is `body ‖ checksum`, where `checksum = SHA-256(body)` and the body is:
 ///
 /// ```
-/// u8  format (1; 2 when the actor has groups: then a varint count and `str` groups follow the actor)
+/// u8  format (1; 2 when the actor has groups: then a varint count and `str` groups follow the
+///     actor; 3 when the change names its client: then the groups, and an `optstr` manager)
 /// u64 sequence (big-endian)          i64 recordedAt µs (big-endian)
 /// u8  source                          u8  change
 /// varint generation
@@ -32,17 +33,23 @@ public enum EventCodec {
     public static func encode(_ event: Event, packedObject: [UInt8]? = nil) -> (record: [UInt8], checksum: Digest) {
         var out = ByteWriter()
         out.bytes.reserveCapacity(512)
-        // Format 2 only when there are groups, so that events without them keep format 1's bytes.
-        out.byte(event.groups.isEmpty ? format : 2)
+        // Format 2 only when there are groups, 3 only with a manager, so that events without them
+        // keep format 1's bytes.
+        let version: UInt8 = event.manager != nil ? 3 : event.groups.isEmpty ? format : 2
+        out.byte(version)
         out.uint64BE(event.sequence)
         out.uint64BE(UInt64(bitPattern: event.recordedAt.microseconds))
         out.byte(sourceCode(event.source))
         out.byte(event.change == .upsert ? 0 : 1)
         out.varint(event.generation)
         out.string(event.actor)
-        if !event.groups.isEmpty {
+        if version >= 2 {
             out.varint(UInt64(event.groups.count))
             for group in event.groups { out.string(group) }
+        }
+        if version == 3 {
+            out.varint(UInt64(event.manager?.utf8.count ?? 0) + 1)
+            out.bytes.append(contentsOf: (event.manager ?? "").utf8)
         }
         if let cluster = event.originCluster {
             out.varint(UInt64(cluster.utf8.count) + 1)
@@ -79,7 +86,7 @@ public enum EventCodec {
         }
         var reader = ByteReader(buffer: body)
         let version = try reader.byte()
-        guard version == format || version == 2 else { throw DecodeError(problem: "unknown event format \(version)") }
+        guard (1...3).contains(version) else { throw DecodeError(problem: "unknown event format \(version)") }
         let sequence = try reader.uint64BE()
         let recordedAt = Timestamp(microseconds: Int64(bitPattern: try reader.uint64BE()))
         let source = try sourceFromCode(reader.byte())
@@ -88,8 +95,14 @@ public enum EventCodec {
         let generation = try reader.varint()
         let actor = try reader.string()
         var groups: [String] = []
-        if version == 2 {
+        if version >= 2 {
             for _ in 0..<(try reader.count()) { groups.append(try reader.string()) }
+        }
+        var manager: String?
+        if version == 3 {
+            let length = try reader.varint()
+            guard length > 0 else { throw DecodeError(problem: "a format 3 event without its manager") }
+            manager = try reader.string(length: Int(clamping: length - 1))
         }
         let clusterLength = try reader.varint()
         let originCluster: String? =
@@ -107,7 +120,7 @@ public enum EventCodec {
             sequence: sequence, recordedAt: recordedAt, source: source, actor: actor, originCluster: originCluster,
             key: ObjectKey(kind: kind, namespace: namespace, name: name), change: changeCode == 0 ? .upsert : .delete,
             generation: generation, object: object, previousDigest: Digest(bytes: previous), checksum: stored,
-            groups: groups)
+            groups: groups, manager: manager)
     }
 
     /// Decodes a record held in an array.

@@ -252,7 +252,8 @@ private struct BatchWriter {
             deleting: item.deleting)
         try emit(
             key, .upsert, item.change.source, item.change.actor, item.originCluster, generation, manifest.object,
-            keyBytes: item.keyBytes, state: state, packedObject: item.packedObject, groups: item.change.groups, txn)
+            keyBytes: item.keyBytes, state: state, packedObject: item.packedObject, groups: item.change.groups,
+            manager: item.change.manager, txn)
         outcomes.append((key, live == nil ? .created : .configured, sequence))
     }
 
@@ -272,7 +273,7 @@ private struct BatchWriter {
         try deleteEvent(
             live, source: item.change.source, actor: item.change.actor,
             originCluster: live.originCluster ?? item.originCluster, object: manifest?.object,
-            keyBytes: item.keyBytes, groups: item.change.groups, txn)
+            keyBytes: item.keyBytes, groups: item.change.groups, manager: item.change.manager, txn)
     }
 
     /// An upsert under kube-apiserver's finalizer rules: the deletion mark is the live object's
@@ -304,7 +305,7 @@ private struct BatchWriter {
                 upserted.insert(manifest.key)
                 return try deleteEvent(
                     live, source: change.source, actor: change.actor, originCluster: live.originCluster, object: object,
-                    keyBytes: item.keyBytes, groups: change.groups, txn)
+                    keyBytes: item.keyBytes, groups: change.groups, manager: change.manager, txn)
             }
         }
         try upsert(prepared, marked, live: live, txn)
@@ -357,14 +358,14 @@ private struct BatchWriter {
     /// Appends the delete event of a live object (`object` nil: as it was last recorded).
     private mutating func deleteEvent(
         _ live: ObjectState, source: EventSource, actor: String, originCluster: String?, object: JSONValue?,
-        keyBytes: [UInt8], groups: [String] = [], _ txn: borrowing WriteTransaction
+        keyBytes: [UInt8], groups: [String] = [], manager: String? = nil, _ txn: borrowing WriteTransaction
     ) throws {
         var gone = live
         gone.exists = false
         gone.lastSequence = sequence + 1
         try emit(
             live.key, .delete, source, actor, originCluster, live.generation, try object ?? lastObject(live, txn),
-            keyBytes: keyBytes, state: gone, groups: groups, txn)
+            keyBytes: keyBytes, state: gone, groups: groups, manager: manager, txn)
         outcomes.append((live.key, .deleted, sequence))
     }
 
@@ -384,13 +385,14 @@ private struct BatchWriter {
     private mutating func emit(
         _ key: ObjectKey, _ change: ChangeType, _ source: EventSource, _ actor: String, _ originCluster: String?,
         _ generation: UInt64, _ object: JSONValue, keyBytes: [UInt8], state: ObjectState,
-        packedObject: [UInt8]? = nil, groups: [String] = [], _ txn: borrowing WriteTransaction
+        packedObject: [UInt8]? = nil, groups: [String] = [], manager: String? = nil,
+        _ txn: borrowing WriteTransaction
     ) throws {
         sequence += 1
         var event = Event(
             sequence: sequence, recordedAt: time, source: source, actor: actor, originCluster: originCluster,
             key: key, change: change, generation: generation, object: object, previousDigest: previous,
-            groups: groups)
+            groups: groups, manager: manager)
         let (record, checksum) = EventCodec.encode(event, packedObject: packedObject)
         try txn.put(log.events, EventLog.sequenceKey(sequence), record, flags: .append)
         event.checksum = checksum

@@ -69,6 +69,8 @@ public struct Change: Sendable {
     public var actor: String
     /// The actor's groups (an authenticated identity's), recorded with the event.
     public var groups: [String] = []
+    /// The client that makes the change (an API write's field manager), recorded with the event.
+    public var manager: String?
     /// Precondition: the sequence of the object's last change (its resourceVersion); 0 means the
     /// object must not exist.
     public var expectedVersion: UInt64?

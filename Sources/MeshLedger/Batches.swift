@@ -192,10 +192,14 @@ extension Batch {
         return Batch([Change(.upsert(manifest), source: .controller, actor: actor)])
     }
 
-    /// The batch with the writer's groups recorded on every change (an authenticated identity's).
-    public func attributed(to groups: [String]) -> Batch {
+    /// The batch with the writer's groups recorded on every change (an authenticated identity's),
+    /// and the client that writes it (an API write's field manager), when known.
+    public func attributed(to groups: [String], manager: String? = nil) -> Batch {
         var batch = self
-        for index in batch.changes.indices { batch.changes[index].groups = groups }
+        for index in batch.changes.indices {
+            batch.changes[index].groups = groups
+            batch.changes[index].manager = manager
+        }
         return batch
     }
 

@@ -27,11 +27,12 @@ public enum EventJSON {
 }
 
 extension Event {
-    /// The field manager that changed the object last (`metadata.managedFields`), when the object
-    /// carries managed fields: for an event recorded from an API server, the client behind the
-    /// change (`kubectl-edit`, `kubectl-client-side-apply`, a controller's name).
+    /// The client behind the change: the one the write named (`manager`: the Kubernetes API
+    /// records its field manager with the event), else, for an object recorded from an API server,
+    /// the field manager that changed it last (`metadata.managedFields`): `kubectl-edit`,
+    /// `kubectl-client-side-apply`, a controller's name.
     public var fieldManager: String? {
-        change == .upsert ? Manifest.lastFieldManager(of: object) : nil
+        manager ?? (change == .upsert ? Manifest.lastFieldManager(of: object) : nil)
     }
 
     /// The actor as `log` and `history` show it: with the field manager, when there is one.

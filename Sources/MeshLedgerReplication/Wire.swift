@@ -73,6 +73,8 @@ public enum BatchWire {
             object["expectedVersion"] = change.expectedVersion.map { .int(Int64(clamping: $0)) }
             if change.ignoreNotFound { object["ignoreNotFound"] = true }
             object["sourceGeneration"] = change.sourceGeneration.map { .int(Int64(clamping: $0)) }
+            if change.honorsFinalizers { object["honorsFinalizers"] = true }
+            if let manager = change.manager { object["manager"] = .string(manager) }
             changes.append(.object(object))
         }
         var root = JSONObject()
@@ -118,6 +120,8 @@ public enum BatchWire {
                 ignoreNotFound: item["ignoreNotFound"]?.boolValue ?? false,
                 groups: item["groups"]?.arrayValue?.compactMap(\.stringValue) ?? [])
             change.sourceGeneration = try item["sourceGeneration"]?.intValue.map(unsigned)
+            change.honorsFinalizers = item["honorsFinalizers"]?.boolValue ?? false
+            change.manager = item["manager"]?.stringValue
             changes.append(change)
         }
         var resync: Resync?

@@ -83,6 +83,9 @@ public struct Event: Sendable, Hashable {
     public var actor: String
     /// The actor's groups, when an authenticated identity wrote it (empty otherwise).
     public var groups: [String] = []
+    /// The client that made the change, when an API write named it (its `fieldManager`, or its
+    /// User-Agent's program): `kubectl-annotate`, `kopf`. Nil for other writes.
+    public var manager: String?
     /// The cluster the object came from, where known.
     public var originCluster: String?
     /// The object's kind, namespace and name.
@@ -102,8 +105,9 @@ public struct Event: Sendable, Hashable {
     public init(
         sequence: UInt64, recordedAt: Timestamp, source: EventSource, actor: String, originCluster: String?,
         key: ObjectKey, change: ChangeType, generation: UInt64, object: JSONValue,
-        previousDigest: Digest = .zero, checksum: Digest = .zero, groups: [String] = []
+        previousDigest: Digest = .zero, checksum: Digest = .zero, groups: [String] = [], manager: String? = nil
     ) {
+        self.manager = manager
         self.sequence = sequence
         self.recordedAt = recordedAt
         self.source = source

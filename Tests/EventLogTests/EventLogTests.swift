@@ -438,6 +438,26 @@ func upsert(_ manifest: Manifest, version: UInt64? = nil) -> Change {
         #expect(try log.verify().failure == nil)
     }
 
+    /// The client an API write names is recorded with the event (format 3, with or without
+    /// groups); a record of format 3 without it does not decode.
+    @Test func theWritingClientIsRecordedWithTheEvent() throws {
+        for groups in [[], ["platform"]] {
+            var event = Event(
+                sequence: 7, recordedAt: Timestamp(microseconds: 5), source: .user, actor: "alice",
+                originCluster: nil, key: ObjectKey(kind: .virtualMesh, namespace: "gloo-mesh", name: "vm"),
+                change: .delete, generation: 1, object: ["spec": [:]], groups: groups, manager: "kubectl-annotate")
+            let (record, checksum) = EventCodec.encode(event)
+            #expect(record.first == 3)
+            event.checksum = checksum
+            #expect(try EventCodec.decode(record, verify: true) == event)
+            // Its manager's length is an optstr: 0 (none) is not a format 3 record.
+            var stripped = Array(record)
+            let at = try #require(stripped.firstIndex(of: UInt8("kubectl-annotate".utf8.count + 1)))
+            stripped.replaceSubrange(at...(at + "kubectl-annotate".utf8.count), with: [0])
+            #expect(throws: (any Error).self) { try EventCodec.decode(stripped) }
+        }
+    }
+
     @Test func eventsRoundTripAndTruncationIsAnError() throws {
         let event = Event(
             sequence: 42, recordedAt: Timestamp(microseconds: -5), source: .controller, actor: "ctl", originCluster: "",

@@ -514,4 +514,29 @@ import Testing
         #expect(try store.append(recorded).outcomes.first?.outcome == .deleted)
         #expect(try store.storedObject(key) == nil)
     }
+
+    /// The audit log credits each change to the client that made it: a field removal by
+    /// `kubectl annotate note-` is kubectl-annotate's, though its managedFields entry goes with
+    /// the field and another manager's entry is the latest.
+    @Test func eachChangeIsCreditedToTheClientThatMadeIt() async throws {
+        let store = try fleetStore()
+        try await withServer(store) { client in
+            let merge: HTTPFields = [.contentType: "application/merge-patch+json", .userAgent: "kubectl/v1.32.0"]
+            let vd = vds + "/reviews-global"
+            let added = try await client.call(
+                .patch, vd + "?fieldManager=kopf", body: #"{"metadata":{"annotations":{"note":"x"}}}"#, headers: merge)
+            #expect(added.status == 200, "\(added.text)")
+            let removed = try await client.call(
+                .patch, vd + "?fieldManager=kubectl-annotate", body: #"{"metadata":{"annotations":{"note":null}}}"#,
+                headers: merge)
+            #expect(removed.status == 200, "\(removed.text)")
+            #expect(try await client.call(.delete, vd, headers: [.userAgent: "kubectl/v1.32.0"]).status == 200)
+        }
+        let head = try store.log.head().sequence
+        let events = try ((head - 2)...head).compactMap { try store.log.event(at: $0) }
+        #expect(events.map(\.fieldManager) == ["kopf", "kubectl-annotate", "kubectl"])
+        #expect(events.map { EventJSON.value(of: $0)["fieldManager"] } == ["kopf", "kubectl-annotate", "kubectl"])
+        // The removal left kopf's entry the latest one: the object alone would credit kopf.
+        #expect(Manifest.lastFieldManager(of: events[1].object) != "kubectl-annotate")
+    }
 }

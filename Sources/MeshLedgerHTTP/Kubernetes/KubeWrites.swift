@@ -92,8 +92,11 @@ struct KubeWrites: Sendable {
     }
 
     /// Submits a batch; a failed precondition becomes the Status `conflict` gives.
-    func submit(_ batch: Batch, _ context: ServerContext, conflict: KubeError) async throws -> AppendResult {
-        let result = await endpoints.committer.submit(batch.attributed(to: endpoints.groups(context)))
+    func submit(
+        _ batch: Batch, _ request: Request, _ context: ServerContext, conflict: KubeError
+    ) async throws -> AppendResult {
+        let result = await endpoints.committer.submit(
+            batch.attributed(to: endpoints.groups(context), manager: manager(request)))
         guard case .failure(let error) = result else { return try result.get() }
         if error.code == .conflict { throw conflict }
         // A write the object's state forbids names its field: `field: Forbidden: ...`.
@@ -239,7 +242,7 @@ struct KubeWrites: Sendable {
         }
         if dryRun(request) { return kubeJSON(dryRunAnswer(manifest, current: nil), status: .created) }
         _ = try await submit(
-            Batch.put(manifest, actor: actor(context), expectedVersion: 0), context,
+            Batch.put(manifest, actor: actor(context), expectedVersion: 0), request, context,
             conflict: .alreadyExists(kind, manifest.key.name))
         return kubeJSON(try await written(manifest.key), status: .created)
     }
@@ -329,7 +332,7 @@ struct KubeWrites: Sendable {
                     kind, namespace: namespace, name: name)
                 if dryRun(request) { return kubeJSON(dryRunAnswer(manifest, current: nil), status: .created) }
                 _ = try await submit(
-                    Batch.put(manifest, actor: actor(context), expectedVersion: 0), context,
+                    Batch.put(manifest, actor: actor(context), expectedVersion: 0), request, context,
                     conflict: .conflict(kind, name))
                 return kubeJSON(try await written(key), status: .created)
             }
@@ -399,7 +402,7 @@ struct KubeWrites: Sendable {
         let manifest = try manifest(toWrite, kind, namespace: namespace, name: name)
         if dryRun(request) { return kubeJSON(dryRunAnswer(manifest, current: current)) }
         let appended = try await submit(
-            Batch.put(manifest, actor: actor(context), expectedVersion: writtenAt), context,
+            Batch.put(manifest, actor: actor(context), expectedVersion: writtenAt), request, context,
             conflict: .conflict(kind, name))
         return try await answer(key, appended)
     }
@@ -435,7 +438,7 @@ struct KubeWrites: Sendable {
         // kubectl and the Python client send `dryRun` in the DeleteOptions body, not the URL.
         if dryRun(request) || options["dryRun"]?.arrayValue?.contains("All") == true { return kubeJSON(success) }
         let result = try await submit(
-            try Batch.delete([Batch.DeleteTarget(key, expectedVersion: writtenAt)], actor: actor(context)), context,
+            try Batch.delete([Batch.DeleteTarget(key, expectedVersion: writtenAt)], actor: actor(context)), request, context,
             conflict: .conflict(kind, name))
         // An object waiting for its finalizers stays: the answer is the object, marked, as
         // kube-apiserver's (200; the delete completes when the last finalizer is removed).
@@ -469,7 +472,7 @@ struct KubeWrites: Sendable {
         let dry = dryRun(request) || options["dryRun"]?.arrayValue?.contains("All") == true
         if !dry && !targets.isEmpty {
             head = try await submit(
-                try Batch.delete(targets, actor: actor(context)), context, conflict: .conflict(kind, "")
+                try Batch.delete(targets, actor: actor(context)), request, context, conflict: .conflict(kind, "")
             ).head
         }
         return kubeJSON([
