@@ -59,6 +59,15 @@ extension Store {
             root["metadata"] = .object(metadata)
         }
         root["status"] = status.map(JSONValue.object)
+        // A VirtualDestination's resourceVersion is the later of its last write and the last
+        // change of its derived status: what a watch sent at that point, whenever it is read.
+        if kind == .virtualDestination, case .object(var metadata)? = root["metadata"],
+            let changed = projection.statusChangedAt[ObjectRef(json: object["metadata"])],
+            let written = metadata["resourceVersion"]?.stringValue.flatMap(UInt64.init), changed > written
+        {
+            metadata["resourceVersion"] = .string(String(changed))
+            root["metadata"] = .object(metadata)
+        }
         return .object(root)
     }
 

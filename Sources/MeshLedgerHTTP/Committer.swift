@@ -40,10 +40,6 @@ actor Committer {
     private var pending: [Pending] = []
     private var flushing = false
     private(set) var projection = Projection()
-    private var statuses: [ObjectRef: JSONValue] = [:]
-    /// The sequence of each VirtualDestination's last derived-status change seen by this server
-    /// (its served resourceVersion is the later of this and its last write).
-    private(set) var statusChangedAt: [ObjectRef: UInt64] = [:]
     /// Status changes per sequence, for the last `retention` sequences.
     private var changes: [UInt64: [StatusChange]] = [:]
     private var stopped = false
@@ -102,8 +98,6 @@ actor Committer {
         self.metrics = metrics
         let (projection, _, origin) = try store.project()
         self.projection = projection
-        // Statuses only: outputs are translated when the first reader asks (`current()`).
-        for ref in projection.world.virtualDestinations.keys { statuses[ref] = projection.status(of: ref)?.json }
         folded.advance(to: projection.sequence)
         metrics.head.set(Double(projection.sequence))
         // The snapshot this start restored from is the newest this version can use.
@@ -219,17 +213,19 @@ actor Committer {
 
     /// Folds one event and records the status changes it made.
     private func fold(_ event: Event) {
+        // A deleted VirtualDestination's DELETED carries its last status, as kube-apiserver's
+        // carries the object's last state.
+        let ref = ObjectRef(name: event.key.name, namespace: event.key.namespace)
+        let lastStatus =
+            event.key.kind == .virtualDestination && event.change == .delete ? projection.status(of: ref)?.json : nil
         projection.apply(event)
         metrics.events(event.key.kind).increment()
         var list: [StatusChange] = []
-        for ref in projection.lastChanged.sorted() {
-            let status = projection.status(of: ref)?.json
-            if statuses[ref] != status {
-                statuses[ref] = status
-                statusChangedAt[ref] = event.sequence
-                list.append(StatusChange(virtualDestination: ref, status: status))
-            }
+        // The projection records when each status changed (`statusChangedAt`).
+        for ref in projection.lastChanged.sorted() where projection.statusChangedAt[ref] == event.sequence {
+            list.append(StatusChange(virtualDestination: ref, status: projection.status(of: ref)?.json))
         }
+        if let lastStatus { list.append(StatusChange(virtualDestination: ref, status: lastStatus)) }
         if !list.isEmpty { changes[event.sequence] = list }
         if event.sequence > retention { changes[event.sequence - retention] = nil }
     }
@@ -244,11 +240,6 @@ actor Committer {
     /// The oldest sequence a watch may start from (older ones are gone: 410).
     func oldestWatchable() -> UInt64 {
         projection.sequence > retention ? projection.sequence - retention + 1 : 1
-    }
-
-    /// The current projection and the status-change sequences, at the same point.
-    func currentWithStatusSequences() -> (Projection, [ObjectRef: UInt64]) {
-        (current(), statusChangedAt)
     }
 
     /// The current projection (a value: later folds do not change it).

@@ -138,16 +138,31 @@ public struct Manifest: Sendable, Hashable {
     }
 
     /// The object without what a server fills in (`metadata.resourceVersion`, `generation`,
-    /// `uid`, `creationTimestamp`, `managedFields`, `selfLink`, and `status`, except a
-    /// VirtualDestination's): what decides whether an upsert changes anything. A
-    /// VirtualDestination's `status` is a controller's status recorded from a live cluster (only
-    /// recording keeps it; see `withoutStatus`), so a change of it alone is an observation worth
-    /// an event (without a new generation).
+    /// `uid`, `creationTimestamp`, `selfLink`, the `time` of each `managedFields` entry, and
+    /// `status`, except a VirtualDestination's): what decides whether an upsert changes anything.
+    /// Field ownership is content (who owns which field is worth an event: an apply of identical
+    /// values makes its manager a co-owner), in a canonical order (by manager, operation and
+    /// apiVersion), so that re-applying the same fields is no change. A VirtualDestination's
+    /// `status` is a controller's status recorded from a live cluster (only recording keeps it;
+    /// see `withoutStatus`), so a change of it alone is an observation worth an event (without a
+    /// new generation).
     public var content: JSONValue {
         guard case .object(var root) = object else { return object }
         if key.kind != .virtualDestination { root["status"] = nil }
         if case .object(var metadata)? = root["metadata"] {
-            for field in Manifest.bookkeepingMetadata { metadata[field] = nil }
+            for field in Manifest.bookkeepingMetadata where field != "managedFields" { metadata[field] = nil }
+            if let entries = metadata["managedFields"]?.arrayValue {
+                let timeless = entries.map { entry -> JSONValue in
+                    guard case .object(var fields) = entry else { return entry }
+                    fields["time"] = nil
+                    return .object(fields)
+                }
+                func order(_ entry: JSONValue) -> [String] {
+                    ["manager", "operation", "apiVersion", "subresource"].map { entry[$0]?.stringValue ?? "" }
+                }
+                metadata["managedFields"] = .array(
+                    timeless.sorted { order($0).lexicographicallyPrecedes(order($1)) })
+            }
             root["metadata"] = .object(metadata)
         }
         return .object(root)
@@ -214,7 +229,7 @@ public struct Manifest: Sendable, Hashable {
     /// Metadata fields a server sets: a client's write never sets them.
     public static let serverMetadata = bookkeepingMetadata + deletionMark
 
-    /// The server's bookkeeping, ignored when comparing content.
+    /// The server's bookkeeping, ignored when comparing content (of `managedFields`, only the times).
     public static let bookkeepingMetadata = [
         "resourceVersion", "generation", "uid", "creationTimestamp", "managedFields", "selfLink",
     ]

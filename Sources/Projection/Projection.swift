@@ -60,6 +60,10 @@ public struct Projection: Sendable {
         guard let policy = lastDeferredPolicy else { return changed }
         return affected(by: policy)
     }
+    /// Per VirtualDestination, the sequence of the event that last changed its derived status
+    /// (its creation's, at first): part of the fold, so that the resourceVersion it is served at
+    /// is the same read live, at that point of history, or after a restart (decision 0009).
+    public private(set) var statusChangedAt: [ObjectRef: UInt64] = [:]
     /// Per mesh: accepted and blocked VirtualDestinations.
     public private(set) var acceptance: [ObjectRef: MeshAcceptance] = [:]
     private var digestAccumulator = DigestAccumulator()
@@ -353,6 +357,7 @@ public struct Projection: Sendable {
             guard let record = world.virtualDestinations[vd] else {
                 unindexOutputs(vd)  // before the state goes; `rebuild` below does the rest
                 storedStates[vd] = nil
+                statusChangedAt[vd] = nil
                 meshesToResolve.formUnion(oldCandidacy.keys)
                 continue
             }
@@ -429,6 +434,7 @@ public struct Projection: Sendable {
         if let vd = firstUnmatchedStatus(recorded) {
             return "the status of \(vd) derived again differs from the one the snapshot recorded"
         }
+        for (vd, stored) in recorded { statusChangedAt[vd] = stored.statusAt }
         for (vd, stored) in recorded {
             guard let contribution = stored.contribution else { continue }  // pending, as `rebuild` left it
             contributions[vd] = contribution
@@ -447,10 +453,12 @@ public struct Projection: Sendable {
     /// The digest of every VirtualDestination's status and its digest contribution when settled
     /// (nil when its outputs or contribution are pending): what a snapshot stores, so that a
     /// restore need not translate outputs to check its digest, and taking one translates nothing.
-    func recordedStates() -> [(vd: ObjectRef, status: [UInt8], contribution: [UInt8]?)] {
+    func recordedStates() -> [(vd: ObjectRef, status: [UInt8], contribution: [UInt8]?, statusAt: UInt64)] {
         storedStates.keys.sorted().map { vd in
             let settled = !pendingContributions.contains(vd) && !deferredAffects(vd)
-            return (vd, statusDigest(storedStates[vd]!.status), settled ? contributions[vd] : nil)
+            return (
+                vd, statusDigest(storedStates[vd]!.status), settled ? contributions[vd] : nil, statusChangedAt[vd] ?? 0
+            )
         }
     }
 
@@ -462,6 +470,9 @@ public struct Projection: Sendable {
             return "it records \(recorded.count) VirtualDestination states, the replay has \(storedStates.count)"
         }
         if let vd = firstUnmatchedStatus(recorded) { return "the status of \(vd) differs from the replay's" }
+        if let vd = recorded.keys.sorted().first(where: { recorded[$0]?.statusAt != statusChangedAt[$0] }) {
+            return "the sequence at which the status of \(vd) last changed differs from the replay's"
+        }
         for (vd, stored) in recorded.sorted(by: { $0.key < $1.key }) {
             if let contribution = stored.contribution, contribution != contributions[vd] {
                 return "the recorded state of \(vd) differs from the replay's"
@@ -485,6 +496,10 @@ public struct Projection: Sendable {
             return
         }
         let outcome = { (mesh: ObjectRef) in self.acceptance[mesh]?.outcome(of: vd) ?? .notCandidate }
+        let before = state.status
+        defer {
+            if statusChangedAt[vd] == nil || storedStates[vd]?.status != before { statusChangedAt[vd] = sequence }
+        }
         if world.writeFailures.isEmpty {
             state.status = buildStatus(
                 vd: vd, generation: record.generation, evaluation: state.evaluation, acceptance: outcome,

@@ -22,17 +22,20 @@ extension Projection {
     /// last changed them instead of holding their objects. Format 5: a contribution may be absent
     /// (outputs not settled when it was taken), and the snapshot's digest is the sum of those
     /// recorded. Format 6: output names are unique (decision 0014), long names hashed as Gloo
-    /// hashes them, and new warnings and errors (decision 0015), so older states differ. A change to what translation produces must bump it (a test pins the digest of a
-    /// fixed scenario) and raise the lower bound of `readableSnapshotFormats`.
-    public static let snapshotFormat: UInt8 = 6
+    /// hashes them, and new warnings and errors (decision 0015), so older states differ. Format 7:
+    /// each VirtualDestination's state records the sequence at which its status last changed
+    /// (`statusChangedAt`), which older snapshots cannot tell. A change to what translation produces
+    /// must bump it (a test pins the digest of a fixed scenario) and raise the lower bound of
+    /// `readableSnapshotFormats`.
+    public static let snapshotFormat: UInt8 = 7
 
-    /// The snapshot formats this version restores; any other is skipped (format 6 changed the
-    /// derived state, so older snapshots are replaced by replay).
-    public static let readableSnapshotFormats: ClosedRange<UInt8> = 6...6
+    /// The snapshot formats this version restores; any other is skipped (format 7 records what
+    /// older ones lack, so they are replaced by replay).
+    public static let readableSnapshotFormats: ClosedRange<UInt8> = 7...7
 
-    /// What a snapshot records of one VirtualDestination: the digest of its status, and its digest
-    /// contribution when its outputs were settled.
-    typealias RecordedState = (status: [UInt8], contribution: [UInt8]?)
+    /// What a snapshot records of one VirtualDestination: the digest of its status, its digest
+    /// contribution when its outputs were settled, and the sequence its status last changed at.
+    typealias RecordedState = (status: [UInt8], contribution: [UInt8]?, statusAt: UInt64)
 
     /// Why a snapshot was not used.
     public struct SnapshotError: Error, Sendable, CustomStringConvertible {
@@ -78,8 +81,11 @@ extension Projection {
         }
         let recorded = recordedStates()
         var sum = DigestAccumulator()
-        let states = recorded.map { vd, status, contribution -> JSONValue in
-            var entry: JSONObject = ["vd": ref(vd), "status": .string(Digest(bytes: status).hex)]
+        let states = recorded.map { vd, status, contribution, statusAt -> JSONValue in
+            var entry: JSONObject = [
+                "vd": ref(vd), "status": .string(Digest(bytes: status).hex),
+                "statusAt": .int(Int64(clamping: statusAt)),
+            ]
             if let contribution {
                 entry["contribution"] = .string(Digest(bytes: contribution).hex)
                 sum.add(contribution)
@@ -191,7 +197,9 @@ extension Projection {
     ) throws -> [ObjectRef: RecordedState] {
         var recorded: [ObjectRef: RecordedState] = [:]
         for entry in value["states"]?.arrayValue ?? [] {
-            guard let status = entry["status"]?.stringValue.flatMap(Digest.init(hex:)) else {
+            guard let status = entry["status"]?.stringValue.flatMap(Digest.init(hex:)),
+                let statusAt = entry["statusAt"]?.intValue, statusAt > 0
+            else {
                 throw SnapshotError(problem: "malformed state entry")
             }
             var contribution: [UInt8]?
@@ -201,7 +209,7 @@ extension Projection {
                 }
                 contribution = digest.bytes
             }
-            recorded[ObjectRef(json: entry["vd"])] = (status.bytes, contribution)
+            recorded[ObjectRef(json: entry["vd"])] = (status.bytes, contribution, UInt64(statusAt))
         }
         return recorded
     }

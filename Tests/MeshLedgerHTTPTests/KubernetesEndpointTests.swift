@@ -199,6 +199,36 @@ import Testing
                 $0["manager"]?.stringValue
             }
             #expect(managers == ["platform"])
+
+            // An apply of the values already there makes its manager a co-owner (an event), and
+            // so a later change by another manager conflicts with both; the same apply again
+            // changes nothing.
+            let before = try await client.call(.get, vds + "/owned").json[path: ["metadata", "resourceVersion"]]
+            let coOwner = try await client.call(
+                .patch, vds + "/owned?fieldManager=gitops",
+                body:
+                    "apiVersion: networking.enterprise.mesh.gloo.solo.io/v1alpha1\nkind: VirtualDestination\nspec: {hostname: owned.global}",
+                headers: apply)
+            #expect(coOwner.status == 200, "\(coOwner.text)")
+            #expect(coOwner.json[path: ["metadata", "resourceVersion"]] != before, "an ownership change is a change")
+            let owners = coOwner.json[path: ["metadata", "managedFields"]]?.arrayValue?.compactMap {
+                $0["manager"]?.stringValue
+            }
+            #expect(owners == ["platform", "gitops"], "\(coOwner.text)")
+            let again = try await client.call(
+                .patch, vds + "/owned?fieldManager=gitops",
+                body:
+                    "apiVersion: networking.enterprise.mesh.gloo.solo.io/v1alpha1\nkind: VirtualDestination\nspec: {hostname: owned.global}",
+                headers: apply)
+            #expect(
+                again.json[path: ["metadata", "resourceVersion"]]
+                    == coOwner.json[path: ["metadata", "resourceVersion"]])
+            let contested = try await client.call(
+                .patch, vds + "/owned?fieldManager=oncall",
+                body:
+                    "apiVersion: networking.enterprise.mesh.gloo.solo.io/v1alpha1\nkind: VirtualDestination\nspec: {hostname: x.global}",
+                headers: apply)
+            #expect(contested.status == 409 && contested.text.contains("gitops"), "\(contested.text)")
         }
     }
 
@@ -538,5 +568,59 @@ import Testing
         #expect(events.map { EventJSON.value(of: $0)["fieldManager"] } == ["kopf", "kubectl-annotate", "kubectl"])
         // The removal left kopf's entry the latest one: the object alone would credit kopf.
         #expect(Manifest.lastFieldManager(of: events[1].object) != "kubectl-annotate")
+    }
+
+    /// A VirtualDestination whose derived status changes through another object's event is
+    /// served at that event's resourceVersion, byte for byte the same object whether read live,
+    /// sent by a watch, listed `Exact` at that point later, or read after a restart.
+    @Test func aPositionGivesTheSameObjectLiveLaterAndAfterARestart() async throws {
+        let store = try fleetStore()
+        let body = JSONText.string(
+            try #require(
+                try YAMLText.parseDocuments(virtualDestinationYAML("waiting", hostname: "reviews.global")).first
+            )
+            .value)
+        let (live, watched, exact) = try await withServer(store) { client in
+            let created = try await client.call(.post, vds, body: body)
+            let written = try #require(created.json[path: ["metadata", "resourceVersion"]]?.stringValue)
+            // The hostname's holder goes: the waiting one is accepted at that delete's sequence.
+            #expect(try await client.call(.delete, vds + "/reviews-global").status == 200)
+            let live = try await client.call(.get, vds + "/waiting").json
+            let watch = try await client.call(.get, vds + "?watch=1&resourceVersion=\(written)&timeoutSeconds=1")
+            let watched = watch.text.split(separator: "\n").compactMap { try? JSONText.parse(Array($0.utf8)) }
+                .last { $0[path: ["object", "metadata", "name"]] == "waiting" }?["object"]
+            let at = live[path: ["metadata", "resourceVersion"]]?.stringValue ?? ""
+            let list = try await client.call(.get, vds + "?resourceVersion=\(at)&resourceVersionMatch=Exact").json
+            let exact = list["items"]?.arrayValue?.first { $0[path: ["metadata", "name"]] == "waiting" }
+            #expect(at != written, "the status changed after the write: \(live)")
+            return (live, watched, exact)
+        }
+        #expect(watched == live)
+        #expect(exact == live)
+        let restarted = try await withServer(store) { client in try await client.call(.get, vds + "/waiting").json }
+        #expect(restarted == live)
+    }
+
+    /// A DELETED event carries the object's last state, its derived status included; a
+    /// namespace has a creationTimestamp: when the log first named it.
+    @Test func deletedEventsCarryTheLastStatusAndNamespacesTheirCreation() async throws {
+        let store = try fleetStore()
+        let head = try store.log.head().sequence
+        try await withServer(store) { client in
+            let last = try await client.call(.get, vds + "/ratings-global").json["status"]
+            #expect(last?["state"] != nil)
+            #expect(try await client.call(.delete, vds + "/ratings-global").status == 200)
+            let watch = try await client.call(.get, vds + "?watch=1&resourceVersion=\(head)&timeoutSeconds=1")
+            let deleted = watch.text.split(separator: "\n").compactMap { try? JSONText.parse(Array($0.utf8)) }
+                .first { $0["type"] == "DELETED" }
+            #expect(deleted?[path: ["object", "status"]] == last, "\(watch.text)")
+            let namespace = try await client.call(.get, "/api/v1/namespaces/bookinfo").json
+            let created = namespace[path: ["metadata", "creationTimestamp"]]?.stringValue
+            let first = try (1...head).lazy.compactMap { try store.log.event(at: $0) }
+                .first { $0.key.namespace == "bookinfo" }.map { RFC3339.formatSeconds($0.recordedAt) }
+            #expect(created != nil && created == first, "\(namespace)")
+            let list = try await client.call(.get, "/api/v1/namespaces").json["items"]?.arrayValue ?? []
+            #expect(list.allSatisfy { $0[path: ["metadata", "creationTimestamp"]] != nil }, "\(list)")
+        }
     }
 }

@@ -48,6 +48,8 @@ func restoreOutcome(_ root: JSONObject, _ digest: Digest, _ store: Store) -> Str
             #expect(fast.origin.snapshot == placements.last { $0 <= m })
             #expect(canonicalState(fast.projection.states) == canonicalState(full.projection.states), "at \(m)")
             #expect(fast.projection.digest == full.projection.digest)
+            // When each status last changed (the resourceVersion it is served at) is restored too.
+            #expect(fast.projection.statusChangedAt == full.projection.statusChangedAt, "at \(m)")
             // Folding on from the restored state stays equal too.
             var a = fast.projection
             var b = full.projection
@@ -57,6 +59,7 @@ func restoreOutcome(_ root: JSONObject, _ digest: Digest, _ store: Store) -> Str
                 return true
             }
             #expect(canonicalState(a.states) == canonicalState(b.states))
+            #expect(a.statusChangedAt == b.statusChangedAt)
         }
         #expect(try store.replay(verifySnapshots: true).snapshotProblems.isEmpty)
     }

@@ -90,6 +90,12 @@ func checkGolden(_ actual: String, _ path: String) throws {
             4ae1d498ff745816a3f026b6a56817efda6a25e00c4cfbac99f86e7e95ef5586 \
             ee6170c8d3665ea5566be713ed33de903ee9aca1bad06ce726adfe2bae991fff
             """,
+            // Format 7 records when each status last changed, not another state.
+            7: """
+            df179a2e18ecf52c7905367bba56325675f2ec736788e488dc03ecc17a5d4af9 \
+            4ae1d498ff745816a3f026b6a56817efda6a25e00c4cfbac99f86e7e95ef5586 \
+            ee6170c8d3665ea5566be713ed33de903ee9aca1bad06ce726adfe2bae991fff
+            """,
         ]
         #expect(
             pins[Projection.snapshotFormat] == digests,

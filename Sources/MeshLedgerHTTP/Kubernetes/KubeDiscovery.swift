@@ -30,7 +30,8 @@ struct KubeDiscovery: Sendable {
             if ["true", "1"].contains(endpoints.query(request, "watch") ?? "") {
                 return try await watchNamespaces(request, context)
             }
-            let items = try namespaces().map { namespace($0) }
+            let created = try creationTimestamps()
+            let items = try namespaces().map { namespace($0, created: created[$0]) }
             return kubeJSON([
                 "kind": "NamespaceList", "apiVersion": "v1",
                 "metadata": ["resourceVersion": .string(String(try endpoints.store.log.head().sequence))],
@@ -44,7 +45,7 @@ struct KubeDiscovery: Sendable {
                     code: 404, reason: "NotFound", message: "namespaces \"\(name)\" not found",
                     details: ["name": .string(name), "kind": "namespaces"])
             }
-            return kubeJSON(namespace(name))
+            return kubeJSON(namespace(name, created: try creationTimestamps(only: name)[name]))
         }
         let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
         apis.get { request, _ in
@@ -71,8 +72,22 @@ struct KubeDiscovery: Sendable {
         Set(try endpoints.store.log.objectStates().map(\.key.namespace)).sorted()
     }
 
-    func namespace(_ name: String, resourceVersion: UInt64? = nil) -> JSONValue {
+    /// When each namespace (of `only`, or all) came to be: the time of the first event that
+    /// named it, as its creationTimestamp.
+    func creationTimestamps(only: String? = nil) throws -> [String: String] {
+        var first: [String: UInt64] = [:]
+        for state in try endpoints.store.log.objectStates() where only == nil || state.key.namespace == only {
+            guard let sequence = try endpoints.store.log.history(of: state.key).first else { continue }
+            first[state.key.namespace] = min(first[state.key.namespace] ?? .max, sequence)
+        }
+        return try first.compactMapValues { sequence in
+            try endpoints.store.log.event(at: sequence).map { RFC3339.formatSeconds($0.recordedAt) }
+        }
+    }
+
+    func namespace(_ name: String, resourceVersion: UInt64? = nil, created: String? = nil) -> JSONValue {
         var metadata: JSONObject = ["name": .string(name)]
+        if let created { metadata["creationTimestamp"] = .string(created) }
         if let resourceVersion { metadata["resourceVersion"] = .string(String(resourceVersion)) }
         return [
             "kind": "Namespace", "apiVersion": "v1", "metadata": .object(metadata),
@@ -120,6 +135,7 @@ struct KubeDiscovery: Sendable {
             }
         }
         let initial = start == nil ? known.sorted() : []
+        let created = start == nil ? try creationTimestamps() : [:]
         let configuration = endpoints.configuration
         let alreadyKnown = known
         return try await endpoints.watchResponse(context, contentType: "application/json") { writer, stream in
@@ -127,7 +143,7 @@ struct KubeDiscovery: Sendable {
             var cursor = start ?? head
             var lines: [UInt8] = []
             for name in initial {
-                lines += KubeObjects.WatchEvent("ADDED", namespace(name, resourceVersion: head)).line
+                lines += KubeObjects.WatchEvent("ADDED", namespace(name, resourceVersion: head, created: created[name])).line
             }
             if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
             let began = ContinuousClock.now
@@ -140,7 +156,10 @@ struct KubeDiscovery: Sendable {
                         if known.insert(event.key.namespace).inserted {
                             added +=
                                 KubeObjects.WatchEvent(
-                                    "ADDED", namespace(event.key.namespace, resourceVersion: event.sequence)
+                                    "ADDED",
+                                    namespace(
+                                        event.key.namespace, resourceVersion: event.sequence,
+                                        created: RFC3339.formatSeconds(event.recordedAt))
                                 ).line
                         }
                         return true

@@ -40,46 +40,31 @@ struct KubeObjects: Sendable {
     struct View {
         let sequence: UInt64
         let projection: Projection
-        /// Status-change sequences of VirtualDestinations (live views only).
-        let statusChangedAt: [ObjectRef: UInt64]
         let live: Bool
     }
 
     /// The live view: the committer's projection at the head.
     func liveView() async -> View {
-        let (projection, changed) = await endpoints.committer.currentWithStatusSequences()
-        return View(sequence: projection.sequence, projection: projection, statusChangedAt: changed, live: true)
+        let projection = await endpoints.committer.current()
+        return View(sequence: projection.sequence, projection: projection, live: true)
     }
 
     /// The view exactly at `sequence` (time travel: any point of the log).
     func view(at sequence: UInt64) throws -> View {
         let (projection, reached, _) = try endpoints.store.project(upTo: sequence)
-        return View(sequence: reached, projection: projection, statusChangedAt: [:], live: false)
+        return View(sequence: reached, projection: projection, live: false)
     }
 
     /// The objects of a kind as served at a view: with derived status and, for VirtualDestinations,
-    /// a resourceVersion that moves when the derived status does.
+    /// a resourceVersion that moves when the derived status does (`Store.withDerivedStatus`).
     func objects(_ kind: ResourceKind, namespace: String?, in view: View) throws -> [JSONValue] {
         try endpoints.store.objects(
-            kind, namespace: namespace, at: view.live ? nil : view.sequence, statuses: view.projection
-        ).map { served($0, kind, view) }
+            kind, namespace: namespace, at: view.live ? nil : view.sequence, statuses: view.projection)
     }
 
     /// One object as served, or nil.
     func object(_ key: ObjectKey, in view: View) throws -> JSONValue? {
-        try endpoints.store.object(key, at: view.live ? nil : view.sequence, statuses: view.projection).map {
-            served($0, key.kind, view)
-        }
-    }
-
-    func served(_ object: JSONValue, _ kind: ResourceKind, _ view: View) -> JSONValue {
-        guard kind == .virtualDestination, let changed = view.statusChangedAt[ObjectRef(json: object["metadata"])],
-            let written = object[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap(UInt64.init),
-            changed > written, case .object(var root) = object, case .object(var metadata)? = root["metadata"]
-        else { return object }
-        metadata["resourceVersion"] = .string(String(changed))
-        root["metadata"] = .object(metadata)
-        return .object(root)
+        try endpoints.store.object(key, at: view.live ? nil : view.sequence, statuses: view.projection)
     }
 
     // MARK: - Parameters
@@ -502,17 +487,31 @@ struct KubeObjects: Sendable {
                 }
                 metadata["resourceVersion"] = .string(String(event.sequence))
                 root["metadata"] = .object(metadata)
-                root["status"] = nil
-                derived.append(WatchEvent("DELETED", .object(root)))
-            } else if var object = try endpoints.store.object(event.key, at: event.sequence, statuses: view.projection)
-            {
+                // The last state as served: an operator's status fields, and a VirtualDestination's
+                // last derived status (which wins, as when it was served).
                 let ref = ObjectRef(name: event.key.name, namespace: event.key.namespace)
-                if kind == .virtualDestination, let change = changes.first(where: { $0.virtualDestination == ref }),
-                    case .object(var root) = object
-                {
-                    root["status"] = change.status
-                    object = .object(root)
+                var served = endpoints.store.withDerivedStatus(.object(root), kind: kind, from: view.projection)
+                if kind == .virtualDestination, case .object(var last)? = changes.first(where: {
+                    $0.virtualDestination == ref
+                })?.status, case .object(var object) = served {
+                    for member in object["status"]?.objectValue ?? JSONObject() where last[member.key] == nil {
+                        last[member.key] = member.value
+                    }
+                    object["status"] = .object(last)
+                    served = .object(object)
                 }
+                derived.append(WatchEvent("DELETED", served))
+            } else if var object = try endpoints.store.object(event.key, at: event.sequence, statuses: view.projection),
+                case .object(var root) = object, case .object(var metadata)? = root["metadata"]
+            {
+                // As it was at this event: its own write's resourceVersion.
+                metadata["resourceVersion"] = .string(String(event.sequence))
+                root["metadata"] = .object(metadata)
+                let ref = ObjectRef(name: event.key.name, namespace: event.key.namespace)
+                if kind == .virtualDestination, let change = changes.first(where: { $0.virtualDestination == ref }) {
+                    root["status"] = change.status
+                }
+                object = .object(root)
                 derived.append(WatchEvent(try isCreation(event) ? "ADDED" : "MODIFIED", object))
             }
         }

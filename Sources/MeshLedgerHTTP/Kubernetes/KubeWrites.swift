@@ -361,8 +361,7 @@ struct KubeWrites: Sendable {
     func existing(_ key: ObjectKey) async throws -> (served: JSONValue, stored: JSONValue, writtenAt: UInt64) {
         let view = await reads.liveView()
         let (stored, writtenAt) = try storedAt(key)
-        let served = reads.served(
-            endpoints.store.withDerivedStatus(stored, kind: key.kind, from: view.projection), key.kind, view)
+        let served = endpoints.store.withDerivedStatus(stored, kind: key.kind, from: view.projection)
         return (served, stored, writtenAt)
     }
 
@@ -438,7 +437,8 @@ struct KubeWrites: Sendable {
         // kubectl and the Python client send `dryRun` in the DeleteOptions body, not the URL.
         if dryRun(request) || options["dryRun"]?.arrayValue?.contains("All") == true { return kubeJSON(success) }
         let result = try await submit(
-            try Batch.delete([Batch.DeleteTarget(key, expectedVersion: writtenAt)], actor: actor(context)), request, context,
+            try Batch.delete([Batch.DeleteTarget(key, expectedVersion: writtenAt)], actor: actor(context)), request,
+            context,
             conflict: .conflict(kind, name))
         // An object waiting for its finalizers stays: the answer is the object, marked, as
         // kube-apiserver's (200; the delete completes when the last finalizer is removed).
