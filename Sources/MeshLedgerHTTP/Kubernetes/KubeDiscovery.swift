@@ -143,7 +143,8 @@ struct KubeDiscovery: Sendable {
             var cursor = start ?? head
             var lines: [UInt8] = []
             for name in initial {
-                lines += KubeObjects.WatchEvent("ADDED", namespace(name, resourceVersion: head, created: created[name])).line
+                lines +=
+                    KubeObjects.WatchEvent("ADDED", namespace(name, resourceVersion: head, created: created[name])).line
             }
             if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
             let began = ContinuousClock.now

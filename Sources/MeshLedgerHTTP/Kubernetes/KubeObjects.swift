@@ -491,9 +491,11 @@ struct KubeObjects: Sendable {
                 // last derived status (which wins, as when it was served).
                 let ref = ObjectRef(name: event.key.name, namespace: event.key.namespace)
                 var served = endpoints.store.withDerivedStatus(.object(root), kind: kind, from: view.projection)
-                if kind == .virtualDestination, case .object(var last)? = changes.first(where: {
-                    $0.virtualDestination == ref
-                })?.status, case .object(var object) = served {
+                if kind == .virtualDestination,
+                    case .object(var last)? = changes.first(where: {
+                        $0.virtualDestination == ref
+                    })?.status, case .object(var object) = served
+                {
                     for member in object["status"]?.objectValue ?? JSONObject() where last[member.key] == nil {
                         last[member.key] = member.value
                     }
