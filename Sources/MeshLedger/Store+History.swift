@@ -149,32 +149,60 @@ extension Store {
     public func history(
         of vd: ObjectRef, since: UInt64 = 1, until: UInt64? = nil, progress: ((UInt64, UInt64) -> Void)? = nil
     ) throws -> [StatusTransition] {
+        try transitions(of: { $0 == vd }, since: since, until: until, progress: progress).map(\.transition)
+    }
+
+    /// The transitions of every VirtualDestination `selects` chooses, in one pass over the log
+    /// (`history` of each), in the order they happened; each with the sequence that created the
+    /// VirtualDestination's current life (0 when that was before `since`).
+    public func transitions(
+        of selects: (ObjectRef) -> Bool, since: UInt64 = 1, until: UInt64? = nil,
+        progress: ((UInt64, UInt64) -> Void)? = nil
+    ) throws -> [(virtualDestination: ObjectRef, createdAt: UInt64, transition: StatusTransition)] {
         let (head, _) = try log.head()
         let last = min(until ?? head, head)
         let first = max(since, 1)
         guard first <= last else { return [] }
         var (projection, _, _) = try project(upTo: first - 1)
-        var previous = projection.state(of: vd).map(StatusView.init)
-        var recorded = try first > 1 ? recordedStatus(of: vd, at: first - 1) : nil
-        let key = ObjectKey(kind: .virtualDestination, namespace: vd.namespace, name: vd.name)
-        var transitions: [StatusTransition] = []
+        var previous: [ObjectRef: StatusView] = [:]
+        var recorded: [ObjectRef: JSONValue] = [:]
+        var createdAt: [ObjectRef: UInt64] = [:]
+        for vd in projection.world.virtualDestinations.keys where selects(vd) {
+            previous[vd] = projection.state(of: vd).map(StatusView.init)
+            if first > 1 { recorded[vd] = try recordedStatus(of: vd, at: first - 1) }
+            createdAt[vd] = 0
+        }
+        var result: [(virtualDestination: ObjectRef, createdAt: UInt64, transition: StatusTransition)] = []
         try log.scan(first...last) { event in
+            let ref = ObjectRef(name: event.key.name, namespace: event.key.namespace)
+            let own = event.key.kind == .virtualDestination && selects(ref)
+            if own && event.change == .upsert && projection.world.virtualDestinations[ref] == nil {
+                createdAt[ref] = event.sequence
+            }
             projection.apply(event)
             // Only what the event rebuilt can differ (and only that needs translating).
-            let current = projection.lastChanged.contains(vd) ? projection.state(of: vd).map(StatusView.init) : previous
-            var recordedLines: [String] = []
-            if event.key == key {
-                let now = event.recordedStatus
-                recordedLines = StatusSummary.recordedChanges(
-                    from: recorded.map(StatusSummary.init), to: now.map(StatusSummary.init))
-                recorded = now
-            }
-            if current != previous || !recordedLines.isEmpty {
-                transitions.append(
-                    StatusTransition(
-                        cause: event, before: previous, after: current,
-                        changes: StatusView.changes(from: previous, to: current) + recordedLines, recorded: recorded))
-                previous = current
+            var touched = projection.lastChanged.filter(selects)
+            if own { touched.insert(ref) }
+            for vd in touched.sorted() {
+                let before = previous[vd]
+                let current = projection.state(of: vd).map(StatusView.init)
+                var recordedLines: [String] = []
+                if own && vd == ref {
+                    let now = event.recordedStatus
+                    recordedLines = StatusSummary.recordedChanges(
+                        from: recorded[vd].map(StatusSummary.init), to: now.map(StatusSummary.init))
+                    recorded[vd] = now
+                }
+                guard current != before || !recordedLines.isEmpty else { continue }
+                result.append(
+                    (
+                        vd, createdAt[vd] ?? 0,
+                        StatusTransition(
+                            cause: event, before: before, after: current,
+                            changes: StatusView.changes(from: before, to: current) + recordedLines,
+                            recorded: recorded[vd])
+                    ))
+                previous[vd] = current
             }
             if event.sequence % 1024 == 0 { try Task.checkCancellation() }
             if event.sequence % 4096 == 0 {
@@ -182,7 +210,7 @@ extension Store {
             }
             return true
         }
-        return transitions
+        return result
     }
 
     /// The text `diff` compares at one point: statuses (YAML) and outputs (YAML), optionally

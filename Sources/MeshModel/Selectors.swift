@@ -175,8 +175,8 @@ public struct FieldSelector: Sendable, Hashable {
     /// The fields it can select on.
     public static let fields = ["metadata.name", "metadata.namespace"]
 
-    /// Parses a selector; throws naming an unsupported field or a malformed term.
-    public init(_ text: String) throws(ManifestError) {
+    /// Parses a selector; throws naming a field not in `fields` or a malformed term.
+    public init(_ text: String, fields supported: [String] = FieldSelector.fields) throws(ManifestError) {
         for term in text.split(separator: ",") {
             let t = String(term).trimmed
             let equal: Bool
@@ -191,7 +191,7 @@ public struct FieldSelector: Sendable, Hashable {
                 throw ManifestError(.syntax, "invalid field selector \"\(t)\"")
             }
             let field = String(parts[0]).trimmed
-            guard FieldSelector.fields.contains(field) else {
+            guard supported.contains(field) else {
                 throw ManifestError(.syntax, "field label not supported: \(field)")
             }
             stored.append(Stored(field: field, value: String(parts[1]).trimmed, equal: equal))
@@ -200,10 +200,12 @@ public struct FieldSelector: Sendable, Hashable {
 
     /// Whether an object's name and namespace satisfy it.
     public func matches(name: String, namespace: String) -> Bool {
-        stored.allSatisfy { r in
-            let actual = r.field == "metadata.name" ? name : namespace
-            return (actual == r.value) == r.equal
-        }
+        matches { $0 == "metadata.name" ? name : namespace }
+    }
+
+    /// Whether the fields' values (`value(field)`, "" for none) satisfy it.
+    public func matches(_ value: (String) -> String) -> Bool {
+        stored.allSatisfy { r in (value(r.field) == r.value) == r.equal }
     }
 
     /// The one name or namespace the selector pins with `=`, if any.

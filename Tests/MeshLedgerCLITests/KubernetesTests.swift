@@ -369,6 +369,25 @@ final class LineWatcher {
         #expect(out["tooOld"] == 410)
     }
 
+    /// `kubectl describe vd` and `kubectl events --for` show the status transitions of the
+    /// example fleet, each with the log event that caused it (Events from history).
+    @Test func kubectlDescribeShowsWhyTheStatusChanged() throws {
+        let fx = try KubeFixture()
+        let alice = try fx.kubeconfig(token: "alice-token")
+        for file in ["virtualmesh", "trafficpolicies", "virtualdestinations", "reviews-edit"] {
+            let applied = try fx.kubectl(alice, ["apply", "-f", fx.fleet + "/user/\(file).yaml"])
+            #expect(applied.status == 0, "\(applied.stderr)")
+        }
+        let described = try fx.kubectl(alice, ["describe", "vd", "reviews-global", "-n", "bookinfo"])
+        let events = described.stdout.components(separatedBy: "Events:").last ?? ""
+        let rows = events.split(separator: "\n").filter { $0.contains("meshledger") }
+        #expect(rows.count == 2, "\(described.stdout)\(described.stderr)")
+        #expect(rows.first?.contains("Accepted") == true && rows.first?.contains("created: ACCEPTED") == true)
+        #expect(rows.last?.contains("StatusChanged") == true && rows.last?.contains("by alice via kubectl") == true)
+        let listed = try fx.kubectl(alice, ["events", "--for", "vd/reviews-global", "-n", "bookinfo"])
+        #expect(listed.stdout.contains("observedGeneration: 1 → 2"), "\(listed.stdout)\(listed.stderr)")
+    }
+
     /// client-go's leader election (the Python client's `leaderelection`, two processes) through
     /// a Lease: one leads, the other follows while the leader renews, and takes over when the
     /// leader is killed. The renewals are not events: the log does not grow.

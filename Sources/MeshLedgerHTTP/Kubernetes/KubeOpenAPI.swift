@@ -212,6 +212,7 @@ struct KubeRoutes: Sendable {
         let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
         KubeAuthReviews(endpoints: endpoints, writes: writes).addRoutes(to: apis)
         KubeCoordination(endpoints: endpoints, writes: writes).addRoutes(to: router)
+        KubeEvents(endpoints: endpoints, reads: reads).addRoutes(to: router)
         for kind in ResourceKind.served {
             let base = "\(kind.group)/\(kind.version)"
             apis.get(RouterPath("\(base)/\(kind.plural)")) { request, context in

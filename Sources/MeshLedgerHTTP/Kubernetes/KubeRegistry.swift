@@ -73,6 +73,9 @@ enum KubeRegistry {
         KubeResource(
             group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap", namespaced: true,
             verbs: KubeCoordination.verbs, shortNames: ["cm"]),
+        KubeResource(
+            group: "", version: "v1", kind: "Event", plural: "events", singular: "event", namespaced: true,
+            verbs: ["get", "list"], shortNames: ["ev"]),
     ]
 
     static let coordination: [KubeResource] = [
@@ -81,8 +84,15 @@ enum KubeRegistry {
             namespaced: true, verbs: KubeCoordination.verbs)
     ]
 
+    /// Events from history (`KubeEvents`), read-only.
+    static let events: [KubeResource] = [
+        KubeResource(
+            group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", singular: "event",
+            namespaced: true, verbs: ["get", "list"], shortNames: ["ev"])
+    ]
+
     /// Everything served, core first, then the groups in their preferred order.
-    static let resources: [KubeResource] = core + logKinds + outputs + reviews + coordination
+    static let resources: [KubeResource] = core + logKinds + outputs + reviews + coordination + events
 
     /// The named groups and their version, in order.
     static var groups: [(group: String, version: String)] {
