@@ -59,10 +59,24 @@ extension MeshLedgerCommand {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var input: AppendOptions
         @Option(help: "Who is applying (default: the login name).") var actor: String?
+        @Option(
+            name: .customLong("validate"),
+            help: ArgumentHelp(
+                "Fields the kind's schema does not declare: strict refuses the apply, warn drops them with a warning, ignore drops them (kubectl's --validate).",
+                valueName: "strict|warn|ignore"))
+        var validation = "strict"
+
+        func validate() throws {
+            if FieldValidation(parameter: validation) == nil {
+                throw ValidationError("--validate \(validation): expected strict, warn or ignore")
+            }
+        }
 
         func run() throws {
-            let manifests = try readManifests(input.filename)
             let store = try global.openForWriting()
+            let (manifests, warnings) = try store.validated(
+                try readManifests(input.filename), FieldValidation(parameter: validation) ?? .strict)
+            for warning in warnings { FileHandle.standardError.write(Data("Warning: \(warning)\n".utf8)) }
             let batch = try Batch.apply(manifests, actor: actor ?? defaultActor(), expectedHead: input.expectHead)
             try finish(try store.append(batch), store)
         }

@@ -47,6 +47,8 @@ struct ErrorMiddleware: RouterMiddleware {
             return errorResponse(.badRequest, error.description, code: "BadRequest")
         } catch let error as InvalidRequest {
             return errorResponse(.badRequest, error.message, code: "BadRequest")
+        } catch let error as FieldValidation.Refusal {
+            return errorResponse(.badRequest, error.description, code: "BadRequest")
         } catch let error as APIError {
             return errorResponse(error.status, error.message, code: error.code)
         } catch let error as PositionAhead {

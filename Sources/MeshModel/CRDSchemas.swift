@@ -3,7 +3,8 @@ import Synchronization
 
 /// Structural validation of `spec` against the kind's CRD schema (openAPIV3Schema), as a
 /// Kubernetes API server would do it: types, enums, bounds, and the oneOf/anyOf/allOf/not/required
-/// combinations Gloo Mesh's CRDs use for proto oneofs. Unknown fields are allowed (and kept).
+/// combinations Gloo Mesh's CRDs use for proto oneofs; and the fields a structural schema does not
+/// declare (`unknownFields`), which the writers refuse, drop with a warning, or drop (decision 0003).
 ///
 /// The CRDs are the ones of that era's Gloo Mesh, bundled as resources of this module.
 public final class CRDSchemas: Sendable {
@@ -78,15 +79,73 @@ public final class CRDSchemas: Sendable {
 
     private let compiled = Mutex<[ResourceKind: SchemaNode]>([:])
 
-    /// Every structural problem of `value` (the `spec`) for `kind`, each as `path: problem`.
-    public func validate(_ value: JSONValue, of kind: ResourceKind, path: String) -> [String] {
-        let schema =
-            compiled.withLock { $0[kind] }
+    private func node(_ kind: ResourceKind) -> SchemaNode {
+        compiled.withLock { $0[kind] }
             ?? {
                 let node = SchemaNode(specSchema(of: kind))
                 compiled.withLock { $0[kind] = node }
                 return node
             }()
+    }
+
+    /// The fields of `ObjectMeta` (`metadata`): any other is unknown.
+    public static let objectMetaFields: Set<String> = [
+        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+        "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+        "ownerReferences", "finalizers", "managedFields",
+    ]
+
+    /// The fields of an object of `kind` that its structural schema does not declare (kube-apiserver
+    /// prunes them: the bundled CRDs set `preserveUnknownFields: false`), as kube-apiserver names
+    /// them (`spec.port.nmber`, `metadata.lables`, `spec.list[1].x`), sorted; and the object
+    /// without them. Subtrees marked `x-kubernetes-preserve-unknown-fields` keep theirs.
+    public func unknownFields(of object: JSONValue, kind: ResourceKind) -> (fields: [String], pruned: JSONValue) {
+        guard case .object(var root) = object else { return ([], object) }
+        var unknown: [String] = []
+        for member in root where !["apiVersion", "kind", "metadata", "spec", "status"].contains(member.key) {
+            unknown.append(member.key)
+            root[member.key] = nil
+        }
+        if case .object(var metadata)? = root["metadata"] {
+            for member in metadata where !CRDSchemas.objectMetaFields.contains(member.key) {
+                unknown.append("metadata.\(member.key)")
+                metadata[member.key] = nil
+            }
+            root["metadata"] = .object(metadata)
+        }
+        if let spec = root["spec"] {
+            root["spec"] = CRDSchemas.prune(spec, node(kind), path: "spec", unknown: &unknown)
+        }
+        return (unknown.sorted(), .object(root))
+    }
+
+    /// `value` without what `schema` does not declare; each field removed is added to `unknown`.
+    static func prune(_ value: JSONValue, _ schema: SchemaNode, path: String, unknown: inout [String]) -> JSONValue {
+        switch value {
+        case .object(var members):
+            if schema.intOrString { return value }
+            for member in members {
+                if let child = schema.properties?[member.key] ?? schema.additionalProperties {
+                    members[member.key] = prune(member.value, child, path: "\(path).\(member.key)", unknown: &unknown)
+                } else if !schema.preserveUnknown {
+                    unknown.append("\(path).\(member.key)")
+                    members[member.key] = nil
+                }
+            }
+            return .object(members)
+        case .array(let elements):
+            guard let items = schema.items else { return value }
+            return .array(
+                elements.enumerated().map { prune($0.element, items, path: "\(path)[\($0.offset)]", unknown: &unknown) }
+            )
+        default:
+            return value
+        }
+    }
+
+    /// Every structural problem of `value` (the `spec`) for `kind`, each as `path: problem`.
+    public func validate(_ value: JSONValue, of kind: ResourceKind, path: String) -> [String] {
+        let schema = node(kind)
         var problems: [String] = []
         var location = Location(root: path)
         CRDSchemas.check(value, against: schema, at: &location, problems: &problems)
@@ -124,6 +183,8 @@ public final class CRDSchemas: Sendable {
         let int32: Bool
         let properties: [String: SchemaNode]?
         let additionalProperties: SchemaNode?
+        /// `x-kubernetes-preserve-unknown-fields`: members it does not declare are kept.
+        let preserveUnknown: Bool
         let required: [String]
         let items: SchemaNode?
         let allOf: [SchemaNode]
@@ -148,6 +209,9 @@ public final class CRDSchemas: Sendable {
             } else {
                 additionalProperties = nil
             }
+            // `additionalProperties: true` keeps any member too.
+            preserveUnknown =
+                schema["x-kubernetes-preserve-unknown-fields"] == .bool(true) || schema["additionalProperties"] == true
             required = schema["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
             items = schema["items"].map(SchemaNode.init)
             allOf = schema["allOf"]?.arrayValue?.map(SchemaNode.init) ?? []

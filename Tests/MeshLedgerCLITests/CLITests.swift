@@ -78,6 +78,7 @@ import Testing
         ("both-oneof.yaml", "apply", "mutually exclusive"),
         ("both-mesh-oneof.yaml", "apply", "mutually exclusive"),
         ("wrong-type.yaml", "apply", "expected integer"),
+        ("unknown-field.yaml", "apply", #"strict decoding error: unknown field "spec.port.nmber""#),
         ("garbage.bin", "apply", "binary"),
         ("truncated-watch.json", "ingest", "truncated"),
         ("garbage.bin", "ingest", "binary"),
@@ -96,6 +97,21 @@ import Testing
         #expect(result.stderr.hasPrefix("error: "))
         #expect(result.stderr.contains(bad.mentions), "stderr: \(result.stderr)")
         #expect(try head(of: store) == before)
+    }
+
+    /// `--validate warn` drops a field the schema does not declare, with a warning; `ignore`
+    /// drops it silently.
+    @Test func unknownFieldsAreDroppedWithAWarningWhenAsked() throws {
+        let store = try seededStore()
+        let file = "\(packageRoot)/Examples/bad/unknown-field.yaml"
+        let warned = try meshledger(["apply", "--store", store, "-f", file, "--validate", "warn"])
+        #expect(warned.status == 0, "\(warned.stderr)")
+        #expect(
+            warned.stderr == "Warning: VirtualDestination bookinfo/reviews-global: unknown field \"spec.port.nmber\"\n")
+        let stored = try meshledger(["get", "vd", "reviews-global", "-n", "bookinfo", "-o", "json", "--store", store])
+        #expect(!stored.stdout.contains("nmber"), "\(stored.stdout)")
+        let bad = try meshledger(["apply", "--store", store, "-f", file, "--validate", "maybe"])
+        #expect(bad.status != 0 && bad.stderr.contains("expected strict, warn or ignore"), "\(bad.stderr)")
     }
 
     @Test func aHugeDocumentIsRefused() throws {

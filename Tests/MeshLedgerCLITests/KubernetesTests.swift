@@ -388,6 +388,23 @@ final class LineWatcher {
         #expect(listed.stdout.contains("observedGeneration: 1 → 2"), "\(listed.stdout)\(listed.stderr)")
     }
 
+    /// kubectl validates strictly: a field the schema does not declare is refused with
+    /// kube-apiserver's words; with `--validate=warn` it is dropped and kubectl prints the warning.
+    @Test func kubectlApplyRefusesUnknownFields() throws {
+        let fx = try KubeFixture()
+        let alice = try fx.kubeconfig(token: "alice-token")
+        let file = packageRoot + "/Examples/bad/unknown-field.yaml"
+        let refused = try fx.kubectl(alice, ["apply", "-f", file])
+        #expect(refused.status != 0)
+        #expect(
+            refused.stderr.contains(
+                #"VirtualDestination in version "v1alpha1" cannot be handled as a VirtualDestination: strict decoding error: unknown field "spec.port.nmber""#
+            ), "\(refused.stderr)")
+        let warned = try fx.kubectl(alice, ["apply", "-f", file, "--validate=warn"])
+        #expect(warned.status == 0, "\(warned.stderr)")
+        #expect(warned.stderr.contains(#"Warning: unknown field "spec.port.nmber""#), "\(warned.stderr)")
+    }
+
     /// client-go's leader election (the Python client's `leaderelection`, two processes) through
     /// a Lease: one leads, the other follows while the leader renews, and takes over when the
     /// leader is killed. The renewals are not events: the log does not grow.

@@ -1,11 +1,13 @@
 import EventLog
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import MeshLedger
 import MeshLedgerHTTP
 import MeshLedgerTesting
 import MeshModel
+import NIOCore
 import Testing
 
 /// The Kubernetes API's rules, in process: each status code and shape a real API server gives.
@@ -28,7 +30,7 @@ import Testing
                 groups == [
                     "discovery.mesh.gloo.solo.io", "networking.mesh.gloo.solo.io",
                     "networking.enterprise.mesh.gloo.solo.io", "networking.istio.io", "authentication.k8s.io",
-                    "authorization.k8s.io", "coordination.k8s.io",
+                    "authorization.k8s.io", "coordination.k8s.io", "events.k8s.io",
                 ])
             // A client that asks only for v2beta1 gets the legacy shape, with a plain content type.
             let legacy = try await client.execute(
@@ -621,6 +623,62 @@ import Testing
             #expect(created != nil && created == first, "\(namespace)")
             let list = try await client.call(.get, "/api/v1/namespaces").json["items"]?.arrayValue ?? []
             #expect(list.allSatisfy { $0[path: ["metadata", "creationTimestamp"]] != nil }, "\(list)")
+        }
+    }
+
+    /// Fields the structural schema does not declare, as kube-apiserver treats them:
+    /// `fieldValidation=Strict` (kubectl's) refuses the write with kube-apiserver's message, `Warn`
+    /// (the default) drops them with a Warning header each, `Ignore` drops them silently.
+    @Test func unknownFieldsFollowFieldValidation() async throws {
+        let store = try fleetStore()
+        try await withServer(store) { client in
+            let yaml = virtualDestinationYAML("extra", hostname: "extra.global")
+                .replacingOccurrences(of: "protocol: HTTP}", with: "protocol: HTTP, nmber: 1}")
+                .replacingOccurrences(of: "metadata: {name: extra,", with: "metadata: {lables: {a: b}, name: extra,")
+            let body = JSONText.string(try #require(try YAMLText.parseDocuments(yaml).first).value)
+            let strict = try await client.call(.post, vds + "?fieldValidation=Strict", body: body)
+            #expect(strict.status == 400 && strict.json["reason"] == "BadRequest", "\(strict.text)")
+            #expect(
+                strict.json["message"]
+                    == #"VirtualDestination in version "v1alpha1" cannot be handled as a VirtualDestination: strict decoding error: unknown field "metadata.lables", unknown field "spec.port.nmber""#,
+                "\(strict.text)")
+            #expect(try await client.call(.get, vds + "/extra").status == 404)
+
+            let warned = try await client.execute(uri: vds, method: .post, body: ByteBuffer(string: body)) { $0 }
+            #expect(warned.status.code == 201)
+            #expect(
+                warned.headers[values: HTTPField.Name("Warning")!] == [
+                    #"299 - "unknown field \"metadata.lables\"""#, #"299 - "unknown field \"spec.port.nmber\"""#,
+                ])
+            let stored = try await client.call(.get, vds + "/extra").json
+            #expect(stored[path: ["spec", "port", "nmber"]] == nil && stored[path: ["metadata", "lables"]] == nil)
+
+            // A merge patch that adds one: refused under Strict, dropped silently under Ignore.
+            let merge: HTTPFields = [.contentType: "application/merge-patch+json"]
+            let patch = #"{"spec":{"hostnme":"x"}}"#
+            let refused = try await client.call(
+                .patch, vds + "/extra?fieldValidation=Strict", body: patch, headers: merge)
+            #expect(
+                refused.status == 400 && refused.text.contains(#"unknown field \"spec.hostnme\""#), "\(refused.text)")
+            let ignored = try await client.execute(
+                uri: vds + "/extra?fieldValidation=Ignore", method: .patch, headers: merge,
+                body: ByteBuffer(string: patch)
+            ) { $0 }
+            #expect(ignored.status.code == 200 && ignored.headers[values: HTTPField.Name("Warning")!].isEmpty)
+            // Server-side apply: the applied configuration's unknown fields are refused under Strict.
+            let applied = try await client.call(
+                .patch, vds + "/extra?fieldManager=gitops&fieldValidation=Strict",
+                body:
+                    "apiVersion: networking.enterprise.mesh.gloo.solo.io/v1alpha1\nkind: VirtualDestination\nspec: {hostnme: y}",
+                headers: [.contentType: "application/apply-patch+yaml"])
+            #expect(applied.status == 400 && applied.text.contains("spec.hostnme"), "\(applied.text)")
+
+            // /v1 applies as `meshledger apply` does: Strict unless told.
+            let v1 = try await client.call(.post, "/v1/events?op=apply", body: yaml)
+            #expect(v1.status == 400 && v1.text.contains("strict decoding error"), "\(v1.text)")
+            let v1Warned = try await client.call(.post, "/v1/events?op=apply&fieldValidation=Warn", body: yaml)
+            #expect(v1Warned.status == 200, "\(v1Warned.text)")
+            #expect(v1Warned.json["warnings"]?.arrayValue?.count == 2, "\(v1Warned.text)")
         }
     }
 }

@@ -192,6 +192,8 @@ struct KubeErrorMiddleware: RouterMiddleware {
                 KubeError(code: code, reason: reason, message: error.description).status, status: .init(code: code))
         } catch let error as InvalidRequest {
             return kubeJSON(KubeError.badRequest(error.message).status, status: .badRequest)
+        } catch let error as FieldValidation.Refusal {
+            return kubeJSON(KubeError.badRequest(error.description).status, status: .badRequest)
         } catch let error as PositionAhead {
             let kube = KubeError(
                 code: 504, reason: "Timeout", message: error.message,

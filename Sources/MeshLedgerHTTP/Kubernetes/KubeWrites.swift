@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import HTTPTypes
 import Hummingbird
 import MeshLedger
 import MeshModel
@@ -235,16 +236,35 @@ struct KubeWrites: Sendable {
     {
         try endpoints.refuseWritesIfReadOnly()
         try validateOptions(request, "CreateOptions")
-        let given = Store.withOperatorStatusRecord(try await body(request), nil)
+        let (body, warnings) = try fieldValidation(request).apply(try await body(request), kind: kind)
+        let given = Store.withOperatorStatusRecord(body, nil)
         let manifest = try manifest(owned(request, kind, from: nil, to: given), kind, namespace: namespace, name: nil)
         if try endpoints.store.storedObject(manifest.key) != nil {
             throw KubeError.alreadyExists(kind, manifest.key.name)
         }
-        if dryRun(request) { return kubeJSON(dryRunAnswer(manifest, current: nil), status: .created) }
+        if dryRun(request) {
+            return withWarnings(kubeJSON(dryRunAnswer(manifest, current: nil), status: .created), warnings)
+        }
         _ = try await submit(
             Batch.put(manifest, actor: actor(context), expectedVersion: 0), request, context,
             conflict: .alreadyExists(kind, manifest.key.name))
-        return kubeJSON(try await written(manifest.key), status: .created)
+        return withWarnings(kubeJSON(try await written(manifest.key), status: .created), warnings)
+    }
+
+    /// The request's `fieldValidation` (kube-apiserver's default when absent: Warn).
+    func fieldValidation(_ request: Request) -> FieldValidation {
+        reads.query(request, "fieldValidation").flatMap { $0.isEmpty ? nil : FieldValidation(rawValue: $0) } ?? .warn
+    }
+
+    /// A response with kube-apiserver's `Warning` headers (`299 - "text"`), which kubectl prints.
+    func withWarnings(_ response: Response, _ warnings: [String]) -> Response {
+        var response = response
+        for warning in warnings {
+            let quoted = warning.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+                of: "\"", with: "\\\"")
+            response.headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(quoted)\""))
+        }
+        return response
     }
 
     /// PUT /apis/G/V/namespaces/NS/P/NAME: the whole object, with its resourceVersion.
@@ -293,7 +313,10 @@ struct KubeWrites: Sendable {
             }
         case "application/apply-patch+yaml":
             let manager = reads.query(request, "fieldManager") ?? ""
-            let applied = Self.stripped(try await body(request, yaml: true))
+            // Unknown fields of the applied configuration are refused or dropped before anyone
+            // owns them.
+            let (applied, warnings) = try fieldValidation(request).apply(
+                Self.stripped(try await body(request, yaml: true)), kind: kind)
             let force = reads.flag(request, "force")
             let time = RFC3339.formatSeconds(.now())
             func apply(_ current: JSONValue) throws -> JSONValue {
@@ -330,15 +353,18 @@ struct KubeWrites: Sendable {
                             "metadata": ["name": .string(name), "namespace": .string(namespace)],
                         ]), nil),
                     kind, namespace: namespace, name: name)
-                if dryRun(request) { return kubeJSON(dryRunAnswer(manifest, current: nil), status: .created) }
+                if dryRun(request) {
+                    return withWarnings(kubeJSON(dryRunAnswer(manifest, current: nil), status: .created), warnings)
+                }
                 _ = try await submit(
                     Batch.put(manifest, actor: actor(context), expectedVersion: 0), request, context,
                     conflict: .conflict(kind, name))
-                return kubeJSON(try await written(key), status: .created)
+                return withWarnings(kubeJSON(try await written(key), status: .created), warnings)
             }
-            return try await write(
-                kind, namespace: namespace, name: name, status: status, request, context, tracksOwnership: false,
-                apply)
+            return withWarnings(
+                try await write(
+                    kind, namespace: namespace, name: name, status: status, request, context, tracksOwnership: false,
+                    apply), warnings)
         default:
             throw KubeError(
                 code: 415, reason: "UnsupportedMediaType",
@@ -374,7 +400,9 @@ struct KubeWrites: Sendable {
     ) async throws -> Response {
         let key = ObjectKey(kind: kind, namespace: namespace, name: name)
         let (current, stored, writtenAt) = try await existing(key)
-        let result = try change(current)
+        // Unknown fields the write adds are refused, or dropped (with a warning); ones stored
+        // before this rule are dropped.
+        let (result, warnings) = try fieldValidation(request).apply(try change(current), kind: kind, current: stored)
         if let given = result[path: ["metadata", "resourceVersion"]]?.stringValue,
             given != current[path: ["metadata", "resourceVersion"]]?.stringValue
         {
@@ -399,11 +427,11 @@ struct KubeWrites: Sendable {
                 tracksOwnership ? owned(request, kind, from: current, to: result) : result, recorded)
         }
         let manifest = try manifest(toWrite, kind, namespace: namespace, name: name)
-        if dryRun(request) { return kubeJSON(dryRunAnswer(manifest, current: current)) }
+        if dryRun(request) { return withWarnings(kubeJSON(dryRunAnswer(manifest, current: current)), warnings) }
         let appended = try await submit(
             Batch.put(manifest, actor: actor(context), expectedVersion: writtenAt), request, context,
             conflict: .conflict(kind, name))
-        return try await answer(key, appended)
+        return withWarnings(try await answer(key, appended), warnings)
     }
 
     /// DELETE /apis/G/V/namespaces/NS/P/NAME (DeleteOptions `preconditions.resourceVersion`).

@@ -31,10 +31,20 @@ struct WriteRoutes: Sendable {
         }
         let bytes = try await endpoints.body(request)
         let batch: Batch
+        var warnings: [String] = []
         switch op {
         case "apply":
-            batch = try .apply(
-                ManifestReader.manifests(bytes, name: "request body"), actor: actor, expectedHead: expectedHead)
+            // Unknown fields as `meshledger apply` treats them: Strict unless `fieldValidation` says.
+            let text = endpoints.query(request, "fieldValidation") ?? "Strict"
+            guard let validation = FieldValidation(parameter: text) else {
+                throw APIError(
+                    status: .badRequest, message: "fieldValidation=\(text): expected Strict, Warn or Ignore",
+                    code: "BadRequest")
+            }
+            let (manifests, found) = try endpoints.store.validated(
+                ManifestReader.manifests(bytes, name: "request body"), validation)
+            warnings = found
+            batch = try .apply(manifests, actor: actor, expectedHead: expectedHead)
         case "discover", "resync":
             var cluster: String?
             if op == "resync" {
@@ -63,9 +73,13 @@ struct WriteRoutes: Sendable {
         {
             return refusal
         }
-        return json(
-            Self.appendJSON(try await endpoints.committer.submit(batch.attributed(to: endpoints.groups(context))).get())
-        )
+        var answer = Self.appendJSON(
+            try await endpoints.committer.submit(batch.attributed(to: endpoints.groups(context))).get())
+        if !warnings.isEmpty, case .object(var object) = answer {
+            object["warnings"] = .array(warnings.map(JSONValue.string))
+            answer = .object(object)
+        }
+        return json(answer)
     }
 
     /// POST /v1/feedback {result: applied|failed, cluster, kind, namespace, name, digest?, error?, actor?}
