@@ -18,7 +18,87 @@ func errorResponse(_ status: HTTPResponse.Status, _ message: String, code: Strin
     json(["error": .string(message), "code": .string(code)], status: status)
 }
 
-/// Turns domain errors into HTTP responses; only this module knows about HTTP.
+/// The one mapping from every layer's errors to an answer: status code, reason (kube-apiserver's
+/// `StatusReason`), message, and what a client needs to retry or to find the field. `/v1` renders it
+/// as `{"error", "code"}`, the Kubernetes API as a `Status`; both read it here, so they cannot
+/// disagree on what an error means.
+struct MappedError: Error {
+    let code: Int
+    let reason: String
+    let message: String
+    var details: JSONValue? = nil
+    /// Seconds after which a retry may succeed (`Retry-After`).
+    var retryAfter: Int? = nil
+
+    /// The answer for `error`, or nil for an error no layer raises on purpose (a bug: 500).
+    static func of(_ error: any Error, path: String) -> MappedError? {
+        switch error {
+        case let error as MappedError: return error
+        case let error as KubeError:
+            return MappedError(code: error.code, reason: error.reason, message: error.message, details: error.details)
+        case let error as LogError:
+            switch error.code {
+            case .conflict: return MappedError(code: 409, reason: "Conflict", message: error.message)
+            case .notFound: return MappedError(code: 404, reason: "NotFound", message: error.message)
+            case .invalidBatch: return MappedError(code: 400, reason: "BadRequest", message: error.message)
+            case .forbidden: return MappedError(code: 422, reason: "Invalid", message: error.message)
+            case .unavailable:
+                return MappedError(code: 503, reason: "ServiceUnavailable", message: error.message, retryAfter: 1)
+            case .tooLarge: return MappedError(code: 413, reason: "RequestEntityTooLarge", message: error.message)
+            default: return MappedError(code: 500, reason: "InternalError", message: error.message)
+            }
+        case let error as ManifestError:
+            switch error.code {
+            case .tooLarge: return MappedError(code: 413, reason: "RequestEntityTooLarge", message: error.description)
+            case .schema, .unknownKind: return MappedError(code: 422, reason: "Invalid", message: error.description)
+            default: return MappedError(code: 400, reason: "BadRequest", message: error.description)
+            }
+        case let error as FieldValidation.Refusal:
+            return MappedError(code: 400, reason: "BadRequest", message: error.description)
+        case let error as InvalidRequest:
+            return MappedError(code: 400, reason: "BadRequest", message: error.message)
+        case let error as APIError:
+            return MappedError(code: Int(error.status.code), reason: error.code, message: error.message)
+        case let error as PositionAhead:
+            return MappedError(
+                code: 504, reason: "Timeout", message: error.message,
+                details: [
+                    "causes": [["reason": "ResourceVersionTooLarge", "message": "Too large resource version"]],
+                    "retryAfterSeconds": 1,
+                ], retryAfter: 1)
+        case let error as HTTPError where error.status == .notFound && !path.hasPrefix("/v1/"):
+            // No route: outside /v1 this is a Kubernetes API server, which answers with a Status.
+            return MappedError(
+                code: 404, reason: "NotFound", message: "the server could not find the requested resource",
+                details: .object(JSONObject()))
+        case let error as HTTPError:
+            return MappedError(
+                code: Int(error.status.code), reason: error.status.reasonPhrase.replacingOccurrences(of: " ", with: ""),
+                message: error.body ?? error.status.reasonPhrase)
+        default:
+            return nil
+        }
+    }
+
+    /// The Kubernetes `Status`.
+    var kubeStatus: Response {
+        var response = kubeJSON(
+            KubeError(code: code, reason: reason, message: message, details: details).status, status: .init(code: code))
+        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
+    }
+
+    /// `/v1`'s shape, `{"error": message, "code": reason}`; outside `/v1` (a path no route has) a
+    /// Status, as the Kubernetes API server that answers there.
+    func v1(path: String) -> Response {
+        if !path.hasPrefix("/v1/") && code == 404 && reason == "NotFound" && details != nil { return kubeStatus }
+        var response = errorResponse(.init(code: code), message, code: code == 500 ? "StorageError" : reason)
+        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
+    }
+}
+
+/// Turns domain errors into `/v1` answers (`MappedError`); only this module knows about HTTP.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = ServerContext
 
@@ -27,42 +107,9 @@ struct ErrorMiddleware: RouterMiddleware {
     ) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as LogError {
-            switch error.code {
-            case .conflict: return errorResponse(.conflict, error.message, code: "Conflict")
-            case .notFound: return errorResponse(.notFound, error.message, code: "NotFound")
-            case .invalidBatch: return errorResponse(.badRequest, error.message, code: "BadRequest")
-            case .forbidden: return errorResponse(.unprocessableContent, error.message, code: "Invalid")
-            case .unavailable:
-                var response = errorResponse(.serviceUnavailable, error.message, code: "ServiceUnavailable")
-                response.headers[.retryAfter] = "1"
-                return response
-            case .tooLarge: return errorResponse(.contentTooLarge, error.message, code: "RequestEntityTooLarge")
-            default: return errorResponse(.internalServerError, error.message, code: "StorageError")
-            }
-        } catch let error as ManifestError {
-            if error.code == .tooLarge {
-                return errorResponse(.contentTooLarge, error.description, code: "RequestEntityTooLarge")
-            }
-            return errorResponse(.badRequest, error.description, code: "BadRequest")
-        } catch let error as InvalidRequest {
-            return errorResponse(.badRequest, error.message, code: "BadRequest")
-        } catch let error as FieldValidation.Refusal {
-            return errorResponse(.badRequest, error.description, code: "BadRequest")
-        } catch let error as APIError {
-            return errorResponse(error.status, error.message, code: error.code)
-        } catch let error as PositionAhead {
-            var response = errorResponse(.gatewayTimeout, error.message, code: "Timeout")
-            response.headers[.retryAfter] = "1"
-            return response
-        } catch let error as HTTPError where error.status == .notFound && !request.uri.path.hasPrefix("/v1/") {
-            // No route: outside /v1 this is a Kubernetes API server, which answers with a Status.
-            let status = KubeError(
-                code: 404, reason: "NotFound", message: "the server could not find the requested resource",
-                details: .object(JSONObject()))
-            return kubeJSON(status.status, status: .notFound)
-        } catch let error as HTTPError {
-            return errorResponse(error.status, error.body ?? error.status.reasonPhrase, code: "\(error.status.code)")
+        } catch {
+            guard let mapped = MappedError.of(error, path: request.uri.path) else { throw error }
+            return mapped.v1(path: request.uri.path)
         }
     }
 }

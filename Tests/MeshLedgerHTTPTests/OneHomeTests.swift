@@ -124,4 +124,27 @@ import Testing
         }
         #expect(try store.log.verify().failure == nil)
     }
+
+    /// One error mapping: the same refusal answers the same status code and reason on `/v1` and
+    /// on the Kubernetes API (a Status there); before, a schema refusal was 400 on one, 422 on the
+    /// other.
+    @Test func bothAPIsAnswerAnErrorAlike() async throws {
+        try await withServer(try fleetStore()) { client in
+            let yaml = virtualDestinationYAML("bad", hostname: "bad.global").replacingOccurrences(
+                of: "number: 9080", with: "number: \"x\"")
+            let vds = "/apis/networking.enterprise.mesh.gloo.solo.io/v1alpha1/namespaces/bookinfo/virtualdestinations"
+            let kube = try await client.call(
+                .post, vds, body: JSONText.string(try #require(try YAMLText.parseDocuments(yaml).first).value))
+            let v1 = try await client.call(.post, "/v1/events?op=apply", body: yaml)
+            #expect(kube.status == 422 && v1.status == 422, "\(kube.text) \(v1.text)")
+            #expect(kube.json["reason"] == "Invalid" && v1.json["code"] == "Invalid")
+            // A precondition that fails: 409 Conflict on both.
+            let stale = try await client.call(
+                .post, "/v1/events?op=apply&expectHead=1", body: virtualDestinationYAML("x", hostname: "x.global"))
+            let kubeStale = try await client.call(
+                .delete, vds + "/reviews-global", body: #"{"preconditions":{"resourceVersion":"1"}}"#)
+            #expect(stale.status == 409 && kubeStale.status == 409)
+            #expect(stale.json["code"] == "Conflict" && kubeStale.json["reason"] == "Conflict")
+        }
+    }
 }

@@ -156,8 +156,8 @@ func kubeJSON(
         status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
 }
 
-/// Answers every error of the Kubernetes routes as a `Status`: domain errors keep their meaning
-/// (a refused batch is 400, bad input 422 or 400, a failed precondition 409).
+/// Answers every error of the Kubernetes routes as a `Status`, by the one mapping
+/// (`MappedError`) `/v1` uses too.
 struct KubeErrorMiddleware: RouterMiddleware {
     typealias Context = ServerContext
 
@@ -166,50 +166,9 @@ struct KubeErrorMiddleware: RouterMiddleware {
     ) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as KubeError {
-            return kubeJSON(error.status, status: .init(code: error.code))
-        } catch let error as LogError {
-            let (code, reason) =
-                switch error.code {
-                case .conflict: (409, "Conflict")
-                case .notFound: (404, "NotFound")
-                case .invalidBatch: (400, "BadRequest")
-                case .forbidden: (422, "Invalid")
-                case .unavailable: (503, "ServiceUnavailable")
-                case .tooLarge: (413, "RequestEntityTooLarge")
-                default: (500, "InternalError")
-                }
-            return kubeJSON(
-                KubeError(code: code, reason: reason, message: error.message).status, status: .init(code: code))
-        } catch let error as ManifestError {
-            let (code, reason) =
-                switch error.code {
-                case .schema, .unknownKind: (422, "Invalid")
-                case .tooLarge: (413, "RequestEntityTooLarge")
-                default: (400, "BadRequest")
-                }
-            return kubeJSON(
-                KubeError(code: code, reason: reason, message: error.description).status, status: .init(code: code))
-        } catch let error as InvalidRequest {
-            return kubeJSON(KubeError.badRequest(error.message).status, status: .badRequest)
-        } catch let error as FieldValidation.Refusal {
-            return kubeJSON(KubeError.badRequest(error.description).status, status: .badRequest)
-        } catch let error as PositionAhead {
-            let kube = KubeError(
-                code: 504, reason: "Timeout", message: error.message,
-                details: [
-                    "causes": [["reason": "ResourceVersionTooLarge", "message": "Too large resource version"]],
-                    "retryAfterSeconds": 1,
-                ])
-            return kubeJSON(kube.status, status: .gatewayTimeout)
-        } catch let error as APIError {
-            let kube = KubeError(code: Int(error.status.code), reason: error.code, message: error.message)
-            return kubeJSON(kube.status, status: error.status)
-        } catch let error as HTTPError {
-            let kube = KubeError(
-                code: Int(error.status.code), reason: error.status.reasonPhrase.replacingOccurrences(of: " ", with: ""),
-                message: error.body ?? error.status.reasonPhrase)
-            return kubeJSON(kube.status, status: error.status)
+        } catch {
+            guard let mapped = MappedError.of(error, path: request.uri.path) else { throw error }
+            return mapped.kubeStatus
         }
     }
 }
