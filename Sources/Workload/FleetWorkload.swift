@@ -42,7 +42,7 @@ public struct FleetWorkload: Sendable {
         random = SplitMix64(seed: parameters.seed)
     }
 
-    func cluster(_ c: Int) -> String { "cluster-\(c + 1)" }
+    public func cluster(_ c: Int) -> String { "cluster-\(c + 1)" }
     func region(_ c: Int) -> String { FleetWorkload.regions[c % FleetWorkload.regions.count] }
     func service(_ s: Int) -> String { "svc-\(s)" }
     func namespace(_ s: Int) -> String { "team-\(s % 8)" }

@@ -15,12 +15,8 @@ import Synchronization
 struct KubeOutputs: Sendable {
     let endpoints: Endpoints
     let reads: KubeObjects
-    /// Every output as served at recent sequences, by kind and key: merged and rendered once per
-    /// commit for all the watches (each then only filters and compares digests).
-    let rendered = RecentBySequence<[String: [OutputKey: ServedOutput]]>(capacity: 4)
-    /// Each output's manifest and digest as last rendered: an output that did not change since
-    /// is not rendered and hashed again.
-    let manifests = ManifestCache()
+    /// The output watches' one feed: what changed, computed once per commit for all of them.
+    let feed = OutputFeed()
 
     static let group = "networking.istio.io"
     static let version = "v1alpha3"
@@ -125,7 +121,10 @@ struct KubeOutputs: Sendable {
 
     /// A watch: ADDED for the current outputs when it starts at 0 or none (or, from an older
     /// resourceVersion, the difference since then), then ADDED, MODIFIED and DELETED as each
-    /// commit changes them, at that commit's sequence.
+    /// commit changes them, at that commit's sequence. Every watch reads the one feed
+    /// (`OutputFeed`): a commit's changes are found and encoded once, and a watch only filters
+    /// them, so a hundred watches cost little more than one. A watch that falls further behind
+    /// than the feed keeps gets 410 Expired, and its client lists again.
     func watch(
         _ kind: String, _ filter: KubeObjects.Filter, _ request: Request, _ context: ServerContext
     ) async throws -> Response {
@@ -133,55 +132,63 @@ struct KubeOutputs: Sendable {
         let timeout = try reads.watchTimeout(request)
         let rv = try await reads.watchStart(request)
         let start = await reads.liveView()
-        var known: [OutputKey: ServedOutput] = [:]
+        feed.advance(to: start.projection)
+        let (sequence, current) = feed.current()
+        var first: [UInt8] = []
         if let rv {
-            // From a resourceVersion: what was there then is known (no synthetic ADDED).
+            // From a resourceVersion: the difference between then and now (no synthetic ADDED).
             let past = rv < start.sequence ? try reads.view(at: rv) : start
+            var then: [OutputKey: JSONValue] = [:]
             for (key, object) in Self.keyedObjects(
-                kind, namespace: filter.namespace, past.projection, sequence: past.sequence)
+                kind, namespace: filter.namespace, past.projection, sequence: sequence)
             where filter.matches(object) {
-                known[key] = ServedOutput(object: object, digest: Self.digest(object))
+                then[key] = object
+            }
+            for key in current.keys.sorted() where key.kind == kind {
+                let entry = current[key]!
+                let object = Self.served((entry.manifest, entry.digest), sequence: sequence)
+                guard filter.matches(object) else { continue }
+                if let before = then[key] {
+                    if Self.digest(before) != entry.digest { first += Self.line("MODIFIED", object) }
+                } else {
+                    first += Self.line("ADDED", object)
+                }
+            }
+            for (key, object) in then.sorted(by: { $0.key < $1.key }) where current[key] == nil {
+                first += Self.line("DELETED", Self.withVersion(object, sequence))
+            }
+        } else {
+            for key in current.keys.sorted() where key.kind == kind {
+                let entry = current[key]!
+                let object = Self.served((entry.manifest, entry.digest), sequence: sequence)
+                if filter.matches(object) { first += Self.line("ADDED", object) }
             }
         }
-        let initialKnown = known
+        let initial = first
+        let feed = self.feed
         return try await endpoints.watchResponse(context, contentType: "application/json") { writer, stream in
-            var known = initialKnown
-            var cursor: UInt64 = 0
+            if !initial.isEmpty { try await writer.write(ByteBuffer(bytes: initial)) }
+            var cursor = sequence
             let began = ContinuousClock.now
             while ContinuousClock.now - began < .seconds(timeout), stream.isOpen {
                 // Folded by the writer (or by `waitForEvents`, for other processes' appends).
-                let head = committer.foldedSequence
-                if head > cursor {
-                    let projection = await committer.current()
-                    // Rendered from the projection alone: no event is read.
-                    let served = try await rendered.values(
-                        from: projection.sequence, through: projection.sequence,
-                        load: { range in Dictionary(uniqueKeysWithValues: range.map { ($0, ()) }) }
-                    ) { manifests.servedByKind(projection) }
-                    var now: [OutputKey: ServedOutput] = [:]
-                    for (key, output) in served.first?[kind] ?? [:] where filter.matches(output.object) {
-                        now[key] = output
-                    }
-                    // Only what changed is sorted (by key): added and modified, then deleted.
-                    var changed: [(key: OutputKey, type: String, object: JSONValue)] = []
-                    for (key, output) in now {
-                        guard let before = known[key] else {
-                            changed.append((key, "ADDED", output.object))
-                            continue
-                        }
-                        if before.digest != output.digest { changed.append((key, "MODIFIED", output.object)) }
-                    }
-                    var deleted: [(key: OutputKey, type: String, object: JSONValue)] = []
-                    for (key, output) in known where now[key] == nil {
-                        deleted.append((key, "DELETED", Self.withVersion(output.object, projection.sequence)))
+                if committer.foldedSequence > cursor {
+                    feed.advance(to: await committer.current())
+                    guard let steps = feed.steps(after: cursor) else {
+                        let expired = KubeError(
+                            code: 410, reason: "Expired",
+                            message: "too old resource version: \(cursor): the watch fell behind")
+                        try await writer.write(ByteBuffer(bytes: Self.line("ERROR", expired.status)))
+                        break
                     }
                     var lines: [UInt8] = []
-                    for change in changed.sorted(by: { $0.key < $1.key }) + deleted.sorted(by: { $0.key < $1.key }) {
-                        lines += Self.line(change.type, change.object)
+                    for step in steps {
+                        for change in step.changes where change.key.kind == kind && filter.matches(change.object) {
+                            lines += change.line
+                        }
+                        cursor = step.through
                     }
                     if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
-                    known = now
-                    cursor = projection.sequence
                     continue
                 }
                 await committer.waitForEvents(after: cursor, timeout: .milliseconds(250))
@@ -208,36 +215,98 @@ struct KubeOutputs: Sendable {
     }
 }
 
-/// The manifest and digest of each output as the output watches last rendered it.
-final class ManifestCache: Sendable {
-    private let rendered = Mutex<[OutputKey: (object: OutputObject, manifest: JSONValue, digest: String)]>([:])
-
-    /// Every output of a projection as served at its sequence, by kind and key; outputs equal to
-    /// the ones rendered last keep their manifest and digest.
-    func servedByKind(_ projection: Projection) -> [String: [OutputKey: ServedOutput]] {
-        let previous = rendered.withLock { $0 }
-        var current: [OutputKey: (object: OutputObject, manifest: JSONValue, digest: String)] = [:]
-        var byKind: [String: [OutputKey: ServedOutput]] = [:]
-        for object in projection.outputObjects {
-            let entry: (object: OutputObject, manifest: JSONValue, digest: String)
-            if let cached = previous[object.key], cached.object == object {
-                entry = cached
-            } else {
-                let (manifest, digest) = object.manifestAndDigest
-                entry = (object, manifest, digest)
-            }
-            current[object.key] = entry
-            let served = KubeOutputs.served((entry.manifest, entry.digest), sequence: projection.sequence)
-            byKind[object.key.kind, default: [:]][object.key] = ServedOutput(
-                object: served, digest: entry.digest)
-        }
-        rendered.withLock { $0 = current }
-        return byKind
+/// The one feed of the output watches: the outputs as last rendered (each one's manifest and
+/// digest, rendered again only when it changed), and for the last commits what changed, each
+/// change encoded once for every watch. Advanced by whichever watch first sees a new commit.
+final class OutputFeed: Sendable {
+    /// One output as rendered.
+    struct Entry: Sendable {
+        let object: OutputObject
+        let manifest: JSONValue
+        let digest: String
     }
-}
 
-/// An output as a watch serves it, with its digest (what tells a modification).
-struct ServedOutput: Sendable {
-    let object: JSONValue
-    let digest: String?
+    /// One change, as a watch event line.
+    struct Change: Sendable {
+        let key: OutputKey
+        let object: JSONValue
+        let line: [UInt8]
+    }
+
+    /// What changed from one rendering (`after`) to the next (`through`): added and modified, then
+    /// deleted, each by key.
+    struct Step: Sendable {
+        let after: UInt64
+        let through: UInt64
+        let changes: [Change]
+    }
+
+    private struct State {
+        var sequence: UInt64 = 0
+        var started = false
+        var entries: [OutputKey: Entry] = [:]
+        var steps: [Step] = []
+    }
+
+    /// How many steps are kept for watches that are behind.
+    static let capacity = 256
+
+    private let state = Mutex(State())
+
+    /// Renders `projection`'s outputs if it is newer than the last rendering, and records what
+    /// changed since.
+    func advance(to projection: Projection) {
+        state.withLock { state in
+            guard !state.started || projection.sequence > state.sequence else { return }
+            var entries: [OutputKey: Entry] = [:]
+            for object in projection.outputObjects {
+                if let cached = state.entries[object.key], cached.object == object {
+                    entries[object.key] = cached
+                } else {
+                    let (manifest, digest) = object.manifestAndDigest
+                    entries[object.key] = Entry(object: object, manifest: manifest, digest: digest)
+                }
+            }
+            if state.started {
+                let sequence = projection.sequence
+                var changes: [Change] = []
+                for key in entries.keys.sorted() {
+                    let entry = entries[key]!
+                    let before = state.entries[key]
+                    guard before?.digest != entry.digest else { continue }
+                    let object = KubeOutputs.served((entry.manifest, entry.digest), sequence: sequence)
+                    changes.append(
+                        Change(
+                            key: key, object: object,
+                            line: KubeOutputs.line(before == nil ? "ADDED" : "MODIFIED", object)))
+                }
+                for key in state.entries.keys.sorted() where entries[key] == nil {
+                    let entry = state.entries[key]!
+                    let object = KubeOutputs.served((entry.manifest, entry.digest), sequence: sequence)
+                    changes.append(Change(key: key, object: object, line: KubeOutputs.line("DELETED", object)))
+                }
+                state.steps.append(Step(after: state.sequence, through: sequence, changes: changes))
+                if state.steps.count > Self.capacity { state.steps.removeFirst(state.steps.count - Self.capacity) }
+            }
+            state.entries = entries
+            state.sequence = projection.sequence
+            state.started = true
+        }
+    }
+
+    /// The last rendering: its sequence and outputs.
+    func current() -> (sequence: UInt64, entries: [OutputKey: Entry]) {
+        state.withLock { ($0.sequence, $0.entries) }
+    }
+
+    /// The steps after `cursor`, in order; nil when the feed no longer has the first of them.
+    func steps(after cursor: UInt64) -> [Step]? {
+        state.withLock { state in
+            if cursor >= state.sequence { return [] }
+            guard let first = state.steps.firstIndex(where: { $0.through > cursor }),
+                state.steps[first].after <= cursor
+            else { return nil }
+            return Array(state.steps[first...])
+        }
+    }
 }

@@ -132,20 +132,27 @@ func kubeReads(_ options: Options) async throws -> [Row] {
     }
 
     // 3. Istio output watches: the server's CPU per change of a VirtualDestination (its port and
-    // order of clusters move, so its ServiceEntries change), with no watch and with many watches
-    // of every ServiceEntry.
+    // order of clusters move, so its ServiceEntries change), with no watch, with many watches of
+    // every ServiceEntry, and with one watch per cluster (an agent per cluster: 100 by default,
+    // each selecting its cluster's label; clusters the fleet does not have see nothing).
     let outputWatchers = options.int("output-watchers", 16)
+    let clusterWatchers = options.int("cluster-watchers", 100)
     let outputChanges = options.int("output-changes", 20)
     let workload = FleetWorkload(options.fleet)
     var perChange: [Double] = []
     var edit = 1
-    for count in [0, outputWatchers] {
+    let every = "/apis/networking.istio.io/v1alpha3/serviceentries?watch=true&timeoutSeconds=120"
+    for count in [0, outputWatchers, clusterWatchers] {
+        let perCluster = count == clusterWatchers
         let readers =
             count == 0
             ? nil
             : try WatchReaders(
                 count: count, port: server.port,
-                path: "/apis/networking.istio.io/v1alpha3/serviceentries?watch=true&timeoutSeconds=120",
+                path: { watcher in
+                    perCluster
+                        ? every + "&labelSelector=cluster.multicluster.solo.io%3D\(workload.cluster(watcher))" : every
+                },
                 receipts: WatchReceipts())
         try await Task.sleep(for: .milliseconds(1000))
         let before = processCPUSeconds(server.process.processIdentifier)
@@ -166,6 +173,12 @@ func kubeReads(_ options: Options) async throws -> [Row] {
             value: String(format: "%.1f ms; %.1f ms", perChange[0] * 1000, perChange[1] * 1000),
             ratio: String(format: "%.1f ms per watch", (perChange[1] - perChange[0]) * 1000 / Double(outputWatchers)),
             target: "-"))
+    rows.append(
+        Row(
+            measure: "  the same with \(clusterWatchers) watches, one per cluster label",
+            value: String(format: "%.1f ms", perChange[2] * 1000),
+            ratio: String(format: "%.2fx the CPU with no watch", perChange[2] / max(perChange[0], 1e-9)),
+            target: "<= 2x (issue 29)"))
     return rows
 }
 
@@ -225,11 +238,16 @@ final class WatchReaders: @unchecked Sendable {
     private let sockets: [Int32]
     private let thread: Thread
 
-    init(count: Int, port: Int, path: String, receipts: WatchReceipts) throws {
+    convenience init(count: Int, port: Int, path: String, receipts: WatchReceipts) throws {
+        try self.init(count: count, port: port, path: { _ in path }, receipts: receipts)
+    }
+
+    /// `path(watcher)` gives each watcher its own request.
+    init(count: Int, port: Int, path: (Int) -> String, receipts: WatchReceipts) throws {
         var opened: [Int32] = []
-        for _ in 0..<count {
+        for watcher in 0..<count {
             let socket = try connectedSocket(port: port)
-            let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+            let request = Array("GET \(path(watcher)) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
             guard write(socket, request, request.count) == request.count else {
                 throw BenchFailure("watch reader: write failed")
             }
