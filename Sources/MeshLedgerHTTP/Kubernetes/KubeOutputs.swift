@@ -172,8 +172,16 @@ struct KubeOutputs: Sendable {
             let began = ContinuousClock.now
             while ContinuousClock.now - began < .seconds(timeout), stream.isOpen {
                 // Folded by the writer (or by `waitForEvents`, for other processes' appends).
-                if committer.foldedSequence > cursor {
-                    feed.advance(to: await committer.current())
+                let folded = committer.foldedSequence
+                if folded > cursor {
+                    // One watch brings the feed up to date; the others wait for it, without a
+                    // hop to the writer's actor each.
+                    if feed.claim(folded) {
+                        feed.advance(to: await committer.current())
+                    } else if feed.sequence <= cursor {
+                        _ = await feed.advanced.wait(for: cursor + 1, timeout: .milliseconds(250))
+                        continue
+                    }
                     guard let steps = feed.steps(after: cursor) else {
                         let expired = KubeError(
                             code: 410, reason: "Expired",
@@ -246,6 +254,29 @@ final class OutputFeed: Sendable {
         var started = false
         var entries: [OutputKey: Entry] = [:]
         var steps: [Step] = []
+        /// The sequence a watch is bringing the feed to, and since when.
+        var claimed: (sequence: UInt64, at: ContinuousClock.Instant)?
+    }
+
+    /// Woken when the feed advances.
+    let advanced = SequenceWaiters(reached: 0)
+
+    /// The sequence of the last rendering.
+    var sequence: UInt64 { state.withLock { $0.sequence } }
+
+    /// Whether the caller is the one to bring the feed to `target` (true for one caller, until it
+    /// has or a second has passed).
+    func claim(_ target: UInt64) -> Bool {
+        state.withLock { state in
+            if state.started && state.sequence >= target { return false }
+            if let claimed = state.claimed, claimed.sequence >= target,
+                ContinuousClock.now - claimed.at < .seconds(1)
+            {
+                return false
+            }
+            state.claimed = (target, ContinuousClock.now)
+            return true
+        }
     }
 
     /// How many steps are kept for watches that are behind.
@@ -292,6 +323,7 @@ final class OutputFeed: Sendable {
             state.sequence = projection.sequence
             state.started = true
         }
+        advanced.advance(to: projection.sequence)
     }
 
     /// The last rendering: its sequence and outputs.
