@@ -32,15 +32,26 @@ struct APIStatusError: Error, CustomStringConvertible {
 final class KubeClient: Sendable {
     let context: KubeconfigContext
     let http: HTTPClient
+    /// The exec credential plugin, when the kubeconfig's user has one.
+    let exec: ExecCredentials?
 
     init(_ context: KubeconfigContext) throws {
         self.context = context
+        exec = context.exec.map { ExecCredentials($0, cluster: context.cluster) }
         var tls = TLSConfiguration.makeClientConfiguration()
         if let ca = context.certificateAuthority {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(ca))
         }
         if context.insecureSkipTLSVerify { tls.certificateVerification = .none }
-        if let certificate = context.clientCertificate, let key = context.clientKey {
+        // A plugin that gives a client certificate is asked at once: the TLS configuration needs it.
+        var clientCertificate = context.clientCertificate
+        var clientKey = context.clientKey
+        if let exec, clientCertificate == nil, context.token == nil {
+            let credential = try exec.credential()
+            clientCertificate = credential.clientCertificate
+            clientKey = credential.clientKey
+        }
+        if let certificate = clientCertificate, let key = clientKey {
             tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(certificate).map { .certificate($0) }
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: key, format: .pem))
         }
@@ -57,17 +68,29 @@ final class KubeClient: Sendable {
         return namespace.map { "\(base)/namespaces/\($0)/\(kind.plural)" } ?? "\(base)/\(kind.plural)"
     }
 
-    func request(_ path: String) -> HTTPClientRequest {
+    func request(_ path: String) throws -> HTTPClientRequest {
         var request = HTTPClientRequest(url: context.server + path)
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "meshledger-record")
-        if let token = context.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let token = try context.token ?? exec?.credential().token {
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        }
         return request
+    }
+
+    /// Sends a request; a 401 with an exec plugin runs the plugin again and sends it once more
+    /// (its credential may have been revoked or rotated before it said it expires).
+    func execute(_ path: String, timeout: TimeAmount) async throws -> HTTPClientResponse {
+        let response = try await http.execute(try request(path), timeout: timeout)
+        guard response.status == .unauthorized, let exec else { return response }
+        _ = try? await response.body.collect(upTo: 1 << 20)
+        exec.invalidate()
+        return try await http.execute(try request(path), timeout: timeout)
     }
 
     /// A list: its items and its resourceVersion.
     func list(_ kind: ResourceKind, namespace: String?) async throws -> (items: [JSONValue], resourceVersion: String) {
-        let response = try await http.execute(request(path(kind, namespace: namespace)), timeout: .seconds(60))
+        let response = try await execute(path(kind, namespace: namespace), timeout: .seconds(60))
         let body = try await response.body.collect(upTo: 256 << 20)
         let value = try? JSONText.parse(Array(body.readableBytesView))
         guard response.status == .ok, let value else { throw Self.failure(response.status, value, body) }
@@ -83,8 +106,8 @@ final class KubeClient: Sendable {
     ) async throws -> HTTPClientResponse {
         let query =
             "?watch=1&allowWatchBookmarks=true&resourceVersion=\(resourceVersion)&timeoutSeconds=\(timeoutSeconds)"
-        let response = try await http.execute(
-            request(path(kind, namespace: namespace) + query), timeout: .seconds(Int64(timeoutSeconds) + 30))
+        let response = try await execute(
+            path(kind, namespace: namespace) + query, timeout: .seconds(Int64(timeoutSeconds) + 30))
         guard response.status == .ok else {
             let body = try await response.body.collect(upTo: 1 << 20)
             throw Self.failure(response.status, try? JSONText.parse(Array(body.readableBytesView)), body)

@@ -30,6 +30,10 @@ public struct KubeconfigContext: Sendable {
     public var clientKey: [UInt8]?
     /// The context's namespace, if it names one.
     public var namespace: String?
+    /// An exec credential plugin (`users[].user.exec`), run for a token or client certificate.
+    public var exec: ExecConfig?
+    /// The cluster entry as the kubeconfig gives it (an exec plugin may be given it).
+    public var cluster: JSONValue = .null
 
     /// Reads `path` and resolves `context` (default: its `current-context`).
     public init(path: String, context: String? = nil) throws {
@@ -83,15 +87,17 @@ public struct KubeconfigContext: Sendable {
             throw KubeconfigError("\(path): cluster \(entry["cluster"]?.stringValue ?? "") has no server")
         }
         self.server = server.hasSuffix("/") ? String(server.dropLast()) : server
+        self.cluster = cluster
         certificateAuthority = try bytes(cluster, "certificate-authority")
         insecureSkipTLSVerify = cluster["insecure-skip-tls-verify"]?.boolValue ?? false
         if let userName = entry["user"]?.stringValue, !userName.isEmpty {
             let user = try named("users", userName)["user"] ?? .null
-            for plugin in ["exec", "auth-provider"] where user[plugin] != nil {
+            if let provider = user["auth-provider"] {
                 throw KubeconfigError(
-                    "\(path): user \(userName) uses an \(plugin) plugin, which meshledger record does not run; give it a token, a token file or a client certificate"
+                    "\(path): user \(userName) uses the auth-provider \(provider["name"]?.stringValue ?? "plugin"), which kubectl removed in 1.26; use its exec plugin instead (gke-gcloud-auth-plugin for GKE, kubelogin for AKS)"
                 )
             }
+            if let exec = user["exec"] { self.exec = try ExecConfig(exec, user: userName, path: path) }
             if let token = user["token"]?.stringValue {
                 self.token = token
             } else if let tokenFile = user["tokenFile"]?.stringValue {
@@ -106,5 +112,59 @@ public struct KubeconfigContext: Sendable {
                 )
             }
         }
+    }
+}
+
+/// An exec credential plugin as a kubeconfig names it (`client.authentication.k8s.io/v1` or
+/// `v1beta1`): the command, its arguments and environment, the ExecCredential version it speaks,
+/// whether it wants a terminal, and whether it is given the cluster.
+public struct ExecConfig: Sendable, Hashable {
+    /// The command (a path, or a name looked up in PATH).
+    public var command: String
+    /// Its arguments.
+    public var args: [String]
+    /// Environment variables set for it, in order.
+    public var env: [String: String]
+    /// The ExecCredential version it speaks.
+    public var apiVersion: String
+    /// `Never`, `IfAvailable` or `Always` (there is no terminal here: `Always` cannot run).
+    public var interactiveMode: String
+    /// Whether it is given the cluster in `KUBERNETES_EXEC_INFO`.
+    public var provideClusterInfo: Bool
+    /// What to tell a user without the command.
+    public var installHint: String?
+
+    static let versions = ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"]
+
+    init(_ value: JSONValue, user: String, path: String) throws {
+        guard let command = value["command"]?.stringValue, !command.isEmpty else {
+            throw KubeconfigError("\(path): user \(user): exec plugin has no command")
+        }
+        guard let apiVersion = value["apiVersion"]?.stringValue, Self.versions.contains(apiVersion) else {
+            throw KubeconfigError(
+                "\(path): user \(user): exec plugin apiVersion must be one of \(Self.versions.joined(separator: ", "))")
+        }
+        self.command = command
+        self.apiVersion = apiVersion
+        args = value["args"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        var env: [String: String] = [:]
+        for entry in value["env"]?.arrayValue ?? [] {
+            guard let name = entry["name"]?.stringValue, let value = entry["value"]?.stringValue else {
+                throw KubeconfigError("\(path): user \(user): exec plugin env entries need a name and a value")
+            }
+            env[name] = value
+        }
+        self.env = env
+        interactiveMode = value["interactiveMode"]?.stringValue ?? (apiVersion.hasSuffix("v1") ? "" : "IfAvailable")
+        if apiVersion == "client.authentication.k8s.io/v1" && interactiveMode.isEmpty {
+            throw KubeconfigError("\(path): user \(user): exec plugin interactiveMode must be specified for v1")
+        }
+        guard ["Never", "IfAvailable", "Always"].contains(interactiveMode) else {
+            throw KubeconfigError(
+                "\(path): user \(user): exec plugin interactiveMode \(interactiveMode) is not Never, IfAvailable or Always"
+            )
+        }
+        provideClusterInfo = value["provideClusterInfo"]?.boolValue ?? false
+        installHint = value["installHint"]?.stringValue
     }
 }

@@ -49,6 +49,81 @@ import Testing
             environment: [:])
     }
 
+    /// A kubeconfig whose user is an exec credential plugin (`plugin`, with `env`), for A.
+    static func execKubeconfig(_ fx: KubeFixture, plugin: String, env: [String: String]) throws -> String {
+        let path = fx.directory + "/exec-kubeconfig"
+        let entries = env.sorted { $0.key < $1.key }.map { "{name: \($0.key), value: \"\($0.value)\"}" }
+        try """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: a
+          cluster: {server: "\(fx.url)", certificate-authority: "\(fx.certificates.caCertificate)"}
+        users:
+        - name: plugin-user
+          user:
+            exec:
+              apiVersion: client.authentication.k8s.io/v1
+              command: \(plugin)
+              args: [--region, test]
+              interactiveMode: Never
+              provideClusterInfo: true
+              env: [\(entries.joined(separator: ", "))]
+        contexts:
+        - name: meshledger
+          context: {cluster: a, user: plugin-user, namespace: bookinfo}
+        current-context: meshledger
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// An exec credential plugin (as EKS, GKE and AKS kubeconfigs use): the recorder runs it for
+    /// a token, runs it again once the token expires, and keeps recording; a plugin that prints
+    /// something else is an error naming it.
+    @Test func anExecPluginsTokenIsUsedAndRenewedWhenItExpires() throws {
+        let (fx, alice) = try Self.serverWithFleet()
+        let plugin = fx.directory + "/get-token"
+        try """
+        #!/bin/sh
+        # Prints reader's token, valid for 2 seconds; records each run and what it was given.
+        echo "$*" >> "$RUNS"
+        printf '%s\n' "$KUBERNETES_EXEC_INFO" > "$RUNS.info"
+        expiry=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)
+        printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"%s"}}' "$TOKEN" "$expiry"
+        """.write(toFile: plugin, atomically: true, encoding: .utf8)
+        chmod(plugin, 0o755)
+        let runs = fx.directory + "/runs"
+        let config = try Self.execKubeconfig(fx, plugin: plugin, env: ["TOKEN": "reader-token", "RUNS": runs])
+        let b = fx.directory + "/recorded"
+        let recorder = try LineWatcher(
+            meshledgerBinary, ["record", "--store", b, "--kubeconfig", config], environment: [:])
+        #expect(try Self.converge(fx.store, b), "B never reached A's state digest: \(recorder.seen.suffix(5))")
+        let info = try JSONText.parse(Array(try String(contentsOfFile: runs + ".info", encoding: .utf8).utf8))
+        #expect(info[path: ["spec", "interactive"]] == false, "\(info)")
+        #expect(info[path: ["spec", "cluster", "server"]] == .string(fx.url), "provideClusterInfo: \(info)")
+
+        // The token expires; A restarts, so every watch starts again with a new request.
+        sleep(3)
+        try fx.restart()
+        #expect(try fx.kubectl(alice, ["apply", "-f", "\(Self.fleet)/user/reviews-edit.yaml"]).status == 0)
+        #expect(try Self.converge(fx.store, b), "B stopped following A: \(recorder.seen.suffix(5))")
+        let ran = try String(contentsOfFile: runs, encoding: .utf8).split(separator: "\n")
+        #expect(ran.count >= 2, "the plugin ran \(ran.count) times")
+        #expect(ran.first == "--region test")
+
+        // A plugin that prints what is not an ExecCredential: the recorder says which and why.
+        let bad = fx.directory + "/bad-plugin"
+        try "#!/bin/sh\necho not-json\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        chmod(bad, 0o755)
+        let failing = try meshledger([
+            "record", "--store", fx.directory + "/other", "--kubeconfig",
+            try Self.execKubeconfig(fx, plugin: bad, env: [:]),
+        ])
+        #expect(failing.status != 0)
+        #expect(failing.stderr.contains("exec plugin \(bad): its output is not JSON"), "\(failing.stderr)")
+        withExtendedLifetime(recorder) {}
+    }
+
     @Test func recordsALiveServerLikeAnInformer() throws {
         let (fx, alice) = try Self.serverWithFleet()
         let b = fx.directory + "/recorded"
