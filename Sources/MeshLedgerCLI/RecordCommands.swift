@@ -26,7 +26,8 @@ extension MeshLedgerCommand {
         @OptionGroup var global: GlobalOptions
         @Option(
             help: ArgumentHelp(
-                "The kubeconfig (default: $KUBECONFIG, else ~/.kube/config).", valueName: "file"))
+                "The kubeconfig (default: the files of $KUBECONFIG merged, else ~/.kube/config, else the pod's service account inside a cluster).",
+                valueName: "file"))
         var kubeconfig: String?
         @Option(help: ArgumentHelp("The kubeconfig context (default: its current-context).", valueName: "name"))
         var context: String?
@@ -44,12 +45,11 @@ extension MeshLedgerCommand {
         var watchTimeoutSeconds = 300
 
         func run() throws {
-            let path =
-                kubeconfig ?? ProcessInfo.processInfo.environment["KUBECONFIG"]?.split(separator: ":").first.map(
-                    String.init) ?? (NSHomeDirectory() + "/.kube/config")
             let resolved: KubeconfigContext
             do {
-                resolved = try KubeconfigContext(path: path, context: context)
+                resolved = try KubeconfigContext.resolve(
+                    kubeconfig: kubeconfig, context: context, environment: ProcessInfo.processInfo.environment,
+                    home: NSHomeDirectory())
             } catch let error as KubeconfigError {
                 throw CLIError(error.message)
             }

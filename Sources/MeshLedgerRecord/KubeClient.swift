@@ -4,6 +4,7 @@ import MeshModel
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 
 /// What an API server answered that is not what was asked: a Kubernetes Status (or an HTTP
 /// error without one), with its code.
@@ -34,10 +35,14 @@ final class KubeClient: Sendable {
     let http: HTTPClient
     /// The exec credential plugin, when the kubeconfig's user has one.
     let exec: ExecCredentials?
+    /// The token as last read from the kubeconfig's token file, and when (read again after a
+    /// minute or a 401: service account tokens rotate).
+    private let fileToken: Mutex<(token: String?, readAt: ContinuousClock.Instant)?>
 
     init(_ context: KubeconfigContext) throws {
         self.context = context
         exec = context.exec.map { ExecCredentials($0, cluster: context.cluster) }
+        fileToken = Mutex(context.tokenFile == nil ? nil : (context.token, ContinuousClock.now))
         var tls = TLSConfiguration.makeClientConfiguration()
         if let ca = context.certificateAuthority {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(ca))
@@ -72,19 +77,37 @@ final class KubeClient: Sendable {
         var request = HTTPClientRequest(url: context.server + path)
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "meshledger-record")
-        if let token = try context.token ?? exec?.credential().token {
+        if let token = try currentToken() {
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
         }
         return request
     }
 
-    /// Sends a request; a 401 with an exec plugin runs the plugin again and sends it once more
-    /// (its credential may have been revoked or rotated before it said it expires).
+    /// The bearer token: the kubeconfig's, its token file's (read again after a minute), or the
+    /// exec plugin's.
+    func currentToken() throws -> String? {
+        if let path = context.tokenFile {
+            return fileToken.withLock { cached in
+                if let cached, ContinuousClock.now - cached.readAt < .seconds(60) { return cached.token }
+                let token = FileManager.default.contents(atPath: path).map {
+                    String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+                cached = (token ?? cached?.token, ContinuousClock.now)
+                return cached?.token
+            }
+        }
+        return try context.token ?? exec?.credential().token
+    }
+
+    /// Sends a request; a 401 makes the credential be read again (the token file, the exec
+    /// plugin) and the request sent once more: a rotated or revoked credential is replaced before
+    /// it said it expires.
     func execute(_ path: String, timeout: TimeAmount) async throws -> HTTPClientResponse {
         let response = try await http.execute(try request(path), timeout: timeout)
-        guard response.status == .unauthorized, let exec else { return response }
+        guard response.status == .unauthorized, exec != nil || context.tokenFile != nil else { return response }
         _ = try? await response.body.collect(upTo: 1 << 20)
-        exec.invalidate()
+        exec?.invalidate()
+        fileToken.withLock { $0 = nil }
         return try await http.execute(try request(path), timeout: timeout)
     }
 

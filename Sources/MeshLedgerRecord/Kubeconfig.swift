@@ -34,6 +34,9 @@ public struct KubeconfigContext: Sendable {
     public var exec: ExecConfig?
     /// The cluster entry as the kubeconfig gives it (an exec plugin may be given it).
     public var cluster: JSONValue = .null
+    /// The file the token was read from: read again when it rotates (a minute at most, or on a
+    /// 401), as client-go does for service account tokens.
+    public var tokenFile: String?
 
     /// Reads `path` and resolves `context` (default: its `current-context`).
     public init(path: String, context: String? = nil) throws {
@@ -46,12 +49,21 @@ public struct KubeconfigContext: Sendable {
     /// Resolves `context` of the kubeconfig `yaml` read from `path` (files it names are relative
     /// to that path's directory).
     init(yaml: String, path: String, context: String?) throws {
-        let config: JSONValue
+        try self.init(config: try Self.parse(yaml, path: path), path: path, context: context)
+    }
+
+    /// A kubeconfig file's content.
+    static func parse(_ yaml: String, path: String) throws -> JSONValue {
         do {
-            config = try YAMLText.parseDocuments(yaml).first?.value ?? .null
+            return try YAMLText.parseDocuments(yaml).first?.value ?? .null
         } catch {
             throw KubeconfigError("\(path): \(error)")
         }
+    }
+
+    /// Resolves `context` of a kubeconfig's content (files it names are relative to `path`'s
+    /// directory, unless they are absolute).
+    init(config: JSONValue, path: String, context: String?) throws {
         let directory = (path as NSString).deletingLastPathComponent
         func named(_ list: String, _ name: String) throws -> JSONValue {
             guard let entry = config[list]?.arrayValue?.first(where: { $0["name"]?.stringValue == name }) else {
@@ -103,6 +115,7 @@ public struct KubeconfigContext: Sendable {
             } else if let tokenFile = user["tokenFile"]?.stringValue {
                 token = String(decoding: try contents("tokenFile", tokenFile), as: UTF8.self)
                     .trimmingCharacters(in: .whitespacesAndNewlines)
+                self.tokenFile = tokenFile.hasPrefix("/") ? tokenFile : directory + "/" + tokenFile
             }
             clientCertificate = try bytes(user, "client-certificate")
             clientKey = try bytes(user, "client-key")
@@ -112,6 +125,107 @@ public struct KubeconfigContext: Sendable {
                 )
             }
         }
+    }
+}
+
+extension KubeconfigContext {
+    /// The context `record` uses, found as kubectl finds it: `kubeconfig` when given; else the
+    /// files of `KUBECONFIG` merged (each name's first definition wins, and the first
+    /// `current-context`; relative paths are relative to the file that names them); else
+    /// `~/.kube/config`; else, inside a cluster (`KUBERNETES_SERVICE_HOST` set), the pod's service
+    /// account (`inCluster`).
+    public static func resolve(
+        kubeconfig: String?, context: String?, environment: [String: String], home: String
+    ) throws -> KubeconfigContext {
+        if let kubeconfig { return try KubeconfigContext(path: kubeconfig, context: context) }
+        if let list = environment["KUBECONFIG"], !list.isEmpty {
+            let files = list.split(separator: ":").map(String.init).filter {
+                FileManager.default.fileExists(atPath: $0)
+            }
+            guard !files.isEmpty else { throw KubeconfigError("KUBECONFIG=\(list): none of its files exists") }
+            if files.count == 1 { return try KubeconfigContext(path: files[0], context: context) }
+            var merged: JSONObject = [:]
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    throw KubeconfigError("\(file): cannot read the kubeconfig")
+                }
+                let config = absolutized(try parse(String(decoding: data, as: UTF8.self), path: file), file: file)
+                if merged["current-context"] == nil, let current = config["current-context"], current != "" {
+                    merged["current-context"] = current
+                }
+                for list in ["clusters", "users", "contexts"] {
+                    var entries = merged[list]?.arrayValue ?? []
+                    for entry in config[list]?.arrayValue ?? []
+                    where !entries.contains(where: { $0["name"] == entry["name"] }) {
+                        entries.append(entry)
+                    }
+                    merged[list] = .array(entries)
+                }
+            }
+            return try KubeconfigContext(config: .object(merged), path: files[0], context: context)
+        }
+        let home = home + "/.kube/config"
+        if FileManager.default.fileExists(atPath: home) { return try KubeconfigContext(path: home, context: context) }
+        if environment["KUBERNETES_SERVICE_HOST"] != nil { return try inCluster(environment: environment) }
+        throw KubeconfigError(
+            "no kubeconfig: give --kubeconfig, set KUBECONFIG, write ~/.kube/config, or run in a cluster")
+    }
+
+    /// A kubeconfig's content with the files it names made absolute (relative to `file`).
+    static func absolutized(_ config: JSONValue, file: String) -> JSONValue {
+        let directory = (file as NSString).deletingLastPathComponent
+        func fix(_ entry: JSONValue, _ key: String, _ fields: [String]) -> JSONValue {
+            guard case .object(var root) = entry, case .object(var body)? = root[key] else { return entry }
+            for field in fields {
+                if let path = body[field]?.stringValue, !path.isEmpty, !path.hasPrefix("/") {
+                    body[field] = .string(directory + "/" + path)
+                }
+            }
+            root[key] = .object(body)
+            return .object(root)
+        }
+        guard case .object(var root) = config else { return config }
+        if let clusters = root["clusters"]?.arrayValue {
+            root["clusters"] = .array(clusters.map { fix($0, "cluster", ["certificate-authority"]) })
+        }
+        if let users = root["users"]?.arrayValue {
+            root["users"] = .array(users.map { fix($0, "user", ["client-certificate", "client-key", "tokenFile"]) })
+        }
+        return .object(root)
+    }
+
+    /// Where a pod's service account is mounted.
+    public static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+    /// The in-cluster configuration, as client-go's `rest.InClusterConfig`: the API server at
+    /// `KUBERNETES_SERVICE_HOST`:`KUBERNETES_SERVICE_PORT`, the service account's token (read
+    /// again as it rotates), CA and namespace. `MESHLEDGER_SERVICE_ACCOUNT_ROOT` (for tests only)
+    /// moves the mount point under another directory.
+    public static func inCluster(environment: [String: String]) throws -> KubeconfigContext {
+        guard let host = environment["KUBERNETES_SERVICE_HOST"], !host.isEmpty,
+            let port = environment["KUBERNETES_SERVICE_PORT"], !port.isEmpty
+        else {
+            throw KubeconfigError(
+                "in-cluster configuration needs KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT")
+        }
+        let directory = (environment["MESHLEDGER_SERVICE_ACCOUNT_ROOT"] ?? "") + serviceAccountDirectory
+        let server = host.contains(":") ? "https://[\(host)]:\(port)" : "https://\(host):\(port)"
+        let config: JSONValue = [
+            "clusters": [
+                [
+                    "name": "in-cluster",
+                    "cluster": ["server": .string(server), "certificate-authority": .string(directory + "/ca.crt")],
+                ]
+            ],
+            "users": [["name": "in-cluster", "user": ["tokenFile": .string(directory + "/token")]]],
+            "contexts": [["name": "in-cluster", "context": ["cluster": "in-cluster", "user": "in-cluster"]]],
+            "current-context": "in-cluster",
+        ]
+        var context = try KubeconfigContext(config: config, path: directory + "/token", context: nil)
+        context.namespace = FileManager.default.contents(atPath: directory + "/namespace").map {
+            String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return context
     }
 }
 

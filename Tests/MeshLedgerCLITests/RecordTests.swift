@@ -124,6 +124,76 @@ import Testing
         withExtendedLifetime(recorder) {}
     }
 
+    /// Inside a cluster (no kubeconfig, `KUBERNETES_SERVICE_HOST` set) the recorder uses the
+    /// pod's service account, read again when the token rotates; a merged `KUBECONFIG` works as
+    /// kubectl merges it.
+    @Test func inClusterConfigurationAndAMergedKubeconfig() throws {
+        let (fx, alice) = try Self.serverWithFleet()
+        let root = fx.directory + "/pod"
+        let account = root + "/var/run/secrets/kubernetes.io/serviceaccount"
+        try FileManager.default.createDirectory(atPath: account, withIntermediateDirectories: true)
+        try "reader-token\n".write(toFile: account + "/token", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: fx.certificates.caCertificate, toPath: account + "/ca.crt")
+        try "bookinfo".write(toFile: account + "/namespace", atomically: true, encoding: .utf8)
+        let home = fx.directory + "/empty-home"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let port = String(fx.url.split(separator: ":").last ?? "")
+        let b = fx.directory + "/in-cluster"
+        let recorder = try LineWatcher(
+            meshledgerBinary, ["record", "--store", b],
+            environment: [
+                "HOME": home, "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": port,
+                "MESHLEDGER_SERVICE_ACCOUNT_ROOT": root,
+            ])
+        #expect(try Self.converge(fx.store, b), "in-cluster: \(recorder.seen.suffix(5))")
+        #expect(try Self.events(b).first?["actor"]?.stringValue == "record:in-cluster")
+
+        // KUBECONFIG with two files: the first names the context and cluster (its CA relative to
+        // its own directory), the second the user and another current-context, which loses.
+        let first = fx.directory + "/merge/a"
+        let second = fx.directory + "/merge/b/config"
+        try FileManager.default.createDirectory(atPath: first, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (second as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: fx.certificates.caCertificate, toPath: first + "/ca.crt")
+        try """
+        apiVersion: v1
+        kind: Config
+        current-context: meshledger
+        clusters:
+        - name: a
+          cluster: {server: "\(fx.url)", certificate-authority: ca.crt}
+        contexts:
+        - name: meshledger
+          context: {cluster: a, user: reader}
+        """.write(toFile: first + "/config", atomically: true, encoding: .utf8)
+        try """
+        apiVersion: v1
+        kind: Config
+        current-context: elsewhere
+        users:
+        - name: reader
+          user: {token: operator-token}
+        """.write(toFile: second, atomically: true, encoding: .utf8)
+        let merged = fx.directory + "/merged"
+        let mergedRecorder = try LineWatcher(
+            meshledgerBinary, ["record", "--store", merged],
+            environment: ["HOME": home, "KUBECONFIG": "\(first)/config:\(fx.directory)/missing:\(second)"])
+        #expect(try Self.converge(fx.store, merged), "merged KUBECONFIG: \(mergedRecorder.seen.suffix(5))")
+        // The token rotates: the old one is revoked while A is down, the new one is in the file.
+        try "operator-token\n".write(toFile: account + "/token", atomically: true, encoding: .utf8)
+        try fx.restart {
+            let tokens = KubeFixture.tokens.split(separator: "\n").filter { !$0.hasPrefix("reader-token") }
+            try tokens.joined(separator: "\n").write(
+                toFile: fx.directory + "/tokens.csv", atomically: true, encoding: .utf8)
+        }
+        #expect(try fx.kubectl(alice, ["apply", "-f", "\(Self.fleet)/user/reviews-edit.yaml"]).status == 0)
+        #expect(try Self.converge(fx.store, b), "after the rotation: \(recorder.seen.suffix(5))")
+        #expect(try Self.converge(fx.store, merged), "merged, after: \(mergedRecorder.seen.suffix(5))")
+
+        withExtendedLifetime((recorder, mergedRecorder)) {}
+    }
+
     @Test func recordsALiveServerLikeAnInformer() throws {
         let (fx, alice) = try Self.serverWithFleet()
         let b = fx.directory + "/recorded"
