@@ -98,9 +98,11 @@ struct MappedError: Error {
     }
 }
 
-/// Turns domain errors into `/v1` answers (`MappedError`); only this module knows about HTTP.
+/// Turns domain errors into answers through the one mapping (`MappedError`): `/v1`'s shape, or
+/// (`kubernetes`, on the Kubernetes routes) a Status. Only this module knows about HTTP.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = ServerContext
+    var kubernetes = false
 
     func handle(
         _ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response
@@ -109,7 +111,7 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             guard let mapped = MappedError.of(error, path: request.uri.path) else { throw error }
-            return mapped.v1(path: request.uri.path)
+            return kubernetes ? mapped.kubeStatus : mapped.v1(path: request.uri.path)
         }
     }
 }

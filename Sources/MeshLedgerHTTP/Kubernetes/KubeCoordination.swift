@@ -24,7 +24,7 @@ struct KubeCoordination: Sendable {
 
     func addRoutes(to router: Router<ServerContext>) {
         for resource in KubeRegistry.resources where Self.kinds.contains(resource.kind) {
-            let root = router.group(RouterPath(resource.rootPath)).add(middleware: KubeErrorMiddleware())
+            let root = router.group(RouterPath(resource.rootPath)).add(middleware: ErrorMiddleware(kubernetes: true))
             root.get(RouterPath(resource.plural)) { request, _ in try list(resource, namespace: nil, request) }
             let collection = "namespaces/:namespace/\(resource.plural)"
             root.get(RouterPath(collection)) { request, context in
@@ -135,15 +135,7 @@ struct KubeCoordination: Sendable {
     func create(_ resource: KubeResource, namespace: String, _ request: Request) async throws -> Response {
         try endpoints.refuseWritesIfReadOnly()
         try writes.validateOptions(request, "CreateOptions")
-        var object = try await body(request)
-        if case .object(var root) = object, case .object(var metadata)? = root["metadata"],
-            metadata["name"]?.stringValue == nil, let prefix = metadata["generateName"]?.stringValue
-        {
-            let letters = Array("bcdfghjklmnpqrstvwxz2456789")
-            metadata["name"] = .string(prefix + String((0..<5).map { _ in letters.randomElement()! }))
-            root["metadata"] = .object(metadata)
-            object = .object(root)
-        }
+        let object = try await body(request)
         let checked = try Self.checked(resource, object, namespace: namespace, name: nil, current: nil)
         let key = CoordinationTable.Key(
             kind: resource.kind, namespace: namespace, name: checked[path: ["metadata", "name"]]?.stringValue ?? "")
@@ -275,31 +267,9 @@ struct KubeCoordination: Sendable {
     static func checked(
         _ resource: KubeResource, _ object: JSONValue, namespace: String, name: String?, current: JSONValue?
     ) throws -> JSONValue {
-        guard case .object(var root) = object else {
-            throw KubeError.badRequest("the request body must be a JSON object")
-        }
-        let apiVersion = root["apiVersion"]?.stringValue ?? resource.groupVersion
-        let kind = root["kind"]?.stringValue ?? resource.kind
-        guard apiVersion == resource.groupVersion, kind == resource.kind else {
-            throw KubeError.badRequest(
-                "the API version in the data (\(apiVersion)) and kind (\(kind)) do not match the request (\(resource.groupVersion), \(resource.kind))"
-            )
-        }
-        root["apiVersion"] = .string(apiVersion)
-        root["kind"] = .string(kind)
+        var root = try KubeWrites.identified(
+            object, apiVersion: resource.groupVersion, kind: resource.kind, namespace: namespace, name: name)
         var metadata = root["metadata"]?.objectValue ?? JSONObject()
-        if let given = metadata["namespace"]?.stringValue, given != namespace {
-            throw KubeError.badRequest(
-                "the namespace of the provided object does not match the namespace sent on the request")
-        }
-        metadata["namespace"] = .string(namespace)
-        if let name {
-            if let given = metadata["name"]?.stringValue, given != name {
-                throw KubeError.badRequest(
-                    "the name of the object (\(given)) does not match the name on the URL (\(name))")
-            }
-            metadata["name"] = .string(name)
-        }
         let objectName = metadata["name"]?.stringValue
         do {
             (metadata, _, _) = try Manifest.checkedMetadata(

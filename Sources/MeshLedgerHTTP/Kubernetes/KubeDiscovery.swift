@@ -20,7 +20,7 @@ struct KubeDiscovery: Sendable {
                 "buildDate": "2026-11-28T00:00:00Z", "goVersion": "", "compiler": "swift", "platform": "linux/amd64",
             ])
         }
-        let api = router.group("/api").add(middleware: KubeErrorMiddleware())
+        let api = router.group("/api").add(middleware: ErrorMiddleware(kubernetes: true))
         api.get { request, _ in
             if wantsAggregated(request) { return kubeJSON(aggregated(core: true), contentType: Self.aggregatedV2) }
             return kubeJSON(["kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []])
@@ -47,7 +47,7 @@ struct KubeDiscovery: Sendable {
             }
             return kubeJSON(namespace(name, created: try creationTimestamps(only: name)[name]))
         }
-        let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
+        let apis = router.group("/apis").add(middleware: ErrorMiddleware(kubernetes: true))
         apis.get { request, _ in
             if wantsAggregated(request) { return kubeJSON(aggregated(core: false), contentType: Self.aggregatedV2) }
             return kubeJSON(KubeRegistry.groupList())

@@ -25,7 +25,7 @@ struct KubeEvents: Sendable {
 
     func addRoutes(to router: Router<ServerContext>) {
         for resource in KubeRegistry.resources where resource.kind == "Event" {
-            let root = router.group(RouterPath(resource.rootPath)).add(middleware: KubeErrorMiddleware())
+            let root = router.group(RouterPath(resource.rootPath)).add(middleware: ErrorMiddleware(kubernetes: true))
             let core = resource.group.isEmpty
             root.get(RouterPath(resource.plural)) { request, _ in try list(core: core, namespace: nil, request) }
             root.get(RouterPath("namespaces/:namespace/\(resource.plural)")) { request, context in

@@ -9,7 +9,7 @@ import MeshModel
 /// OpenAPI v2 is not served (404): kubectl 1.28 and later do not need it.
 struct KubeOpenAPI: Sendable {
     func addRoutes(to router: Router<ServerContext>) {
-        let group = router.group("/openapi").add(middleware: KubeErrorMiddleware())
+        let group = router.group("/openapi").add(middleware: ErrorMiddleware(kubernetes: true))
         group.get("v3") { _, _ in
             var paths = JSONObject()
             for (apiGroup, version) in KubeRegistry.schemaGroups {
@@ -209,7 +209,7 @@ struct KubeRoutes: Sendable {
         let reads = KubeObjects(endpoints: endpoints)
         let writes = KubeWrites(endpoints: endpoints, reads: reads)
         KubeOutputs(endpoints: endpoints, reads: reads).addRoutes(to: router)
-        let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
+        let apis = router.group("/apis").add(middleware: ErrorMiddleware(kubernetes: true))
         KubeAuthReviews(endpoints: endpoints, writes: writes).addRoutes(to: apis)
         KubeCoordination(endpoints: endpoints, writes: writes).addRoutes(to: router)
         KubeEvents(endpoints: endpoints, reads: reads).addRoutes(to: router)

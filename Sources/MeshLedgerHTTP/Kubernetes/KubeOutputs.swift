@@ -27,7 +27,7 @@ struct KubeOutputs: Sendable {
     ]
 
     func addRoutes(to router: Router<ServerContext>) {
-        let apis = router.group("/apis").add(middleware: KubeErrorMiddleware())
+        let apis = router.group("/apis").add(middleware: ErrorMiddleware(kubernetes: true))
         for (kind, plural, _) in Self.kinds {
             let base = "\(Self.group)/\(Self.version)"
             apis.get(RouterPath("\(base)/\(plural)")) { request, context in

@@ -155,20 +155,3 @@ func kubeJSON(
     return Response(
         status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
 }
-
-/// Answers every error of the Kubernetes routes as a `Status`, by the one mapping
-/// (`MappedError`) `/v1` uses too.
-struct KubeErrorMiddleware: RouterMiddleware {
-    typealias Context = ServerContext
-
-    func handle(
-        _ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response
-    ) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch {
-            guard let mapped = MappedError.of(error, path: request.uri.path) else { throw error }
-            return mapped.kubeStatus
-        }
-    }
-}

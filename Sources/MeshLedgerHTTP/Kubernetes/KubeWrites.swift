@@ -51,14 +51,37 @@ struct KubeWrites: Sendable {
     /// Checks that a body names this resource and namespace (filling in what it leaves out), and
     /// reads it as a manifest (schema problems are 422).
     func manifest(_ object: JSONValue, _ kind: ResourceKind, namespace: String, name: String?) throws -> Manifest {
-        guard case .object(var root) = Self.stripped(object) else {
+        let root = try Self.identified(
+            Self.stripped(object), apiVersion: kind.apiVersion, kind: kind.rawValue, namespace: namespace, name: name)
+        let metadata = root["metadata"]?.objectValue ?? JSONObject()
+        do {
+            return try Manifest(object: .object(root))
+        } catch {
+            // A schema problem names its field (`spec.port.number: ...`): one cause each.
+            let causes = error.problems.map { problem -> (field: String, message: String) in
+                guard let colon = problem.range(of: ": ") else { return ("spec", problem) }
+                return (String(problem[..<colon.lowerBound]), String(problem[colon.upperBound...]))
+            }
+            if !causes.isEmpty { throw KubeError.invalid(kind, metadata["name"]?.stringValue, causes: causes) }
+            let field = error.message.contains("metadata.name") ? "metadata.name" : "spec"
+            throw KubeError.invalid(kind, metadata["name"]?.stringValue, field: field, error.message)
+        }
+    }
+
+    /// A write's body checked against its URL, as kube-apiserver checks it: a JSON object whose
+    /// apiVersion and kind (filled in when absent) are the resource's, and whose namespace and
+    /// name (filled in when absent; a create's name from `generateName`) are the URL's.
+    static func identified(
+        _ object: JSONValue, apiVersion: String, kind: String, namespace: String, name: String?
+    ) throws -> JSONObject {
+        guard case .object(var root) = object else {
             throw KubeError.badRequest("the request body must be a JSON object")
         }
-        if root["apiVersion"] == nil { root["apiVersion"] = .string(kind.apiVersion) }
-        if root["kind"] == nil { root["kind"] = .string(kind.rawValue) }
-        guard root["apiVersion"]?.stringValue == kind.apiVersion, root["kind"]?.stringValue == kind.rawValue else {
+        if root["apiVersion"] == nil { root["apiVersion"] = .string(apiVersion) }
+        if root["kind"] == nil { root["kind"] = .string(kind) }
+        guard root["apiVersion"]?.stringValue == apiVersion, root["kind"]?.stringValue == kind else {
             throw KubeError.badRequest(
-                "the API version in the data (\(root["apiVersion"]?.stringValue ?? "")) and kind (\(root["kind"]?.stringValue ?? "")) do not match the request (\(kind.apiVersion), \(kind.rawValue))"
+                "the API version in the data (\(root["apiVersion"]?.stringValue ?? "")) and kind (\(root["kind"]?.stringValue ?? "")) do not match the request (\(apiVersion), \(kind))"
             )
         }
         var metadata = root["metadata"]?.objectValue ?? JSONObject()
@@ -78,18 +101,7 @@ struct KubeWrites: Sendable {
             metadata["name"] = .string(prefix + String((0..<5).map { _ in letters.randomElement()! }))
         }
         root["metadata"] = .object(metadata)
-        do {
-            return try Manifest(object: .object(root))
-        } catch {
-            // A schema problem names its field (`spec.port.number: ...`): one cause each.
-            let causes = error.problems.map { problem -> (field: String, message: String) in
-                guard let colon = problem.range(of: ": ") else { return ("spec", problem) }
-                return (String(problem[..<colon.lowerBound]), String(problem[colon.upperBound...]))
-            }
-            if !causes.isEmpty { throw KubeError.invalid(kind, metadata["name"]?.stringValue, causes: causes) }
-            let field = error.message.contains("metadata.name") ? "metadata.name" : "spec"
-            throw KubeError.invalid(kind, metadata["name"]?.stringValue, field: field, error.message)
-        }
+        return root
     }
 
     /// Submits a batch; a failed precondition becomes the Status `conflict` gives.
