@@ -1,5 +1,5 @@
 import Glibc
-package import LMDBKit
+internal import LMDBKit
 public import MeshModel
 
 /// Coordination objects (Kubernetes Leases and ConfigMaps): the current state of each, kept

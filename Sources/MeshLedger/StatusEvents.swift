@@ -1,5 +1,5 @@
 public import MeshModel
-public import Projection
+import Projection
 
 /// Events from history: each transition of a VirtualDestination's derived status, as a
 /// Kubernetes Event would report it (reason, type, message naming the log event that caused
