@@ -59,21 +59,39 @@ import Testing
         #expect(throws: KubeconfigError.self) { try KubeconfigContext(path: directory + "/config", context: "nope") }
     }
 
-    @Test func recordRefusesAnExecPluginWithAClearMessage() throws {
+    /// An exec plugin is run (RecordTests), but one the kubeconfig does not describe fully, and an
+    /// auth-provider (removed from kubectl), are refused at start with a clear message, creating
+    /// nothing.
+    @Test func recordRefusesAnIncompleteExecPluginAndAnAuthProviderWithAClearMessage() throws {
         let directory = temporaryDirectory("kubeconfig-exec")
-        let config = """
-            apiVersion: v1
-            kind: Config
-            current-context: sso
-            clusters: [{name: mgmt, cluster: {server: "https://10.0.0.1:6443"}}]
-            users: [{name: sso, user: {exec: {command: kubelogin}}}]
-            contexts: [{name: sso, context: {cluster: mgmt, user: sso}}]
-            """
-        try config.write(toFile: directory + "/config", atomically: true, encoding: .utf8)
-        let result = try meshledger(["record", "--store", directory + "/store", "--kubeconfig", directory + "/config"])
-        #expect(result.status == 1)
-        #expect(result.stderr.contains("uses an exec plugin, which meshledger record does not run"))
-        #expect(!FileManager.default.fileExists(atPath: directory + "/store"), "nothing is created on a refused start")
+        for (user, message) in [
+            ("{exec: {command: kubelogin}}", "exec plugin apiVersion must be one of client.authentication.k8s.io/v1"),
+            (
+                "{exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1}}",
+                "interactiveMode must be specified for v1"
+            ),
+            (
+                "{auth-provider: {name: gcp}}",
+                "uses the auth-provider gcp, which kubectl removed in 1.26; use its exec plugin"
+            ),
+        ] {
+            let config = """
+                apiVersion: v1
+                kind: Config
+                current-context: sso
+                clusters: [{name: mgmt, cluster: {server: "https://10.0.0.1:6443"}}]
+                users: [{name: sso, user: \(user)}]
+                contexts: [{name: sso, context: {cluster: mgmt, user: sso}}]
+                """
+            try config.write(toFile: directory + "/config", atomically: true, encoding: .utf8)
+            let result = try meshledger([
+                "record", "--store", directory + "/store", "--kubeconfig", directory + "/config",
+            ])
+            #expect(result.status == 1)
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+            #expect(
+                !FileManager.default.fileExists(atPath: directory + "/store"), "nothing is created on a refused start")
+        }
     }
 }
 
