@@ -36,7 +36,7 @@ struct KubeCoordination: Sendable {
             let item = collection + "/:name"
             root.get(RouterPath(item)) { request, context in
                 let key = try Self.key(resource, context)
-                guard let object = try table().get(key) else { throw Self.notFound(resource, key.name) }
+                guard let object = try table().get(key) else { throw KubeError.notFound(resource, key.name) }
                 if reads.wantsTable(request) {
                     return kubeJSON(
                         Self.printed(
@@ -150,11 +150,11 @@ struct KubeCoordination: Sendable {
         try writes.validateOptions(request, "UpdateOptions")
         let object = try await body(request)
         let given = object[path: ["metadata", "resourceVersion"]]?.stringValue
-        guard given.map({ UInt64($0) != nil }) ?? true else { throw Self.conflict(resource, key.name) }
+        guard given.map({ UInt64($0) != nil }) ?? true else { throw KubeError.conflict(resource, key.name) }
         let expected = given.flatMap(UInt64.init)
         return kubeJSON(
             try write(resource, key, expectedVersion: expected, dryRun: writes.dryRun(request)) { current in
-                guard let current else { throw Self.notFound(resource, key.name) }
+                guard let current else { throw KubeError.notFound(resource, key.name) }
                 let checked = try Self.checked(
                     resource, object, namespace: key.namespace, name: key.name, current: current)
                 return Self.withServerMetadata(checked, from: current)
@@ -192,13 +192,13 @@ struct KubeCoordination: Sendable {
         }
         return kubeJSON(
             try write(resource, key, expectedVersion: nil, dryRun: writes.dryRun(request)) { current in
-                guard let current else { throw Self.notFound(resource, key.name) }
+                guard let current else { throw KubeError.notFound(resource, key.name) }
                 let patched = try change(current)
                 // A resourceVersion in the patch is a precondition.
                 if let given = patched[path: ["metadata", "resourceVersion"]],
                     given != current[path: ["metadata", "resourceVersion"]]
                 {
-                    throw Self.conflict(resource, key.name)
+                    throw KubeError.conflict(resource, key.name)
                 }
                 let checked = try Self.checked(
                     resource, patched, namespace: key.namespace, name: key.name, current: current)
@@ -212,16 +212,16 @@ struct KubeCoordination: Sendable {
         try writes.validateOptions(
             request, "DeleteOptions", dryRun: options["dryRun"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         let table = try table()
-        guard let current = try table.get(key) else { throw Self.notFound(resource, key.name) }
+        guard let current = try table.get(key) else { throw KubeError.notFound(resource, key.name) }
         if let uid = options[path: ["preconditions", "uid"]]?.stringValue,
             uid != current[path: ["metadata", "uid"]]?.stringValue
         {
-            throw Self.conflict(resource, key.name)
+            throw KubeError.conflict(resource, key.name)
         }
         let wanted = options[path: ["preconditions", "resourceVersion"]]?.stringValue
         let expected =
             try wanted.map {
-                guard let version = UInt64($0) else { throw Self.conflict(resource, key.name) }
+                guard let version = UInt64($0) else { throw KubeError.conflict(resource, key.name) }
                 return version
             }
             ?? current[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap(UInt64.init)
@@ -230,7 +230,7 @@ struct KubeCoordination: Sendable {
             do {
                 _ = try table.delete(key, expectedVersion: expected)
             } catch let error as LogError {
-                throw Self.kubeError(error, resource, key.name)
+                throw Self.kubeError(error, resource, key.name, creating: false)
             }
         }
         return kubeJSON([
@@ -256,7 +256,7 @@ struct KubeCoordination: Sendable {
         } catch let dry as DryRun {
             return dry.object
         } catch let error as LogError {
-            throw Self.kubeError(error, resource, key.name)
+            throw Self.kubeError(error, resource, key.name, creating: expectedVersion == 0)
         }
     }
 
@@ -275,7 +275,7 @@ struct KubeCoordination: Sendable {
             (metadata, _, _) = try Manifest.checkedMetadata(
                 .object(metadata), kindName: resource.kind, defaultNamespace: namespace)
         } catch {
-            throw invalid(resource, objectName, field: "metadata", error.message)
+            throw KubeError.invalid(resource, objectName, field: "metadata", error.message)
         }
         root["metadata"] = .object(metadata)
         switch resource.kind {
@@ -306,12 +306,12 @@ struct KubeCoordination: Sendable {
                     throw KubeError.badRequest("Lease.spec.\(field): expected a 32-bit integer")
                 }
                 if field == "leaseDurationSeconds" && number <= 0 {
-                    throw invalid(
+                    throw KubeError.invalid(
                         resource, name, field: "spec.leaseDurationSeconds",
                         "Invalid value: \(number): must be greater than 0")
                 }
                 if field == "leaseTransitions" && number < 0 {
-                    throw invalid(
+                    throw KubeError.invalid(
                         resource, name, field: "spec.leaseTransitions",
                         "Invalid value: \(number): must be greater than or equal to 0")
                 }
@@ -357,13 +357,13 @@ struct KubeCoordination: Sendable {
                 }
                 let allowed = key.unicodeScalars.allSatisfy(Self.configKeyCharacters.contains)
                 if key.isEmpty || !allowed || key.utf8.count > 253 || key == "." || key == ".." {
-                    throw invalid(
+                    throw KubeError.invalid(
                         resource, name, field: "\(field)[\(key)]",
                         "Invalid value: \"\(key)\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
                     )
                 }
                 if !seen.insert(key).inserted {
-                    throw invalid(
+                    throw KubeError.invalid(
                         resource, name, field: "data[\(key)]",
                         "Invalid value: \"\(key)\": duplicate of key present in binaryData")
                 }
@@ -371,11 +371,12 @@ struct KubeCoordination: Sendable {
             }
         }
         if size > 1 << 20 {
-            throw invalid(resource, name, field: "data", "Too long: must have at most 1048576 bytes")
+            throw KubeError.invalid(resource, name, field: "data", "Too long: must have at most 1048576 bytes")
         }
         if let current, current["immutable"] == true {
             for field in ["data", "binaryData", "immutable"] where (root[field] ?? .null) != (current[field] ?? .null) {
-                throw invalid(resource, name, field: field, "Forbidden: field is immutable when `immutable` is set")
+                throw KubeError.invalid(
+                    resource, name, field: field, "Forbidden: field is immutable when `immutable` is set")
             }
         }
     }
@@ -401,53 +402,12 @@ struct KubeCoordination: Sendable {
 
     // MARK: - Errors
 
-    static func groupResource(_ resource: KubeResource) -> String {
-        resource.group.isEmpty ? resource.plural : "\(resource.plural).\(resource.group)"
-    }
-
-    static func details(_ resource: KubeResource, _ name: String?) -> JSONValue {
-        var details: JSONObject = ["kind": .string(resource.plural)]
-        if !resource.group.isEmpty { details["group"] = .string(resource.group) }
-        if let name { details["name"] = .string(name) }
-        return .object(details)
-    }
-
-    static func notFound(_ resource: KubeResource, _ name: String) -> KubeError {
-        KubeError(
-            code: 404, reason: "NotFound", message: "\(groupResource(resource)) \"\(name)\" not found",
-            details: details(resource, name))
-    }
-
-    static func conflict(_ resource: KubeResource, _ name: String) -> KubeError {
-        KubeError(
-            code: 409, reason: "Conflict",
-            message:
-                "Operation cannot be fulfilled on \(groupResource(resource)) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
-            details: details(resource, name))
-    }
-
-    static func invalid(_ resource: KubeResource, _ name: String?, field: String, _ message: String) -> KubeError {
-        var details = details(resource, name).objectValue ?? JSONObject()
-        details["kind"] = .string(resource.kind)
-        details["causes"] = [["reason": "FieldValueInvalid", "message": .string(message), "field": .string(field)]]
-        let qualified = resource.group.isEmpty ? resource.kind : "\(resource.kind).\(resource.group)"
-        return KubeError(
-            code: 422, reason: "Invalid", message: "\(qualified) \"\(name ?? "")\" is invalid: \(field): \(message)",
-            details: .object(details))
-    }
-
-    static func kubeError(_ error: LogError, _ resource: KubeResource, _ name: String) -> any Error {
+    /// The Status of a write the table refused: a create of an object that exists already exists;
+    /// another write at a version that moved conflicts; a write of one that is gone is not found.
+    static func kubeError(_ error: LogError, _ resource: KubeResource, _ name: String, creating: Bool) -> any Error {
         switch error.code {
-        case .notFound: notFound(resource, name)
-        case .conflict:
-            error.message.contains("does not exist")
-                ? notFound(resource, name)
-                : error.message.contains("at resourceVersion 0 ")
-                    ? KubeError(
-                        code: 409, reason: "AlreadyExists",
-                        message: "\(groupResource(resource)) \"\(name)\" already exists",
-                        details: details(resource, name))
-                    : conflict(resource, name)
+        case .notFound: KubeError.notFound(resource, name)
+        case .conflict: creating ? KubeError.alreadyExists(resource, name) : KubeError.conflict(resource, name)
         default: error
         }
     }

@@ -40,12 +40,7 @@ struct KubeEvents: Sendable {
                     let event = try endpoints.store.statusEvents(namespace: namespace, name: vd).first(where: {
                         $0.name == name
                     })
-                else {
-                    throw KubeError(
-                        code: 404, reason: "NotFound",
-                        message: "\(core ? "events" : "events.events.k8s.io") \"\(name)\" not found",
-                        details: ["name": .string(name), "kind": "events"])
-                }
+                else { throw KubeError.notFound(resource, name) }
                 return kubeJSON(Self.render(event, core: core))
             }
         }

@@ -482,15 +482,12 @@ struct KubeObjects: Sendable {
         let changes = await endpoints.committer.statusChanges(at: event.sequence) ?? []
         if event.key.kind == kind {
             if event.change == .delete {
-                guard case .object(var root) = event.object, case .object(var metadata)? = root["metadata"] else {
-                    return []
-                }
-                metadata["resourceVersion"] = .string(String(event.sequence))
-                root["metadata"] = .object(metadata)
+                guard case .object = event.object else { return [] }
                 // The last state as served: an operator's status fields, and a VirtualDestination's
-                // last derived status (which wins, as when it was served).
+                // last derived status (which wins, as when it was served); at the delete's sequence.
                 let ref = ObjectRef(name: event.key.name, namespace: event.key.namespace)
-                var served = endpoints.store.withDerivedStatus(.object(root), kind: kind, from: view.projection)
+                var served = withResourceVersion(
+                    endpoints.store.withDerivedStatus(event.object, kind: kind, from: view.projection), event.sequence)
                 if kind == .virtualDestination,
                     case .object(var last)? = changes.first(where: {
                         $0.virtualDestination == ref
@@ -503,18 +500,14 @@ struct KubeObjects: Sendable {
                     served = .object(object)
                 }
                 derived.append(WatchEvent("DELETED", served))
-            } else if var object = try endpoints.store.object(event.key, at: event.sequence, statuses: view.projection),
-                case .object(var root) = object, case .object(var metadata)? = root["metadata"]
+            } else if let stored = try endpoints.store.object(event.key, at: event.sequence, statuses: view.projection),
+                case .object(var root) = withResourceVersion(stored, event.sequence)  // as at this event
             {
-                // As it was at this event: its own write's resourceVersion.
-                metadata["resourceVersion"] = .string(String(event.sequence))
-                root["metadata"] = .object(metadata)
                 let ref = ObjectRef(name: event.key.name, namespace: event.key.namespace)
                 if kind == .virtualDestination, let change = changes.first(where: { $0.virtualDestination == ref }) {
                     root["status"] = change.status
                 }
-                object = .object(root)
-                derived.append(WatchEvent(try isCreation(event) ? "ADDED" : "MODIFIED", object))
+                derived.append(WatchEvent(try isCreation(event) ? "ADDED" : "MODIFIED", .object(root)))
             }
         }
         // A change elsewhere that changed a VirtualDestination's derived status.
@@ -524,14 +517,11 @@ struct KubeObjects: Sendable {
                     kind: .virtualDestination, namespace: change.virtualDestination.namespace,
                     name: change.virtualDestination.name)
                 if event.key == key { continue }
-                guard var object = try endpoints.store.object(key, at: event.sequence, statuses: view.projection),
-                    case .object(var root) = object, case .object(var metadata)? = root["metadata"]
+                guard let stored = try endpoints.store.object(key, at: event.sequence, statuses: view.projection),
+                    case .object(var root) = withResourceVersion(stored, event.sequence)
                 else { continue }
-                metadata["resourceVersion"] = .string(String(event.sequence))
-                root["metadata"] = .object(metadata)
                 root["status"] = change.status
-                object = .object(root)
-                derived.append(WatchEvent("MODIFIED", object))
+                derived.append(WatchEvent("MODIFIED", .object(root)))
             }
         }
         return derived

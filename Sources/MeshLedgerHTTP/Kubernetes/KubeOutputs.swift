@@ -112,9 +112,8 @@ struct KubeOutputs: Sendable {
                     $0[path: ["metadata", "name"]]?.stringValue == name
                 })
         else {
-            throw KubeError(
-                code: 404, reason: "NotFound", message: "\(plural).\(Self.group) \"\(name)\" not found",
-                details: ["name": .string(name), "group": .string(Self.group), "kind": .string(plural)])
+            let resource = KubeRegistry.outputs.first { $0.plural == plural }!
+            throw KubeError.notFound(resource, name)
         }
         return kubeJSON(object)
     }
@@ -155,7 +154,7 @@ struct KubeOutputs: Sendable {
                 }
             }
             for (key, object) in then.sorted(by: { $0.key < $1.key }) where current[key] == nil {
-                first += Self.line("DELETED", Self.withVersion(object, sequence))
+                first += Self.line("DELETED", withResourceVersion(object, sequence))
             }
         } else {
             for key in current.keys.sorted() where key.kind == kind {
@@ -207,13 +206,6 @@ struct KubeOutputs: Sendable {
 
     static func digest(_ object: JSONValue) -> String? {
         object[path: ["metadata", "annotations", "meshledger.dev/digest"]]?.stringValue
-    }
-
-    static func withVersion(_ object: JSONValue, _ sequence: UInt64) -> JSONValue {
-        guard case .object(var root) = object, case .object(var metadata)? = root["metadata"] else { return object }
-        metadata["resourceVersion"] = .string(String(sequence))
-        root["metadata"] = .object(metadata)
-        return .object(root)
     }
 
     static func line(_ type: String, _ object: JSONValue) -> [UInt8] {

@@ -1,3 +1,4 @@
+import Foundation
 import MeshModel
 
 /// The protobuf encoding kubectl sends built-in kinds in (`application/vnd.kubernetes.protobuf`:
@@ -40,7 +41,7 @@ enum KubeProtobuf {
                         guard let text = String(validating: value, as: UTF8.self) else { return nil }
                         map[key] = .string(text)
                     } else {
-                        map[key] = .string(base64(value))
+                        map[key] = .string(Data(value).base64EncodedString())
                     }
                 }
                 object[name] = .object(map)
@@ -49,11 +50,8 @@ enum KubeProtobuf {
         case ("coordination.k8s.io/v1", "Lease"):
             guard let specBytes = message[2]?.last else { break }
             guard let spec = fields(specBytes), let numbers = varints(specBytes) else { return nil }
-            var read = JSONObject()
-            for (number, name) in [(1, "holderIdentity"), (6, "strategy"), (7, "preferredHolder")] {
-                guard let value = spec[number]?.last else { continue }
-                guard let text = String(validating: value, as: UTF8.self) else { return nil }
-                read[name] = .string(text)
+            guard var read = texts(spec, [(1, "holderIdentity"), (6, "strategy"), (7, "preferredHolder")]) else {
+                return nil
             }
             for (number, name) in [(2, "leaseDurationSeconds"), (5, "leaseTransitions")] {
                 if let value = numbers[number] { read[name] = .int(Int64(Int32(truncatingIfNeeded: value))) }
@@ -77,17 +75,11 @@ enum KubeProtobuf {
                 if let version = read[2] { fields["resourceVersion"] = .string(version) }
                 object["preconditions"] = .object(fields)
             }
-            if let policy = message[4]?.last {
-                guard let text = String(validating: policy, as: UTF8.self) else { return nil }
-                object["propagationPolicy"] = .string(text)
-            }
+            guard let policy = texts(message, [(4, "propagationPolicy")]) else { return nil }
+            object["propagationPolicy"] = policy["propagationPolicy"]
             if let dryRun = message[5] {
-                var values: [JSONValue] = []
-                for value in dryRun {
-                    guard let text = String(validating: value, as: UTF8.self) else { return nil }
-                    values.append(.string(text))
-                }
-                object["dryRun"] = .array(values)
+                guard let values = repeated(dryRun) else { return nil }
+                object["dryRun"] = values
             }
         default:
             return nil
@@ -98,13 +90,9 @@ enum KubeProtobuf {
     /// The fields of an `ObjectMeta` a client sets: name, generateName, namespace,
     /// resourceVersion, labels, annotations, finalizers.
     static func objectMeta(_ bytes: ArraySlice<UInt8>) -> JSONObject? {
-        guard let read = fields(bytes) else { return nil }
-        var metadata = JSONObject()
-        for (number, name) in [(1, "name"), (2, "generateName"), (3, "namespace"), (6, "resourceVersion")] {
-            guard let value = read[number]?.last else { continue }
-            guard let text = String(validating: value, as: UTF8.self) else { return nil }
-            metadata[name] = .string(text)
-        }
+        guard let read = fields(bytes),
+            var metadata = texts(read, [(1, "name"), (2, "generateName"), (3, "namespace"), (6, "resourceVersion")])
+        else { return nil }
         for (number, name) in [(11, "labels"), (12, "annotations")] {
             guard let entries = read[number] else { continue }
             var map = JSONObject()
@@ -115,31 +103,32 @@ enum KubeProtobuf {
             metadata[name] = .object(map)
         }
         if let finalizers = read[14] {
-            var names: [JSONValue] = []
-            for value in finalizers {
-                guard let text = String(validating: value, as: UTF8.self) else { return nil }
-                names.append(.string(text))
-            }
-            metadata["finalizers"] = .array(names)
+            guard let names = repeated(finalizers) else { return nil }
+            metadata["finalizers"] = names
         }
         return metadata
     }
 
-    static func base64(_ bytes: ArraySlice<UInt8>) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var out: [UInt8] = []
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            let chunk = Array(bytes[index..<min(index + 3, bytes.endIndex)])
-            let value = chunk.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (16 - 8 * UInt32($1.offset)) }
-            for position in 0..<4 {
-                out.append(
-                    position <= chunk.count
-                        ? alphabet[Int((value >> (18 - 6 * UInt32(position))) & 0x3F)] : UInt8(ascii: "="))
-            }
-            index += 3
+    /// The string fields `names` of a message (each its last value), by name; nil when one is
+    /// not UTF-8.
+    static func texts(_ read: [Int: [ArraySlice<UInt8>]], _ names: [(number: Int, name: String)]) -> JSONObject? {
+        var object = JSONObject()
+        for (number, name) in names {
+            guard let value = read[number]?.last else { continue }
+            guard let text = String(validating: value, as: UTF8.self) else { return nil }
+            object[name] = .string(text)
         }
-        return String(decoding: out, as: UTF8.self)
+        return object
+    }
+
+    /// Every value of a repeated string field; nil when one is not UTF-8.
+    static func repeated(_ values: [ArraySlice<UInt8>]) -> JSONValue? {
+        var texts: [JSONValue] = []
+        for value in values {
+            guard let text = String(validating: value, as: UTF8.self) else { return nil }
+            texts.append(.string(text))
+        }
+        return .array(texts)
     }
 
     /// The review in `bytes` as JSON, or nil when it does not read.

@@ -26,6 +26,9 @@ struct KubeResource: Sendable {
 
     var groupVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
 
+    /// `plural.group` (`plural` in the core group), as Kubernetes names a resource in messages.
+    var groupResource: String { group.isEmpty ? plural : "\(plural).\(group)" }
+
     /// The path of its group-version: `/api/v1` or `/apis/G/V`.
     var rootPath: String { group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)" }
 
@@ -36,18 +39,23 @@ struct KubeResource: Sendable {
     }
 }
 
+extension KubeResource {
+    /// A kind of the log, as served: every verb, the status subresource, its CRD's schema.
+    init(_ kind: ResourceKind) {
+        self.init(
+            group: kind.group, version: kind.version, kind: kind.rawValue, plural: kind.plural,
+            singular: kind.singular, namespaced: true, verbs: KubeRegistry.readWrite, shortNames: kind.shortNames,
+            categories: kind.categories, subresources: [.init(name: "status", verbs: ["get", "patch", "update"])],
+            hasSchema: true)
+    }
+}
+
 /// Every resource served, and the discovery documents made from them.
 enum KubeRegistry {
     static let readWrite = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
     /// The five Gloo Mesh kinds of the log.
-    static let logKinds: [KubeResource] = ResourceKind.served.map { kind in
-        KubeResource(
-            group: kind.group, version: kind.version, kind: kind.rawValue, plural: kind.plural,
-            singular: kind.singular, namespaced: true, verbs: readWrite, shortNames: kind.shortNames,
-            categories: kind.categories, subresources: [.init(name: "status", verbs: ["get", "patch", "update"])],
-            hasSchema: true)
-    }
+    static let logKinds: [KubeResource] = ResourceKind.served.map(KubeResource.init)
 
     /// The derived Istio outputs, read-only.
     static let outputs: [KubeResource] = KubeOutputs.kinds.map { kind, plural, singular in

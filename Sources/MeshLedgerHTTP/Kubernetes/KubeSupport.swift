@@ -10,9 +10,6 @@ extension ResourceKind {
     /// The five Gloo Mesh kinds (SyncResult stays MeshLedger's own, under /v1).
     static let served: [ResourceKind] = [.destination, .mesh, .virtualMesh, .trafficPolicy, .virtualDestination]
 
-    /// `plural.group`, as Kubernetes names a resource in messages.
-    var groupResource: String { "\(plural).\(group)" }
-
     /// The resource's categories (`kubectl get gloo-mesh -A` lists them all).
     var categories: [String] { ["gloo-mesh"] }
 
@@ -39,46 +36,47 @@ struct KubeError: Error {
         return .object(object)
     }
 
-    /// A Status's details: the group, the resource (or with `byKind`, the kind), the name, causes.
+    /// A Status's details: the group (none for the core group), the resource (or with `byKind`,
+    /// the kind), the name, causes.
     static func details(
-        _ kind: ResourceKind, _ name: String?, causes: [JSONValue] = [], byKind: Bool = false
-    )
-        -> JSONValue
-    {
-        var details: JSONObject = ["group": .string(kind.group), "kind": .string(byKind ? kind.rawValue : kind.plural)]
+        _ resource: KubeResource, _ name: String?, causes: [JSONValue] = [], byKind: Bool = false
+    ) -> JSONValue {
+        var details: JSONObject = ["kind": .string(byKind ? resource.kind : resource.plural)]
+        if !resource.group.isEmpty { details["group"] = .string(resource.group) }
         if let name { details["name"] = .string(name) }
         if !causes.isEmpty { details["causes"] = .array(causes) }
         return .object(details)
     }
 
-    static func notFound(_ kind: ResourceKind, _ name: String) -> KubeError {
+    static func notFound(_ resource: KubeResource, _ name: String) -> KubeError {
         KubeError(
-            code: 404, reason: "NotFound", message: "\(kind.groupResource) \"\(name)\" not found",
-            details: details(kind, name))
+            code: 404, reason: "NotFound", message: "\(resource.groupResource) \"\(name)\" not found",
+            details: details(resource, name))
     }
 
-    static func conflict(_ kind: ResourceKind, _ name: String) -> KubeError {
+    static func conflict(_ resource: KubeResource, _ name: String) -> KubeError {
         KubeError(
             code: 409, reason: "Conflict",
             message:
-                "Operation cannot be fulfilled on \(kind.groupResource) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
-            details: details(kind, name))
+                "Operation cannot be fulfilled on \(resource.groupResource) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
+            details: details(resource, name))
     }
 
-    static func alreadyExists(_ kind: ResourceKind, _ name: String) -> KubeError {
+    static func alreadyExists(_ resource: KubeResource, _ name: String) -> KubeError {
         KubeError(
-            code: 409, reason: "AlreadyExists", message: "\(kind.groupResource) \"\(name)\" already exists",
-            details: details(kind, name))
+            code: 409, reason: "AlreadyExists", message: "\(resource.groupResource) \"\(name)\" already exists",
+            details: details(resource, name))
     }
 
-    static func invalid(_ kind: ResourceKind, _ name: String?, field: String, _ message: String) -> KubeError {
-        invalid(kind, name, causes: [(field, message)])
+    static func invalid(_ resource: KubeResource, _ name: String?, field: String, _ message: String) -> KubeError {
+        invalid(resource, name, causes: [(field, message)])
     }
 
     /// kube-apiserver's 422 for an invalid object: one cause per field, the message naming each
     /// (`[f1: m1, f2: m2]` for several, as `ToAggregate` prints them).
-    static func invalid(_ kind: ResourceKind, _ name: String?, causes: [(field: String, message: String)]) -> KubeError
-    {
+    static func invalid(
+        _ resource: KubeResource, _ name: String?, causes: [(field: String, message: String)]
+    ) -> KubeError {
         let list = causes.map { cause -> JSONValue in
             ["reason": "FieldValueInvalid", "message": .string(cause.message), "field": .string(cause.field)]
         }
@@ -86,10 +84,34 @@ struct KubeError: Error {
         let summary = texts.count == 1 ? texts[0] : "[\(texts.joined(separator: ", "))]"
         // An Invalid names the kind (kubectl prints "The VirtualDestination "x" is invalid"), where
         // NotFound and Conflict name the resource.
+        let qualified = resource.group.isEmpty ? resource.kind : "\(resource.kind).\(resource.group)"
         return KubeError(
-            code: 422, reason: "Invalid",
-            message: "\(kind.rawValue).\(kind.group) \"\(name ?? "")\" is invalid: \(summary)",
-            details: details(kind, name, causes: list, byKind: true))
+            code: 422, reason: "Invalid", message: "\(qualified) \"\(name ?? "")\" is invalid: \(summary)",
+            details: details(resource, name, causes: list, byKind: true))
+    }
+
+    // The same for the log's kinds.
+    static func details(
+        _ kind: ResourceKind, _ name: String?, causes: [JSONValue] = [], byKind: Bool = false
+    ) -> JSONValue {
+        details(KubeResource(kind), name, causes: causes, byKind: byKind)
+    }
+
+    static func notFound(_ kind: ResourceKind, _ name: String) -> KubeError { notFound(KubeResource(kind), name) }
+
+    static func conflict(_ kind: ResourceKind, _ name: String) -> KubeError { conflict(KubeResource(kind), name) }
+
+    static func alreadyExists(_ kind: ResourceKind, _ name: String) -> KubeError {
+        alreadyExists(KubeResource(kind), name)
+    }
+
+    static func invalid(_ kind: ResourceKind, _ name: String?, field: String, _ message: String) -> KubeError {
+        invalid(KubeResource(kind), name, causes: [(field, message)])
+    }
+
+    static func invalid(_ kind: ResourceKind, _ name: String?, causes: [(field: String, message: String)]) -> KubeError
+    {
+        invalid(KubeResource(kind), name, causes: causes)
     }
 
     /// One invalid field of a request's options: its path, the cause's reason and its message
@@ -154,4 +176,12 @@ func kubeJSON(
     bytes.append(UInt8(ascii: "\n"))
     return Response(
         status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+}
+
+/// `object` at `sequence`: its `metadata.resourceVersion` set (a watch event's, a deleted object's).
+func withResourceVersion(_ object: JSONValue, _ sequence: UInt64) -> JSONValue {
+    guard case .object(var root) = object, case .object(var metadata)? = root["metadata"] else { return object }
+    metadata["resourceVersion"] = .string(String(sequence))
+    root["metadata"] = .object(metadata)
+    return .object(root)
 }

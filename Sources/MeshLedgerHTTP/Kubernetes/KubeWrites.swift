@@ -125,13 +125,7 @@ struct KubeWrites: Sendable {
     /// object's last finalizer and so deleted it, the object as that write left it.
     func answer(_ key: ObjectKey, _ result: AppendResult) async throws -> Response {
         if result.outcomes.first?.outcome == .deleted, let event = result.events.last {
-            var object = event.object
-            if case .object(var root) = object, case .object(var metadata)? = root["metadata"] {
-                metadata["resourceVersion"] = .string(String(event.sequence))
-                root["metadata"] = .object(metadata)
-                object = .object(root)
-            }
-            return kubeJSON(object)
+            return kubeJSON(withResourceVersion(event.object, event.sequence))
         }
         return kubeJSON(try await written(key))
     }
