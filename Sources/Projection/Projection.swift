@@ -121,6 +121,17 @@ public struct Projection: Sendable {
         return state
     }
 
+    /// The output object with this key, merged from every VirtualDestination that produces it (as
+    /// in `outputObjects`); nil when none does. Read it from a settled projection: it costs the
+    /// pieces of one key, not every output.
+    public func outputObject(_ key: OutputKey) -> OutputObject? {
+        var pieces: [(parent: ObjectRef, piece: OutputPiece)] = []
+        for vd in byOutput[key] ?? [] {
+            for piece in storedStates[vd]?.outputs ?? [] where piece.key == key { pieces.append((vd, piece)) }
+        }
+        return pieces.isEmpty ? nil : mergeOutput(key, pieces)
+    }
+
     /// The VirtualDestinations whose outputs a policy's edit changes: those selecting a
     /// Destination it selects (found through the selector indexes, not by testing every one).
     private func affected(by policy: TrafficPolicy) -> Set<ObjectRef> {

@@ -455,14 +455,30 @@ public func mergeOutputs(_ pieces: [(parent: ObjectRef, piece: OutputPiece)]) ->
     var merged: [OutputObject] = []
     merged.reserveCapacity(byKey.count)
     for (key, indices) in byKey {
-        let ordered = indices.count == 1 ? indices : indices.sorted { pieces[$0].parent < pieces[$1].parent }
-        let first = pieces[ordered[0]]
-        var parents: [ObjectRef] = []
-        for index in ordered where parents.last != pieces[index].parent { parents.append(pieces[index].parent) }
-        merged.append(OutputObject(key: key, mesh: first.piece.mesh, spec: first.piece.spec, parents: parents))
+        merged.append(
+            indices.count == 1
+                ? OutputObject(
+                    key: key, mesh: pieces[indices[0]].piece.mesh, spec: pieces[indices[0]].piece.spec,
+                    parents: [pieces[indices[0]].parent])
+                : mergeOutput(key, indices.map { pieces[$0] }))
     }
     merged.sort { $0.key < $1.key }
     return merged
+}
+
+/// The output object merged from the pieces with one key: its parents sorted, the spec of the
+/// first parent's piece (pieces of one parent in the order given).
+func mergeOutput(_ key: OutputKey, _ pieces: [(parent: ObjectRef, piece: OutputPiece)]) -> OutputObject {
+    var ordered = pieces
+    if ordered.count > 1 {
+        // Stable: pieces of one parent keep their order.
+        ordered = ordered.enumerated().sorted { ($0.element.parent, $0.offset) < ($1.element.parent, $1.offset) }.map {
+            $0.element
+        }
+    }
+    var parents: [ObjectRef] = []
+    for item in ordered where parents.last != item.parent { parents.append(item.parent) }
+    return OutputObject(key: key, mesh: ordered[0].piece.mesh, spec: ordered[0].piece.spec, parents: parents)
 }
 
 /// Every output object of these VirtualDestination states, merged and sorted by key.

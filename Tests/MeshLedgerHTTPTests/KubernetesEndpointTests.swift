@@ -268,6 +268,73 @@ import Testing
         }
     }
 
+    /// A live watch of every Istio output, folded (ADDED and MODIFIED put, DELETED remove), ends
+    /// where a list ends, through commits that change, add, merge (two VirtualDestinations with
+    /// one hostname) and remove outputs: the feed finds what changed from the VirtualDestinations
+    /// that changed, not from every output, and must miss nothing.
+    @Test func aLiveOutputWatchFoldsToTheList() async throws {
+        try await withServer(try fleetStore()) { client in
+            let kinds = ["serviceentries", "destinationrules"]
+            func identity(_ object: JSONValue) -> String {
+                "\(object["kind"]?.stringValue ?? "")/\(object[path: ["metadata", "namespace"]]?.stringValue ?? "")/"
+                    + (object[path: ["metadata", "name"]]?.stringValue ?? "")
+            }
+            func content(_ object: JSONValue) -> JSONValue {
+                guard case .object(var root) = object, case .object(var metadata)? = root["metadata"] else { return object }
+                metadata["resourceVersion"] = nil
+                root["metadata"] = .object(metadata)
+                return .object(root)
+            }
+            async let watches = withThrowingTaskGroup(of: Answer.self) { group in
+                for kind in kinds {
+                    group.addTask {
+                        try await client.call(.get, "/apis/networking.istio.io/v1alpha3/\(kind)?watch=true&timeoutSeconds=4")
+                    }
+                }
+                var answers: [Answer] = []
+                for try await answer in group { answers.append(answer) }
+                return answers
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let edit = try text("\(fleet)/user/reviews-edit.yaml").replacingOccurrences(
+                of: "number: 9080", with: "number: 9443")
+            let writes: [(String, String)] = [
+                ("apply", edit),
+                ("apply", virtualDestinationYAML("extra", hostname: "extra.global")),
+                ("apply", virtualDestinationYAML("twin", hostname: "reviews.global")),
+                ("delete", virtualDestinationYAML("extra", hostname: "extra.global")),
+                ("apply", virtualDestinationYAML("other", hostname: "other.global")),
+                ("delete", virtualDestinationYAML("twin", hostname: "reviews.global")),
+            ]
+            for (op, body) in writes {
+                let answer = try await client.call(.post, "/v1/events?op=\(op)", body: body)
+                #expect(answer.status == 200, "\(answer.text)")
+                try await Task.sleep(for: .milliseconds(150))
+            }
+            var folded: [String: JSONValue] = [:]
+            var types: Set<String> = []
+            for answer in try await watches {
+                for line in answer.text.split(separator: "\n") {
+                    let event = try JSONText.parse(Array(line.utf8))
+                    let object = try #require(event["object"])
+                    let type = event["type"]?.stringValue ?? ""
+                    types.insert(type)
+                    if type == "DELETED" { folded[identity(object)] = nil } else { folded[identity(object)] = object }
+                }
+            }
+            #expect(types == ["ADDED", "MODIFIED", "DELETED"])
+            var listed: [String: JSONValue] = [:]
+            for kind in kinds {
+                let list = try await client.call(.get, "/apis/networking.istio.io/v1alpha3/\(kind)")
+                for item in list.json["items"]?.arrayValue ?? [] { listed[identity(item)] = item }
+            }
+            #expect(!listed.isEmpty)
+            #expect(Set(folded.keys) == Set(listed.keys))
+            for (key, item) in listed { #expect(folded[key].map(content) == content(item), "\(key)") }
+            #expect(listed["ServiceEntry/istio-system/other-bookinfo"] != nil, "\(listed.keys.sorted())")
+        }
+    }
+
     @Test func istioOutputsAreReadOnlyResourcesSelectableByCluster() async throws {
         try await withServer(try fleetStore()) { client in
             let base = "/apis/networking.istio.io/v1alpha3"

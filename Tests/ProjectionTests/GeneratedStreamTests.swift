@@ -90,6 +90,8 @@ func generatedLedger(seed: UInt64, clusters: Int, batches: Int) throws -> Ledger
         var previous: [ObjectRef: [UInt8]] = [:]
         var unreported = 0
         var deferred = 0
+        var outputMismatches = 0
+        var previousKeys: Set<OutputKey> = []
         for event in events {
             incremental.apply(event)
             reference.apply(event)
@@ -109,7 +111,21 @@ func generatedLedger(seed: UInt64, clusters: Int, batches: Int) throws -> Ledger
             }
             previous = current
             // Outputs are translated lazily: read them both pending and settled (stored).
-            if event.sequence % settleEvery == 0 { incremental.settleDigest() }
+            if event.sequence % settleEvery == 0 {
+                incremental.settleDigest()
+                // One output read by its key (what the output watches' feed reads) is the one
+                // merged from every output; a key no longer produced reads as none.
+                let objects = incremental.outputObjects
+                for object in objects where incremental.outputObject(object.key) != object {
+                    outputMismatches += 1
+                    if outputMismatches == 1 { Issue.record("outputObject(\(object.key)) differs at \(event.sequence)") }
+                }
+                let keys = Set(objects.map(\.key))
+                for key in previousKeys.subtracting(keys) where incremental.outputObject(key) != nil {
+                    outputMismatches += 1
+                }
+                previousKeys = keys
+            }
             // Statuses and outputs, and the evaluations `explain` shows (issues and their inputs).
             if canonicalState(incremental.states) != canonicalState(reference.states)
                 || incremental.states.mapValues(\.evaluation) != reference.states.mapValues(\.evaluation)
@@ -121,6 +137,7 @@ func generatedLedger(seed: UInt64, clusters: Int, batches: Int) throws -> Ledger
         }
         #expect(mismatches == 0)
         #expect(unreported == 0)
+        #expect(outputMismatches == 0)
         // Policy edits were deferred only where the stream has no write failures.
         if events.contains(where: { $0.key.kind == .syncResult }) {
             #expect(deferred == 0)

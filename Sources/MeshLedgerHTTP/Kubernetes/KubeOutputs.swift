@@ -245,6 +245,8 @@ final class OutputFeed: Sendable {
         var sequence: UInt64 = 0
         var started = false
         var entries: [OutputKey: Entry] = [:]
+        /// Each VirtualDestination's pieces as last rendered.
+        var outputs: [ObjectRef: [OutputPiece]] = [:]
         var steps: [Step] = []
         /// The sequence a watch is bringing the feed to, and since when.
         var claimed: (sequence: UInt64, at: ContinuousClock.Instant)?
@@ -277,42 +279,53 @@ final class OutputFeed: Sendable {
     private let state = Mutex(State())
 
     /// Renders `projection`'s outputs if it is newer than the last rendering, and records what
-    /// changed since.
+    /// changed since. Incremental: the VirtualDestinations whose outputs changed are found by
+    /// comparing each one's pieces with the last rendering's (unchanged ones share storage, so the
+    /// comparison is immediate), and only the keys they produce or produced are merged, rendered
+    /// and encoded again. Read a settled projection (`Committer.current()`).
     func advance(to projection: Projection) {
         state.withLock { state in
             guard !state.started || projection.sequence > state.sequence else { return }
-            var entries: [OutputKey: Entry] = [:]
-            for object in projection.outputObjects {
-                if let cached = state.entries[object.key], cached.object == object {
-                    entries[object.key] = cached
-                } else {
-                    let (manifest, digest) = object.manifestAndDigest
-                    entries[object.key] = Entry(object: object, manifest: manifest, digest: digest)
+            let states = projection.states
+            var touched: Set<OutputKey> = []
+            for (vd, current) in states {
+                let before = state.outputs[vd]
+                if let before, before == current.outputs { continue }
+                for piece in before ?? [] { touched.insert(piece.key) }
+                for piece in current.outputs { touched.insert(piece.key) }
+                state.outputs[vd] = current.outputs
+            }
+            for vd in state.outputs.keys where states[vd] == nil {
+                for piece in state.outputs.removeValue(forKey: vd) ?? [] { touched.insert(piece.key) }
+            }
+            let sequence = projection.sequence
+            var changes: [Change] = []
+            var deletions: [Change] = []
+            for key in touched.sorted() {
+                let before = state.entries[key]
+                guard let object = projection.outputObject(key) else {
+                    guard let before else { continue }
+                    state.entries[key] = nil
+                    guard state.started else { continue }
+                    let served = KubeOutputs.served((before.manifest, before.digest), sequence: sequence)
+                    deletions.append(Change(key: key, object: served, line: KubeOutputs.line("DELETED", served)))
+                    continue
                 }
+                if let before, before.object == object { continue }
+                let (manifest, digest) = object.manifestAndDigest
+                state.entries[key] = Entry(object: object, manifest: manifest, digest: digest)
+                guard state.started, before?.digest != digest else { continue }
+                let served = KubeOutputs.served((manifest, digest), sequence: sequence)
+                changes.append(
+                    Change(
+                        key: key, object: served,
+                        line: KubeOutputs.line(before == nil ? "ADDED" : "MODIFIED", served)))
             }
             if state.started {
-                let sequence = projection.sequence
-                var changes: [Change] = []
-                for key in entries.keys.sorted() {
-                    let entry = entries[key]!
-                    let before = state.entries[key]
-                    guard before?.digest != entry.digest else { continue }
-                    let object = KubeOutputs.served((entry.manifest, entry.digest), sequence: sequence)
-                    changes.append(
-                        Change(
-                            key: key, object: object,
-                            line: KubeOutputs.line(before == nil ? "ADDED" : "MODIFIED", object)))
-                }
-                for key in state.entries.keys.sorted() where entries[key] == nil {
-                    let entry = state.entries[key]!
-                    let object = KubeOutputs.served((entry.manifest, entry.digest), sequence: sequence)
-                    changes.append(Change(key: key, object: object, line: KubeOutputs.line("DELETED", object)))
-                }
-                state.steps.append(Step(after: state.sequence, through: sequence, changes: changes))
+                state.steps.append(Step(after: state.sequence, through: sequence, changes: changes + deletions))
                 if state.steps.count > Self.capacity { state.steps.removeFirst(state.steps.count - Self.capacity) }
             }
-            state.entries = entries
-            state.sequence = projection.sequence
+            state.sequence = sequence
             state.started = true
         }
         advanced.advance(to: projection.sequence)
