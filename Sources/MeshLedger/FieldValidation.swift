@@ -42,9 +42,23 @@ public enum FieldValidation: String, Sendable, CaseIterable {
     ) throws(Refusal) -> (
         object: JSONValue, warnings: [String]
     ) {
+        do {
+            return try apply(object, kind: kind, current: { current })
+        } catch let refusal as Refusal {
+            throw refusal
+        } catch {
+            preconditionFailure("a stored object given as a value cannot fail to be read")
+        }
+    }
+
+    /// `apply`, the object as stored read only when the object has unknown fields (reading it
+    /// costs a read of its history).
+    public func apply(
+        _ object: JSONValue, kind: ResourceKind, current: () throws -> JSONValue?
+    ) throws -> (object: JSONValue, warnings: [String]) {
         let (fields, pruned) = CRDSchemas.shared.unknownFields(of: object, kind: kind)
         guard !fields.isEmpty else { return (object, []) }
-        let before = current.map { Set(CRDSchemas.shared.unknownFields(of: $0, kind: kind).fields) } ?? []
+        let before = try current().map { Set(CRDSchemas.shared.unknownFields(of: $0, kind: kind).fields) } ?? []
         let added = fields.filter { !before.contains($0) }
         switch self {
         case .strict where !added.isEmpty: throw Refusal(kind: kind, fields: added)
@@ -64,7 +78,7 @@ extension Store {
         var warnings: [String] = []
         for manifest in manifests {
             let (object, more) = try validation.apply(
-                manifest.object, kind: manifest.key.kind, current: try storedObject(manifest.key))
+                manifest.object, kind: manifest.key.kind, current: { try storedObject(manifest.key) })
             result.append(object == manifest.object ? manifest : try Manifest(object: object))
             warnings += more.map {
                 "\(manifest.key.kind.rawValue) \(manifest.key.namespace)/\(manifest.key.name): \($0)"

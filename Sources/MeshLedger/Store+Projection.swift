@@ -201,15 +201,18 @@ extension Store {
     /// kinds; `creationTimestamp` and a `uid` from the event that created it), or nil if it does
     /// not exist at `sequence`.
     public func storedObject(_ key: ObjectKey, at sequence: UInt64? = nil) throws -> JSONValue? {
-        var last: Event?
-        var created: Event?
-        for s in try log.history(of: key) where sequence.map({ s <= $0 }) ?? true {
-            guard let event = try log.event(at: s) else { continue }
-            if event.change == .upsert && (last == nil || last?.change == .delete) { created = event }
-            last = event
+        let sequences = try log.history(of: key).filter { s in sequence.map { s <= $0 } ?? true }
+        guard let lastSequence = sequences.last, let last = try log.event(at: lastSequence), last.change == .upsert
+        else { return nil }
+        // Its creation: the first upsert after the last delete. The earlier events are read
+        // without their objects (an empty shape), from the newest back to that delete.
+        var created = last
+        let earlier = try log.events(at: sequences.dropLast().reversed(), objects: [key.kind: [:]])
+        for event in earlier {
+            guard let event, event.change == .upsert else { break }
+            created = event
         }
-        guard let event = last, event.change == .upsert else { return nil }
-        return Store.withServerMetadata(event, created: created ?? event)
+        return Store.withServerMetadata(last, created: created)
     }
 
     /// Every object of a kind that exists at `sequence` (default: now), sorted by namespace and name.

@@ -5,6 +5,7 @@ import MeshLedgerReplication
 import MeshModel
 import Projection
 import Prometheus
+import Synchronization
 
 /// The server's single writer. Concurrent append requests are coalesced into one LMDB write
 /// transaction (group commit, bounded by `maxBatchRequests`), each all or nothing, so that a
@@ -63,9 +64,26 @@ actor Committer {
 
     /// Waits until an event after `sequence` is folded (woken by the fold that folds it, at once,
     /// without a hop to the actor), the watches stop, or `timeout` passes: events another process
-    /// appends to the store are found by a fold after the timeout.
+    /// appends to the store are found by a fold after the timeout, one look for every waiter
+    /// whose timeout ends within `lookInterval` of it (a hundred idle watches look once, not a
+    /// hundred times).
     nonisolated func waitForEvents(after sequence: UInt64, timeout: Duration) async {
-        if await !folded.wait(for: sequence + 1, timeout: timeout), !watchesStopped { await foldNewEvents() }
+        if await !folded.wait(for: sequence + 1, timeout: timeout), !watchesStopped, lookIsDue() {
+            await foldNewEvents()
+        }
+    }
+
+    /// When a waiter last looked for other processes' appends.
+    private let lastLook = Mutex<ContinuousClock.Instant?>(nil)
+    static let lookInterval = Duration.milliseconds(200)
+
+    private nonisolated func lookIsDue() -> Bool {
+        lastLook.withLock { last in
+            let now = ContinuousClock.now
+            if let last, now - last < Self.lookInterval { return false }
+            last = now
+            return true
+        }
     }
 
     /// Waits until the fold reaches `sequence` (another process's appends are found within 250 ms),

@@ -218,6 +218,21 @@ func readError(_ text: String) -> ManifestError? {
         #expect(throws: JSONText.SyntaxError.self) { try JSONText.parse(Array("\"abc".utf8)) }
     }
 
+    /// Strings are written in runs between the bytes that need an escape: each escape at the
+    /// start, middle and end, runs of plain bytes and of UTF-8 between them, every control byte.
+    @Test func stringsAreWrittenWithExactlyTheirEscapes() throws {
+        #expect(JSONText.string(.string("")) == #""""#)
+        #expect(JSONText.string(.string("plain")) == #""plain""#)
+        #expect(JSONText.string(.string("\"a\\b\nc\r\td\u{01}\u{1F}")) == #""\"a\\b\nc\r\td\u0001\u001f""#)
+        #expect(JSONText.string(.string("café\n😀\"")) == #""café\n😀\"""#)
+        let controls = String(decoding: (0..<0x20).map { UInt8($0) }, as: UTF8.self)
+        let written = JSONText.string(.string(controls + "x" + controls))
+        #expect(try JSONText.parse(Array(written.utf8)) == .string(controls + "x" + controls))
+        #expect(!written.utf8.dropFirst().dropLast().contains { $0 < 0x20 })
+        let bridged = NSString(string: "bridged \"é\"") as String  // not native: copied first
+        #expect(JSONText.string(.string(bridged)) == #""bridged \"é\"""#)
+    }
+
     @Test func canonicalFormRoundTrips() throws {
         var generator = SplitMix64(seed: 42)
         for _ in 0..<300 {

@@ -153,20 +153,36 @@ struct KubeObjects: Sendable {
         var labels: LabelSelector?
         var fields: FieldSelector?
 
+        /// Whether nothing is filtered.
+        var isEmpty: Bool { namespace == nil && labels == nil && fields == nil }
+
         func matches(_ object: JSONValue) -> Bool {
-            if namespace == nil && labels == nil && fields == nil { return true }
-            let name = object[path: ["metadata", "name"]]?.stringValue ?? ""
-            let namespace = object[path: ["metadata", "namespace"]]?.stringValue ?? ""
-            if let want = self.namespace, want != namespace { return false }
-            if let fields, !fields.matches(name: name, namespace: namespace) { return false }
-            if let labels {
-                var map: [String: String] = [:]
-                for member in object[path: ["metadata", "labels"]]?.objectValue ?? JSONObject() {
-                    map[member.key] = member.value.stringValue
-                }
-                if !labels.matches(map) { return false }
-            }
+            isEmpty || matches(Selectable(object))
+        }
+
+        func matches(_ object: Selectable) -> Bool {
+            if let want = self.namespace, want != object.namespace { return false }
+            if let fields, !fields.matches(name: object.name, namespace: object.namespace) { return false }
+            if let labels, !labels.matches(object.labels) { return false }
             return true
+        }
+    }
+
+    /// What a selector reads of an object, read once: a feed that many watches filter keeps it
+    /// with each change, so that no watch reads the object again.
+    struct Selectable: Sendable {
+        let name: String
+        let namespace: String
+        let labels: [String: String]
+
+        init(_ object: JSONValue) {
+            name = object[path: ["metadata", "name"]]?.stringValue ?? ""
+            namespace = object[path: ["metadata", "namespace"]]?.stringValue ?? ""
+            var labels: [String: String] = [:]
+            for member in object[path: ["metadata", "labels"]]?.objectValue ?? JSONObject() {
+                labels[member.key] = member.value.stringValue
+            }
+            self.labels = labels
         }
     }
 

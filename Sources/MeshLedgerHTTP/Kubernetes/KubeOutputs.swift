@@ -143,10 +143,8 @@ struct KubeOutputs: Sendable {
             where filter.matches(object) {
                 then[key] = object
             }
-            for key in current.keys.sorted() where key.kind == kind {
-                let entry = current[key]!
+            for (key, entry) in Self.matching(kind, filter, current) {
                 let object = Self.served((entry.manifest, entry.digest), sequence: sequence)
-                guard filter.matches(object) else { continue }
                 if let before = then[key] {
                     if Self.digest(before) != entry.digest { first += Self.line("MODIFIED", object) }
                 } else {
@@ -157,10 +155,8 @@ struct KubeOutputs: Sendable {
                 first += Self.line("DELETED", withResourceVersion(object, sequence))
             }
         } else {
-            for key in current.keys.sorted() where key.kind == kind {
-                let entry = current[key]!
-                let object = Self.served((entry.manifest, entry.digest), sequence: sequence)
-                if filter.matches(object) { first += Self.line("ADDED", object) }
+            for (_, entry) in Self.matching(kind, filter, current) {
+                first += Self.line("ADDED", Self.served((entry.manifest, entry.digest), sequence: sequence))
             }
         }
         let initial = first
@@ -190,7 +186,7 @@ struct KubeOutputs: Sendable {
                     }
                     var lines: [UInt8] = []
                     for step in steps {
-                        for change in step.changes where change.key.kind == kind && filter.matches(change.object) {
+                        for change in step.changes where change.key.kind == kind && filter.matches(change.selectable) {
                             lines += change.line
                         }
                         cursor = step.through
@@ -201,6 +197,16 @@ struct KubeOutputs: Sendable {
                 await committer.waitForEvents(after: cursor, timeout: .milliseconds(250))
             }
             try await writer.finish(nil)
+        }
+    }
+
+    /// The feed's outputs of a kind that a watch's filter selects, by key (filtered first: each
+    /// of a hundred watches of one cluster reads its own outputs, not every one).
+    static func matching(
+        _ kind: String, _ filter: KubeObjects.Filter, _ entries: [OutputKey: OutputFeed.Entry]
+    ) -> [(key: OutputKey, entry: OutputFeed.Entry)] {
+        entries.filter { $0.key.kind == kind && filter.matches($0.value.selectable) }.sorted { $0.key < $1.key }.map {
+            ($0.key, $0.value)
         }
     }
 
@@ -224,6 +230,16 @@ final class OutputFeed: Sendable {
         let object: OutputObject
         let manifest: JSONValue
         let digest: String
+        /// What the watches' selectors read (the served object's name, namespace and labels are
+        /// the manifest's).
+        let selectable: KubeObjects.Selectable
+
+        init(object: OutputObject, manifest: JSONValue, digest: String) {
+            self.object = object
+            self.manifest = manifest
+            self.digest = digest
+            selectable = KubeObjects.Selectable(manifest)
+        }
     }
 
     /// One change, as a watch event line.
@@ -231,6 +247,15 @@ final class OutputFeed: Sendable {
         let key: OutputKey
         let object: JSONValue
         let line: [UInt8]
+        /// What the watches' selectors read, read once.
+        let selectable: KubeObjects.Selectable
+
+        init(_ type: String, _ key: OutputKey, _ entry: Entry, sequence: UInt64) {
+            self.key = key
+            object = KubeOutputs.served((entry.manifest, entry.digest), sequence: sequence)
+            line = KubeOutputs.line(type, object)
+            selectable = entry.selectable
+        }
     }
 
     /// What changed from one rendering (`after`) to the next (`through`): added and modified, then
@@ -307,19 +332,15 @@ final class OutputFeed: Sendable {
                     guard let before else { continue }
                     state.entries[key] = nil
                     guard state.started else { continue }
-                    let served = KubeOutputs.served((before.manifest, before.digest), sequence: sequence)
-                    deletions.append(Change(key: key, object: served, line: KubeOutputs.line("DELETED", served)))
+                    deletions.append(Change("DELETED", key, before, sequence: sequence))
                     continue
                 }
                 if let before, before.object == object { continue }
                 let (manifest, digest) = object.manifestAndDigest
-                state.entries[key] = Entry(object: object, manifest: manifest, digest: digest)
+                let entry = Entry(object: object, manifest: manifest, digest: digest)
+                state.entries[key] = entry
                 guard state.started, before?.digest != digest else { continue }
-                let served = KubeOutputs.served((manifest, digest), sequence: sequence)
-                changes.append(
-                    Change(
-                        key: key, object: served,
-                        line: KubeOutputs.line(before == nil ? "ADDED" : "MODIFIED", served)))
+                changes.append(Change(before == nil ? "ADDED" : "MODIFIED", key, entry, sequence: sequence))
             }
             if state.started {
                 state.steps.append(Step(after: state.sequence, through: sequence, changes: changes + deletions))
