@@ -121,15 +121,20 @@ public struct Projection: Sendable {
         return state
     }
 
-    /// The output object with this key, merged from every VirtualDestination that produces it (as
-    /// in `outputObjects`); nil when none does. Read it from a settled projection: it costs the
-    /// pieces of one key, not every output.
-    public func outputObject(_ key: OutputKey) -> OutputObject? {
-        var pieces: [(parent: ObjectRef, piece: OutputPiece)] = []
-        for vd in byOutput[key] ?? [] {
-            for piece in storedStates[vd]?.outputs ?? [] where piece.key == key { pieces.append((vd, piece)) }
+    /// The output objects with these keys, each merged from every VirtualDestination that
+    /// produces it (as in `outputObjects`); a key none produces is absent. Read it from a settled
+    /// projection: it costs the pieces of the VirtualDestinations producing these keys, not
+    /// every output.
+    public func outputObjects(_ keys: Set<OutputKey>) -> [OutputKey: OutputObject] {
+        var producers: Set<ObjectRef> = []
+        for key in keys { producers.formUnion(byOutput[key] ?? []) }
+        var pieces: [OutputKey: [(parent: ObjectRef, piece: OutputPiece)]] = [:]
+        for vd in producers {
+            for piece in storedStates[vd]?.outputs ?? [] where keys.contains(piece.key) {
+                pieces[piece.key, default: []].append((vd, piece))
+            }
         }
-        return pieces.isEmpty ? nil : mergeOutput(key, pieces)
+        return pieces.reduce(into: [:]) { objects, item in objects[item.key] = mergeOutput(item.key, item.value) }
     }
 
     /// The VirtualDestinations whose outputs a policy's edit changes: those selecting a

@@ -116,13 +116,11 @@ func generatedLedger(seed: UInt64, clusters: Int, batches: Int) throws -> Ledger
                 // One output read by its key (what the output watches' feed reads) is the one
                 // merged from every output; a key no longer produced reads as none.
                 let objects = incremental.outputObjects
-                for object in objects where incremental.outputObject(object.key) != object {
-                    outputMismatches += 1
-                    if outputMismatches == 1 { Issue.record("outputObject(\(object.key)) differs at \(event.sequence)") }
-                }
                 let keys = Set(objects.map(\.key))
-                for key in previousKeys.subtracting(keys) where incremental.outputObject(key) != nil {
+                let byKey = incremental.outputObjects(keys.union(previousKeys))
+                if byKey != Dictionary(uniqueKeysWithValues: objects.map { ($0.key, $0) }) {
                     outputMismatches += 1
+                    if outputMismatches == 1 { Issue.record("outputObjects(keys) differs at \(event.sequence)") }
                 }
                 previousKeys = keys
             }

@@ -163,38 +163,31 @@ struct KubeOutputs: Sendable {
         let feed = self.feed
         return try await endpoints.watchResponse(context, contentType: "application/json") { writer, stream in
             if !initial.isEmpty { try await writer.write(ByteBuffer(bytes: initial)) }
+            // The feed follows the writer's folds while any watch reads it; each watch wakes
+            // once per commit, when the feed has its changes.
+            feed.subscribe(following: committer)
+            defer { feed.unsubscribe() }
             var cursor = sequence
             let began = ContinuousClock.now
-            while ContinuousClock.now - began < .seconds(timeout), stream.isOpen {
-                // Folded by the writer (or by `waitForEvents`, for other processes' appends).
-                let folded = committer.foldedSequence
-                if folded > cursor {
-                    // One watch brings the feed up to date; the others wait for it, without a
-                    // hop to the writer's actor each.
-                    if feed.claim(folded) {
-                        feed.advance(to: await committer.current())
-                    } else if feed.sequence <= cursor {
-                        _ = await feed.advanced.wait(for: cursor + 1, timeout: .milliseconds(250))
-                        continue
-                    }
-                    guard let steps = feed.steps(after: cursor) else {
-                        let expired = KubeError(
-                            code: 410, reason: "Expired",
-                            message: "too old resource version: \(cursor): the watch fell behind")
-                        try await writer.write(ByteBuffer(bytes: Self.line("ERROR", expired.status)))
-                        break
-                    }
-                    var lines: [UInt8] = []
-                    for step in steps {
-                        for change in step.changes where change.key.kind == kind && filter.matches(change.selectable) {
-                            lines += change.line
-                        }
-                        cursor = step.through
-                    }
-                    if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
+            while ContinuousClock.now - began < .seconds(timeout), stream.isOpen, !committer.watchesStopped {
+                guard feed.sequence > cursor else {
+                    _ = await feed.advanced.wait(for: cursor + 1, timeout: .milliseconds(250))
                     continue
                 }
-                await committer.waitForEvents(after: cursor, timeout: .milliseconds(250))
+                guard let steps = feed.steps(after: cursor) else {
+                    let expired = KubeError(
+                        code: 410, reason: "Expired", message: "too old resource version: \(cursor): the watch fell behind")
+                    try await writer.write(ByteBuffer(bytes: Self.line("ERROR", expired.status)))
+                    break
+                }
+                var lines: [UInt8] = []
+                for step in steps {
+                    for change in step.changes where change.key.kind == kind && filter.matches(change.selectable) {
+                        lines += change.line
+                    }
+                    cursor = step.through
+                }
+                if !lines.isEmpty { try await writer.write(ByteBuffer(bytes: lines)) }
             }
             try await writer.finish(nil)
         }
@@ -223,7 +216,7 @@ struct KubeOutputs: Sendable {
 
 /// The one feed of the output watches: the outputs as last rendered (each one's manifest and
 /// digest, rendered again only when it changed), and for the last commits what changed, each
-/// change encoded once for every watch. Advanced by whichever watch first sees a new commit.
+/// change encoded once for every watch. Advanced by one task while any watch reads it.
 final class OutputFeed: Sendable {
     /// One output as rendered.
     struct Entry: Sendable {
@@ -273,8 +266,9 @@ final class OutputFeed: Sendable {
         /// Each VirtualDestination's pieces as last rendered.
         var outputs: [ObjectRef: [OutputPiece]] = [:]
         var steps: [Step] = []
-        /// The sequence a watch is bringing the feed to, and since when.
-        var claimed: (sequence: UInt64, at: ContinuousClock.Instant)?
+        /// How many watches read the feed, and whether a task follows the writer for them.
+        var subscribers = 0
+        var following = false
     }
 
     /// Woken when the feed advances.
@@ -283,18 +277,34 @@ final class OutputFeed: Sendable {
     /// The sequence of the last rendering.
     var sequence: UInt64 { state.withLock { $0.sequence } }
 
-    /// Whether the caller is the one to bring the feed to `target` (true for one caller, until it
-    /// has or a second has passed).
-    func claim(_ target: UInt64) -> Bool {
-        state.withLock { state in
-            if state.started && state.sequence >= target { return false }
-            if let claimed = state.claimed, claimed.sequence >= target,
-                ContinuousClock.now - claimed.at < .seconds(1)
-            {
-                return false
-            }
-            state.claimed = (target, ContinuousClock.now)
+    /// Subscribes a watch: while any is subscribed, one task follows the writer's folds and
+    /// advances the feed once per commit (then wakes the watches). Pair with `unsubscribe()`.
+    func subscribe(following committer: Committer) {
+        let start = state.withLock { state -> Bool in
+            state.subscribers += 1
+            guard !state.following else { return false }
+            state.following = true
             return true
+        }
+        if start { Task { await self.follow(committer) } }
+    }
+
+    func unsubscribe() { state.withLock { $0.subscribers -= 1 } }
+
+    private func follow(_ committer: Committer) async {
+        while true {
+            let done = state.withLock { state -> Bool in
+                guard state.subscribers == 0 || committer.watchesStopped else { return false }
+                state.following = false
+                return true
+            }
+            if done { return }
+            if committer.foldedSequence > sequence {
+                advance(to: await committer.current())
+            } else {
+                // Folded by the writer, or by this wait's timeout for other processes' appends.
+                await committer.waitForEvents(after: sequence, timeout: .milliseconds(250))
+            }
         }
     }
 
@@ -326,9 +336,10 @@ final class OutputFeed: Sendable {
             let sequence = projection.sequence
             var changes: [Change] = []
             var deletions: [Change] = []
+            let objects = projection.outputObjects(touched)
             for key in touched.sorted() {
                 let before = state.entries[key]
-                guard let object = projection.outputObject(key) else {
+                guard let object = objects[key] else {
                     guard let before else { continue }
                     state.entries[key] = nil
                     guard state.started else { continue }
