@@ -84,6 +84,28 @@ public enum JSONText {
         return out
     }
 
+    /// The canonical compact serialization of an object one of whose members is serialized
+    /// already: member `name` is written as `encoded` (its canonical serialization), so that a
+    /// large member written into several documents is serialized once.
+    public static func canonical(_ value: JSONValue, member name: String, encoded: [UInt8]) -> [UInt8] {
+        guard case .object(let object) = value, object.count > 0 else { return canonical(value) }
+        var out: [UInt8] = []
+        out.reserveCapacity(encoded.count + 256)
+        out.append(UInt8(ascii: "{"))
+        for (i, member) in object.members.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            writeString(member.key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            if member.key == name {
+                out.append(contentsOf: encoded)
+            } else {
+                write(member.value, into: &out, indent: nil, level: 1)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
     /// The canonical serialization as a String, indented by two spaces when `pretty`.
     public static func string(_ value: JSONValue, pretty: Bool = false) -> String {
         var out: [UInt8] = []

@@ -80,8 +80,16 @@ public struct OutputObject: Sendable, Hashable {
 
     /// The manifest and its digest, the manifest built once.
     public var manifestAndDigest: (manifest: JSONValue, digest: String) {
+        let rendered = self.rendered
+        return (rendered.manifest, rendered.digest)
+    }
+
+    /// The manifest, its digest, and its `spec` serialized (canonical), for a writer that puts
+    /// the manifest in several documents (`JSONText.canonical(_:member:encoded:)`).
+    public var rendered: (manifest: JSONValue, digest: String, spec: [UInt8]) {
         let manifest = self.manifest
-        return (manifest, hex(SHA256.hash(data: JSONText.canonical(manifest))))
+        let spec = JSONText.canonical(self.spec)
+        return (manifest, hex(SHA256.hash(data: JSONText.canonical(manifest, member: "spec", encoded: spec))), spec)
     }
 }
 

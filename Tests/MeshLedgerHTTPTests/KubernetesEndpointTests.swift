@@ -316,6 +316,7 @@ import Testing
             for answer in try await watches {
                 for line in answer.text.split(separator: "\n") {
                     let event = try JSONText.parse(Array(line.utf8))
+                    #expect(JSONText.canonical(event) == Array(line.utf8), "each line is canonical JSON")
                     let object = try #require(event["object"])
                     let type = event["type"]?.stringValue ?? ""
                     types.insert(type)

@@ -235,11 +235,19 @@ func readError(_ text: String) -> ManifestError? {
 
     @Test func canonicalFormRoundTrips() throws {
         var generator = SplitMix64(seed: 42)
+        var spliced = 0
         for _ in 0..<300 {
             let value = RandomJSON.value(&generator)
             let text = JSONText.canonical(value)
             #expect(try JSONText.parse(text) == value)
             #expect(JSONText.canonical(try JSONText.parse(text)) == text)
+            // A member serialized beforehand and written as its bytes gives the same text.
+            if let member = value.objectValue?.members.last {
+                #expect(JSONText.canonical(value, member: member.key, encoded: JSONText.canonical(member.value)) == text)
+                spliced += 1
+            }
+            #expect(JSONText.canonical(value, member: "absent", encoded: Array("0".utf8)) == text)
         }
+        #expect(spliced > 10)
     }
 }

@@ -182,7 +182,7 @@ struct KubeOutputs: Sendable {
                 }
                 var lines: [UInt8] = []
                 for step in steps {
-                    for change in step.changes where change.key.kind == kind && filter.matches(change.selectable) {
+                    for change in step.candidates(filter) where change.key.kind == kind && filter.matches(change.selectable) {
                         lines += change.line
                     }
                     cursor = step.through
@@ -223,20 +223,21 @@ final class OutputFeed: Sendable {
         let object: OutputObject
         let manifest: JSONValue
         let digest: String
+        /// The spec, serialized once for every line that carries it.
+        let spec: [UInt8]
         /// What the watches' selectors read (the served object's name, namespace and labels are
         /// the manifest's).
         let selectable: KubeObjects.Selectable
 
-        init(object: OutputObject, manifest: JSONValue, digest: String) {
+        init(object: OutputObject) {
             self.object = object
-            self.manifest = manifest
-            self.digest = digest
+            (manifest, digest, spec) = object.rendered
             selectable = KubeObjects.Selectable(manifest)
         }
     }
 
     /// One change, as a watch event line.
-    struct Change: Sendable {
+    final class Change: Sendable {
         let key: OutputKey
         let object: JSONValue
         let line: [UInt8]
@@ -246,7 +247,10 @@ final class OutputFeed: Sendable {
         init(_ type: String, _ key: OutputKey, _ entry: Entry, sequence: UInt64) {
             self.key = key
             object = KubeOutputs.served((entry.manifest, entry.digest), sequence: sequence)
-            line = KubeOutputs.line(type, object)
+            // `line(type, object)`, the spec serialized once: {"object":…,"type":…} in order.
+            line =
+                Array(#"{"object":"#.utf8) + JSONText.canonical(object, member: "spec", encoded: entry.spec)
+                + Array(#","type":"#.utf8) + JSONText.canonical(.string(type)) + Array("}\n".utf8)
             selectable = entry.selectable
         }
     }
@@ -257,6 +261,28 @@ final class OutputFeed: Sendable {
         let after: UInt64
         let through: UInt64
         let changes: [Change]
+        /// The changes by label and value: a watch that requires a label's value (one cluster's
+        /// agent) reads only those changes, not every one.
+        let byLabel: [String: [String: [Change]]]
+
+        init(after: UInt64, through: UInt64, changes: [Change]) {
+            self.after = after
+            self.through = through
+            self.changes = changes
+            var byLabel: [String: [String: [Change]]] = [:]
+            for change in changes {
+                for (label, value) in change.selectable.labels { byLabel[label, default: [:]][value, default: []].append(change) }
+            }
+            self.byLabel = byLabel
+        }
+
+        /// The changes a filter can select: those with a label value it requires, else all.
+        func candidates(_ filter: KubeObjects.Filter) -> [Change] {
+            for requirement in filter.labels?.requirements ?? [] {
+                if case .equals(let label, let value) = requirement { return byLabel[label]?[value] ?? [] }
+            }
+            return changes
+        }
     }
 
     private struct State {
@@ -324,10 +350,13 @@ final class OutputFeed: Sendable {
             let states = projection.states
             var touched: Set<OutputKey> = []
             for (vd, current) in states {
-                let before = state.outputs[vd]
-                if let before, before == current.outputs { continue }
-                for piece in before ?? [] { touched.insert(piece.key) }
-                for piece in current.outputs { touched.insert(piece.key) }
+                let before = state.outputs[vd] ?? []
+                if before == current.outputs { continue }
+                // The keys whose piece changed, came or went.
+                var old: [OutputKey: OutputPiece] = [:]
+                for piece in before { old[piece.key] = piece }
+                for piece in current.outputs where old.removeValue(forKey: piece.key) != piece { touched.insert(piece.key) }
+                touched.formUnion(old.keys)
                 state.outputs[vd] = current.outputs
             }
             for vd in state.outputs.keys where states[vd] == nil {
@@ -347,10 +376,9 @@ final class OutputFeed: Sendable {
                     continue
                 }
                 if let before, before.object == object { continue }
-                let (manifest, digest) = object.manifestAndDigest
-                let entry = Entry(object: object, manifest: manifest, digest: digest)
+                let entry = Entry(object: object)
                 state.entries[key] = entry
-                guard state.started, before?.digest != digest else { continue }
+                guard state.started, before?.digest != entry.digest else { continue }
                 changes.append(Change(before == nil ? "ADDED" : "MODIFIED", key, entry, sequence: sequence))
             }
             if state.started {
