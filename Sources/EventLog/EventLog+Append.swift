@@ -398,6 +398,7 @@ private struct BatchWriter {
         event.checksum = checksum
         appended.append(event)
         try txn.put(log.history, keyBytes + [0] + EventLog.sequenceKey(sequence), [])
+        try log.indexAudit(event, txn)
         // Recorded times never go backwards, so (time, sequence) keys arrive in order.
         try txn.put(log.byTime, EventLog.timeKey(time, sequence), [], flags: .append)
         pending[key] = (state, keyBytes)

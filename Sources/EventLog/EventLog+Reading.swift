@@ -200,6 +200,7 @@ extension EventLog {
                 return true
             }
             progress?(expected - 1, UInt64(total))
+            if failure == nil { failure = try verifyAuditIndex(txn) }
             return VerifyReport(
                 checked: expected - 1, failure: failure.map { (sequence: $0.0, problem: $0.1) }, headDigest: previous)
         }

@@ -48,6 +48,7 @@ extension EventLog {
                     let keyBytes = EventLog.objectKeyBytes(event.key)
                     try txn.put(events, EventLog.sequenceKey(event.sequence), record, flags: .append)
                     try txn.put(history, keyBytes + [0] + EventLog.sequenceKey(event.sequence), [])
+                    try indexAudit(event, txn)
                     try txn.put(byTime, EventLog.timeKey(event.recordedAt, event.sequence), [], flags: .append)
                     let previous =
                         try states[event.key]?.state

@@ -218,13 +218,16 @@ public final class EventLog: Sendable {
         /// A replica's store: a system crash may undo its last transaction (the log of record in
         /// etcd has it and the replica applies it again), which saves one fsync per commit.
         public var noMetaSync = false
+        /// Called while a writable open builds the audit index of a store written before it
+        /// existed, with (events indexed, head).
+        public var auditIndexProgress: (@Sendable (UInt64, UInt64) -> Void)?
         /// The defaults: read-write, 64 MiB initial map, durable commits.
         public init() {}
     }
 
     /// The storage format of the store as a whole (databases and encodings).
     public static let storeFormat: UInt8 = 1
-    static let databaseNames = ["events", "objects", "history", "bytime", "meta", "snapshots"]
+    static let databaseNames = ["events", "objects", "history", "bytime", "meta", "snapshots", "audit"]
 
     /// The LMDB environment (for this package's tests and tools; other modules see only the log).
     package let environment: Environment
@@ -234,6 +237,9 @@ public final class EventLog: Sendable {
     let byTime: Database
     let meta: Database
     let snapshots: Database
+    /// The audit index (`EventLog+Audit.swift`); nil in a store written before it existed and
+    /// opened read-only.
+    let audit: Database?
 
     /// Opens the log in directory `path` (created on first write).
     public static func open(at path: String, options: Options = Options()) throws -> EventLog {
@@ -242,6 +248,7 @@ public final class EventLog: Sendable {
         }
         var envOptions = Environment.Options()
         envOptions.databases = databaseNames
+        envOptions.optionalDatabases = [auditDatabase]
         envOptions.readOnly = options.readOnly
         envOptions.mapSize = options.mapSize
         envOptions.noSync = options.noSync
@@ -256,6 +263,7 @@ public final class EventLog: Sendable {
         }
         let log = EventLog(environment: environment)
         try log.checkFormat(writable: !options.readOnly)
+        if !options.readOnly && !log.auditIndexed { try log.buildAuditIndex(progress: options.auditIndexProgress) }
         return log
     }
 
@@ -267,6 +275,7 @@ public final class EventLog: Sendable {
         byTime = environment.database("bytime")
         meta = environment.database("meta")
         snapshots = environment.database("snapshots")
+        audit = environment.databaseIfPresent(EventLog.auditDatabase)
     }
 
     private func checkFormat(writable: Bool) throws {

@@ -28,6 +28,9 @@ public final class Environment: @unchecked Sendable {
         public var maxMapSize: Int = 1 << 40
         /// The named databases to open (created if missing and writable).
         public var databases: [String] = []
+        /// Those of `databases` that a read-only open accepts missing (added by a later version
+        /// of the store: `databaseIfPresent` answers nil for them).
+        public var optionalDatabases: Set<String> = []
         /// Open read-only: no writes, no lock file writes where the medium is read-only.
         public var readOnly: Bool = false
         /// Maximum number of concurrent reader slots.
@@ -130,7 +133,8 @@ public final class Environment: @unchecked Sendable {
             var info = MDB_envinfo()
             mdb_env_info(env, &info)
             self.currentMapSize = Atomic(info.me_mapsize)
-            self.handles = try Environment.openDatabases(env, names: options.databases, create: !options.readOnly)
+            self.handles = try Environment.openDatabases(
+                env, names: options.databases, optional: options.optionalDatabases, create: !options.readOnly)
         } catch {
             mdb_env_close(env)
             throw error
@@ -143,7 +147,7 @@ public final class Environment: @unchecked Sendable {
     }
 
     private static func openDatabases(
-        _ env: OpaquePointer, names: [String], create: Bool
+        _ env: OpaquePointer, names: [String], optional: Set<String>, create: Bool
     ) throws -> [String: Database] {
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, create ? 0 : UInt32(MDB_RDONLY), &txn), "mdb_txn_begin")
@@ -151,6 +155,7 @@ public final class Environment: @unchecked Sendable {
         for name in names {
             var dbi: MDB_dbi = 0
             let rc = mdb_dbi_open(txn, name, create ? UInt32(MDB_CREATE) : 0, &dbi)
+            if rc == MDB_NOTFOUND && optional.contains(name) { continue }
             if rc != 0 {
                 mdb_txn_abort(txn)
                 throw LMDBError(code: .init(rawValue: rc), operation: "mdb_dbi_open(\(name))")
@@ -161,6 +166,10 @@ public final class Environment: @unchecked Sendable {
         try check(rc, "mdb_txn_commit(open databases)")
         return result
     }
+
+    /// The handle of a named database given in `Options.databases`, nil when it is one of
+    /// `Options.optionalDatabases` and the store (opened read-only) does not have it.
+    public func databaseIfPresent(_ name: String) -> Database? { handles[name] }
 
     /// The handle of a named database given in `Options.databases`.
     public func database(_ name: String) -> Database {

@@ -67,6 +67,8 @@ public struct LogQuery: Sendable {
     public var cluster: String?
     /// Only this actor.
     public var actor: String?
+    /// Only changes by an identity in this group.
+    public var group: String?
     /// Only this source.
     public var source: EventSource?
     /// From this point on (inclusive).
@@ -84,6 +86,19 @@ public struct LogQuery: Sendable {
         return ObjectKey(kind: kind, namespace: namespace, name: name)
     }
 
+    /// The filters as audit index terms (every filter is one; the bounds are a range).
+    var auditTerms: [AuditTerm] {
+        var terms: [AuditTerm] = []
+        if let actor { terms.append(AuditTerm(.actor, actor)) }
+        if let group { terms.append(AuditTerm(.group, group)) }
+        if let cluster { terms.append(AuditTerm(.cluster, cluster)) }
+        if let name { terms.append(AuditTerm(.name, name)) }
+        if let namespace { terms.append(AuditTerm(.namespace, namespace)) }
+        if let kind { terms.append(AuditTerm(.kind, kind.rawValue)) }
+        if let source { terms.append(AuditTerm(.source, source.rawValue)) }
+        return terms
+    }
+
     /// Whether an event passes the filters (bounds are applied by the range).
     public func matches(_ event: Event) -> Bool {
         if let kind, event.key.kind != kind { return false }
@@ -91,6 +106,7 @@ public struct LogQuery: Sendable {
         if let namespace, event.key.namespace != namespace { return false }
         if let cluster, event.originCluster != cluster { return false }
         if let actor, event.actor != actor { return false }
+        if let group, !event.groups.contains(group) { return false }
         if let source, event.source != source { return false }
         return true
     }

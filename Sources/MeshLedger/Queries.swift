@@ -144,7 +144,7 @@ extension ResourceKind {
 
 extension LogQuery {
     /// The filter names a log query takes, as `meshledger log` flags and `/v1/log` parameters.
-    public static let filterNames = ["kind", "name", "namespace", "cluster", "actor", "source", "since", "until"]
+    public static let filterNames = ["kind", "name", "namespace", "cluster", "actor", "group", "source", "since", "until"]
 
     /// The one parser of log-query filters, for every front end: `filters` maps the names of
     /// `filterNames` to their text (absent or nil: no filter). `since` and `until` take a
@@ -168,6 +168,7 @@ extension LogQuery {
         namespace = value("namespace")
         cluster = value("cluster")
         actor = value("actor")
+        group = value("group")
         for bound in ["since", "until"] {
             guard let text = value(bound) else { continue }
             guard let parsed = LogBound.parse(text, now: now) else {

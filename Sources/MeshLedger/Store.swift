@@ -1,4 +1,5 @@
 public import EventLog
+import Foundation
 import Glibc
 public import MeshModel
 
@@ -17,6 +18,12 @@ public final class Store: Sendable {
     public init(path: String, readOnly: Bool = false, options: EventLog.Options = EventLog.Options()) throws {
         var options = options
         options.readOnly = readOnly
+        if options.auditIndexProgress == nil {
+            // A store written before the audit index: its first writable open builds it.
+            options.auditIndexProgress = { indexed, head in
+                FileHandle.standardError.write(Data("indexing the audit log: \(indexed) of \(head) events\n".utf8))
+            }
+        }
         self.path = path
         self.log = try EventLog.open(at: path, options: options)
     }
@@ -24,7 +31,10 @@ public final class Store: Sendable {
     // MARK: - Reading
 
     /// Runs an audit query and hands each matching event to `body`, oldest first, until it
-    /// returns false.
+    /// returns false. One object's events come from its history; any other filter from the audit
+    /// index (a join of its filters' entries, `EventLog.auditSequences`); a query without
+    /// filters, or on a store without the index (written before it, opened read-only: see
+    /// `answersFromIndex`), scans the range.
     public func query(_ query: LogQuery, _ body: (Event) throws -> Bool) throws {
         let (head, _) = try log.head()
         guard let range = try query.sequenceRange(in: log, head: head) else { return }
@@ -35,11 +45,40 @@ public final class Store: Sendable {
             }
             return
         }
+        let terms = query.auditTerms
+        if !terms.isEmpty && log.auditIndexed {
+            var low = range.lowerBound
+            while low <= range.upperBound {
+                let sequences = try log.auditSequences(terms, in: low...range.upperBound)
+                guard let last = sequences.last else { return }
+                try Task.checkCancellation()
+                for event in try log.events(at: sequences) {
+                    guard let event else { continue }
+                    if query.matches(event), try !body(event) { return }
+                }
+                guard last < range.upperBound else { return }
+                low = last + 1
+            }
+            return
+        }
         try log.scan(range) { event in
             // A long scan ends when the request that asked for it is gone.
             if event.sequence % 1024 == 0 { try Task.checkCancellation() }
             return query.matches(event) ? try body(event) : true
         }
+    }
+
+    /// Whether a filtered log query is answered from the audit index; false for a store written
+    /// before the index existed and opened read-only (its queries scan the log; a writable open,
+    /// or `meshledger reindex`, builds the index).
+    public func answersFromIndex(_ query: LogQuery) -> Bool {
+        query.exactKey != nil || query.auditTerms.isEmpty || log.auditIndexed
+    }
+
+    /// Builds the audit index again from the log (`meshledger reindex`), with a progress line
+    /// per 100,000 events.
+    public func reindex(progress: ((UInt64, UInt64) -> Void)? = nil) throws {
+        try log.buildAuditIndex(progress: progress)
     }
 
     /// Head, counts and sizes.

@@ -27,6 +27,7 @@ extension MeshLedgerCommand {
         @Option(name: .shortAndLong, help: "Only this namespace.") var namespace: String?
         @Option(help: "Only events from this origin cluster.") var cluster: String?
         @Option(help: "Only this actor.") var actor: String?
+        @Option(help: "Only changes by an identity in this group.") var group: String?
         @Option(help: "Only this source (discovery, user, controller).") var source: String?
         @Option(help: ArgumentHelp("From this sequence or time on.", valueName: "seq|time")) var since: String?
         @Option(help: ArgumentHelp("Up to this sequence or time.", valueName: "seq|time")) var until: String?
@@ -37,13 +38,19 @@ extension MeshLedgerCommand {
         func query() throws -> LogQuery {
             try LogQuery(filters: [
                 "kind": kind, "name": name, "namespace": namespace, "cluster": cluster, "actor": actor,
-                "source": source, "since": since, "until": until,
+                "group": group, "source": source, "since": since, "until": until,
             ])
         }
 
         func run() throws {
             let query = try query()
             let store = try global.openForReading()
+            if !store.answersFromIndex(query) {
+                FileHandle.standardError.write(
+                    Data(
+                        "note: this store has no audit index (written by an older version, opened read-only): the log is scanned; a writable open or `meshledger reindex` builds it\n"
+                            .utf8))
+            }
             var table = Table(headers: [
                 "SEQ", "RECORDED", "SOURCE", "ACTOR", "CLUSTER", "KIND", "NAMESPACE", "NAME", "CHANGE", "GEN",
             ])
@@ -104,6 +111,28 @@ extension MeshLedgerCommand {
                 )
             }
             print("ok: \(snapshots.count) snapshot\(snapshots.count == 1 ? "" : "s") agree with a full replay")
+        }
+    }
+
+    /// `reindex`: the audit index built again from the log.
+    struct Reindex: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build the audit index (actor, group, source, cluster, kind, name, namespace) again from the log.",
+            discussion: """
+                A store written before the index existed gains it on its first writable open; this \
+                rebuilds it on demand (after `verify` names an entry that disagrees with the log). \
+                The log itself is not changed.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            if global.readOnly { throw CLIError("reindex writes the index, but --read-only was given") }
+            let store = try Store(path: global.storePath)
+            let progress = Progress(label: "indexing")
+            try store.reindex { done, total in progress.update(done, of: total) }
+            progress.finish()
+            print("ok: the audit index covers \(try store.log.head().sequence) events")
         }
     }
 

@@ -48,7 +48,12 @@ import Workload
         #expect(kinds == (try source.counters().byKind))
         #expect(sources == (try source.counters().bySource))
         #expect(try replica.head() == source.head())
-        #expect(try replica.verify().failure == nil)
+        #expect(try replica.verify().failure == nil)  // its audit index agrees with its log
+        // The replica derived the audit index from the records it applied: the same answers.
+        for terms in [[AuditTerm(.source, "user")], [AuditTerm(.kind, "Destination"), AuditTerm(.source, "discovery")]] {
+            let answer = try replica.auditSequences(terms, in: 1...UInt64(all.count), limit: 10_000)
+            #expect(!answer.isEmpty && answer == (try source.auditSequences(terms, in: 1...UInt64(all.count), limit: 10_000)))
+        }
         #expect(try replica.replication().revision == 9)
         // The same records again (the writer's own entry coming back through the watch): nothing.
         #expect(try replica.applyReplicated(Array(all.suffix(50))).isEmpty)
