@@ -96,7 +96,9 @@ extension EventLog {
     /// events. Appends by other processes meanwhile index themselves. `progress` is called with
     /// (indexed, head) after each chunk.
     public func buildAuditIndex(chunk: UInt64 = 100_000, progress: ((UInt64, UInt64) -> Void)? = nil) throws {
-        guard let audit else { throw LogError(.storage, "the store is open read-only: its audit index cannot be built") }
+        guard let audit else {
+            throw LogError(.storage, "the store is open read-only: its audit index cannot be built")
+        }
         try environment.write { txn in try txn.clear(audit) }
         var next: UInt64 = 1
         while true {

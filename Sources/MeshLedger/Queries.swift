@@ -144,7 +144,9 @@ extension ResourceKind {
 
 extension LogQuery {
     /// The filter names a log query takes, as `meshledger log` flags and `/v1/log` parameters.
-    public static let filterNames = ["kind", "name", "namespace", "cluster", "actor", "group", "source", "since", "until"]
+    public static let filterNames = [
+        "kind", "name", "namespace", "cluster", "actor", "group", "source", "since", "until",
+    ]
 
     /// The one parser of log-query filters, for every front end: `filters` maps the names of
     /// `filterNames` to their text (absent or nil: no filter). `since` and `until` take a

@@ -117,7 +117,8 @@ extension MeshLedgerCommand {
     /// `reindex`: the audit index built again from the log.
     struct Reindex: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Build the audit index (actor, group, source, cluster, kind, name, namespace) again from the log.",
+            abstract:
+                "Build the audit index (actor, group, source, cluster, kind, name, namespace) again from the log.",
             discussion: """
                 A store written before the index existed gains it on its first writable open; this \
                 rebuilds it on demand (after `verify` names an entry that disagrees with the log). \

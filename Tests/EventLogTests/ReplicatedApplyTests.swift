@@ -50,7 +50,9 @@ import Workload
         #expect(try replica.head() == source.head())
         #expect(try replica.verify().failure == nil)  // its audit index agrees with its log
         // The replica derived the audit index from the records it applied: the same answers.
-        for terms in [[AuditTerm(.source, "user")], [AuditTerm(.kind, "Destination"), AuditTerm(.source, "discovery")]] {
+        for terms in [
+            [AuditTerm(.source, "user")], [AuditTerm(.kind, "Destination"), AuditTerm(.source, "discovery")],
+        ] {
             let answer = try replica.auditSequences(terms, in: 1...UInt64(all.count), limit: 10_000)
             let expected = try source.auditSequences(terms, in: 1...UInt64(all.count), limit: 10_000)
             #expect(!answer.isEmpty && answer == expected)

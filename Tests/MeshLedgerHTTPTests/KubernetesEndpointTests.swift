@@ -280,22 +280,37 @@ import Testing
                     + (object[path: ["metadata", "name"]]?.stringValue ?? "")
             }
             func content(_ object: JSONValue) -> JSONValue {
-                guard case .object(var root) = object, case .object(var metadata)? = root["metadata"] else { return object }
+                guard case .object(var root) = object, case .object(var metadata)? = root["metadata"] else {
+                    return object
+                }
                 metadata["resourceVersion"] = nil
                 root["metadata"] = .object(metadata)
                 return .object(root)
             }
+            // As an informer: a list, then a watch from its resourceVersion (a watch that starts
+            // after some of the writes below gets them as the difference since the list).
+            var folded: [String: JSONValue] = [:]
+            var listedAt: [String: String] = [:]
+            for kind in kinds {
+                let list = try await client.call(.get, "/apis/networking.istio.io/v1alpha3/\(kind)")
+                listedAt[kind] = list.json[path: ["metadata", "resourceVersion"]]?.stringValue
+                for item in list.json["items"]?.arrayValue ?? [] { folded[identity(item)] = item }
+            }
+            let since = listedAt
             async let watches = withThrowingTaskGroup(of: Answer.self) { group in
                 for kind in kinds {
                     group.addTask {
-                        try await client.call(.get, "/apis/networking.istio.io/v1alpha3/\(kind)?watch=true&timeoutSeconds=4")
+                        try await client.call(
+                            .get,
+                            "/apis/networking.istio.io/v1alpha3/\(kind)?watch=true&timeoutSeconds=10&resourceVersion=\(since[kind] ?? "")"
+                        )
                     }
                 }
                 var answers: [Answer] = []
                 for try await answer in group { answers.append(answer) }
                 return answers
             }
-            try await Task.sleep(for: .milliseconds(500))
+            try await Task.sleep(for: .milliseconds(300))
             let edit = try text("\(fleet)/user/reviews-edit.yaml").replacingOccurrences(
                 of: "number: 9080", with: "number: 9443")
             let writes: [(String, String)] = [
@@ -309,9 +324,7 @@ import Testing
             for (op, body) in writes {
                 let answer = try await client.call(.post, "/v1/events?op=\(op)", body: body)
                 #expect(answer.status == 200, "\(answer.text)")
-                try await Task.sleep(for: .milliseconds(150))
             }
-            var folded: [String: JSONValue] = [:]
             var types: Set<String> = []
             for answer in try await watches {
                 for line in answer.text.split(separator: "\n") {
@@ -323,7 +336,7 @@ import Testing
                     if type == "DELETED" { folded[identity(object)] = nil } else { folded[identity(object)] = object }
                 }
             }
-            #expect(types == ["ADDED", "MODIFIED", "DELETED"])
+            #expect(types == ["ADDED", "MODIFIED", "DELETED"], "\(types)")
             var listed: [String: JSONValue] = [:]
             for kind in kinds {
                 let list = try await client.call(.get, "/apis/networking.istio.io/v1alpha3/\(kind)")

@@ -64,7 +64,9 @@ import Workload
             return true
         }
         #expect(events.count > 200)
-        func pick<T>(_ values: [T], _ random: inout SplitMix64) -> T { values[Int(random.next() % UInt64(values.count))] }
+        func pick<T>(_ values: [T], _ random: inout SplitMix64) -> T {
+            values[Int(random.next() % UInt64(values.count))]
+        }
         var random = SplitMix64(seed: seed * 7 + 1)
         let actors = Array(Set(events.map(\.actor))).sorted() + ["nobody"]
         let clusters = Array(Set(events.compactMap(\.originCluster))).sorted() + ["cluster-99"]

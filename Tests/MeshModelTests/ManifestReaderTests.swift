@@ -243,7 +243,8 @@ func readError(_ text: String) -> ManifestError? {
             #expect(JSONText.canonical(try JSONText.parse(text)) == text)
             // A member serialized beforehand and written as its bytes gives the same text.
             if let member = value.objectValue?.members.last {
-                #expect(JSONText.canonical(value, member: member.key, encoded: JSONText.canonical(member.value)) == text)
+                #expect(
+                    JSONText.canonical(value, member: member.key, encoded: JSONText.canonical(member.value)) == text)
                 spliced += 1
             }
             #expect(JSONText.canonical(value, member: "absent", encoded: Array("0".utf8)) == text)

@@ -176,13 +176,15 @@ struct KubeOutputs: Sendable {
                 }
                 guard let steps = feed.steps(after: cursor) else {
                     let expired = KubeError(
-                        code: 410, reason: "Expired", message: "too old resource version: \(cursor): the watch fell behind")
+                        code: 410, reason: "Expired",
+                        message: "too old resource version: \(cursor): the watch fell behind")
                     try await writer.write(ByteBuffer(bytes: Self.line("ERROR", expired.status)))
                     break
                 }
                 var lines: [UInt8] = []
                 for step in steps {
-                    for change in step.candidates(filter) where change.key.kind == kind && filter.matches(change.selectable) {
+                    for change in step.candidates(filter)
+                    where change.key.kind == kind && filter.matches(change.selectable) {
                         lines += change.line
                     }
                     cursor = step.through
@@ -271,7 +273,9 @@ final class OutputFeed: Sendable {
             self.changes = changes
             var byLabel: [String: [String: [Change]]] = [:]
             for change in changes {
-                for (label, value) in change.selectable.labels { byLabel[label, default: [:]][value, default: []].append(change) }
+                for (label, value) in change.selectable.labels {
+                    byLabel[label, default: [:]][value, default: []].append(change)
+                }
             }
             self.byLabel = byLabel
         }
@@ -355,7 +359,9 @@ final class OutputFeed: Sendable {
                 // The keys whose piece changed, came or went.
                 var old: [OutputKey: OutputPiece] = [:]
                 for piece in before { old[piece.key] = piece }
-                for piece in current.outputs where old.removeValue(forKey: piece.key) != piece { touched.insert(piece.key) }
+                for piece in current.outputs where old.removeValue(forKey: piece.key) != piece {
+                    touched.insert(piece.key)
+                }
                 touched.formUnion(old.keys)
                 state.outputs[vd] = current.outputs
             }
