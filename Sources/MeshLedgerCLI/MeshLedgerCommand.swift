@@ -17,7 +17,8 @@ public struct MeshLedgerCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Apply.self, Delete.self, Discover.self, Ingest.self, Get.self, Outputs.self, Explain.self, Report.self,
-            History.self, Diff.self, Log.self, Verify.self, Reindex.self, Replay.self, Snapshot.self, Backup.self,
+            History.self, Diff.self, Log.self, Audit.self, Verify.self, Reindex.self, Replay.self, Snapshot.self,
+            Backup.self,
             Stats.self,
             Serve.self, Kubeconfig.self, Record.self, Drift.self,
         ]

@@ -22,28 +22,13 @@ extension MeshLedgerCommand {
                 """)
 
         @OptionGroup var global: GlobalOptions
-        @Option(help: "Only this kind (virtualdestination, vd, destination, ...).") var kind: String?
-        @Option(help: "Only objects with this name.") var name: String?
-        @Option(name: .shortAndLong, help: "Only this namespace.") var namespace: String?
-        @Option(help: "Only events from this origin cluster.") var cluster: String?
-        @Option(help: "Only this actor.") var actor: String?
-        @Option(help: "Only changes by an identity in this group.") var group: String?
-        @Option(help: "Only this source (discovery, user, controller).") var source: String?
-        @Option(help: ArgumentHelp("From this sequence or time on.", valueName: "seq|time")) var since: String?
-        @Option(help: ArgumentHelp("Up to this sequence or time.", valueName: "seq|time")) var until: String?
+        @OptionGroup var filters: LogFilters
         @Option(
             name: .shortAndLong, help: "Output format: table or jsonl (one JSON object per event, with the object).")
         var output: LogFormat = .table
 
-        func query() throws -> LogQuery {
-            try LogQuery(filters: [
-                "kind": kind, "name": name, "namespace": namespace, "cluster": cluster, "actor": actor,
-                "group": group, "source": source, "since": since, "until": until,
-            ])
-        }
-
         func run() throws {
-            let query = try query()
+            let query = try filters.query()
             let store = try global.openForReading()
             if !store.answersFromIndex(query) {
                 FileHandle.standardError.write(
@@ -77,6 +62,42 @@ extension MeshLedgerCommand {
                 }
             }
             out.flush()
+        }
+    }
+
+    /// `audit export`: the log as Kubernetes audit events.
+    struct Audit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The log for auditors' tools.", subcommands: [Export.self])
+
+        struct Export: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Write the changes the filters select as audit.k8s.io/v1 Events, one JSON object a line.",
+                discussion: """
+                    Each change is one Event at stage ResponseComplete: verb create, update or delete, \
+                    the recorded identity as user (the impersonator as user and the identity as \
+                    impersonatedUser when it impersonated), objectRef with resourceVersion = sequence, \
+                    and MeshLedger's own fields in meshledger.dev/ annotations. --level Request adds \
+                    the object as written; RequestResponse the object as stored after and before.
+                    """)
+
+            @OptionGroup var global: GlobalOptions
+            @OptionGroup var filters: LogFilters
+            @Option(help: "Metadata, Request or RequestResponse.") var level: String = "Metadata"
+
+            func run() throws {
+                guard let level = AuditLevel(rawValue: level) else {
+                    throw CLIError("--level \(level): expected Metadata, Request or RequestResponse")
+                }
+                let query = try filters.query()
+                let store = try global.openForReading()
+                let out = OutputBuffer()
+                try store.auditEvents(query, level: level) { event in
+                    out.write(JSONText.string(event) + "\n")
+                    return true
+                }
+                out.flush()
+            }
         }
     }
 
@@ -216,5 +237,25 @@ extension MeshLedgerCommand {
             }
             return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
         }
+    }
+}
+
+/// The filters of an audit query, as `log` and `audit export` take them.
+struct LogFilters: ParsableArguments {
+    @Option(help: "Only this kind (virtualdestination, vd, destination, ...).") var kind: String?
+    @Option(help: "Only objects with this name.") var name: String?
+    @Option(name: .shortAndLong, help: "Only this namespace.") var namespace: String?
+    @Option(help: "Only events from this origin cluster.") var cluster: String?
+    @Option(help: "Only this actor.") var actor: String?
+    @Option(help: "Only changes by an identity in this group.") var group: String?
+    @Option(help: "Only this source (discovery, user, controller).") var source: String?
+    @Option(help: ArgumentHelp("From this sequence or time on.", valueName: "seq|time")) var since: String?
+    @Option(help: ArgumentHelp("Up to this sequence or time.", valueName: "seq|time")) var until: String?
+
+    func query() throws -> LogQuery {
+        try LogQuery(filters: [
+            "kind": kind, "name": name, "namespace": namespace, "cluster": cluster, "actor": actor,
+            "group": group, "source": source, "since": since, "until": until,
+        ])
     }
 }

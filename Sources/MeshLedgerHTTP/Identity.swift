@@ -1,3 +1,5 @@
+import MeshModel
+
 /// Who is asking: the authenticated user and groups (Kubernetes' user info).
 public struct Identity: Sendable, Hashable {
     /// The user name recorded as the actor of every event the request writes.
@@ -21,7 +23,7 @@ public struct Identity: Sendable, Hashable {
     /// Members may do anything, whatever the policy says (kube's `system:masters`).
     public static let privilegedGroup = "system:masters"
     /// Recorded among an event's groups, followed by the user who impersonated its actor.
-    public static let impersonatorPrefix = "meshledger.dev/impersonated-by="
+    public static let impersonatorPrefix = Event.impersonatorGroupPrefix
 
     /// The identity with `system:authenticated` among its groups, as kube's authenticators add it
     /// (unless it already names either group).

@@ -81,6 +81,9 @@ public struct Event: Sendable, Hashable {
     public var source: EventSource
     /// Who: a user name or an agent id.
     public var actor: String
+    /// The group recorded with a change made by impersonation, naming who impersonated
+    /// (`meshledger.dev/impersonated-by=USER`); an identity cannot claim such a group.
+    public static let impersonatorGroupPrefix = "meshledger.dev/impersonated-by="
     /// The actor's groups, when an authenticated identity wrote it (empty otherwise).
     public var groups: [String] = []
     /// The client that made the change, when an API write named it (its `fieldManager`, or its

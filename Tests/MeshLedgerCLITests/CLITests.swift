@@ -164,6 +164,15 @@ import Testing
         #expect(none.status == 0 && none.stdout.isEmpty)
 
         #expect(try meshledger(["verify", "--store", store]).stdout.hasPrefix("ok: 3 events verified"))
+        // The audit export of the same changes: create, then update by bob.
+        let audit = try meshledger(["audit", "export", "--store", store, "--name", "a", "--level", "Request"])
+        let audited = audit.stdout.split(separator: "\n").map { try! JSONText.parse(Array($0.utf8)) }
+        #expect(audited.map { $0["verb"] } == ["create", "update"])
+        #expect(audited.map { $0[path: ["user", "username"]] } == ["alice", "bob"])
+        #expect(audited[1][path: ["requestObject", "spec", "port", "number"]] == 9443)
+        let badLevel = try meshledger(["audit", "export", "--store", store, "--level", "All"])
+        #expect(badLevel.status == 1 && badLevel.stderr.contains("Metadata, Request or RequestResponse"))
+        #expect(try meshledger(["reindex", "--store", store]).stdout.contains("covers 3 events"))
         let backup = dir + "/backup"
         #expect(try meshledger(["backup", "--store", store, backup]).status == 0)
         let fromBackup = try meshledger(["log", "--store", backup, "--read-only", "-o", "jsonl"])

@@ -407,6 +407,16 @@ import Testing
             #expect(!bobs.isEmpty && bobs.count < everything.count)
             #expect(bobs.allSatisfy { $0["kind"] == "VirtualDestination" && $0["namespace"] == "bookinfo" })
             #expect(bobs.count == everything.filter { $0["kind"] == "VirtualDestination" }.count)
+            // The audit export reads the same: bob's are the VirtualDestinations' changes alone.
+            let audited = lines(try await client.call(.get, "/v1/audit/events", headers: Self.alice))
+            let bobsAudit = lines(try await client.call(.get, "/v1/audit/events?level=Request", headers: Self.bob))
+            #expect(audited.count == everything.count && bobsAudit.count == bobs.count)
+            #expect(bobsAudit.allSatisfy { $0[path: ["objectRef", "resource"]] == "virtualdestinations" })
+            #expect(
+                bobsAudit.allSatisfy { $0["requestObject"] != nil } && audited.allSatisfy { $0["requestObject"] == nil }
+            )
+            let badLevel = try await client.call(.get, "/v1/audit/events?level=Everything", headers: Self.alice)
+            #expect(badLevel.status == 400)
             let watched = lines(
                 try await client.call(.get, "/v1/watch?from=0&timeoutSeconds=0.3", headers: Self.bob)
             ).filter { $0["type"] == "EVENT" }

@@ -349,6 +349,24 @@ import Testing
         }
     }
 
+    /// `/v1/audit/events?follow=true` sends the selected changes, then each new one as it
+    /// commits.
+    @Test func theAuditStreamFollowsNewChanges() async throws {
+        try await withServer(try fleetStore()) { client in
+            let head = try await client.call(.get, "/v1/log").text.split(separator: "\n").count
+            async let followed = client.call(.get, "/v1/audit/events?follow=true&timeoutSeconds=3&kind=vd")
+            try await Task.sleep(for: .milliseconds(500))
+            let answer = try await client.call(
+                .post, "/v1/events?op=apply", body: virtualDestinationYAML("followed", hostname: "followed.global"))
+            #expect(answer.status == 200)
+            let lines = try await followed.text.split(separator: "\n").map { try JSONText.parse(Array($0.utf8)) }
+            #expect(lines.allSatisfy { $0[path: ["objectRef", "resource"]] == "virtualdestinations" })
+            #expect(lines.count > 1 && head > lines.count)
+            let last = try #require(lines.last)
+            #expect(last[path: ["objectRef", "name"]] == "followed" && last["verb"] == "create", "\(last)")
+        }
+    }
+
     @Test func istioOutputsAreReadOnlyResourcesSelectableByCluster() async throws {
         try await withServer(try fleetStore()) { client in
             let base = "/apis/networking.istio.io/v1alpha3"

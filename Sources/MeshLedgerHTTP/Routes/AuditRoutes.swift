@@ -12,6 +12,7 @@ struct AuditRoutes: Sendable {
 
     func addRoutes(to group: RouterGroup<ServerContext>) {
         group.get("log") { request, context in try log(request, context) }
+        group.get("audit/events") { request, context in try await auditEvents(request, context) }
         group.get("virtualdestinations/:namespace/:name/history") { request, context in try history(request, context) }
         group.get("virtualdestinations/:namespace/:name/explain") { request, context in
             try await explain(request, context)
@@ -36,6 +37,69 @@ struct AuditRoutes: Sendable {
         return Response(
             status: .ok, headers: [.contentType: "application/x-ndjson"],
             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// GET /v1/audit/events?FILTERS&level=Metadata|Request|RequestResponse[&follow=true]
+    /// (JSON lines): the changes the filters select as audit.k8s.io/v1 Events (`AuditExport`),
+    /// of the objects the caller may list; with `follow=true` the stream goes on with each new
+    /// change as it commits (until `timeoutSeconds` or the server's longest watch).
+    func auditEvents(_ request: Request, _ context: ServerContext) async throws -> Response {
+        var filters: [String: String?] = [:]
+        for name in LogQuery.filterNames { filters[name] = endpoints.query(request, name) }
+        let query = try LogQuery(filters: filters)
+        let levelText = endpoints.query(request, "level") ?? AuditLevel.metadata.rawValue
+        guard let level = AuditLevel(rawValue: levelText) else {
+            throw APIError(
+                status: .badRequest, message: "level \(levelText): expected Metadata, Request or RequestResponse",
+                code: "BadRequest")
+        }
+        let store = endpoints.store
+        let readable = V1ReadFilter.make(
+            context, access: endpoints.configuration.access, verb: "list", path: request.uri.path)
+        /// The lines of the events the query selects up to `head`.
+        @Sendable func lines(_ query: LogQuery, through head: UInt64) throws -> [UInt8] {
+            var query = query
+            if case .sequence(let until)? = query.until, until < head {} else { query.until = .sequence(head) }
+            var readable = readable
+            var bytes: [UInt8] = []
+            try store.auditEvents(
+                query, level: level,
+                including: { readable?.allows($0.key.kind, namespace: $0.key.namespace) != false }
+            ) { event in
+                bytes += JSONText.canonical(event)
+                bytes.append(UInt8(ascii: "\n"))
+                return true
+            }
+            return bytes
+        }
+        guard endpoints.query(request, "follow") == "true" else {
+            let head = try store.log.head().sequence
+            return Response(
+                status: .ok, headers: [.contentType: "application/x-ndjson"],
+                body: .init(byteBuffer: ByteBuffer(bytes: try lines(query, through: head))))
+        }
+        let committer = endpoints.committer
+        let longest = max(0.01, endpoints.configuration.maxWatchSeconds)
+        let timeout = min(try endpoints.seconds(request, "timeoutSeconds", in: 0...31_536_000) ?? longest, longest)
+        let until = query.until
+        return try await endpoints.watchResponse(context, contentType: "application/x-ndjson") { writer, stream in
+            var query = query
+            var cursor: UInt64 = 0
+            let started = ContinuousClock.now
+            while stream.isOpen && ContinuousClock.now - started < .seconds(timeout) {
+                let head = max(committer.foldedSequence, try store.log.head().sequence)
+                if head > cursor {
+                    if cursor > 0 { query.since = .sequence(cursor + 1) }
+                    let bytes = try lines(query, through: head)
+                    cursor = head
+                    if !bytes.isEmpty { try await writer.write(ByteBuffer(bytes: bytes)) }
+                    if case .sequence(let last)? = until, last <= cursor { break }
+                    continue
+                }
+                await committer.waitForEvents(after: cursor, timeout: .milliseconds(250))
+            }
+            try await writer.finish(nil)
+        }
     }
 
     /// GET /v1/virtualdestinations/{namespace}/{name}/history?since=&until=
