@@ -59,13 +59,17 @@ struct AuditRoutes: Sendable {
         /// The lines of the events the query selects up to `head`.
         @Sendable func lines(_ query: LogQuery, through head: UInt64) throws -> [UInt8] {
             var query = query
-            if case .sequence(let until)? = query.until, until < head {} else { query.until = .sequence(head) }
+            switch query.until {
+            case nil: query.until = .sequence(head)
+            case .sequence(let until)? where until > head: query.until = .sequence(head)
+            default: break  // an earlier sequence, or a time: the query's own bound
+            }
             var readable = readable
             var bytes: [UInt8] = []
-            try store.auditEvents(
-                query, level: level,
-                including: { readable?.allows($0.key.kind, namespace: $0.key.namespace) != false }
-            ) { event in
+            let including = { (event: Event) in
+                readable?.allows(event.key.kind, namespace: event.key.namespace) != false
+            }
+            try store.auditEvents(query, level: level, including: including) { event in
                 bytes += JSONText.canonical(event)
                 bytes.append(UInt8(ascii: "\n"))
                 return true
