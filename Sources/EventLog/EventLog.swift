@@ -263,7 +263,12 @@ public final class EventLog: Sendable {
         }
         let log = EventLog(environment: environment)
         try log.checkFormat(writable: !options.readOnly)
-        if !options.readOnly && !log.auditIndexed { try log.buildAuditIndex(progress: options.auditIndexProgress) }
+        if !options.readOnly && !log.auditIndexed {
+            // An empty log is indexed as it grows; an older store's events are indexed now.
+            var progress: ((UInt64, UInt64) -> Void)?
+            if try log.head().sequence > 0, let report = options.auditIndexProgress { progress = report }
+            try log.buildAuditIndex(progress: progress)
+        }
         return log
     }
 
