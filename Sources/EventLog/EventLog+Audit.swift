@@ -109,7 +109,7 @@ extension EventLog {
                 if next <= last {
                     try txn.scan(events, from: EventLog.sequenceKey(next)) { key, value in
                         guard EventLog.decodeUInt64(key) <= last else { return false }
-                        let event = try EventCodec.decode(value, objects: EventLog.noObjects)
+                        let event = try EventCodec.decode(value, objects: EventLog.headersOnly)
                         for entry in EventLog.auditKeys(event) { try txn.put(audit, entry, []) }
                         return true
                     }
@@ -123,8 +123,9 @@ extension EventLog {
         }
     }
 
-    /// The shapes that decode no object (what the audit index reads of an event is its header).
-    static let noObjects: [ResourceKind: ValueShape] = Dictionary(
+    /// The shapes that decode no object: for readers of events' headers alone (the audit index,
+    /// an object's lives).
+    public static let headersOnly: [ResourceKind: ValueShape] = Dictionary(
         uniqueKeysWithValues: ResourceKind.allCases.map { ($0, [:]) })
 
     /// The sequences in `range` whose events have every term's value, ascending, at most `limit`
@@ -170,26 +171,30 @@ extension EventLog {
         return found
     }
 
-    /// Checks the audit index against the log: every event's entries are there, and every entry
-    /// names an event with that value. The first disagreement, or nil.
-    func verifyAuditIndex(_ txn: borrowing ReadTransaction) throws -> (sequence: UInt64, problem: String)? {
-        guard let audit, try txn.get(meta, EventLog.auditIndexedKey) != nil else { return nil }
-        var expected = 0
-        var failure: (UInt64, String)?
-        try txn.scan(events) { key, value in
-            let event = try EventCodec.decode(value, objects: EventLog.noObjects)
-            for entry in EventLog.auditKeys(event) {
-                expected += 1
-                if try txn.get(audit, entry) == nil {
-                    failure = (event.sequence, "the audit index has no entry \(EventLog.describeAuditKey(entry))")
-                    return false
-                }
+    /// Whether `verify` checks the audit index (it covers the whole log).
+    func auditIndexComplete(_ txn: borrowing ReadTransaction) throws -> Bool {
+        try audit != nil && txn.get(meta, EventLog.auditIndexedKey) != nil
+    }
+
+    /// For `verify`, per event in its one scan of the log: the first of the event's audit index
+    /// entries that is missing, or nil; `entries` counts the entries the events have.
+    func auditIndexMissing(_ event: Event, _ txn: borrowing ReadTransaction, entries: inout Int) throws -> String? {
+        guard let audit else { return nil }
+        for entry in EventLog.auditKeys(event) {
+            entries += 1
+            if try txn.get(audit, entry) == nil {
+                return "the audit index has no entry \(EventLog.describeAuditKey(entry))"
             }
-            return true
         }
-        if let failure { return failure }
-        guard try txn.count(audit) != expected else { return nil }
-        // More entries than the events have: name one that no event has.
+        return nil
+    }
+
+    /// For `verify`, after its scan found every event's entries: when the index holds more than
+    /// the `entries` the events have, one that no event has.
+    func auditIndexExtra(_ txn: borrowing ReadTransaction, entries: Int) throws -> (sequence: UInt64, problem: String)?
+    {
+        guard let audit, try txn.count(audit) != entries else { return nil }
+        var failure: (UInt64, String)?
         try txn.scan(audit) { key, _ in
             guard key.count > 9 else {
                 failure = (0, "the audit index has a malformed entry")
@@ -198,7 +203,7 @@ extension EventLog {
             let sequence = EventLog.decodeUInt64(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...]))
             let entry = Array(key)
             let event = try txn.withValue(events, EventLog.sequenceKey(sequence)) { buffer in
-                try buffer.map { try EventCodec.decode($0, objects: EventLog.noObjects) }
+                try buffer.map { try EventCodec.decode($0, objects: EventLog.headersOnly) }
             }
             if let event, EventLog.auditKeys(event).contains(entry) { return true }
             failure = (sequence, "the audit index entry \(EventLog.describeAuditKey(entry)) disagrees with the log")

@@ -1,4 +1,3 @@
-import Crypto
 import EventLog
 public import MeshModel
 
@@ -30,11 +29,7 @@ public enum AuditExport {
     /// A stable audit ID for an event: UUID-shaped, from its sequence and checksum (the same
     /// event gives the same ID in every export and on every replica).
     public static func auditID(_ event: Event) -> String {
-        let hex = Digest(bytes: Array(SHA256.hash(data: Array("audit/\(event.sequence)/\(event.checksum.hex)".utf8))))
-            .hex
-        let digits = Array(hex.prefix(32))
-        return String(digits[0..<8]) + "-" + String(digits[8..<12]) + "-" + String(digits[12..<16]) + "-"
-            + String(digits[16..<20]) + "-" + String(digits[20..<32])
+        Store.uuidShaped("audit/\(event.sequence)/\(event.checksum.hex)")
     }
 
     /// The request URI a Kubernetes client would have sent for the change.
@@ -127,7 +122,7 @@ struct AuditLives {
     mutating func around(_ event: Event) throws -> (previous: UInt64?, created: UInt64?) {
         if lives[event.key] == nil {
             let history = try log.history(of: event.key)
-            let headers = try log.events(at: history, objects: AuditLives.noObjects)
+            let headers = try log.events(at: history, objects: EventLog.headersOnly)
             var byEvent: [UInt64: (previous: UInt64?, created: UInt64)] = [:]
             var previous: UInt64?
             var created: UInt64 = 0
@@ -142,7 +137,4 @@ struct AuditLives {
         guard let life = lives[event.key]?[event.sequence] else { return (nil, nil) }
         return (life.previous, life.created)
     }
-
-    static let noObjects: [ResourceKind: ValueShape] = Dictionary(
-        uniqueKeysWithValues: ResourceKind.allCases.map { ($0, [:]) })
 }

@@ -37,24 +37,10 @@ public enum FieldValidation: String, Sendable, CaseIterable {
     /// `object` without its unknown fields, and the warnings to give (`unknown field "spec.x"`),
     /// or `Refusal` under `Strict`. Fields `current` (the object as stored) already had are
     /// dropped without a word: they were stored before this rule, and this write did not add them.
+    /// `current` is asked for only when the object has unknown fields (reading it costs a read of
+    /// the object's history).
     public func apply(
-        _ object: JSONValue, kind: ResourceKind, current: JSONValue? = nil
-    ) throws(Refusal) -> (
-        object: JSONValue, warnings: [String]
-    ) {
-        do {
-            return try apply(object, kind: kind, current: { current })
-        } catch let refusal as Refusal {
-            throw refusal
-        } catch {
-            preconditionFailure("a stored object given as a value cannot fail to be read")
-        }
-    }
-
-    /// `apply`, the object as stored read only when the object has unknown fields (reading it
-    /// costs a read of its history).
-    public func apply(
-        _ object: JSONValue, kind: ResourceKind, current: () throws -> JSONValue?
+        _ object: JSONValue, kind: ResourceKind, current: () throws -> JSONValue? = { nil }
     ) throws -> (object: JSONValue, warnings: [String]) {
         let (fields, pruned) = CRDSchemas.shared.unknownFields(of: object, kind: kind)
         guard !fields.isEmpty else { return (object, []) }

@@ -207,7 +207,7 @@ extension Store {
         // Its creation: the first upsert after the last delete. The earlier events are read
         // without their objects (an empty shape), from the newest back to that delete.
         var created = last
-        let earlier = try log.events(at: sequences.dropLast().reversed(), objects: [key.kind: [:]])
+        let earlier = try log.events(at: sequences.dropLast().reversed(), objects: EventLog.headersOnly)
         for event in earlier {
             guard let event, event.change == .upsert else { break }
             created = event
@@ -258,12 +258,13 @@ extension Store {
     /// A stable uid for one life of an object (it changes when the object is deleted and created
     /// again): a UUID-shaped digest of its key and the sequence that created it.
     static func uid(of key: ObjectKey, createdAt sequence: UInt64) -> String {
-        let hex = Array(
-            Digest(
-                bytes: Array(
-                    SHA256.hash(data: Array("\(key.kind.rawValue)/\(key.namespace)/\(key.name)@\(sequence)".utf8)))
-            )
-            .hex.prefix(32))
+        uuidShaped("\(key.kind.rawValue)/\(key.namespace)/\(key.name)@\(sequence)")
+    }
+
+    /// A UUID-shaped digest of `text` (the first 128 bits of its SHA-256, as 8-4-4-4-12 hex):
+    /// the stable identifiers the store serves (uids, audit IDs).
+    static func uuidShaped(_ text: String) -> String {
+        let hex = Array(Digest(bytes: Array(SHA256.hash(data: Array(text.utf8)))).hex.prefix(32))
         return String(hex[0..<8]) + "-" + String(hex[8..<12]) + "-" + String(hex[12..<16]) + "-"
             + String(hex[16..<20]) + "-" + String(hex[20..<32])
     }

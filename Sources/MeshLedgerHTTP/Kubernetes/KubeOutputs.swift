@@ -210,9 +210,14 @@ struct KubeOutputs: Sendable {
     }
 
     static func line(_ type: String, _ object: JSONValue) -> [UInt8] {
-        var bytes = JSONText.canonical(["type": .string(type), "object": object])
-        bytes.append(UInt8(ascii: "\n"))
-        return bytes
+        line(type, encodedObject: JSONText.canonical(object))
+    }
+
+    /// A watch event line around an object serialized already (canonical): the same bytes as
+    /// `{"object":…,"type":…}` canonical, then a newline.
+    static func line(_ type: String, encodedObject: [UInt8]) -> [UInt8] {
+        Array(#"{"object":"#.utf8) + encodedObject + Array(#","type":"#.utf8) + JSONText.canonical(.string(type))
+            + Array("}\n".utf8)
     }
 }
 
@@ -249,10 +254,9 @@ final class OutputFeed: Sendable {
         init(_ type: String, _ key: OutputKey, _ entry: Entry, sequence: UInt64) {
             self.key = key
             object = KubeOutputs.served((entry.manifest, entry.digest), sequence: sequence)
-            // `line(type, object)`, the spec serialized once: {"object":…,"type":…} in order.
-            line =
-                Array(#"{"object":"#.utf8) + JSONText.canonical(object, member: "spec", encoded: entry.spec)
-                + Array(#","type":"#.utf8) + JSONText.canonical(.string(type)) + Array("}\n".utf8)
+            // The spec serialized once, for the digest and for this line.
+            line = KubeOutputs.line(
+                type, encodedObject: JSONText.canonical(object, member: "spec", encoded: entry.spec))
             selectable = entry.selectable
         }
     }

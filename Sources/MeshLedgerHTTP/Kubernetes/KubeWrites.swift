@@ -408,7 +408,8 @@ struct KubeWrites: Sendable {
         let (current, stored, writtenAt) = try await existing(key)
         // Unknown fields the write adds are refused, or dropped (with a warning); ones stored
         // before this rule are dropped.
-        let (result, warnings) = try fieldValidation(request).apply(try change(current), kind: kind, current: stored)
+        let (result, warnings) = try fieldValidation(request).apply(
+            try change(current), kind: kind, current: { stored })
         if let given = result[path: ["metadata", "resourceVersion"]]?.stringValue,
             given != current[path: ["metadata", "resourceVersion"]]?.stringValue
         {
