@@ -251,7 +251,7 @@ struct AccessRequest: Equatable {
         if list.count >= 3 && verb != "proxy" { attributes.subresource = list[2] }
         if list.count >= 2 { attributes.name = list[1] }
         if attributes.name.isEmpty && verb == "get" {
-            let watch = query("watch").map { $0 != "0" && $0.lowercased() != "false" } ?? false
+            let watch = QueryParameters.flag(query("watch"))
             verb = watch ? "watch" : "list"
             if let selector = query("fieldSelector"), let name = Self.exactName(selector) { attributes.name = name }
         }

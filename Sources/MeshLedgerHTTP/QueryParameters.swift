@@ -14,6 +14,13 @@ enum QueryParameters {
         return nil
     }
 
+    /// A boolean parameter as kube-apiserver reads one (`Convert_Slice_string_To_bool`): absent,
+    /// `0` and `false` (any case) are false; any other value, the empty one too, is true.
+    static func flag(_ value: String?) -> Bool {
+        guard let value else { return false }
+        return value != "0" && value.lowercased() != "false"
+    }
+
     static func decode(_ text: Substring) -> String {
         let spaced = text.replacingOccurrences(of: "+", with: " ")
         return spaced.removingPercentEncoding ?? spaced

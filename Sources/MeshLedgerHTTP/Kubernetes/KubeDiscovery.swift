@@ -27,7 +27,7 @@ struct KubeDiscovery: Sendable {
         }
         api.get("v1") { _, _ in kubeJSON(KubeRegistry.resourceList(group: "", version: "v1")) }
         api.get("v1/namespaces") { request, context in
-            if ["true", "1"].contains(endpoints.query(request, "watch") ?? "") {
+            if endpoints.flag(request, "watch") {
                 return try await watchNamespaces(request, context)
             }
             let created = try creationTimestamps()

@@ -142,9 +142,7 @@ struct KubeObjects: Sendable {
         return rv
     }
 
-    func flag(_ request: Request, _ name: String) -> Bool {
-        ["true", "1"].contains(query(request, name) ?? "")
-    }
+    func flag(_ request: Request, _ name: String) -> Bool { endpoints.flag(request, name) }
 
     func wantsTable(_ request: Request) -> Bool { (request.headers[.accept] ?? "").contains("as=Table") }
 

@@ -26,6 +26,11 @@ struct Endpoints: Sendable {
         QueryParameters.value(of: name, in: request.uri.query)
     }
 
+    /// A boolean parameter (`watch`, `follow`, ...), as kube-apiserver reads one.
+    func flag(_ request: Request, _ name: String) -> Bool {
+        QueryParameters.flag(query(request, name))
+    }
+
     /// A point of history (`?at=`, `?since=`, ...): a sequence or an RFC 3339 time.
     func sequence(_ request: Request, _ name: String) throws -> UInt64? {
         try query(request, name).map { try store.sequence(atPoint: $0, named: "\(name)=") }

@@ -75,7 +75,7 @@ struct ConsistencyMiddleware: RouterMiddleware {
         // On the Kubernetes API a replica waits for the resourceVersion asked; a standalone store has
         // its whole log already (a later one is the handler's 504 Status at once).
         if kubernetes && endpoints.replicator != nil {
-            let watching = endpoints.query(request, "watch").map { $0 == "1" || $0 == "true" } ?? false
+            let watching = endpoints.flag(request, "watch")
             switch endpoints.query(request, "resourceVersion") {
             case nil, "": if !watching && endpoints.replicator != nil { strong = true }
             case "0": break
