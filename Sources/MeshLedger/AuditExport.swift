@@ -1,5 +1,6 @@
 import EventLog
 public import MeshModel
+import Projection
 
 /// How much of each change an audit export carries, as kube-apiserver's audit levels.
 public enum AuditLevel: String, Sendable, CaseIterable {
@@ -25,6 +26,12 @@ public enum AuditExport {
     public static let checksumAnnotation = "meshledger.dev/checksum"
     public static let beforeAnnotation = "meshledger.dev/object-before"
     public static let causeAnnotation = "meshledger.dev/cause"
+    public static let causeAuditIDAnnotation = "meshledger.dev/cause-audit-id"
+    public static let statusChangesAnnotation = "meshledger.dev/status-changes"
+    public static let reasonAnnotation = "meshledger.dev/reason"
+
+    /// The identity a derived status change is exported as: MeshLedger's own.
+    public static let statusUser = "system:meshledger"
 
     /// A stable audit ID for an event: UUID-shaped, from its sequence and checksum (the same
     /// event gives the same ID in every export and on every replica).
@@ -55,16 +62,94 @@ public enum AuditExport {
 
 extension Store {
     /// The events a query selects as audit events, oldest first, until `body` returns false.
-    /// `including` leaves out the changes a caller may not read.
+    /// `including` leaves out the objects a caller may not read.
+    ///
+    /// With `statusChanges`, each derived status transition of a VirtualDestination follows the
+    /// event that caused it, as an update of its `status` subresource by MeshLedger's own
+    /// identity with the cause in annotations (decision 0020): the query's object filters
+    /// (kind, name, namespace) select the VirtualDestinations, its other filters (actor, group,
+    /// source, cluster) the causing events. This folds the query's range of the log.
     public func auditEvents(
-        _ query: LogQuery, level: AuditLevel, including: (Event) -> Bool = { _ in true },
-        _ body: (JSONValue) throws -> Bool
+        _ query: LogQuery, level: AuditLevel, statusChanges: Bool = false,
+        including: (ObjectKey) -> Bool = { _ in true }, _ body: (JSONValue) throws -> Bool
     ) throws {
         var lives = AuditLives(log: log)
-        try self.query(query) { event in
-            guard including(event) else { return true }
-            return try body(auditEvent(event, level: level, lives: &lives))
+        guard statusChanges else {
+            try self.query(query) { event in
+                guard including(event.key) else { return true }
+                return try body(auditEvent(event, level: level, lives: &lives))
+            }
+            return
         }
+        let (head, _) = try log.head()
+        guard let range = try query.sequenceRange(in: log, head: head) else { return }
+        var causes = query
+        (causes.kind, causes.name, causes.namespace) = (nil, nil, nil)
+        let selects = { (vd: ObjectRef) in
+            (query.kind == nil || query.kind == .virtualDestination) && (query.name == nil || query.name == vd.name)
+                && (query.namespace == nil || query.namespace == vd.namespace)
+        }
+        try foldTransitions(of: selects, since: range.lowerBound, until: range.upperBound) {
+            event, transitions, projection in
+            if query.matches(event) && including(event.key) {
+                guard try body(auditEvent(event, level: level, lives: &lives)) else { return false }
+            }
+            guard causes.matches(event) else { return true }
+            for selected in transitions where selected.transition.derivedChanged && selected.transition.after != nil {
+                let vd = selected.virtualDestination
+                let key = ObjectKey(kind: .virtualDestination, namespace: vd.namespace, name: vd.name)
+                guard including(key) else { continue }
+                let status = projection.state(of: vd)?.status.json
+                let audit = try statusAuditEvent(
+                    selected.transition, key: key, status: status, level: level, lives: &lives)
+                guard try body(audit) else { return false }
+            }
+            return true
+        }
+    }
+
+    /// A derived status transition as an audit event: an update of the VirtualDestination's
+    /// `status` by MeshLedger's identity, at the causing event's sequence and time.
+    func statusAuditEvent(
+        _ transition: StatusTransition, key: ObjectKey, status: JSONValue?, level: AuditLevel,
+        lives: inout AuditLives
+    ) throws -> JSONValue {
+        let cause = transition.cause
+        var objectRef: JSONObject = [
+            "resource": .string(key.kind.plural), "subresource": "status", "namespace": .string(key.namespace),
+            "name": .string(key.name), "apiGroup": .string(key.kind.group), "apiVersion": .string(key.kind.version),
+            "resourceVersion": .string(String(cause.sequence)),
+        ]
+        let created = try lives.created(key, at: cause.sequence)
+        if let created { objectRef["uid"] = .string(Store.uid(of: key, createdAt: created)) }
+        let annotations: JSONObject = [
+            AuditExport.causeAnnotation: .string(transition.causeDescription),
+            AuditExport.causeAuditIDAnnotation: .string(AuditExport.auditID(cause)),
+            AuditExport.statusChangesAnnotation: .string(transition.changes.joined(separator: "; ")),
+            AuditExport.reasonAnnotation: .string(transition.reason),
+        ]
+        let time = JSONValue.string(cause.recordedAt.description)
+        var audit: JSONObject = [
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": .string(level.rawValue),
+            "auditID": .string(
+                Store.uuidShaped("status/\(key.namespace)/\(key.name)/\(cause.sequence)/\(cause.checksum.hex)")),
+            "stage": "ResponseComplete",
+            "requestURI": .string(AuditExport.requestURI(key, verb: "update") + "/status"), "verb": "update",
+            "user": ["username": .string(AuditExport.statusUser)], "objectRef": .object(objectRef),
+            "responseStatus": ["metadata": [:], "code": 200], "requestReceivedTimestamp": time,
+            "stageTimestamp": time, "annotations": .object(annotations),
+        ]
+        if level != .metadata, let status {
+            var metadata: JSONObject = ["name": .string(key.name), "namespace": .string(key.namespace)]
+            if let uid = objectRef["uid"] { metadata["uid"] = uid }
+            let object: JSONValue = [
+                "apiVersion": .string("\(key.kind.group)/\(key.kind.version)"), "kind": .string(key.kind.rawValue),
+                "metadata": .object(metadata), "status": status,
+            ]
+            audit["requestObject"] = object
+            if level == .requestResponse { audit["responseObject"] = object }
+        }
+        return .object(audit)
     }
 
     /// One event as an audit event; `lives` keeps each object's history for the verb (create for
@@ -114,27 +199,62 @@ extension Store {
 /// begins a life) and the sequence that created the event's life, worked out once per object
 /// from its history (headers only).
 struct AuditLives {
+    /// One change of an object: its sequence, the change before it in the same life, the
+    /// sequence that began the life, and whether it ended it.
+    private struct Step {
+        var sequence: UInt64
+        var previous: UInt64?
+        var created: UInt64
+        var deletes: Bool
+    }
+
     let log: EventLog
-    private var lives: [ObjectKey: [UInt64: (previous: UInt64?, created: UInt64)]] = [:]
+    private var lives: [ObjectKey: [Step]] = [:]
 
     init(log: EventLog) { self.log = log }
 
+    /// The change before `event` in its object's life (nil: it begins one) and the sequence
+    /// that created the life.
     mutating func around(_ event: Event) throws -> (previous: UInt64?, created: UInt64?) {
-        if lives[event.key] == nil {
-            let history = try log.history(of: event.key)
-            let headers = try log.events(at: history, objects: EventLog.headersOnly)
-            var byEvent: [UInt64: (previous: UInt64?, created: UInt64)] = [:]
-            var previous: UInt64?
-            var created: UInt64 = 0
-            for header in headers {
-                guard let header else { continue }
-                if previous == nil { created = header.sequence }
-                byEvent[header.sequence] = (previous, created)
-                previous = header.change == .delete ? nil : header.sequence
-            }
-            lives[event.key] = byEvent
+        let steps = try self.steps(event.key)
+        guard let index = Self.last(steps, atOrBefore: event.sequence), steps[index].sequence == event.sequence else {
+            return (nil, nil)
         }
-        guard let life = lives[event.key]?[event.sequence] else { return (nil, nil) }
-        return (life.previous, life.created)
+        return (steps[index].previous, steps[index].created)
+    }
+
+    /// The sequence that created the life of `key` that is current at `sequence`, or nil when
+    /// the object does not exist then.
+    mutating func created(_ key: ObjectKey, at sequence: UInt64) throws -> UInt64? {
+        let steps = try self.steps(key)
+        guard let index = Self.last(steps, atOrBefore: sequence), !steps[index].deletes else { return nil }
+        return steps[index].created
+    }
+
+    private mutating func steps(_ key: ObjectKey) throws -> [Step] {
+        if let steps = lives[key] { return steps }
+        let headers = try log.events(at: try log.history(of: key), objects: EventLog.headersOnly)
+        var steps: [Step] = []
+        var previous: UInt64?
+        var created: UInt64 = 0
+        for case let header? in headers {
+            if previous == nil { created = header.sequence }
+            steps.append(
+                Step(sequence: header.sequence, previous: previous, created: created, deletes: header.change == .delete)
+            )
+            previous = header.change == .delete ? nil : header.sequence
+        }
+        lives[key] = steps
+        return steps
+    }
+
+    /// The index of the last step at or before `sequence` (steps are in sequence order).
+    private static func last(_ steps: [Step], atOrBefore sequence: UInt64) -> Int? {
+        var (low, high) = (0, steps.count)
+        while low < high {
+            let middle = (low + high) / 2
+            if steps[middle].sequence <= sequence { low = middle + 1 } else { high = middle }
+        }
+        return low == 0 ? nil : low - 1
     }
 }

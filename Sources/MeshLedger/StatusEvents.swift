@@ -27,14 +27,8 @@ public struct StatusEvent: Sendable {
             createdAt: sequence)
     }
 
-    /// Why, in one CamelCase word: the new state (`Accepted`, `Invalid`, `Pending`, `Failed`),
-    /// `Deleted`, or `StatusChanged` when the state stayed and something else changed.
-    public var reason: String {
-        guard let after = transition.after else { return "Deleted" }
-        if let before = transition.before, before.state == after.state { return "StatusChanged" }
-        return after.state.lowercased().split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }
-            .joined()
-    }
+    /// Why, in one CamelCase word (`StatusTransition.reason`).
+    public var reason: String { transition.reason }
 
     /// `Warning` when the VirtualDestination is left with errors or not accepted, else `Normal`.
     public var type: String {
@@ -45,12 +39,7 @@ public struct StatusEvent: Sendable {
     /// What changed and what caused it: `state: PENDING → ACCEPTED; selected +reviews.bookinfo.cluster-1
     /// (event 42: upsert Destination gloo-mesh/reviews by agent-cluster-1)`, at most 1024 bytes.
     public var message: String {
-        let cause = transition.cause
-        let what = transition.changes.joined(separator: "; ")
-        let because =
-            "event \(cause.sequence): \(cause.change.rawValue) \(cause.key.kind.rawValue) "
-            + "\(cause.key.namespace)/\(cause.key.name) by \(cause.actorDescription)"
-        let text = "\(what) (\(because))"
+        let text = "\(transition.changes.joined(separator: "; ")) (\(transition.causeDescription))"
         guard text.utf8.count > 1024 else { return text }
         return String(decoding: Array(text.utf8.prefix(1021)), as: UTF8.self) + "..."
     }
@@ -59,16 +48,29 @@ public struct StatusEvent: Sendable {
     public var time: Timestamp { transition.cause.recordedAt }
 }
 
+extension StatusTransition {
+    /// Why, in one CamelCase word: the new state (`Accepted`, `Invalid`, `Pending`, `Failed`),
+    /// `Deleted`, or `StatusChanged` when the state stayed and something else changed.
+    public var reason: String {
+        guard let after else { return "Deleted" }
+        if let before, before.state == after.state { return "StatusChanged" }
+        return after.state.lowercased().split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }
+            .joined()
+    }
+}
+
 extension Store {
     /// The status events of the VirtualDestinations in `namespace` (all when nil), of the one
     /// named `name` when given, up to `until` (the head when nil), oldest first.
     public func statusEvents(namespace: String?, name: String? = nil, until: UInt64? = nil) throws -> [StatusEvent] {
         try transitions(
             of: { (namespace == nil || $0.namespace == namespace) && (name == nil || $0.name == name) }, until: until
-        ).map { vd, createdAt, transition in
+        ).map { selected in
+            let vd = selected.virtualDestination
             let key = ObjectKey(kind: .virtualDestination, namespace: vd.namespace, name: vd.name)
             return StatusEvent(
-                virtualDestination: vd, uid: Store.uid(of: key, createdAt: createdAt), transition: transition)
+                virtualDestination: vd, uid: Store.uid(of: key, createdAt: selected.createdAt),
+                transition: selected.transition)
         }
     }
 }

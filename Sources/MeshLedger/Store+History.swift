@@ -87,6 +87,17 @@ public struct StatusView: Sendable, Hashable {
     }
 }
 
+/// A transition of one of the VirtualDestinations a fold selected: which, the sequence that
+/// created its life (0 when before the fold began), and the transition.
+public struct SelectedTransition: Sendable {
+    /// The VirtualDestination.
+    public var virtualDestination: ObjectRef
+    /// The sequence that created its life, or 0 when that was before the fold's first sequence.
+    public var createdAt: UInt64
+    /// The transition.
+    public var transition: StatusTransition
+}
+
 /// One transition of a VirtualDestination's derived status, with the event that caused it.
 public struct StatusTransition: Sendable {
     /// The event whose fold changed the status (it may have touched another object).
@@ -100,6 +111,16 @@ public struct StatusTransition: Sendable {
     /// The status the cluster's controller wrote, recorded with the VirtualDestination, after
     /// the event (nil: none recorded).
     public var recorded: JSONValue? = nil
+
+    /// The causing event in a few words: `event 42: upsert Destination gloo-mesh/reviews by
+    /// agent-cluster-1`.
+    public var causeDescription: String {
+        "event \(cause.sequence): \(cause.change.rawValue) \(cause.key.kind.rawValue) "
+            + "\(cause.key.namespace)/\(cause.key.name) by \(cause.actorDescription)"
+    }
+
+    /// Whether the derived status changed (not only the status the cluster's controller wrote).
+    public var derivedChanged: Bool { before != after }
 
     /// As JSON: the cause's envelope, before, after, the changes and the recorded status.
     public var json: JSONValue {
@@ -158,11 +179,28 @@ extension Store {
     public func transitions(
         of selects: (ObjectRef) -> Bool, since: UInt64 = 1, until: UInt64? = nil,
         progress: ((UInt64, UInt64) -> Void)? = nil
-    ) throws -> [(virtualDestination: ObjectRef, createdAt: UInt64, transition: StatusTransition)] {
+    ) throws -> [SelectedTransition] {
+        var result: [SelectedTransition] = []
+        try foldTransitions(of: selects, since: since, until: until, progress: progress) { _, transitions, _ in
+            result += transitions
+            return true
+        }
+        return result
+    }
+
+    /// Folds the log from `since` to `until` (the head when nil), from the newest snapshot
+    /// before `since`, and hands `body` each event with the transitions it caused of the
+    /// VirtualDestinations `selects` chooses (often none) and the projection after it, until
+    /// `body` returns false.
+    public func foldTransitions(
+        of selects: (ObjectRef) -> Bool, since: UInt64 = 1, until: UInt64? = nil,
+        progress: ((UInt64, UInt64) -> Void)? = nil,
+        _ body: (Event, [SelectedTransition], borrowing Projection) throws -> Bool
+    ) throws {
         let (head, _) = try log.head()
         let last = min(until ?? head, head)
         let first = max(since, 1)
-        guard first <= last else { return [] }
+        guard first <= last else { return }
         var (projection, _, _) = try project(upTo: first - 1)
         var previous: [ObjectRef: StatusView] = [:]
         var recorded: [ObjectRef: JSONValue] = [:]
@@ -172,7 +210,6 @@ extension Store {
             if first > 1 { recorded[vd] = try recordedStatus(of: vd, at: first - 1) }
             createdAt[vd] = 0
         }
-        var result: [(virtualDestination: ObjectRef, createdAt: UInt64, transition: StatusTransition)] = []
         try log.scan(first...last) { event in
             let ref = ObjectRef(name: event.key.name, namespace: event.key.namespace)
             let own = event.key.kind == .virtualDestination && selects(ref)
@@ -183,6 +220,7 @@ extension Store {
             // Only what the event rebuilt can differ (and only that needs translating).
             var touched = projection.lastChanged.filter(selects)
             if own { touched.insert(ref) }
+            var caused: [SelectedTransition] = []
             for vd in touched.sorted() {
                 let before = previous[vd]
                 let current = projection.state(of: vd).map(StatusView.init)
@@ -194,23 +232,21 @@ extension Store {
                     recorded[vd] = now
                 }
                 guard current != before || !recordedLines.isEmpty else { continue }
-                result.append(
-                    (
-                        vd, createdAt[vd] ?? 0,
-                        StatusTransition(
+                caused.append(
+                    SelectedTransition(
+                        virtualDestination: vd, createdAt: createdAt[vd] ?? 0,
+                        transition: StatusTransition(
                             cause: event, before: before, after: current,
                             changes: StatusView.changes(from: before, to: current) + recordedLines,
-                            recorded: recorded[vd])
-                    ))
+                            recorded: recorded[vd])))
                 previous[vd] = current
             }
             if event.sequence % 1024 == 0 { try Task.checkCancellation() }
             if event.sequence % 4096 == 0 {
                 progress?(event.sequence - first + 1, last - first + 1)
             }
-            return true
+            return try body(event, caused, projection)
         }
-        return result
     }
 
     /// The text `diff` compares at one point: statuses (YAML) and outputs (YAML), optionally

@@ -78,12 +78,18 @@ extension MeshLedgerCommand {
                     the recorded identity as user (the impersonator as user and the identity as \
                     impersonatedUser when it impersonated), objectRef with resourceVersion = sequence, \
                     and MeshLedger's own fields in meshledger.dev/ annotations. --level Request adds \
-                    the object as written; RequestResponse the object as stored after and before.
+                    the object as written; RequestResponse the object as stored after and before. \
+                    --with-status-changes adds each derived status transition of a VirtualDestination \
+                    after the change that caused it, as an update of its status subresource by \
+                    system:meshledger with the cause in annotations; object filters (--kind, --name, \
+                    --namespace) then select the VirtualDestinations and the others the causing changes.
                     """)
 
             @OptionGroup var global: GlobalOptions
             @OptionGroup var filters: LogFilters
             @Option(help: "Metadata, Request or RequestResponse.") var level: String = "Metadata"
+            @Flag(help: "Add the derived status transitions, each after the change that caused it.")
+            var withStatusChanges = false
 
             func run() throws {
                 guard let level = AuditLevel(rawValue: level) else {
@@ -92,7 +98,7 @@ extension MeshLedgerCommand {
                 let query = try filters.query()
                 let store = try global.openForReading()
                 let out = OutputBuffer()
-                try store.auditEvents(query, level: level) { event in
+                try store.auditEvents(query, level: level, statusChanges: withStatusChanges) { event in
                     out.write(JSONText.string(event) + "\n")
                     return true
                 }

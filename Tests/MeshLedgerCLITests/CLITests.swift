@@ -170,6 +170,15 @@ import Testing
         #expect(audited.map { $0["verb"] } == ["create", "update"])
         #expect(audited.map { $0[path: ["user", "username"]] } == ["alice", "bob"])
         #expect(audited[1][path: ["requestObject", "spec", "port", "number"]] == 9443)
+        // With the status changes: each of a's derived status changes after the change that caused it.
+        let withStatus = try meshledger(["audit", "export", "--store", store, "--name", "a", "--with-status-changes"])
+            .stdout.split(separator: "\n").map { try! JSONText.parse(Array($0.utf8)) }
+        let statusChanges = withStatus.filter { $0[path: ["objectRef", "subresource"]] == "status" }
+        #expect(withStatus.count > audited.count && statusChanges.count == withStatus.count - audited.count)
+        #expect(withStatus[1][path: ["objectRef", "subresource"]] == "status")
+        #expect(
+            withStatus[1][path: ["annotations", "meshledger.dev/cause-audit-id"]] == withStatus[0]["auditID"]
+                && statusChanges.allSatisfy { $0[path: ["user", "username"]] == "system:meshledger" })
         let badLevel = try meshledger(["audit", "export", "--store", store, "--level", "All"])
         #expect(badLevel.status == 1 && badLevel.stderr.contains("Metadata, Request or RequestResponse"))
         #expect(try meshledger(["reindex", "--store", store]).stdout.contains("covers 3 events"))

@@ -415,6 +415,17 @@ import Testing
             #expect(
                 bobsAudit.allSatisfy { $0["requestObject"] != nil } && audited.allSatisfy { $0["requestObject"] == nil }
             )
+            // With the status changes: bob's VirtualDestinations' too, and only theirs.
+            let withStatus = lines(
+                try await client.call(.get, "/v1/audit/events?withStatusChanges=true", headers: Self.alice))
+            let bobsWithStatus = lines(
+                try await client.call(.get, "/v1/audit/events?withStatusChanges", headers: Self.bob))
+            func isStatus(_ event: JSONValue) -> Bool { event[path: ["objectRef", "subresource"]] == "status" }
+            #expect(withStatus.filter { !isStatus($0) } == audited && withStatus.contains(where: isStatus))
+            #expect(
+                bobsWithStatus.filter(isStatus)
+                    == withStatus.filter { isStatus($0) && $0[path: ["objectRef", "namespace"]] == "bookinfo" })
+            #expect(bobsWithStatus.contains(where: isStatus))
             let badLevel = try await client.call(.get, "/v1/audit/events?level=Everything", headers: Self.alice)
             #expect(badLevel.status == 400)
             let watched = lines(

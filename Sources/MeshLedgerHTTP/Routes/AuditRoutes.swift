@@ -39,10 +39,11 @@ struct AuditRoutes: Sendable {
             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    /// GET /v1/audit/events?FILTERS&level=Metadata|Request|RequestResponse[&follow=true]
-    /// (JSON lines): the changes the filters select as audit.k8s.io/v1 Events (`AuditExport`),
-    /// of the objects the caller may list; with `follow=true` the stream goes on with each new
-    /// change as it commits (until `timeoutSeconds` or the server's longest watch).
+    /// GET /v1/audit/events?FILTERS&level=Metadata|Request|RequestResponse[&withStatusChanges=true]
+    /// [&follow=true] (JSON lines): the changes the filters select as audit.k8s.io/v1 Events
+    /// (`AuditExport`), with the derived status transitions they caused when asked, of the
+    /// objects the caller may list; with `follow=true` the stream goes on with each new change as
+    /// it commits (until `timeoutSeconds` or the server's longest watch).
     func auditEvents(_ request: Request, _ context: ServerContext) async throws -> Response {
         var filters: [String: String?] = [:]
         for name in LogQuery.filterNames { filters[name] = endpoints.query(request, name) }
@@ -53,6 +54,7 @@ struct AuditRoutes: Sendable {
                 status: .badRequest, message: "level \(levelText): expected Metadata, Request or RequestResponse",
                 code: "BadRequest")
         }
+        let statusChanges = try endpoints.flag(request, "withStatusChanges")
         let store = endpoints.store
         let readable = V1ReadFilter.make(
             context, access: endpoints.configuration.access, verb: "list", path: request.uri.path)
@@ -66,17 +68,15 @@ struct AuditRoutes: Sendable {
             }
             var readable = readable
             var bytes: [UInt8] = []
-            let including = { (event: Event) in
-                readable?.allows(event.key.kind, namespace: event.key.namespace) != false
-            }
-            try store.auditEvents(query, level: level, including: including) { event in
+            let including = { (key: ObjectKey) in readable?.allows(key.kind, namespace: key.namespace) != false }
+            try store.auditEvents(query, level: level, statusChanges: statusChanges, including: including) { event in
                 bytes += JSONText.canonical(event)
                 bytes.append(UInt8(ascii: "\n"))
                 return true
             }
             return bytes
         }
-        guard endpoints.query(request, "follow") == "true" else {
+        guard endpoints.flag(request, "follow") else {
             let head = try store.log.head().sequence
             return Response(
                 status: .ok, headers: [.contentType: "application/x-ndjson"],
