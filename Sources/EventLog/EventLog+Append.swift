@@ -179,6 +179,8 @@ private struct BatchWriter {
     var kindCounts: [ResourceKind: UInt64] = [:]
     var sourceCounts: [EventSource: UInt64] = [:]
     var appended: [Event] = []
+    /// The batch's audit index postings, written at the end.
+    var postings = AuditPostings()
     /// Objects the batch upserts (a resync does not delete them).
     var upserted = Set<ObjectKey>()
 
@@ -398,7 +400,7 @@ private struct BatchWriter {
         event.checksum = checksum
         appended.append(event)
         try txn.put(log.history, keyBytes + [0] + EventLog.sequenceKey(sequence), [])
-        try log.indexAudit(event, txn)
+        postings.add(event)
         // Recorded times never go backwards, so (time, sequence) keys arrive in order.
         try txn.put(log.byTime, EventLog.timeKey(time, sequence), [], flags: .append)
         pending[key] = (state, keyBytes)
@@ -412,6 +414,8 @@ private struct BatchWriter {
         for (state, keyBytes) in pending.values {
             try txn.put(log.objects, keyBytes, ObjectStateCodec.encode(state))
         }
+        try postings.write(log.audit, txn)
+        try EventLog.indexNames(pending.keys, log.audit, txn)
         for (kind, count) in kindCounts { try log.addCounter("count.kind.\(kind.rawValue)", count, txn) }
         for (source, count) in sourceCounts { try log.addCounter("count.source.\(source.rawValue)", count, txn) }
         return AppendResult(

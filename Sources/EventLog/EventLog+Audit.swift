@@ -1,12 +1,20 @@
 internal import LMDBKit
 public import MeshModel
 
-/// A field of an event that audit queries filter on, indexed in the `audit` database: one entry
-/// per event and value, `field, value (UTF-8), 0, sequence (8 bytes, big-endian)`, written in the
-/// transaction that appends the event (or applies it on a replica), so the index cannot disagree
-/// with the log. A filter is answered by seeking in its value's range; several filters by a
-/// leapfrog join of their ranges (each seek lands on the next sequence at or after a candidate),
-/// so a combined query reads the entries near its answers, not the log.
+/// A field of an event that audit queries filter on. The identity's (actor, groups), the source
+/// and the cluster are indexed in the `audit` database as posting blocks (`AuditBlock`): per
+/// transaction and value, the sequences of the events that have it,
+/// under the key `field, value (UTF-8), 0, last sequence (8 bytes, big-endian)`, written in the
+/// transaction that appends the events (or applies them on a replica), so the index cannot
+/// disagree with the log. A filter is answered by seeking in its value's blocks; several filters
+/// by a leapfrog join (each seek lands on the next sequence at or after a candidate), so a
+/// combined query reads the blocks near its answers, not the log.
+///
+/// The name is answered otherwise: its values are as many as the objects, so posting it would
+/// touch a page per object changed in every transaction. Its filter reads the objects of that
+/// name (an entry `o, name, 0, object key` per object, written when the object first appears)
+/// and joins their histories, the per-object index every append writes anyway. Kind and
+/// namespace narrow those objects and filter the other filters' answers (decision 0019).
 public enum AuditField: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// The authenticated user (or the discovery agent or controller) that made the change.
     case actor = 0x61  // a
@@ -35,6 +43,14 @@ public enum AuditField: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// Whether the field's values have postings: the identity's (actor, groups), the source and
+    /// the cluster. The name is answered from its objects' histories; kind and namespace filter
+    /// the other filters' candidates (alone they select a large share of the log: a scan).
+    var isPosted: Bool { [.actor, .group, .source, .cluster].contains(self) }
+
+    /// Whether a filter on the field is answered from the index (posted, or the name).
+    public var isIndexed: Bool { isPosted || self == .name }
+
     /// An event's values of this field.
     func values(_ event: Event) -> [String] {
         switch self {
@@ -60,35 +76,141 @@ public struct AuditTerm: Sendable, Hashable {
     }
 
     /// The entries' common prefix.
-    var prefix: [UInt8] { [field.rawValue] + Array(value.utf8) + [0] }
+    package var prefix: [UInt8] { [field.rawValue] + Array(value.utf8) + [0] }
+}
+
+/// One block of an audit value's postings: ascending sequences, stored as a varint count, the
+/// first sequence and the gaps to each next one (varints), under a key that ends with the last.
+/// A transaction writes one block per value it touches (split at `capacity`), so a batch of a
+/// thousand events writes a few hundred entries, not seven thousand.
+package enum AuditBlock {
+    /// The most sequences in one block (a block stays well inside an LMDB page).
+    package static let capacity = 512
+
+    package static func encode(_ sequences: ArraySlice<UInt64>) -> [UInt8] {
+        var out = ByteWriter()
+        out.varint(UInt64(sequences.count))
+        var previous: UInt64 = 0
+        for sequence in sequences {
+            out.varint(sequence - previous)
+            previous = sequence
+        }
+        return out.bytes
+    }
+
+    /// The sequences of a block whose key ends with `last`; nil when it is malformed (empty, not
+    /// ascending, trailing bytes, or not ending at `last`).
+    package static func decode(_ buffer: UnsafeRawBufferPointer, last: UInt64) -> [UInt64]? {
+        var reader = ByteReader(buffer: buffer)
+        guard let count = try? reader.count(), count > 0 else { return nil }
+        var sequences: [UInt64] = []
+        sequences.reserveCapacity(count)
+        var previous: UInt64 = 0
+        for _ in 0..<count {
+            guard let gap = try? reader.varint(), gap > 0 else { return nil }
+            let (sequence, overflow) = previous.addingReportingOverflow(gap)
+            guard !overflow else { return nil }
+            sequences.append(sequence)
+            previous = sequence
+        }
+        guard reader.isAtEnd, previous == last else { return nil }
+        return sequences
+    }
+}
+
+/// The postings a transaction adds to the audit index: per value, the sequences of its events
+/// (ascending, as they are appended), written as blocks when the transaction ends.
+struct AuditPostings {
+    private var postings: [[UInt8]: [UInt64]] = [:]
+
+    /// Adds an event's values.
+    mutating func add(_ event: Event) {
+        for prefix in EventLog.auditPrefixes(event) { postings[prefix, default: []].append(event.sequence) }
+    }
+
+    /// Writes the blocks into `audit` (nil: a log opened without the index writes nothing).
+    func write(_ audit: Database?, _ txn: borrowing WriteTransaction) throws {
+        guard let audit else { return }
+        for (prefix, sequences) in postings {
+            var start = sequences.startIndex
+            while start < sequences.endIndex {
+                let end = min(start + AuditBlock.capacity, sequences.endIndex)
+                let block = sequences[start..<end]
+                try txn.put(audit, prefix + EventLog.sequenceKey(block.last!), AuditBlock.encode(block))
+                start = end
+            }
+        }
+    }
 }
 
 extension EventLog {
     /// The database name of the audit index, and the meta key that says it covers the whole log.
     static let auditDatabase = "audit"
     static let auditIndexedKey = Array("audit.indexed".utf8)
+    /// The index's layout, the value of its completeness mark: 2, posting blocks (a store whose
+    /// mark says 1, one entry per event and value, is indexed again on its next writable open).
+    static let auditIndexFormat: [UInt8] = [2]
 
-    /// Every audit index entry of an event.
-    static func auditKeys(_ event: Event) -> [[UInt8]] {
-        var keys: [[UInt8]] = []
-        let sequence = EventLog.sequenceKey(event.sequence)
-        for field in AuditField.allCases {
-            for value in Set(field.values(event)) { keys.append(AuditTerm(field, value).prefix + sequence) }
-        }
-        return keys
+    /// The first byte of the entries that list the objects of a name.
+    static let objectByName: UInt8 = 0x6F  // o
+
+    /// The entry that lists an object under its name.
+    static func nameEntry(_ key: ObjectKey) -> [UInt8] {
+        [objectByName] + Array(key.name.utf8) + [0] + objectKeyBytes(key)
     }
 
-    /// Indexes an event, in the transaction that writes it.
-    func indexAudit(_ event: Event, _ txn: borrowing WriteTransaction) throws {
+    /// Lists the objects that do not have their name entry yet (new ones), in a write.
+    static func indexNames(
+        _ keys: some Sequence<ObjectKey>, _ audit: Database?, _ txn: borrowing WriteTransaction
+    )
+        throws
+    {
         guard let audit else { return }
-        for key in EventLog.auditKeys(event) { try txn.put(audit, key, []) }
+        for key in keys {
+            let entry = nameEntry(key)
+            if try txn.get(audit, entry) == nil { try txn.put(audit, entry, []) }
+        }
+    }
+
+    /// The objects named `name` (of `kind` and in `namespace` when given), as their history
+    /// prefixes.
+    static func historyPrefixes(
+        named name: String, kind: String?, namespace: String?, _ txn: borrowing ReadTransaction, _ audit: Database
+    ) throws -> [[UInt8]] {
+        let prefix = [objectByName] + Array(name.utf8) + [0]
+        var prefixes: [[UInt8]] = []
+        try txn.scan(audit, from: prefix) { key, _ in
+            guard key.starts(with: prefix) else { return false }
+            let objectKey = UnsafeRawBufferPointer(rebasing: key[prefix.count...])
+            // Not a longer name that starts with this one and a 0 byte.
+            if let object = EventLog.objectKey(from: objectKey), object.name == name,
+                kind == nil || object.kind.rawValue == kind, namespace == nil || object.namespace == namespace
+            {
+                prefixes.append(Array(objectKey) + [0])
+            }
+            return true
+        }
+        return prefixes
+    }
+
+    /// The prefixes of an event's posting entries: one per posted field and distinct value.
+    static func auditPrefixes(_ event: Event) -> [[UInt8]] {
+        var prefixes: [[UInt8]] = []
+        for field in AuditField.allCases where field.isPosted {
+            let values = field.values(event)
+            for (index, value) in values.enumerated() where !values[..<index].contains(value) {
+                prefixes.append(AuditTerm(field, value).prefix)
+            }
+        }
+        return prefixes
     }
 
     /// Whether the audit index covers every event (false for a store written before it existed
     /// and opened read-only: its queries scan).
     public var auditIndexed: Bool {
         guard audit != nil else { return false }
-        return (try? environment.read { txn in try txn.get(meta, EventLog.auditIndexedKey) }) != nil
+        return (try? environment.read { txn in try txn.get(meta, EventLog.auditIndexedKey) })
+            == EventLog.auditIndexFormat
     }
 
     /// Builds the audit index of every event (a store written before it existed), a chunk of
@@ -107,14 +229,19 @@ extension EventLog {
                 let head = try EventLog.head(in: txn, events).sequence
                 let last = min(head, next + chunk - 1)
                 if next <= last {
+                    var postings = AuditPostings()
+                    var objects = Set<ObjectKey>()
                     try txn.scan(events, from: EventLog.sequenceKey(next)) { key, value in
                         guard EventLog.decodeUInt64(key) <= last else { return false }
                         let event = try EventCodec.decode(value, objects: EventLog.headersOnly)
-                        for entry in EventLog.auditKeys(event) { try txn.put(audit, entry, []) }
+                        postings.add(event)
+                        objects.insert(event.key)
                         return true
                     }
+                    try postings.write(audit, txn)
+                    try EventLog.indexNames(objects, audit, txn)
                 }
-                if last == head { try txn.put(meta, EventLog.auditIndexedKey, [1]) }
+                if last == head { try txn.put(meta, EventLog.auditIndexedKey, EventLog.auditIndexFormat) }
                 return (last, head)
             }
             progress?(last, head)
@@ -128,19 +255,35 @@ extension EventLog {
     public static let headersOnly: [ResourceKind: ValueShape] = Dictionary(
         uniqueKeysWithValues: ResourceKind.allCases.map { ($0, [:]) })
 
-    /// The sequences in `range` whose events have every term's value, ascending, at most `limit`
-    /// of them (read again from the last one + 1 for more). Needs `auditIndexed`.
+    /// The sequences in `range` whose events have every indexed term's value (`AuditField.isIndexed`;
+    /// kind and namespace only narrow a name's objects), ascending, at most `limit` of them (read
+    /// again from the last one + 1 for more); none without an indexed term. Needs `auditIndexed`.
     public func auditSequences(
         _ terms: [AuditTerm], in range: ClosedRange<UInt64>, limit: Int = 1024
     ) throws -> [UInt64] {
         guard let audit, !terms.isEmpty else { return [] }
         return try environment.read { txn in
-            let prefixes = terms.map(\.prefix)
+            // Kind and namespace narrow a name's objects; the caller applies them to the rest.
+            let kind = terms.first { $0.field == .kind }?.value
+            let namespace = terms.first { $0.field == .namespace }?.value
+            var cursors: [AuditCursor] = []
+            for term in terms where term.field.isIndexed {
+                if term.field.isPosted {
+                    cursors.append(AuditCursor(prefix: term.prefix))
+                } else {
+                    let objects = try EventLog.historyPrefixes(
+                        named: term.value, kind: kind, namespace: namespace, txn, audit)
+                    cursors.append(AuditCursor(histories: objects))
+                }
+            }
+            guard !cursors.isEmpty else { return [] }
             var result: [UInt64] = []
             var candidate = range.lowerBound
             search: while candidate <= range.upperBound && result.count < limit {
-                for prefix in prefixes {
-                    guard let found = try EventLog.seek(txn, audit, prefix, candidate), found <= range.upperBound else {
+                for index in cursors.indices {
+                    guard let found = try cursors[index].seek(candidate, txn, audit: audit, history: history),
+                        found <= range.upperBound
+                    else {
                         break search
                     }
                     if found > candidate {
@@ -156,67 +299,218 @@ extension EventLog {
         }
     }
 
-    /// The first sequence at or after `from` in the entries with `prefix`, or nil.
-    private static func seek(
-        _ txn: borrowing ReadTransaction, _ audit: Database, _ prefix: [UInt8], _ from: UInt64
+    /// Whether `verify` checks the audit index (it covers the whole log).
+    func auditIndexComplete(_ txn: borrowing ReadTransaction) throws -> Bool {
+        try audit != nil && txn.get(meta, EventLog.auditIndexedKey) == EventLog.auditIndexFormat
+    }
+}
+
+/// Reads one filter's sequences for a join: a value's postings (the block holding the next
+/// sequence at or after a point, kept decoded while later points fall in it: a join's points
+/// only grow), or, for a name, the union of its objects' histories.
+struct AuditCursor {
+    private let prefix: [UInt8]
+    private let histories: [[UInt8]]?
+    private var block: [UInt64] = []
+
+    init(prefix: [UInt8]) {
+        self.prefix = prefix
+        histories = nil
+    }
+
+    init(histories: [[UInt8]]) {
+        prefix = []
+        self.histories = histories
+    }
+
+    /// The first sequence at or after `from` this filter selects, or nil. `from` must not be
+    /// less than the one before.
+    mutating func seek(
+        _ from: UInt64, _ txn: borrowing ReadTransaction, audit: Database, history: Database
     ) throws -> UInt64? {
-        var found: UInt64?
-        try txn.scan(audit, from: prefix + EventLog.sequenceKey(from)) { key, _ in
+        if let histories {
+            var first: UInt64?
+            for prefix in histories {
+                try txn.scan(history, from: prefix + EventLog.sequenceKey(from)) { key, _ in
+                    if key.count == prefix.count + 8 && key.starts(with: prefix) {
+                        let found = EventLog.decodeUInt64(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
+                        first = min(first ?? found, found)
+                    }
+                    return false
+                }
+            }
+            return first
+        }
+        if let last = block.last, last >= from {
+            return block[Self.firstIndex(in: block, atOrAfter: from)]
+        }
+        block = []
+        let prefix = self.prefix
+        var problem: String?
+        // The first block whose last sequence is at or after `from` holds the answer.
+        try txn.scan(audit, from: prefix + EventLog.sequenceKey(from)) { key, value in
             guard key.starts(with: prefix) else { return false }
             // A longer value that starts with this one and a 0 byte: not this term's.
             guard key.count == prefix.count + 8 else { return true }
-            found = EventLog.decodeUInt64(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
-            return false
-        }
-        return found
-    }
-
-    /// Whether `verify` checks the audit index (it covers the whole log).
-    func auditIndexComplete(_ txn: borrowing ReadTransaction) throws -> Bool {
-        try audit != nil && txn.get(meta, EventLog.auditIndexedKey) != nil
-    }
-
-    /// For `verify`, per event in its one scan of the log: the first of the event's audit index
-    /// entries that is missing, or nil; `entries` counts the entries the events have.
-    func auditIndexMissing(_ event: Event, _ txn: borrowing ReadTransaction, entries: inout Int) throws -> String? {
-        guard let audit else { return nil }
-        for entry in EventLog.auditKeys(event) {
-            entries += 1
-            if try txn.get(audit, entry) == nil {
-                return "the audit index has no entry \(EventLog.describeAuditKey(entry))"
-            }
-        }
-        return nil
-    }
-
-    /// For `verify`, after its scan found every event's entries: when the index holds more than
-    /// the `entries` the events have, one that no event has.
-    func auditIndexExtra(_ txn: borrowing ReadTransaction, entries: Int) throws -> (sequence: UInt64, problem: String)?
-    {
-        guard let audit, try txn.count(audit) != entries else { return nil }
-        var failure: (UInt64, String)?
-        try txn.scan(audit) { key, _ in
-            guard key.count > 9 else {
-                failure = (0, "the audit index has a malformed entry")
+            let last = EventLog.decodeUInt64(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
+            guard let sequences = AuditBlock.decode(value, last: last) else {
+                problem = "the audit index block \(EventLog.describeAuditKey(Array(key))) is malformed"
                 return false
             }
-            let sequence = EventLog.decodeUInt64(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...]))
-            let entry = Array(key)
-            let event = try txn.withValue(events, EventLog.sequenceKey(sequence)) { buffer in
-                try buffer.map { try EventCodec.decode($0, objects: EventLog.headersOnly) }
-            }
-            if let event, EventLog.auditKeys(event).contains(entry) { return true }
-            failure = (sequence, "the audit index entry \(EventLog.describeAuditKey(entry)) disagrees with the log")
+            block = sequences
             return false
         }
-        return failure
+        if let problem { throw LogError(.corrupted, "\(problem); `meshledger reindex` rebuilds it") }
+        guard !block.isEmpty else { return nil }
+        return block[Self.firstIndex(in: block, atOrAfter: from)]
     }
 
-    /// `field=value @sequence`, for a message.
+    /// The index of the first element at or after `value` in an ascending array whose last is.
+    static func firstIndex(in sequences: [UInt64], atOrAfter value: UInt64) -> Int {
+        var (low, high) = (0, sequences.count - 1)
+        while low < high {
+            let middle = (low + high) / 2
+            if sequences[middle] < value { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+}
+
+/// `verify`'s check of the audit index, in its one scan of the log: each event's values must be
+/// the next sequence of each value's postings, and after the scan no value may have postings
+/// left, nor any value no event has; every object an event changed must be listed under its
+/// name, and no other. The first disagreement is kept.
+struct AuditIndexCheck {
+    private struct Reader {
+        var pending: ArraySlice<UInt64> = []
+        var after: UInt64 = 0
+        var exhausted = false
+    }
+
+    private var readers: [[UInt8]: Reader] = [:]
+    /// The objects the events changed, with the first sequence of each.
+    private var objects: [ObjectKey: UInt64] = [:]
+    private(set) var failure: (sequence: UInt64, problem: String)?
+
+    /// Checks an event's entries.
+    mutating func check(_ event: Event, _ txn: borrowing ReadTransaction, _ audit: Database) throws {
+        guard failure == nil else { return }
+        if objects[event.key] == nil { objects[event.key] = event.sequence }
+        for prefix in EventLog.auditPrefixes(event) {
+            var reader = readers[prefix] ?? Reader()
+            let next = try Self.next(&reader, prefix, txn, audit)
+            readers[prefix] = reader
+            let term = EventLog.describeTerm(prefix)
+            switch next {
+            case .failure(let problem):
+                failure = (event.sequence, problem)
+            case .sequence(let found?) where found == event.sequence:
+                continue
+            case .sequence(let found?) where found < event.sequence:
+                failure = (found, "the audit index has \(term) @\(found), which event \(found) does not have")
+            default:
+                failure = (event.sequence, "the audit index has no entry \(term) @\(event.sequence)")
+            }
+            return
+        }
+    }
+
+    /// After the scan: postings no event had.
+    mutating func finish(_ txn: borrowing ReadTransaction, _ audit: Database) throws {
+        guard failure == nil else { return }
+        for prefix in readers.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            var reader = readers[prefix]!
+            switch try Self.next(&reader, prefix, txn, audit) {
+            case .failure(let problem):
+                failure = (0, problem)
+                return
+            case .sequence(let found?):
+                failure = (
+                    found,
+                    "the audit index has \(EventLog.describeTerm(prefix)) @\(found), which event \(found) does not have"
+                )
+                return
+            case .sequence(nil): continue
+            }
+        }
+        var extra: (UInt64, String)?
+        var listed = Set<ObjectKey>()
+        try txn.scan(audit) { key, value in
+            if key.first == EventLog.objectByName {
+                guard let zero = key.firstIndex(of: 0),
+                    let object = EventLog.objectKey(from: UnsafeRawBufferPointer(rebasing: key[(zero + 1)...])),
+                    Array(key) == EventLog.nameEntry(object), objects[object] != nil
+                else {
+                    extra = (0, "the audit index lists an object under a name that no event changed")
+                    return false
+                }
+                listed.insert(object)
+                return true
+            }
+            guard key.count > 10, key[key.count - 9] == 0 else {
+                extra = (0, "the audit index has a malformed entry")
+                return false
+            }
+            let prefix = Array(key.dropLast(8))
+            guard readers[prefix] == nil else { return true }
+            let last = EventLog.decodeUInt64(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...]))
+            let first = AuditBlock.decode(value, last: last)?.first ?? last
+            extra = (
+                first,
+                "the audit index has \(EventLog.describeTerm(prefix)) @\(first), which event \(first) does not have"
+            )
+            return false
+        }
+        if let extra {
+            failure = (sequence: extra.0, problem: extra.1)
+        } else if let (object, first) = objects.filter({ !listed.contains($0.key) }).min(by: { $0.value < $1.value }) {
+            failure = (first, "the audit index does not list \(object) under its name")
+        }
+    }
+
+    private enum Next {
+        case sequence(UInt64?)
+        case failure(String)
+    }
+
+    /// The value's next posting, reading its next block when the current one is used up.
+    private static func next(
+        _ reader: inout Reader, _ prefix: [UInt8], _ txn: borrowing ReadTransaction, _ audit: Database
+    ) throws -> Next {
+        if reader.pending.isEmpty && !reader.exhausted {
+            var problem: String?
+            var found = false
+            try txn.scan(audit, from: prefix + EventLog.sequenceKey(reader.after)) { key, value in
+                guard key.starts(with: prefix) else { return false }
+                guard key.count == prefix.count + 8 else { return true }
+                let last = EventLog.decodeUInt64(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
+                guard let sequences = AuditBlock.decode(value, last: last), sequences[0] >= reader.after else {
+                    problem = "the audit index block \(EventLog.describeTerm(prefix)) @\(last) is malformed"
+                    return false
+                }
+                reader.pending = sequences[...]
+                reader.after = last + 1
+                found = true
+                return false
+            }
+            if let problem { return .failure(problem) }
+            if !found { reader.exhausted = true }
+        }
+        return .sequence(reader.pending.popFirst())
+    }
+}
+
+extension EventLog {
+    /// `field=value`, for a message.
+    static func describeTerm(_ prefix: [UInt8]) -> String {
+        guard prefix.count >= 2, let field = AuditField(rawValue: prefix[0]) else { return "(malformed)" }
+        return "\(field)=\(String(decoding: prefix[1..<(prefix.count - 1)], as: UTF8.self))"
+    }
+
+    /// `field=value @last`, for a message about a block.
     static func describeAuditKey(_ key: [UInt8]) -> String {
-        guard key.count > 9, let field = AuditField(rawValue: key[0]) else { return "(malformed)" }
-        let value = String(decoding: key[1..<(key.count - 9)], as: UTF8.self)
-        let sequence = key[(key.count - 8)...].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return "\(field)=\(value) @\(sequence)"
+        guard key.count > 9 else { return "(malformed)" }
+        let last = key[(key.count - 8)...].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return "\(describeTerm(Array(key.dropLast(8)))) @\(last)"
     }
 }

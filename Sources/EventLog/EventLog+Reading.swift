@@ -173,10 +173,10 @@ extension EventLog {
             var previous = Digest.zero
             var failure: (UInt64, String)?
             let total = try txn.count(events)
-            // The audit index is checked in the same scan (each event's entries), then counted.
-            let checksIndex = try auditIndexComplete(txn)
-            var auditEntries = 0
-            var indexFailure: (UInt64, String)?
+            // The audit index is checked in the same scan (each event's postings), then for
+            // postings no event has.
+            let checkedIndex = try auditIndexComplete(txn) ? audit : nil
+            var indexCheck = AuditIndexCheck()
             try txn.scan(events) { key, value in
                 let sequence = key.count == 8 ? EventLog.decodeUInt64(key) : 0
                 if key.count != 8 || sequence != expected {
@@ -200,18 +200,16 @@ extension EventLog {
                 }
                 previous = event.checksum
                 // An index problem is reported only when the log itself is intact (below).
-                if checksIndex, indexFailure == nil,
-                    let problem = try auditIndexMissing(event, txn, entries: &auditEntries)
-                {
-                    indexFailure = (sequence, problem)
-                }
+                if let checkedIndex { try indexCheck.check(event, txn, checkedIndex) }
                 if sequence % 65536 == 0 { progress?(sequence, UInt64(total)) }
                 expected += 1
                 return true
             }
             progress?(expected - 1, UInt64(total))
-            if failure == nil { failure = indexFailure }
-            if failure == nil && checksIndex { failure = try auditIndexExtra(txn, entries: auditEntries) }
+            if failure == nil, let checkedIndex {
+                try indexCheck.finish(txn, checkedIndex)
+                failure = indexCheck.failure
+            }
             return VerifyReport(
                 checked: expected - 1, failure: failure.map { (sequence: $0.0, problem: $0.1) }, headDigest: previous)
         }

@@ -18,6 +18,7 @@ extension EventLog {
                 var head = (sequence: last.sequence, digest: last.digest)
                 var states: [ObjectKey: (state: ObjectState, keyBytes: [UInt8])] = [:]
                 var counters: [String: UInt64] = [:]
+                var postings = AuditPostings()
                 var applied: [Event] = []
                 for record in records {
                     let event = try EventLog.verifiedEvent(record)
@@ -48,7 +49,7 @@ extension EventLog {
                     let keyBytes = EventLog.objectKeyBytes(event.key)
                     try txn.put(events, EventLog.sequenceKey(event.sequence), record, flags: .append)
                     try txn.put(history, keyBytes + [0] + EventLog.sequenceKey(event.sequence), [])
-                    try indexAudit(event, txn)
+                    postings.add(event)
                     try txn.put(byTime, EventLog.timeKey(event.recordedAt, event.sequence), [], flags: .append)
                     let previous =
                         try states[event.key]?.state
@@ -64,6 +65,8 @@ extension EventLog {
                 for (state, keyBytes) in states.values {
                     try txn.put(objects, keyBytes, ObjectStateCodec.encode(state))
                 }
+                try postings.write(audit, txn)
+                try EventLog.indexNames(states.keys, audit, txn)
                 for (name, delta) in counters { try addCounter(name, delta, txn) }
                 if let revision, !applied.isEmpty {
                     try txn.put(meta, Array("repl.revision".utf8), EventLog.sequenceKey(UInt64(revision)))

@@ -218,6 +218,10 @@ public final class EventLog: Sendable {
         /// A replica's store: a system crash may undo its last transaction (the log of record in
         /// etcd has it and the replica applies it again), which saves one fsync per commit.
         public var noMetaSync = false
+        /// Keep and use the audit index. False (benchmarks, to measure what the index costs and
+        /// saves): appends write no entries and queries scan; a writable open then drops the
+        /// index's completeness mark, so the next open with the index builds it again.
+        public var auditIndex = true
         /// Called while a writable open builds the audit index of a store written before it
         /// existed, with (events indexed, head).
         public var auditIndexProgress: (@Sendable (UInt64, UInt64) -> Void)?
@@ -261,9 +265,13 @@ public final class EventLog: Sendable {
         } catch let error as LMDBError {
             throw LogError(.storage, "cannot open store at \(path): \(error.message)", underlying: error)
         }
-        let log = EventLog(environment: environment)
+        let log = EventLog(environment: environment, auditIndex: options.auditIndex)
         try log.checkFormat(writable: !options.readOnly)
-        if !options.readOnly && !log.auditIndexed {
+        if !options.auditIndex {
+            if !options.readOnly {
+                try environment.write { txn in _ = try txn.delete(log.meta, EventLog.auditIndexedKey) }
+            }
+        } else if !options.readOnly && !log.auditIndexed {
             // An empty log is indexed as it grows; an older store's events are indexed now.
             var progress: ((UInt64, UInt64) -> Void)?
             if try log.head().sequence > 0, let report = options.auditIndexProgress { progress = report }
@@ -272,7 +280,7 @@ public final class EventLog: Sendable {
         return log
     }
 
-    private init(environment: Environment) {
+    private init(environment: Environment, auditIndex: Bool) {
         self.environment = environment
         events = environment.database("events")
         objects = environment.database("objects")
@@ -280,7 +288,7 @@ public final class EventLog: Sendable {
         byTime = environment.database("bytime")
         meta = environment.database("meta")
         snapshots = environment.database("snapshots")
-        audit = environment.databaseIfPresent(EventLog.auditDatabase)
+        audit = auditIndex ? environment.databaseIfPresent(EventLog.auditDatabase) : nil
     }
 
     private func checkFormat(writable: Bool) throws {

@@ -31,9 +31,10 @@ public final class Store: Sendable {
     // MARK: - Reading
 
     /// Runs an audit query and hands each matching event to `body`, oldest first, until it
-    /// returns false. One object's events come from its history; any other filter from the audit
-    /// index (a join of its filters' entries, `EventLog.auditSequences`); a query without
-    /// filters, or on a store without the index (written before it, opened read-only: see
+    /// returns false. One object's events come from its history; the identity, source, cluster
+    /// and name filters from the audit index (a join, `EventLog.auditSequences`), kind and
+    /// namespace then applied to its answers; a query with no other filter than kind and
+    /// namespace, or on a store without the index (written before it, opened read-only: see
     /// `answersFromIndex`), scans the range.
     public func query(_ query: LogQuery, _ body: (Event) throws -> Bool) throws {
         let (head, _) = try log.head()
@@ -46,7 +47,7 @@ public final class Store: Sendable {
             return
         }
         let terms = query.auditTerms
-        if !terms.isEmpty && log.auditIndexed {
+        if terms.contains(where: \.field.isIndexed) && log.auditIndexed {
             var low = range.lowerBound
             while low <= range.upperBound {
                 let sequences = try log.auditSequences(terms, in: low...range.upperBound)
@@ -72,7 +73,7 @@ public final class Store: Sendable {
     /// before the index existed and opened read-only (its queries scan the log; a writable open,
     /// or `meshledger reindex`, builds the index).
     public func answersFromIndex(_ query: LogQuery) -> Bool {
-        query.exactKey != nil || query.auditTerms.isEmpty || log.auditIndexed
+        query.exactKey != nil || !query.auditTerms.contains(where: \.field.isIndexed) || log.auditIndexed
     }
 
     /// Builds the audit index again from the log (`meshledger reindex`), with a progress line

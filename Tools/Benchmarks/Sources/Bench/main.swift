@@ -11,6 +11,7 @@ case "past-status": try pastStatus(options, rows: &rows)
 case "append": try append(options, rows: &rows)
 case "restore": try restoreLoop(options, rows: &rows)
 case "replay": try replay(options, rows: &rows)
+case "audit-queries": try auditQueries(options, rows: &rows)
 case "scaling": try scaling(options, rows: &rows)
 case "server-load": rows = try await serverLoad(options)
 case "kube-reads": rows = try await kubeReads(options)
@@ -20,6 +21,7 @@ case "all":
     try append(options, rows: &rows)
     try scaling(options, rows: &rows)
     try replay(options, rows: &rows)
+    try auditQueries(options, rows: &rows)
     try pastStatus(options, rows: &rows)
     // The issue's own log length for past statuses, when the run's is another.
     if options.int("events", 200_000) != 100_000 { try pastStatus(options, events: 100_000, rows: &rows) }
@@ -31,7 +33,7 @@ case "all":
     }
 default:
     print(
-        "usage: Bench all|append|restore|replay|scaling|past-status|server-load|server-throughput|kube-reads|replicated [--name value ...]"
+        "usage: Bench all|append|restore|replay|audit-queries|scaling|past-status|server-load|server-throughput|kube-reads|replicated [--name value ...]"
     )
     exit(2)
 }
