@@ -119,19 +119,36 @@ package enum AuditBlock {
 }
 
 /// The postings a transaction adds to the audit index: per value, the sequences of its events
-/// (ascending, as they are appended), written as blocks when the transaction ends.
+/// (ascending, as they are appended). A small transaction writes them as one tail entry (`t`,
+/// its first sequence), a page for all its values instead of one per value; once the tail holds
+/// `AuditTail.limit` entries, or the transaction is large, the tail and the transaction's
+/// postings are folded into blocks together (the blocks of a value stay ascending, the tail
+/// after them).
 struct AuditPostings {
     private var postings: [[UInt8]: [UInt64]] = [:]
+    private var first: UInt64?
+    private var events = 0
 
     /// Adds an event's values.
     mutating func add(_ event: Event) {
+        if first == nil { first = event.sequence }
+        events += 1
         for prefix in EventLog.auditPrefixes(event) { postings[prefix, default: []].append(event.sequence) }
     }
 
-    /// Writes the blocks into `audit` (nil: a log opened without the index writes nothing).
-    func write(_ audit: Database?, _ txn: borrowing WriteTransaction) throws {
-        guard let audit else { return }
-        for (prefix, sequences) in postings {
+    /// Writes the postings into `audit` (nil: a log opened without the index writes nothing);
+    /// `fold` writes blocks whatever the size (building the index).
+    func write(_ audit: Database?, _ txn: borrowing WriteTransaction, fold: Bool = false) throws {
+        guard let audit, let first else { return }
+        if try !fold && events < AuditTail.smallTransaction && AuditTail.count(txn, audit) < AuditTail.limit {
+            try txn.put(audit, AuditTail.key(first), AuditTail.encode(postings))
+            return
+        }
+        let tail = try AuditTail.read(txn, audit)
+        var merged = tail.postings
+        for (prefix, sequences) in postings { merged[prefix, default: []] += sequences }
+        for key in tail.entries { _ = try txn.delete(audit, key) }
+        for (prefix, sequences) in merged {
             var start = sequences.startIndex
             while start < sequences.endIndex {
                 let end = min(start + AuditBlock.capacity, sequences.endIndex)
@@ -140,6 +157,100 @@ struct AuditPostings {
                 start = end
             }
         }
+    }
+}
+
+/// The audit index's tail: the postings of the last small transactions, one entry each, not yet
+/// folded into blocks. Its sequences follow every block's.
+enum AuditTail {
+    /// The first byte of a tail entry's key (then the transaction's first sequence).
+    static let marker: UInt8 = 0x74  // t
+    /// Tail entries before they are folded into blocks.
+    static let limit = 32
+    /// A transaction with this many events or more writes blocks at once.
+    static let smallTransaction = 64
+
+    static func key(_ first: UInt64) -> [UInt8] { [marker] + EventLog.sequenceKey(first) }
+
+    /// How many entries the tail has (keys only: what a small transaction reads).
+    static func count(_ txn: borrowing WriteTransaction, _ audit: Database) throws -> Int {
+        var count = 0
+        try txn.scan(audit, from: [marker]) { key, _ in
+            guard key.first == marker else { return false }
+            count += 1
+            return true
+        }
+        return count
+    }
+
+    /// A varint count of values, then per value its prefix (a varint length and the bytes), a
+    /// varint count and the sequences as gaps.
+    static func encode(_ postings: [[UInt8]: [UInt64]]) -> [UInt8] {
+        var out = ByteWriter()
+        out.varint(UInt64(postings.count))
+        for (prefix, sequences) in postings.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            out.varint(UInt64(prefix.count))
+            out.bytes += prefix
+            out.bytes += AuditBlock.encode(sequences[...])
+        }
+        return out.bytes
+    }
+
+    /// The tail's entries (keys) and their postings merged per value, in sequence order; throws
+    /// on a malformed entry.
+    static func read<Access>(
+        _ txn: borrowing Transaction<Access>, _ audit: Database
+    ) throws -> (
+        entries: [[UInt8]], postings: [[UInt8]: [UInt64]]
+    ) {
+        var entries: [[UInt8]] = []
+        var postings: [[UInt8]: [UInt64]] = [:]
+        var malformed = false
+        try txn.scan(audit, from: [marker]) { key, value in
+            guard key.first == marker else { return false }
+            guard key.count == 9, let decoded = decode(value) else {
+                malformed = true
+                return false
+            }
+            entries.append(Array(key))
+            for (prefix, sequences) in decoded {
+                guard postings[prefix]?.last.map({ $0 < sequences[0] }) ?? true else {
+                    malformed = true
+                    return false
+                }
+                postings[prefix, default: []] += sequences
+            }
+            return true
+        }
+        if malformed {
+            throw LogError(.corrupted, "the audit index's tail is malformed; `meshledger reindex` rebuilds it")
+        }
+        return (entries, postings)
+    }
+
+    private static func decode(_ buffer: UnsafeRawBufferPointer) -> [([UInt8], [UInt64])]? {
+        var reader = ByteReader(buffer: buffer)
+        guard let count = try? reader.count() else { return nil }
+        var result: [([UInt8], [UInt64])] = []
+        for _ in 0..<count {
+            guard let length = try? reader.count(), length > 1, reader.index + length <= buffer.count else {
+                return nil
+            }
+            let prefix = Array(buffer[reader.index..<(reader.index + length)])
+            reader.index += length
+            guard let sequences = try? reader.count(), sequences > 0 else { return nil }
+            var list: [UInt64] = []
+            var previous: UInt64 = 0
+            for _ in 0..<sequences {
+                guard let gap = try? reader.varint(), gap > 0 else { return nil }
+                let (next, overflow) = previous.addingReportingOverflow(gap)
+                guard !overflow else { return nil }
+                list.append(next)
+                previous = next
+            }
+            result.append((prefix, list))
+        }
+        return reader.isAtEnd ? result : nil
     }
 }
 
@@ -238,7 +349,7 @@ extension EventLog {
                         objects.insert(event.key)
                         return true
                     }
-                    try postings.write(audit, txn)
+                    try postings.write(audit, txn, fold: true)
                     try EventLog.indexNames(objects, audit, txn)
                 }
                 if last == head { try txn.put(meta, EventLog.auditIndexedKey, EventLog.auditIndexFormat) }
@@ -266,10 +377,11 @@ extension EventLog {
             // Kind and namespace narrow a name's objects; the caller applies them to the rest.
             let kind = terms.first { $0.field == .kind }?.value
             let namespace = terms.first { $0.field == .namespace }?.value
+            let tail = try AuditTail.read(txn, audit).postings
             var cursors: [AuditCursor] = []
             for term in terms where term.field.isIndexed {
                 if term.field.isPosted {
-                    cursors.append(AuditCursor(prefix: term.prefix))
+                    cursors.append(AuditCursor(prefix: term.prefix, tail: tail[term.prefix] ?? []))
                 } else {
                     let objects = try EventLog.historyPrefixes(
                         named: term.value, kind: kind, namespace: namespace, txn, audit)
@@ -311,15 +423,19 @@ extension EventLog {
 struct AuditCursor {
     private let prefix: [UInt8]
     private let histories: [[UInt8]]?
+    /// The value's sequences in the tail (after every block's).
+    private let tail: [UInt64]
     private var block: [UInt64] = []
 
-    init(prefix: [UInt8]) {
+    init(prefix: [UInt8], tail: [UInt64]) {
         self.prefix = prefix
+        self.tail = tail
         histories = nil
     }
 
     init(histories: [[UInt8]]) {
         prefix = []
+        tail = []
         self.histories = histories
     }
 
@@ -361,8 +477,9 @@ struct AuditCursor {
             return false
         }
         if let problem { throw LogError(.corrupted, "\(problem); `meshledger reindex` rebuilds it") }
-        guard !block.isEmpty else { return nil }
-        return block[Self.firstIndex(in: block, atOrAfter: from)]
+        if !block.isEmpty { return block[Self.firstIndex(in: block, atOrAfter: from)] }
+        guard let last = tail.last, last >= from else { return nil }
+        return tail[Self.firstIndex(in: tail, atOrAfter: from)]
     }
 
     /// The index of the first element at or after `value` in an ascending array whose last is.
@@ -388,6 +505,8 @@ struct AuditIndexCheck {
     }
 
     private var readers: [[UInt8]: Reader] = [:]
+    /// The tail's postings (nil until read).
+    private var tail: [[UInt8]: [UInt64]]?
     /// The objects the events changed, with the first sequence of each.
     private var objects: [ObjectKey: UInt64] = [:]
     private(set) var failure: (sequence: UInt64, problem: String)?
@@ -395,10 +514,18 @@ struct AuditIndexCheck {
     /// Checks an event's entries.
     mutating func check(_ event: Event, _ txn: borrowing ReadTransaction, _ audit: Database) throws {
         guard failure == nil else { return }
+        if tail == nil {
+            do {
+                tail = try AuditTail.read(txn, audit).postings
+            } catch let error as LogError {
+                failure = (event.sequence, error.message)
+                return
+            }
+        }
         if objects[event.key] == nil { objects[event.key] = event.sequence }
         for prefix in EventLog.auditPrefixes(event) {
             var reader = readers[prefix] ?? Reader()
-            let next = try Self.next(&reader, prefix, txn, audit)
+            let next = try Self.next(&reader, prefix, tail: tail?[prefix] ?? [], txn, audit)
             readers[prefix] = reader
             let term = EventLog.describeTerm(prefix)
             switch next {
@@ -420,7 +547,7 @@ struct AuditIndexCheck {
         guard failure == nil else { return }
         for prefix in readers.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             var reader = readers[prefix]!
-            switch try Self.next(&reader, prefix, txn, audit) {
+            switch try Self.next(&reader, prefix, tail: tail?[prefix] ?? [], txn, audit) {
             case .failure(let problem):
                 failure = (0, problem)
                 return
@@ -436,6 +563,7 @@ struct AuditIndexCheck {
         var extra: (UInt64, String)?
         var listed = Set<ObjectKey>()
         try txn.scan(audit) { key, value in
+            if key.first == AuditTail.marker { return true }
             if key.first == EventLog.objectByName {
                 guard let zero = key.firstIndex(of: 0),
                     let object = EventLog.objectKey(from: UnsafeRawBufferPointer(rebasing: key[(zero + 1)...])),
@@ -461,6 +589,16 @@ struct AuditIndexCheck {
             )
             return false
         }
+        if extra == nil,
+            let (prefix, sequences) = (tail ?? [:]).filter({ readers[$0.key] == nil }).min(by: {
+                $0.value[0] < $1.value[0]
+            })
+        {
+            extra = (
+                sequences[0],
+                "the audit index has \(EventLog.describeTerm(prefix)) @\(sequences[0]), which event \(sequences[0]) does not have"
+            )
+        }
         if let extra {
             failure = (sequence: extra.0, problem: extra.1)
         } else if let (object, first) = objects.filter({ !listed.contains($0.key) }).min(by: { $0.value < $1.value }) {
@@ -473,9 +611,11 @@ struct AuditIndexCheck {
         case failure(String)
     }
 
-    /// The value's next posting, reading its next block when the current one is used up.
+    /// The value's next posting, reading its next block when the current one is used up, and
+    /// its tail after the last block.
     private static func next(
-        _ reader: inout Reader, _ prefix: [UInt8], _ txn: borrowing ReadTransaction, _ audit: Database
+        _ reader: inout Reader, _ prefix: [UInt8], tail: [UInt64], _ txn: borrowing ReadTransaction,
+        _ audit: Database
     ) throws -> Next {
         if reader.pending.isEmpty && !reader.exhausted {
             var problem: String?
@@ -494,7 +634,10 @@ struct AuditIndexCheck {
                 return false
             }
             if let problem { return .failure(problem) }
-            if !found { reader.exhausted = true }
+            if !found {
+                reader.pending = tail[...]
+                reader.exhausted = true
+            }
         }
         return .sequence(reader.pending.popFirst())
     }
