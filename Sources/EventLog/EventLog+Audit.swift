@@ -102,6 +102,12 @@ package enum AuditBlock {
     /// ascending, trailing bytes, or not ending at `last`).
     package static func decode(_ buffer: UnsafeRawBufferPointer, last: UInt64) -> [UInt64]? {
         var reader = ByteReader(buffer: buffer)
+        guard let sequences = read(&reader), reader.isAtEnd, sequences.last == last else { return nil }
+        return sequences
+    }
+
+    /// Reads what `encode` wrote: nil when it is empty, not ascending or cut short.
+    static func read(_ reader: inout ByteReader) -> [UInt64]? {
         guard let count = try? reader.count(), count > 0 else { return nil }
         var sequences: [UInt64] = []
         sequences.reserveCapacity(count)
@@ -113,7 +119,6 @@ package enum AuditBlock {
             sequences.append(sequence)
             previous = sequence
         }
-        guard reader.isAtEnd, previous == last else { return nil }
         return sequences
     }
 }
@@ -238,17 +243,8 @@ enum AuditTail {
             }
             let prefix = Array(buffer[reader.index..<(reader.index + length)])
             reader.index += length
-            guard let sequences = try? reader.count(), sequences > 0 else { return nil }
-            var list: [UInt64] = []
-            var previous: UInt64 = 0
-            for _ in 0..<sequences {
-                guard let gap = try? reader.varint(), gap > 0 else { return nil }
-                let (next, overflow) = previous.addingReportingOverflow(gap)
-                guard !overflow else { return nil }
-                list.append(next)
-                previous = next
-            }
-            result.append((prefix, list))
+            guard let sequences = AuditBlock.read(&reader) else { return nil }
+            result.append((prefix, sequences))
         }
         return reader.isAtEnd ? result : nil
     }
