@@ -73,14 +73,23 @@ public final class Environment: @unchecked Sendable {
 
     private static let registry = Mutex<[String: WeakEnvironment]>([:])
 
-    /// Opens (or returns the already open) environment at `path`, creating the directory when
-    /// writable and missing.
-    public static func open(path: String, options: Options = Options()) throws -> Environment {
-        if !options.readOnly {
-            if mkdir(path, 0o700) != 0 && errno != EEXIST {
-                throw LMDBError(code: .init(rawValue: errno), operation: "mkdir(\(path))")
+    /// Creates the directory `path` (owner only) and any missing parent, as `mkdir -p` (and etcd's
+    /// `--data-dir`) do; an existing one is fine.
+    static func makeDirectory(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+                throw LMDBError(code: .init(rawValue: errno), operation: "mkdir(\(prefix))")
             }
+            prefix += "/"
         }
+    }
+
+    /// Opens (or returns the already open) environment at `path`, creating the directory (and its
+    /// parents) when writable and missing.
+    public static func open(path: String, options: Options = Options()) throws -> Environment {
+        if !options.readOnly { try makeDirectory(path) }
         guard let real = realpath(path, nil) else {
             throw LMDBError(code: .init(rawValue: errno), operation: "open(\(path))")
         }
@@ -271,9 +280,7 @@ public final class Environment: @unchecked Sendable {
     /// Writes a consistent copy of the environment into the empty directory `path`
     /// (`mdb_env_copy2`), compacting it when asked. Writers may run meanwhile.
     public func copy(to path: String, compact: Bool = true) throws {
-        if mkdir(path, 0o700) != 0 && errno != EEXIST {
-            throw LMDBError(code: .init(rawValue: errno), operation: "mkdir(\(path))")
-        }
+        try Environment.makeDirectory(path)
         try check(mdb_env_copy2(env, path, compact ? UInt32(MDB_CP_COMPACT) : 0), "mdb_env_copy2(\(path))")
         // liblmdb creates the copy with mode 0666 less the umask; the store is its owner's alone.
         if chmod(path + "/data.mdb", 0o600) != 0 {

@@ -240,7 +240,7 @@ extension MeshLedgerCommand {
             let batch = try Batch.report(
                 Feedback(applied: result == .applied, output: output, digest: digest, error: error), actor: actor)
             let store = try global.openForWriting()
-            try finish(try store.append(batch), store)
+            try append(batch, to: store)
         }
     }
 }

@@ -43,6 +43,10 @@ extension MeshLedgerCommand {
         var metricsListen: String?
         @Option(help: "How long one watch request lasts before it is renewed, in seconds.")
         var watchTimeoutSeconds = 300
+        @Option(
+            help: ArgumentHelp(
+                "A snapshot every this many events recorded (0: none). Default: as serve's --snapshot-every.",
+                valueName: "events")) var snapshotEvery: UInt64?
 
         func run() throws {
             let resolved: KubeconfigContext
@@ -56,6 +60,7 @@ extension MeshLedgerCommand {
             var configuration = RecorderConfiguration()
             configuration.namespace = namespace
             configuration.watchTimeoutSeconds = watchTimeoutSeconds
+            configuration.snapshotInterval = snapshotEvery ?? snapshotInterval()
             if let kinds {
                 let named = try kinds.split(separator: ",").map { try ResourceKind.named(String($0)) }
                 if let other = named.first(where: { $0 == .syncResult }) {

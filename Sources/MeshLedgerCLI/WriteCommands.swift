@@ -18,12 +18,12 @@ struct AppendOptions: ParsableArguments {
     var expectHead: UInt64?
 }
 
-/// Prints what an append did, then takes a snapshot if one is due (after the append committed).
-func finish(_ result: AppendResult, _ store: Store) throws {
+/// Appends through the store's writer (a due snapshot is taken after the append committed) and
+/// prints what it did.
+func append(_ batch: Batch, to store: Store) throws {
+    let (result, snapshot) = try Writer(store: store, snapshotInterval: snapshotInterval()).append(batch)
     report(result)
-    if result.range != nil, let info = try store.snapshotIfDue(interval: snapshotInterval()) {
-        FileHandle.standardError.write(Data("snapshot taken at seq \(info.sequence)\n".utf8))
-    }
+    if let snapshot { FileHandle.standardError.write(Data("snapshot taken at seq \(snapshot.sequence)\n".utf8)) }
 }
 
 /// Prints what an append did, kubectl style, then the sequence range.
@@ -78,7 +78,7 @@ extension MeshLedgerCommand {
                 try readManifests(input.filename), FieldValidation(parameter: validation) ?? .strict)
             for warning in warnings { FileHandle.standardError.write(Data("Warning: \(warning)\n".utf8)) }
             let batch = try Batch.apply(manifests, actor: actor ?? defaultActor(), expectedHead: input.expectHead)
-            try finish(try store.append(batch), store)
+            try append(batch, to: store)
         }
     }
 
@@ -118,7 +118,7 @@ extension MeshLedgerCommand {
             let batch = try Batch.delete(
                 targets, actor: actor ?? defaultActor(), ignoreNotFound: ignoreNotFound, expectedHead: input.expectHead)
             let store = try global.openForWriting()
-            try finish(try store.append(batch), store)
+            try append(batch, to: store)
         }
     }
 
@@ -146,7 +146,7 @@ extension MeshLedgerCommand {
             let store = try global.openForWriting()
             let batch = try Batch.discover(
                 manifests, agent: agent, resyncCluster: cluster, expectedHead: input.expectHead)
-            try finish(try store.append(batch), store)
+            try append(batch, to: store)
         }
     }
 
@@ -180,7 +180,7 @@ extension MeshLedgerCommand {
             if follow { return try followStandardInput() }
             let events = try readInputs(filename).flatMap { try ManifestReader.watchEvents($0.bytes, name: $0.name) }
             let store = try global.openForWriting()
-            try finish(try store.append(Batch.ingest(events, actor: actor)), store)
+            try append(Batch.ingest(events, actor: actor), to: store)
         }
 
         /// Reads standard input as it arrives; every read's complete events are one atomic batch.
@@ -206,7 +206,7 @@ extension MeshLedgerCommand {
                     count += 1
                     events.append(try ManifestReader.watchEvent(value, location: "stdin: watch event \(count)"))
                 }
-                try finish(try store.append(Batch.ingest(events, actor: actor)), store)
+                try append(Batch.ingest(events, actor: actor), to: store)
             }
             if !JSONText.isBlank(buffer) {
                 throw CLIError(

@@ -7,12 +7,12 @@ import Projection
 import Prometheus
 import Synchronization
 
-/// The server's single writer. Concurrent append requests are coalesced into one LMDB write
-/// transaction (group commit, bounded by `maxBatchRequests`), each all or nothing, so that a
-/// failed precondition fails only its own request. The writer never waits for company: requests
+/// The server's side of the store's `Writer`. Concurrent append requests are coalesced into one
+/// LMDB write transaction (group commit, bounded by `maxBatchRequests`), each all or nothing, so
+/// that a failed precondition fails only its own request. The writer never waits for company: requests
 /// that arrive while a group commits form the next group. After every
 /// commit the live projection folds the new events and records which statuses each one changed,
-/// for watchers.
+/// for watchers, and the writer takes a snapshot of it when one is due.
 actor Committer {
     /// One status change caused by an event: the VirtualDestination and its new status (nil: deleted).
     struct StatusChange: Sendable {
@@ -33,11 +33,8 @@ actor Committer {
     let metrics: Metrics
     /// A replica's replication: appends go through it (to etcd, or to the writer).
     let replicator: Replicator?
-    /// A snapshot every this many folded events (0: none; nil: `Store.automaticSnapshotInterval`
-    /// of the live inputs), and the newest one's sequence.
-    let snapshotInterval: UInt64?
-    private var newestSnapshot: UInt64 = 0
-    private var snapshotting: Task<Void, Never>?
+    /// The store's writer: commits, and the snapshots of the folded projection (its policy).
+    let writer: Writer
     private var pending: [Pending] = []
     private var flushing = false
     private(set) var projection = Projection()
@@ -108,19 +105,19 @@ actor Committer {
     ) throws {
         watchSlots = WatchSlots(limit: maxWatchers)
         self.replicator = replicator
-        self.snapshotInterval = snapshotInterval
+        self.writer = try Writer(store: store, snapshotInterval: snapshotInterval) { sequence in
+            metrics.snapshot.set(Double(sequence))
+        }
         self.store = store
         self.groupCommit = groupCommit
         self.maxBatchRequests = maxBatchRequests
         self.retention = retention
         self.metrics = metrics
-        let (projection, _, origin) = try store.project()
+        let (projection, _, _) = try store.project()
         self.projection = projection
         folded.advance(to: projection.sequence)
         metrics.head.set(Double(projection.sequence))
-        // The snapshot this start restored from is the newest this version can use.
-        newestSnapshot = origin.snapshot ?? 0
-        metrics.snapshot.set(Double(newestSnapshot))
+        metrics.snapshot.set(Double(writer.newestSnapshot))
     }
 
     /// Appends a batch (through the group when group commit is on) and returns its outcome.
@@ -131,7 +128,7 @@ actor Committer {
         if !groupCommit && replicator == nil {
             let result: Result<AppendResult, LogError>
             do {
-                result = .success(try store.log.append(batch))
+                result = try writer.commit([batch])[0]
             } catch let error as LogError {
                 result = .failure(error)
             } catch {
@@ -166,7 +163,7 @@ actor Committer {
                 if let replicator {
                     results = await replicator.commit(group.map(\.batch))
                 } else {
-                    results = try store.log.appendGroup(group.map(\.batch))
+                    results = try writer.commit(group.map(\.batch))
                 }
             } catch let error as LogError {
                 results = Array(repeating: .failure(error), count: group.count)
@@ -192,7 +189,7 @@ actor Committer {
         defer {
             if projection.sequence > before {
                 folded.advance(to: projection.sequence)
-                snapshotIfDue()
+                writer.folded(projection)
             }
         }
         for event in appended where event.sequence == projection.sequence + 1 { fold(event) }
@@ -203,30 +200,6 @@ actor Committer {
             }
         }
         metrics.head.set(Double(projection.sequence))
-    }
-
-    /// Takes a snapshot of the folded projection when one is due (`Store.isSnapshotDue`; every
-    /// folded kind is in `world.inputs`): of a copy (the projection is a value), in a task of its
-    /// own, so neither the writer nor a replay waits for it. It records the digest contributions
-    /// already settled and translates nothing (`Store.writeSnapshot(of:complete:)`). Snapshots are
-    /// written one at a time; `stop()` waits for the last.
-    private func snapshotIfDue() {
-        guard
-            Store.isSnapshotDue(
-                head: projection.sequence, newest: newestSnapshot, interval: snapshotInterval,
-                liveObjects: { projection.world.inputs.count })
-        else { return }
-        newestSnapshot = projection.sequence
-        let (copy, store, metrics, previous) = (projection, store, metrics, snapshotting)
-        snapshotting = Task.detached(priority: .utility) {
-            await previous?.value
-            do {
-                try store.writeSnapshot(of: copy, complete: false)
-                metrics.snapshot.set(Double(copy.sequence))
-            } catch {
-                FileHandle.standardError.write(Data("meshledger: snapshot at \(copy.sequence) failed: \(error)\n".utf8))
-            }
-        }
     }
 
     /// Folds one event and records the status changes it made.
@@ -271,6 +244,6 @@ actor Committer {
     func stop() async {
         stopped = true
         while flushing { try? await Task.sleep(for: .milliseconds(5)) }
-        await snapshotting?.value
+        await writer.stop()
     }
 }

@@ -21,6 +21,8 @@ public struct RecorderConfiguration: Sendable {
     public var initialBackoff: Duration = .milliseconds(250)
     /// The longest delay between retries.
     public var maxBackoff: Duration = .seconds(30)
+    /// A snapshot every this many events (nil: the default policy, as `serve`; 0: none).
+    public var snapshotInterval: UInt64?
 
     /// The default configuration.
     public init() {}
@@ -62,7 +64,8 @@ public final class Recorder: Service, Sendable {
         self.logger = logger
         self.metrics = RecorderMetrics()
         self.actor = "record:\(context.name)"
-        self.sink = RecordSink(store: store, metrics: metrics)
+        self.sink = try RecordSink(
+            writer: Writer(store: store, snapshotInterval: configuration.snapshotInterval), metrics: metrics)
     }
 
     /// Records until cancelled or shut down gracefully (SIGTERM, SIGINT in a service group).
@@ -232,24 +235,25 @@ public final class Recorder: Service, Sendable {
 
 }
 
-/// The one writer of a recorder: the watch loops' batches are appended one at a time.
+/// The recorder's side of the store's `Writer`: the watch loops' batches are appended one at a
+/// time, and snapshots taken by the writer's policy.
 actor RecordSink {
-    let store: Store
+    let writer: Writer
     let metrics: RecorderMetrics
 
-    init(store: Store, metrics: RecorderMetrics) {
-        self.store = store
+    init(writer: Writer, metrics: RecorderMetrics) {
+        self.writer = writer
         self.metrics = metrics
     }
 
     func append(_ batch: Batch) throws -> AppendResult {
-        let result = try store.append(batch)
+        let result = try writer.append(batch).result
         for event in result.events { metrics.recorded(event.key.kind) }
         metrics.head.set(Int64(result.head))
         return result
     }
 
-    func head() -> UInt64 { (try? store.log.head().sequence) ?? 0 }
+    func head() -> UInt64 { (try? writer.store.log.head().sequence) ?? 0 }
 }
 
 /// The lines of one watch response as they arrive: complete lines become events, the rest waits

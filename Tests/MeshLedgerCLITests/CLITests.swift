@@ -99,6 +99,18 @@ import Testing
         #expect(try head(of: store) == before)
     }
 
+    /// A first write creates the store's directory and any missing parent (`mkdir -p`, as etcd's
+    /// `--data-dir`); a read of a missing store still says there is none.
+    @Test func aFirstWriteCreatesTheStoresParents() throws {
+        let store = temporaryDirectory() + "/fleet/2026/store"
+        let read = try meshledger(["log", "--store", store])
+        #expect(read.status != 0 && read.stderr.contains("no MeshLedger store"), "\(read.stderr)")
+        let written = try meshledger(
+            ["apply", "--store", store, "-f", "-"], stdin: Data(virtualDestinationYAML("a").utf8))
+        #expect(written.status == 0, "\(written.stderr)")
+        #expect(try meshledger(["verify", "--store", store]).stdout.hasPrefix("ok: 1 events verified"))
+    }
+
     /// `--validate warn` drops a field the schema does not declare, with a warning; `ignore`
     /// drops it silently.
     @Test func unknownFieldsAreDroppedWithAWarningWhenAsked() throws {

@@ -38,14 +38,17 @@ import Testing
 
     /// Starts B recording A with a read-only identity's kubeconfig (get, list, watch suffice).
     /// With `certificate`, B authenticates with rita's client certificate instead of her token.
-    static func recorder(_ fx: KubeFixture, store: String, certificate: Bool = false) throws -> LineWatcher {
+    static func recorder(
+        _ fx: KubeFixture, store: String, certificate: Bool = false, snapshotEvery: Int? = nil
+    ) throws -> LineWatcher {
         let config =
             certificate
             ? try fx.kubeconfig(certificate: try fx.certificates.client("rita"))
             : try fx.kubeconfig(token: "reader-token")
         return try LineWatcher(
             meshledgerBinary,
-            ["record", "--store", store, "--kubeconfig", config, "--metrics-listen", "127.0.0.1:0"],
+            ["record", "--store", store, "--kubeconfig", config, "--metrics-listen", "127.0.0.1:0"]
+                + (snapshotEvery.map { ["--snapshot-every", String($0)] } ?? []),
             environment: [:])
     }
 
@@ -197,7 +200,7 @@ import Testing
     @Test func recordsALiveServerLikeAnInformer() throws {
         let (fx, alice) = try Self.serverWithFleet()
         let b = fx.directory + "/recorded"
-        let recorder = try Self.recorder(fx, store: b)
+        let recorder = try Self.recorder(fx, store: b, snapshotEvery: 5)
         #expect(try Self.converge(fx.store, b), "B never reached A's state digest: \(recorder.seen.suffix(5))")
 
         // Changes through kubectl: apply, edit, delete, apply; and by a discovery agent's identity.
@@ -242,6 +245,16 @@ import Testing
         let drift = try meshledger(["drift", "--store", b, "--read-only", "-o", "json"])
         #expect(drift.status == 0)
         #expect(try JSONText.parse(Array(drift.stdout.utf8)) == .array([]))
+
+        // The recorder takes snapshots by the writer's policy (here one every 5 events), and
+        // each agrees with a full replay.
+        let head = UInt64(events.count)
+        let snapshots = try meshledger(["snapshot", "list", "--store", b, "--read-only"]).stdout
+            .split(separator: "\n").dropFirst().compactMap { UInt64($0.split(separator: " ").first ?? "") }
+        #expect(snapshots.count >= Int(head / 5) / 2 && snapshots.count > 2, "\(snapshots) of \(head) events")
+        #expect(zip(snapshots, snapshots.dropFirst()).allSatisfy { $1 - $0 >= 5 }, "\(snapshots)")
+        let verified = try meshledger(["verify", "--store", b, "--read-only"])
+        #expect(verified.status == 0 && verified.stdout.contains("agree with a full replay"), "\(verified.stdout)")
 
         // The recorder's metrics.
         let address = recorder.seen.first { $0.hasPrefix("metrics on ") }.map { String($0.dropFirst(11)) }
