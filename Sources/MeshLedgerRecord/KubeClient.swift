@@ -33,6 +33,8 @@ struct APIStatusError: Error, CustomStringConvertible {
 final class KubeClient: Sendable {
     let context: KubeconfigContext
     let http: HTTPClient
+    /// The URL requests go to: the server's, with `tls-server-name` as its host when given.
+    let base: String
     /// The exec credential plugin, when the kubeconfig's user has one.
     let exec: ExecCredentials?
     /// The token as last read from the kubeconfig's token file, and when (read again after a
@@ -62,7 +64,44 @@ final class KubeClient: Sendable {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(10))
+        // tls-server-name: requests name that host (the certificate is checked against it and it
+        // is sent as SNI), and connect to the server's own host.
+        var base = context.server
+        if let name = context.tlsServerName, let url = URL(string: context.server), let host = url.host {
+            var components = URLComponents(url: url, resolvingAgainstBaseURL: false)
+            components?.host = name
+            if let renamed = components?.string {
+                base = renamed
+                configuration.dnsOverride = [name: host]
+            }
+        }
+        self.base = base
+        if let proxy = context.proxyURL { configuration.proxy = try Self.proxy(proxy) }
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// A kubeconfig's `proxy-url` as the HTTP client's proxy: `http://` (a CONNECT tunnel, with
+    /// basic authorization from the URL's user and password) or `socks5://`.
+    static func proxy(_ text: String) throws -> HTTPClient.Configuration.Proxy {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host else {
+            throw KubeconfigError("proxy-url \(text): expected http://host:port or socks5://host:port")
+        }
+        switch scheme {
+        case "http":
+            if let user = url.user {
+                return .server(
+                    host: host, port: url.port ?? 80,
+                    authorization: .basic(
+                        username: user.removingPercentEncoding ?? user,
+                        password: (url.password ?? "").removingPercentEncoding ?? ""))
+            }
+            return .server(host: host, port: url.port ?? 80)
+        case "socks5":
+            return .socksServer(host: host, port: url.port ?? 1080)
+        default:
+            throw KubeconfigError(
+                "proxy-url \(text): \(scheme) proxies are not supported; use http:// (a CONNECT tunnel) or socks5://")
+        }
     }
 
     func shutdown() async { try? await http.shutdown() }
@@ -74,7 +113,7 @@ final class KubeClient: Sendable {
     }
 
     func request(_ path: String) throws -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: context.server + path)
+        var request = HTTPClientRequest(url: base + path)
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "meshledger-record")
         if let token = try currentToken() {

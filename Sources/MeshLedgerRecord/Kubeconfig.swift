@@ -22,6 +22,12 @@ public struct KubeconfigContext: Sendable {
     public var certificateAuthority: [UInt8]?
     /// Skip verifying the server's certificate (`insecure-skip-tls-verify`).
     public var insecureSkipTLSVerify = false
+    /// The name the server's certificate is checked against and sent as SNI, instead of the
+    /// server URL's host (`tls-server-name`).
+    public var tlsServerName: String?
+    /// The proxy the connections go through (`proxy-url`: `http://[user:password@]host:port` or
+    /// `socks5://host:port`).
+    public var proxyURL: String?
     /// A bearer token.
     public var token: String?
     /// A client certificate (PEM).
@@ -102,6 +108,8 @@ public struct KubeconfigContext: Sendable {
         self.cluster = cluster
         certificateAuthority = try bytes(cluster, "certificate-authority")
         insecureSkipTLSVerify = cluster["insecure-skip-tls-verify"]?.boolValue ?? false
+        tlsServerName = cluster["tls-server-name"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        proxyURL = cluster["proxy-url"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
         if let userName = entry["user"]?.stringValue, !userName.isEmpty {
             let user = try named("users", userName)["user"] ?? .null
             if let provider = user["auth-provider"] {

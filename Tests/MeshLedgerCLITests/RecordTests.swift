@@ -127,6 +127,111 @@ import Testing
         withExtendedLifetime(recorder) {}
     }
 
+    /// A kubeconfig's cluster with `extra` YAML fields (`tls-server-name`, `proxy-url`) and the
+    /// reader's token.
+    static func clusterKubeconfig(_ fx: KubeFixture, _ extra: String) throws -> String {
+        let path = fx.directory + "/kubeconfig-\(UUID().uuidString)"
+        try """
+        apiVersion: v1
+        kind: Config
+        current-context: meshledger
+        clusters:
+        - name: a
+          cluster: {server: "\(fx.url)", certificate-authority: "\(fx.certificates.caCertificate)", \(extra)}
+        users:
+        - name: reader
+          user: {token: reader-token}
+        contexts:
+        - name: meshledger
+          context: {cluster: a, user: reader}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// An HTTP CONNECT proxy on a free loopback port that logs each tunnel it opens (`CONNECT
+    /// host:port` and the Proxy-Authorization it was given) and prints `listening PORT`.
+    static let connectProxy = #"""
+        import base64, socket, sys, threading
+        log = open(sys.argv[1], "a", buffering=1)
+        server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(16)
+        print("listening", server.getsockname()[1], flush=True)
+        def pipe(a, b):
+            try:
+                while True:
+                    data = a.recv(65536)
+                    if not data: break
+                    b.sendall(data)
+            except OSError: pass
+            finally:
+                for s in (a, b):
+                    try: s.shutdown(socket.SHUT_RDWR)
+                    except OSError: pass
+        def serve(client):
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(4096)
+                if not chunk: return
+                head += chunk
+            lines = head.split(b"\r\n")
+            method, target = lines[0].split(b" ")[:2]
+            auth = [l.split(b":", 1)[1].strip() for l in lines if l.lower().startswith(b"proxy-authorization:")]
+            credentials = base64.b64decode(auth[0].split()[1]).decode() if auth else "-"
+            log.write("%s %s %s\n" % (method.decode(), target.decode(), credentials))
+            host, port = target.decode().rsplit(":", 1)
+            upstream = socket.create_connection((host, int(port)))
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+            pipe(upstream, client)
+        while True:
+            connection, _ = server.accept()
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+        """#
+
+    /// `proxy-url` and `tls-server-name` as kubectl uses them: the connections go through an
+    /// HTTP CONNECT proxy, with the URL's credentials (a proxy scheme the client cannot speak is a
+    /// clear error); and the server's certificate, which names only `apiserver.internal`, is
+    /// checked against that name while the connection goes to 127.0.0.1 (without the name, or
+    /// with another, nothing is recorded).
+    @Test func aProxyAndTLSServerNameAsKubectlUseThem() throws {
+        let (fx, _) = try Self.serverWithFleet()
+        let log = fx.directory + "/proxy.log"
+        let proxy = try LineWatcher("/usr/bin/python3", ["-u", "-c", Self.connectProxy, log], environment: [:])
+        #expect(proxy.wait(seconds: 10) { $0.hasPrefix("listening ") }, "\(proxy.seen)")
+        let port = proxy.seen.first { $0.hasPrefix("listening ") }.map { String($0.dropFirst(10)) } ?? ""
+        let proxied = try Self.clusterKubeconfig(fx, "proxy-url: \"http://auditor:s3cret@127.0.0.1:\(port)\"")
+        let c = fx.directory + "/proxied"
+        let viaProxy = try LineWatcher(
+            meshledgerBinary, ["record", "--store", c, "--kubeconfig", proxied], environment: [:])
+        #expect(try Self.converge(fx.store, c), "proxy-url: \(viaProxy.seen.suffix(5))")
+        let tunnels = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let target = String(fx.url.dropFirst("https://".count))
+        #expect(tunnels.contains("CONNECT \(target) auditor:s3cret"), "\(tunnels)")
+        let https = try Self.clusterKubeconfig(fx, "proxy-url: \"https://127.0.0.1:\(port)\"")
+        let unsupported = try meshledger(["record", "--store", fx.directory + "/https", "--kubeconfig", https])
+        #expect(
+            unsupported.status != 0 && unsupported.stderr.contains("https proxies are not supported"),
+            "\(unsupported.stderr)")
+
+        // A certificate for a name only.
+        let (certificate, key) = try fx.certificates.server(names: ["apiserver.internal"])
+        try fx.restart(extra: ["--tls-cert-file", certificate, "--tls-private-key-file", key])
+        let named = try Self.clusterKubeconfig(fx, "tls-server-name: apiserver.internal")
+        let b = fx.directory + "/named"
+        let recorder = try LineWatcher(
+            meshledgerBinary, ["record", "--store", b, "--kubeconfig", named], environment: [:])
+        #expect(try Self.converge(fx.store, b), "tls-server-name: \(recorder.seen.suffix(5))")
+        for (name, extra) in [
+            ("unnamed", "insecure-skip-tls-verify: false"), ("wrong", "tls-server-name: elsewhere.example"),
+        ] {
+            let config = try Self.clusterKubeconfig(fx, extra)
+            let refused = try LineWatcher(
+                meshledgerBinary, ["record", "--store", fx.directory + "/" + name, "--kubeconfig", config],
+                environment: [:])
+            #expect(refused.wait(seconds: 20) { $0.contains("failedToValidateHostname") }, "\(refused.seen.suffix(3))")
+            #expect(try Self.events(fx.directory + "/" + name).isEmpty)
+        }
+    }
+
     /// Inside a cluster (no kubeconfig, `KUBERNETES_SERVICE_HOST` set) the recorder uses the
     /// pod's service account, read again when the token rotates; a merged `KUBECONFIG` works as
     /// kubectl merges it.

@@ -30,6 +30,23 @@ public struct TestCertificates: Sendable {
         ])
     }
 
+    /// A server certificate for the DNS `names` alone (no IP address), signed by this CA.
+    /// Returns (certificate, key).
+    public func server(names: [String]) throws -> (String, String) {
+        let base = directory + "/server-" + names.joined(separator: "-")
+        try "subjectAltName=\(names.map { "DNS:" + $0 }.joined(separator: ","))\nextendedKeyUsage=serverAuth\n".write(
+            toFile: base + ".ext", atomically: true, encoding: .utf8)
+        try openssl([
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=\(names[0])", "-keyout", base + ".key", "-out",
+            base + ".csr",
+        ])
+        try openssl([
+            "x509", "-req", "-in", base + ".csr", "-CA", caCertificate, "-CAkey", directory + "/ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", base + ".ext", "-out", base + ".crt",
+        ])
+        return (base + ".crt", base + ".key")
+    }
+
     /// A client certificate and key for `user` in `groups`, signed by this CA (or, with
     /// `foreign`, by a CA of its own that the server does not trust). Returns (certificate, key).
     public func client(_ user: String, groups: [String] = [], foreign: Bool = false) throws -> (String, String) {
