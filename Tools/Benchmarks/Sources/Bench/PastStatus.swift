@@ -121,3 +121,61 @@ func timedRestores(_ store: Store, at sequence: UInt64, count: Int) throws -> (p
     }
     return (payload, times.sorted())
 }
+
+/// A recorder's store against a served one (issue 30): `--recorded-events` (10,000) of the fleet
+/// workload appended one batch at a time through the store's `Writer`, as `meshledger record`
+/// appends them, and the same events in a store built as the server snapshots (`buildStore`);
+/// the status at random past sequences of each (snapshot + tail), and a full replay (what a
+/// recording cost before the recorder took snapshots).
+func recordedPastStatus(_ options: Options, rows: inout [Row]) throws {
+    let events = options.int("recorded-events", 10_000)
+    let samples = options.int("samples", 10)
+    let served = scratch("served")
+    let recorded = scratch("recorded")
+    defer { for path in [served, recorded] { try? FileManager.default.removeItem(atPath: path) } }
+    let servedStore = try buildStore(options.fleet, events: events, interval: nil, path: served)
+    let head = try servedStore.log.head().sequence
+    var logOptions = EventLog.Options()
+    logOptions.noSync = true
+    let recordedStore = try Store(path: recorded, options: logOptions)
+    let writer = try Writer(store: recordedStore, snapshotInterval: nil)
+    // The served store's events, one batch each (their recorded times kept).
+    try servedStore.log.scan(1...head) { event in
+        let change: Change
+        switch event.change {
+        case .upsert:
+            change = Change(
+                .upsert(try Manifest(recorded: event.object, key: event.key)), source: event.source, actor: event.actor)
+        case .delete:
+            change = Change(.delete(event.key, nil), source: event.source, actor: event.actor, ignoreNotFound: true)
+        }
+        _ = try writer.append(Batch([change]), clock: { event.recordedAt })
+        return true
+    }
+    let recordedHead = try recordedStore.log.head().sequence
+    var random = SplitMix64(seed: 30)
+    var times: (served: [Double], recorded: [Double], replay: [Double]) = ([], [], [])
+    for _ in 0..<samples {
+        let m = recordedHead / 2 + random.next() % (recordedHead / 2)
+        var t = now()
+        _ = try servedStore.project(upTo: min(m, head))
+        times.served.append(now() - t)
+        t = now()
+        _ = try recordedStore.project(upTo: m)
+        times.recorded.append(now() - t)
+        t = now()
+        _ = try recordedStore.project(upTo: m, useSnapshots: false)
+        times.replay.append(now() - t)
+    }
+    let mean = { (xs: [Double]) in xs.reduce(0, +) / Double(xs.count) * 1000 }
+    let snapshots = try recordedStore.log.snapshotInfos().count
+    rows.append(
+        Row(
+            measure:
+                "status at a past sequence on a recorder's store (\(recordedHead) events one batch at a time through the Writer, \(snapshots) snapshots)",
+            value: String(format: "%.1f ms", mean(times.recorded)),
+            ratio: String(
+                format: "served store %.1f ms (%.2fx); full replay %.1f ms", mean(times.served),
+                mean(times.recorded) / mean(times.served), mean(times.replay)),
+            target: "as fast as a served store"))
+}

@@ -12,6 +12,7 @@ case "append": try append(options, rows: &rows)
 case "restore": try restoreLoop(options, rows: &rows)
 case "replay": try replay(options, rows: &rows)
 case "audit-queries": try auditQueries(options, rows: &rows)
+case "recorded-past-status": try recordedPastStatus(options, rows: &rows)
 case "scaling": try scaling(options, rows: &rows)
 case "server-load": rows = try await serverLoad(options)
 case "kube-reads": rows = try await kubeReads(options)
@@ -25,6 +26,7 @@ case "all":
     try pastStatus(options, rows: &rows)
     // The issue's own log length for past statuses, when the run's is another.
     if options.int("events", 200_000) != 100_000 { try pastStatus(options, events: 100_000, rows: &rows) }
+    try recordedPastStatus(options, rows: &rows)
     if options.values["binary"] != nil {
         rows += try await serverLoad(options)
         rows += try await serverThroughput(options)
@@ -33,7 +35,7 @@ case "all":
     }
 default:
     print(
-        "usage: Bench all|append|restore|replay|audit-queries|scaling|past-status|server-load|server-throughput|kube-reads|replicated [--name value ...]"
+        "usage: Bench all|append|restore|replay|audit-queries|recorded-past-status|scaling|past-status|server-load|server-throughput|kube-reads|replicated [--name value ...]"
     )
     exit(2)
 }
