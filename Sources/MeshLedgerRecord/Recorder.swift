@@ -64,8 +64,11 @@ public final class Recorder: Service, Sendable {
         self.logger = logger
         self.metrics = RecorderMetrics()
         self.actor = "record:\(context.name)"
+        let metrics = self.metrics
         self.sink = try RecordSink(
-            writer: Writer(store: store, snapshotInterval: configuration.snapshotInterval), metrics: metrics)
+            writer: Writer(store: store, snapshotInterval: configuration.snapshotInterval) { sequence in
+                metrics.snapshot.set(Int64(sequence))
+            }, metrics: metrics)
     }
 
     /// Records until cancelled or shut down gracefully (SIGTERM, SIGINT in a service group).

@@ -10,6 +10,8 @@ public final class RecorderMetrics: Sendable {
     /// The registry `/metrics` emits.
     public let registry = PrometheusCollectorRegistry()
     let head: Gauge
+    /// The newest snapshot's sequence (the writer's policy, as `serve`'s).
+    let snapshot: Gauge
     private let recordedCounters: [ResourceKind: Counter]
     private let relistCounters: [ResourceKind: Counter]
     private let restartCounters: [ResourceKind: Counter]
@@ -22,6 +24,10 @@ public final class RecorderMetrics: Sendable {
         head = registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 metricName: "meshledger_record_head", unitName: "", helpText: "The recording store's head sequence."))
+        snapshot = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "meshledger_record_snapshot_sequence", unitName: "",
+                helpText: "The sequence of the recording store's newest snapshot."))
         var recorded: [ResourceKind: Counter] = [:]
         var relists: [ResourceKind: Counter] = [:]
         var restarts: [ResourceKind: Counter] = [:]

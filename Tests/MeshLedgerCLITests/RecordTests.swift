@@ -367,6 +367,7 @@ import Testing
         #expect(metrics.contains("meshledger_record_events_total{kind=\"VirtualDestination\"}"))
         #expect(metrics.contains("meshledger_record_relists_total{kind=\"Mesh\"} 1"))
         #expect(metrics.contains("meshledger_record_lag{kind=\"Destination\"}"))
+        #expect(metrics.contains("meshledger_record_snapshot_sequence \(snapshots.last ?? 0)"), "\(metrics)")
     }
 
     @Test func aRestartedServerAGoneWatchAndAKilledRecorderLoseNothingAndRecordNothingTwice() throws {
