@@ -106,6 +106,32 @@ package enum AuditBlock {
         return sequences
     }
 
+    /// The first block of the value `prefix` whose last sequence is at or after `from` (the block
+    /// holding the value's next sequence from there: a value's blocks are disjoint ascending
+    /// runs): its last sequence and its sequences, or nil when there is none. A block that does
+    /// not decode is `LogError.corrupted`, naming it.
+    static func first<Access>(
+        _ prefix: [UInt8], atOrAfter from: UInt64, _ txn: borrowing Transaction<Access>, _ audit: Database
+    ) throws -> (last: UInt64, sequences: [UInt64])? {
+        var found: (last: UInt64, sequences: [UInt64])?
+        var malformed: UInt64?
+        try txn.scan(audit, from: prefix + EventLog.sequenceKey(from)) { key, value in
+            guard key.starts(with: prefix) else { return false }
+            // A longer value that starts with this one and a 0 byte: not this value's.
+            guard key.count == prefix.count + 8 else { return true }
+            let last = EventLog.decodeUInt64(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
+            if let sequences = decode(value, last: last) { found = (last, sequences) } else { malformed = last }
+            return false
+        }
+        if let malformed {
+            throw LogError(
+                .corrupted,
+                "the audit index block \(EventLog.describeTerm(prefix)) @\(malformed) is malformed; `meshledger reindex` rebuilds it"
+            )
+        }
+        return found
+    }
+
     /// Reads what `encode` wrote: nil when it is empty, not ascending or cut short.
     static func read(_ reader: inout ByteReader) -> [UInt64]? {
         guard let count = try? reader.count(), count > 0 else { return nil }
@@ -453,39 +479,11 @@ struct AuditCursor {
             }
             return first
         }
-        if let last = block.last, last >= from {
-            return block[Self.firstIndex(in: block, atOrAfter: from)]
-        }
-        block = []
-        let prefix = self.prefix
-        var problem: String?
-        // The first block whose last sequence is at or after `from` holds the answer.
-        try txn.scan(audit, from: prefix + EventLog.sequenceKey(from)) { key, value in
-            guard key.starts(with: prefix) else { return false }
-            // A longer value that starts with this one and a 0 byte: not this term's.
-            guard key.count == prefix.count + 8 else { return true }
-            let last = EventLog.decodeUInt64(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
-            guard let sequences = AuditBlock.decode(value, last: last) else {
-                problem = "the audit index block \(EventLog.describeAuditKey(Array(key))) is malformed"
-                return false
-            }
-            block = sequences
-            return false
-        }
-        if let problem { throw LogError(.corrupted, "\(problem); `meshledger reindex` rebuilds it") }
-        if !block.isEmpty { return block[Self.firstIndex(in: block, atOrAfter: from)] }
+        if let last = block.last, last >= from { return block[block.partitionPoint { $0 >= from }] }
+        block = try AuditBlock.first(prefix, atOrAfter: from, txn, audit)?.sequences ?? []
+        if !block.isEmpty { return block[block.partitionPoint { $0 >= from }] }
         guard let last = tail.last, last >= from else { return nil }
-        return tail[Self.firstIndex(in: tail, atOrAfter: from)]
-    }
-
-    /// The index of the first element at or after `value` in an ascending array whose last is.
-    static func firstIndex(in sequences: [UInt64], atOrAfter value: UInt64) -> Int {
-        var (low, high) = (0, sequences.count - 1)
-        while low < high {
-            let middle = (low + high) / 2
-            if sequences[middle] < value { low = middle + 1 } else { high = middle }
-        }
-        return low
+        return tail[tail.partitionPoint { $0 >= from }]
     }
 }
 
@@ -500,28 +498,32 @@ struct AuditIndexCheck {
         var exhausted = false
     }
 
+    /// The index checked.
+    private let audit: Database
     private var readers: [[UInt8]: Reader] = [:]
-    /// The tail's postings (nil until read).
-    private var tail: [[UInt8]: [UInt64]]?
+    /// The tail's postings.
+    private var tail: [[UInt8]: [UInt64]] = [:]
     /// The objects the events changed, with the first sequence of each.
     private var objects: [ObjectKey: UInt64] = [:]
     private(set) var failure: (sequence: UInt64, problem: String)?
 
-    /// Checks an event's entries.
-    mutating func check(_ event: Event, _ txn: borrowing ReadTransaction, _ audit: Database) throws {
-        guard failure == nil else { return }
-        if tail == nil {
-            do {
-                tail = try AuditTail.read(txn, audit).postings
-            } catch let error as LogError {
-                failure = (event.sequence, error.message)
-                return
-            }
+    /// A check of the index in `audit`, starting with its tail.
+    init(_ txn: borrowing ReadTransaction, _ audit: Database) throws {
+        self.audit = audit
+        do {
+            tail = try AuditTail.read(txn, audit).postings
+        } catch let error as LogError {
+            failure = (0, error.message)
         }
+    }
+
+    /// Checks an event's entries.
+    mutating func check(_ event: Event, _ txn: borrowing ReadTransaction) throws {
+        guard failure == nil else { return }
         if objects[event.key] == nil { objects[event.key] = event.sequence }
         for prefix in EventLog.auditPrefixes(event) {
             var reader = readers[prefix] ?? Reader()
-            let next = try Self.next(&reader, prefix, tail: tail?[prefix] ?? [], txn, audit)
+            let next = try Self.next(&reader, prefix, tail: tail[prefix] ?? [], txn, audit)
             readers[prefix] = reader
             let term = EventLog.describeTerm(prefix)
             switch next {
@@ -539,11 +541,11 @@ struct AuditIndexCheck {
     }
 
     /// After the scan: postings no event had.
-    mutating func finish(_ txn: borrowing ReadTransaction, _ audit: Database) throws {
+    mutating func finish(_ txn: borrowing ReadTransaction) throws {
         guard failure == nil else { return }
         for prefix in readers.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             var reader = readers[prefix]!
-            switch try Self.next(&reader, prefix, tail: tail?[prefix] ?? [], txn, audit) {
+            switch try Self.next(&reader, prefix, tail: tail[prefix] ?? [], txn, audit) {
             case .failure(let problem):
                 failure = (0, problem)
                 return
@@ -586,7 +588,7 @@ struct AuditIndexCheck {
             return false
         }
         if extra == nil,
-            let (prefix, sequences) = (tail ?? [:]).filter({ readers[$0.key] == nil }).min(by: {
+            let (prefix, sequences) = tail.filter({ readers[$0.key] == nil }).min(by: {
                 $0.value[0] < $1.value[0]
             })
         {
@@ -614,23 +616,22 @@ struct AuditIndexCheck {
         _ audit: Database
     ) throws -> Next {
         if reader.pending.isEmpty && !reader.exhausted {
-            var problem: String?
-            var found = false
-            try txn.scan(audit, from: prefix + EventLog.sequenceKey(reader.after)) { key, value in
-                guard key.starts(with: prefix) else { return false }
-                guard key.count == prefix.count + 8 else { return true }
-                let last = EventLog.decodeUInt64(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
-                guard let sequences = AuditBlock.decode(value, last: last), sequences[0] >= reader.after else {
-                    problem = "the audit index block \(EventLog.describeTerm(prefix)) @\(last) is malformed"
-                    return false
-                }
-                reader.pending = sequences[...]
-                reader.after = last + 1
-                found = true
-                return false
+            let block: (last: UInt64, sequences: [UInt64])?
+            do {
+                block = try AuditBlock.first(prefix, atOrAfter: reader.after, txn, audit)
+            } catch let error as LogError {
+                return .failure(error.message)
             }
-            if let problem { return .failure(problem) }
-            if !found {
+            if let block {
+                // Blocks are disjoint: one reaching back before the last one's end is malformed.
+                guard block.sequences[0] >= reader.after else {
+                    return .failure(
+                        "the audit index block \(EventLog.describeTerm(prefix)) @\(block.last) is malformed; `meshledger reindex` rebuilds it"
+                    )
+                }
+                reader.pending = block.sequences[...]
+                reader.after = block.last + 1
+            } else {
                 reader.pending = tail[...]
                 reader.exhausted = true
             }
@@ -644,12 +645,5 @@ extension EventLog {
     static func describeTerm(_ prefix: [UInt8]) -> String {
         guard prefix.count >= 2, let field = AuditField(rawValue: prefix[0]) else { return "(malformed)" }
         return "\(field)=\(String(decoding: prefix[1..<(prefix.count - 1)], as: UTF8.self))"
-    }
-
-    /// `field=value @last`, for a message about a block.
-    static func describeAuditKey(_ key: [UInt8]) -> String {
-        guard key.count > 9 else { return "(malformed)" }
-        let last = key[(key.count - 8)...].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return "\(describeTerm(Array(key.dropLast(8)))) @\(last)"
     }
 }

@@ -175,8 +175,7 @@ extension EventLog {
             let total = try txn.count(events)
             // The audit index is checked in the same scan (each event's postings), then for
             // postings no event has.
-            let checkedIndex = try auditIndexComplete(txn) ? audit : nil
-            var indexCheck = AuditIndexCheck()
+            var indexCheck = try auditIndexComplete(txn) ? audit.map { try AuditIndexCheck(txn, $0) } : nil
             try txn.scan(events) { key, value in
                 let sequence = key.count == 8 ? EventLog.decodeUInt64(key) : 0
                 if key.count != 8 || sequence != expected {
@@ -200,14 +199,14 @@ extension EventLog {
                 }
                 previous = event.checksum
                 // An index problem is reported only when the log itself is intact (below).
-                if let checkedIndex { try indexCheck.check(event, txn, checkedIndex) }
+                try indexCheck?.check(event, txn)
                 if sequence % 65536 == 0 { progress?(sequence, UInt64(total)) }
                 expected += 1
                 return true
             }
             progress?(expected - 1, UInt64(total))
-            if failure == nil, let checkedIndex {
-                try indexCheck.finish(txn, checkedIndex)
+            if failure == nil, var indexCheck {
+                try indexCheck.finish(txn)
                 failure = indexCheck.failure
             }
             return VerifyReport(
