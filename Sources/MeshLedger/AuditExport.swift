@@ -45,6 +45,35 @@ public enum AuditExport {
         return verb == "create" ? base : base + "/" + key.name
     }
 
+    /// The `objectRef` of a change of `key` at `sequence` (its resourceVersion), on `subresource`
+    /// when given, with the uid of the object's life when known.
+    static func objectRef(_ key: ObjectKey, sequence: UInt64, uid: String?, subresource: String? = nil) -> JSONValue {
+        var reference: JSONObject = [
+            "resource": .string(key.kind.plural), "namespace": .string(key.namespace), "name": .string(key.name),
+            "apiGroup": .string(key.kind.group), "apiVersion": .string(key.kind.version),
+            "resourceVersion": .string(String(sequence)),
+        ]
+        if let subresource { reference["subresource"] = .string(subresource) }
+        if let uid { reference["uid"] = .string(uid) }
+        return .object(reference)
+    }
+
+    /// The fields every exported Event has: at stage `ResponseComplete`, received and completed
+    /// at the change's recorded `time`.
+    static func event(
+        level: AuditLevel, auditID: String, verb: String, requestURI: String, user: JSONValue, objectRef: JSONValue,
+        code: Int64, time: Timestamp, annotations: JSONObject
+    ) -> JSONObject {
+        [
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": .string(level.rawValue),
+            "auditID": .string(auditID), "stage": "ResponseComplete", "requestURI": .string(requestURI),
+            "verb": .string(verb), "user": user, "objectRef": objectRef,
+            "responseStatus": ["metadata": [:], "code": .int(code)],
+            "requestReceivedTimestamp": .string(time.description), "stageTimestamp": .string(time.description),
+            "annotations": .object(annotations),
+        ]
+    }
+
     /// `user` and `impersonatedUser`: a change made by impersonation records the impersonator as
     /// a group (`Event.impersonatorGroupPrefix`); Kubernetes' audit names the impersonator as the
     /// user and the identity acted as as `impersonatedUser`.
@@ -115,35 +144,25 @@ extension Store {
         lives: inout AuditLives
     ) throws -> JSONValue {
         let cause = transition.cause
-        var objectRef: JSONObject = [
-            "resource": .string(key.kind.plural), "subresource": "status", "namespace": .string(key.namespace),
-            "name": .string(key.name), "apiGroup": .string(key.kind.group), "apiVersion": .string(key.kind.version),
-            "resourceVersion": .string(String(cause.sequence)),
-        ]
-        let created = try lives.created(key, at: cause.sequence)
-        if let created { objectRef["uid"] = .string(Store.uid(of: key, createdAt: created)) }
+        let uid = try lives.created(key, at: cause.sequence).map { Store.uid(of: key, createdAt: $0) }
         let annotations: JSONObject = [
             AuditExport.causeAnnotation: .string(transition.causeDescription),
             AuditExport.causeAuditIDAnnotation: .string(AuditExport.auditID(cause)),
             AuditExport.statusChangesAnnotation: .string(transition.changes.joined(separator: "; ")),
             AuditExport.reasonAnnotation: .string(transition.reason),
         ]
-        let time = JSONValue.string(cause.recordedAt.description)
-        var audit: JSONObject = [
-            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": .string(level.rawValue),
-            "auditID": .string(
-                Store.uuidShaped("status/\(key.namespace)/\(key.name)/\(cause.sequence)/\(cause.checksum.hex)")),
-            "stage": "ResponseComplete",
-            "requestURI": .string(AuditExport.requestURI(key, verb: "update") + "/status"), "verb": "update",
-            "user": ["username": .string(AuditExport.statusUser)], "objectRef": .object(objectRef),
-            "responseStatus": ["metadata": [:], "code": 200], "requestReceivedTimestamp": time,
-            "stageTimestamp": time, "annotations": .object(annotations),
-        ]
+        var audit = AuditExport.event(
+            level: level,
+            auditID: Store.uuidShaped("status/\(key.namespace)/\(key.name)/\(cause.sequence)/\(cause.checksum.hex)"),
+            verb: "update", requestURI: AuditExport.requestURI(key, verb: "update") + "/status",
+            user: ["username": .string(AuditExport.statusUser)],
+            objectRef: AuditExport.objectRef(key, sequence: cause.sequence, uid: uid, subresource: "status"),
+            code: 200, time: cause.recordedAt, annotations: annotations)
         if level != .metadata, let status {
             var metadata: JSONObject = ["name": .string(key.name), "namespace": .string(key.namespace)]
-            if let uid = objectRef["uid"] { metadata["uid"] = uid }
+            if let uid { metadata["uid"] = .string(uid) }
             let object: JSONValue = [
-                "apiVersion": .string("\(key.kind.group)/\(key.kind.version)"), "kind": .string(key.kind.rawValue),
+                "apiVersion": .string(key.kind.apiVersion), "kind": .string(key.kind.rawValue),
                 "metadata": .object(metadata), "status": status,
             ]
             audit["requestObject"] = object
@@ -158,12 +177,6 @@ extension Store {
         let (previous, created) = try lives.around(event)
         let verb = event.change == .delete ? "delete" : (previous == nil ? "create" : "update")
         let (user, impersonated) = AuditExport.users(event)
-        var objectRef: JSONObject = [
-            "resource": .string(event.key.kind.plural), "namespace": .string(event.key.namespace),
-            "name": .string(event.key.name), "apiGroup": .string(event.key.kind.group),
-            "apiVersion": .string(event.key.kind.version), "resourceVersion": .string(String(event.sequence)),
-        ]
-        if let created { objectRef["uid"] = .string(Store.uid(of: event.key, createdAt: created)) }
         var annotations: JSONObject = [AuditExport.sourceAnnotation: .string(event.source.rawValue)]
         annotations[AuditExport.checksumAnnotation] = .string(event.checksum.hex)
         if let manager = event.fieldManager { annotations[AuditExport.fieldManagerAnnotation] = .string(manager) }
@@ -171,26 +184,20 @@ extension Store {
         if event.key.kind.hasGeneration {
             annotations[AuditExport.generationAnnotation] = .string(String(event.generation))
         }
-        let time = JSONValue.string(event.recordedAt.description)
-        var audit: JSONObject = [
-            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": .string(level.rawValue),
-            "auditID": .string(AuditExport.auditID(event)), "stage": "ResponseComplete",
-            "requestURI": .string(AuditExport.requestURI(event.key, verb: verb)), "verb": .string(verb),
-            "user": user, "objectRef": .object(objectRef),
-            "responseStatus": ["metadata": [:], "code": .int(verb == "create" ? 201 : 200)],
-            "requestReceivedTimestamp": time, "stageTimestamp": time,
-        ]
+        if level == .requestResponse, let previous, let before = try log.event(at: previous), before.change == .upsert {
+            annotations[AuditExport.beforeAnnotation] = .string(JSONText.string(before.object))
+        }
+        var audit = AuditExport.event(
+            level: level, auditID: AuditExport.auditID(event), verb: verb,
+            requestURI: AuditExport.requestURI(event.key, verb: verb), user: user,
+            objectRef: AuditExport.objectRef(
+                event.key, sequence: event.sequence, uid: created.map { Store.uid(of: event.key, createdAt: $0) }),
+            code: verb == "create" ? 201 : 200, time: event.recordedAt, annotations: annotations)
         if let impersonated { audit["impersonatedUser"] = impersonated }
         if level != .metadata { audit["requestObject"] = event.object }
-        if level == .requestResponse {
-            if event.change == .upsert, let created, let creation = try log.event(at: created) {
-                audit["responseObject"] = Store.withServerMetadata(event, created: creation)
-            }
-            if let previous, let before = try log.event(at: previous), before.change == .upsert {
-                annotations[AuditExport.beforeAnnotation] = .string(JSONText.string(before.object))
-            }
+        if level == .requestResponse, event.change == .upsert, let created, let creation = try log.event(at: created) {
+            audit["responseObject"] = Store.withServerMetadata(event, created: creation)
         }
-        audit["annotations"] = .object(annotations)
         return .object(audit)
     }
 }
@@ -199,7 +206,7 @@ extension Store {
 /// begins a life) and the sequence that created the event's life, worked out once per object
 /// from its history (headers only).
 struct AuditLives {
-    /// One change of an object: its sequence, the change before it in the same life, the
+    /// One change of an object (in sequence order): its sequence, the change before it in the same life, the
     /// sequence that began the life, and whether it ended it.
     private struct Step {
         var sequence: UInt64
@@ -217,9 +224,8 @@ struct AuditLives {
     /// that created the life.
     mutating func around(_ event: Event) throws -> (previous: UInt64?, created: UInt64?) {
         let steps = try self.steps(event.key)
-        guard let index = Self.last(steps, atOrBefore: event.sequence), steps[index].sequence == event.sequence else {
-            return (nil, nil)
-        }
+        let index = steps.partitionPoint { $0.sequence >= event.sequence }
+        guard index < steps.count, steps[index].sequence == event.sequence else { return (nil, nil) }
         return (steps[index].previous, steps[index].created)
     }
 
@@ -227,7 +233,9 @@ struct AuditLives {
     /// the object does not exist then.
     mutating func created(_ key: ObjectKey, at sequence: UInt64) throws -> UInt64? {
         let steps = try self.steps(key)
-        guard let index = Self.last(steps, atOrBefore: sequence), !steps[index].deletes else { return nil }
+        // The last change at or before `sequence`.
+        let index = steps.partitionPoint { $0.sequence > sequence } - 1
+        guard index >= 0, !steps[index].deletes else { return nil }
         return steps[index].created
     }
 
@@ -246,15 +254,5 @@ struct AuditLives {
         }
         lives[key] = steps
         return steps
-    }
-
-    /// The index of the last step at or before `sequence` (steps are in sequence order).
-    private static func last(_ steps: [Step], atOrBefore sequence: UInt64) -> Int? {
-        var (low, high) = (0, steps.count)
-        while low < high {
-            let middle = (low + high) / 2
-            if steps[middle].sequence <= sequence { low = middle + 1 } else { high = middle }
-        }
-        return low == 0 ? nil : low - 1
     }
 }
