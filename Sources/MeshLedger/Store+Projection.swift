@@ -117,8 +117,8 @@ extension Store {
 
     /// Whether a snapshot is due at `head` when the newest is at `newest`: `interval` or more
     /// events later (nil: the default policy, `automaticSnapshotInterval`; 0: never). The live
-    /// objects are counted only once the default's shortest interval has passed. What the CLI's
-    /// appends and the server's writer both decide by.
+    /// objects are counted only once the default's shortest interval has passed. What `Writer`
+    /// decides by, for every front end.
     public static func isSnapshotDue(
         head: UInt64, newest: UInt64, interval: UInt64?, liveObjects: () throws -> Int
     ) rethrows -> Bool {
@@ -127,14 +127,16 @@ extension Store {
         return head >= newest + automaticSnapshotInterval(liveObjects: try liveObjects())
     }
 
-    /// Takes a snapshot when one is due (`isSnapshotDue`). Runs after an append's transaction has
-    /// committed, so the append itself is never held up by it.
+    /// Takes a snapshot of the head, replayed from the newest snapshot, when one is due
+    /// (`isSnapshotDue`); `newest`, when the caller knows it (a `Writer` keeps it), saves looking
+    /// it up. Runs after an append's transaction has committed, so the append itself is never
+    /// held up by it.
     @discardableResult
-    public func snapshotIfDue(interval: UInt64? = nil) throws -> EventLog.SnapshotInfo? {
+    public func snapshotIfDue(interval: UInt64? = nil, newest known: UInt64? = nil) throws -> EventLog.SnapshotInfo? {
         guard interval != 0 else { return nil }
         let (head, _) = try log.head()
         // Only snapshots this version can use count (an upgrade must not wait on older formats).
-        let newest = try log.newestSnapshot(where: \.isUsable)?.sequence ?? 0
+        let newest = try known ?? log.newestSnapshot(where: \.isUsable)?.sequence ?? 0
         let due = try Store.isSnapshotDue(head: head, newest: newest, interval: interval) {
             try log.objectStates().count(where: \.exists)
         }

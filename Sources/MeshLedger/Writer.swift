@@ -57,11 +57,9 @@ public final class Writer: Sendable {
     ) throws -> (result: AppendResult, snapshot: EventLog.SnapshotInfo?) {
         let result = try store.log.append(batch, clock: clock)
         advance(to: result.head)
-        guard result.range != nil else { return (result, nil) }
-        guard try isDue(at: result.head, liveObjects: { try store.log.objectStates().count(where: \.exists) }) else {
-            return (result, nil)
-        }
-        let info = try store.createSnapshot(at: result.head, complete: false)
+        guard result.range != nil,
+            let info = try store.snapshotIfDue(interval: snapshotInterval, newest: newestSnapshot)
+        else { return (result, nil) }
         newest.withLock { $0 = max($0, info.sequence) }
         onSnapshot(info.sequence)
         return (result, info)
@@ -81,9 +79,11 @@ public final class Writer: Sendable {
     /// nothing (`Store.writeSnapshot(of:complete:)`).
     public func folded(_ projection: Projection) {
         advance(to: projection.sequence)
-        guard (try? isDue(at: projection.sequence, liveObjects: { projection.world.inputs.count })) == true else {
-            return
-        }
+        guard
+            Store.isSnapshotDue(
+                head: projection.sequence, newest: newestSnapshot, interval: snapshotInterval,
+                liveObjects: { projection.world.inputs.count })
+        else { return }
         newest.withLock { $0 = max($0, projection.sequence) }
         let (store, onSnapshot) = (store, onSnapshot)
         writing.withLock { writing in
@@ -99,12 +99,6 @@ public final class Writer: Sendable {
                 }
             }
         }
-    }
-
-    /// Whether a snapshot is due at `head` (`Store.isSnapshotDue` from the newest one).
-    private func isDue(at head: UInt64, liveObjects: () throws -> Int) throws -> Bool {
-        try Store.isSnapshotDue(
-            head: head, newest: newest.withLock { $0 }, interval: snapshotInterval, liveObjects: liveObjects)
     }
 
     /// Records that the log reached `sequence` (a commit of this writer, or a replica's or
