@@ -246,7 +246,8 @@ extension Change {
 }
 
 extension Store {
-    /// Appends a batch built by one of the use cases above, as the command line's writer.
+    /// Appends a batch built by one of the use cases above, and nothing else (no snapshot): for
+    /// tests and tools. The front ends write through `Writer`, which keeps the snapshot policy.
     public func append(_ batch: Batch, clock: @Sendable () -> Timestamp = Timestamp.now) throws -> AppendResult {
         try log.append(batch, clock: clock)
     }

@@ -54,7 +54,7 @@ struct AuditRoutes: Sendable {
                 status: .badRequest, message: "level \(levelText): expected Metadata, Request or RequestResponse",
                 code: "BadRequest")
         }
-        let statusChanges = try endpoints.flag(request, "withStatusChanges")
+        let statusChanges = endpoints.flag(request, "withStatusChanges")
         let store = endpoints.store
         let readable = V1ReadFilter.make(
             context, access: endpoints.configuration.access, verb: "list", path: request.uri.path)
